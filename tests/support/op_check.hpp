@@ -1,0 +1,76 @@
+#pragma once
+// The one helper every op test uses (after Stan Math's expect_ad): for each set of input shapes and a
+// few random points, it checks the op's forward value against a direct xtensor computation and its
+// gradient against finite differences with the public checker.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <xtensor/xio.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "autodiff/autodiff.hpp"
+
+namespace wgtest {
+
+using wgflow::ad::Shape;
+using wgflow::ad::Tape;
+using wgflow::ad::Tensor;
+using wgflow::ad::Var;
+using Vars = std::vector<Var<double>>;
+using Values = std::vector<Tensor<double>>;
+
+// Where random inputs are drawn: uniform on [lo, hi], at distance at least `avoid` from `kink`
+// (finite differences across a kink of abs or relu are meaningless).
+struct Domain {
+  double lo = -2, hi = 2;
+  double avoid = 0, kink = 0;
+};
+
+inline Tensor<double> random_tensor(const Shape& s, std::uint64_t seed, const Domain& d = {}) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(d.lo, d.hi);
+  Tensor<double> t = Tensor<double>::from_shape(s);
+  for (auto& v : t) {
+    do v = u(rng);
+    while (std::abs(v - d.kink) < d.avoid);
+  }
+  return t;
+}
+
+// Shape sets for unary ops: the 1x1 edge case, a row, a column, a general matrix.
+inline const std::vector<std::vector<Shape>> unary_shapes = {{{1, 1}}, {{1, 5}}, {{4, 1}}, {{3, 4}}};
+
+// Shape sets for binary elementwise ops: equal shapes and every broadcasting case, 1x1 included.
+inline const std::vector<std::vector<Shape>> broadcast_shapes = {
+    {{1, 1}, {1, 1}}, {{3, 4}, {3, 4}}, {{3, 4}, {1, 4}}, {{3, 4}, {3, 1}}, {{3, 4}, {1, 1}},
+    {{1, 4}, {3, 4}}, {{3, 1}, {1, 4}}, {{1, 1}, {2, 3}}};
+
+template <class Op, class Reference>
+void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>& shape_sets,
+              const std::vector<Domain>& domains = {}, double forward_tol = 1e-12) {
+  std::uint64_t seed = 1;
+  for (const auto& shapes : shape_sets) {
+    for (int point = 0; point < 2; ++point) {
+      Values inputs;
+      for (std::size_t i = 0; i < shapes.size(); ++i)
+        inputs.push_back(random_tensor(shapes[i], seed++, i < domains.size() ? domains[i] : Domain{}));
+      CAPTURE(shapes[0]);
+      Tape<double> tape;
+      Vars vars;
+      for (const auto& x : inputs) vars.push_back(tape.variable(x));
+      const Tensor<double> got = op(vars).val();
+      const Tensor<double> want = reference(inputs);
+      REQUIRE(got.shape() == want.shape());
+      CHECK_MESSAGE(xt::allclose(got, want, forward_tol, forward_tol), "forward value differs: got\n"
+                                                                           << got << "\nwant\n" << want);
+      auto report = wgflow::ad::check_gradient([&](Tape<double>&, const Vars& v) { return op(v); }, inputs);
+      CHECK_MESSAGE(report.ok(), report.message());
+    }
+  }
+}
+
+}  // namespace wgtest
