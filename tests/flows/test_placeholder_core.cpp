@@ -1,0 +1,1 @@
+// replace me: list your own test files in meson.build and delete this file
