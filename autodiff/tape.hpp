@@ -153,6 +153,14 @@ class Tape {
     return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
   }
 
+  // Scratch memory for n objects of trivially copyable type U, valid until clear(): for ops whose
+  // backward needs more than their operands (gathered indices, saved masks) without a heap allocation.
+  template <class U>
+  U* allocate(std::size_t n) {
+    static_assert(std::is_trivially_copyable_v<U> && alignof(U) <= Arena::alignment);
+    return arena_.allocate_array<U>(n);
+  }
+
   // Reverse sweep from a 1x1 output: afterwards x.adj() holds d(output)/dx for every x recorded
   // before `output` that needs_grad(). Adjoints are reset first, so calling it twice is harmless.
   void backward(const Var<T>& output) {
