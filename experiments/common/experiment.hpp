@@ -1,0 +1,111 @@
+#pragma once
+// What every experiment program shares: a command line (CLI11) with the paper's settings as defaults,
+// overridable by flags or a TOML/INI config file; an output folder; and meta.json recording the
+// settings, seed, git revision, machine and wall time next to the results.
+//
+//   int main(int argc, char** argv) {
+//     wgflow::experiments::Experiment ex("optimal_q", "DE, DLE and DRLE on the 1-D double well");
+//     int particles = 300;
+//     ex.option("--particles", particles, "number of particles N");
+//     if (int rc = ex.parse(argc, argv); rc >= 0) return rc;   // --help, or a bad flag
+//     ... run, writing ex.path("particles.csv") ...
+//     ex.finish({{"ks_dle", ks}});                               // writes meta.json
+//   }
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <tbb/global_control.h>
+
+#include "experiments/common/machine.hpp"
+
+#ifndef WGFLOW_GIT_REVISION
+#define WGFLOW_GIT_REVISION "unknown"
+#endif
+
+namespace wgflow::experiments {
+
+class Experiment {
+ public:
+  Experiment(std::string name, std::string description)
+      : name_(std::move(name)), app_(std::move(description), name_), out_("results/" + name_) {
+    app_.option_defaults()->always_capture_default();
+    app_.set_config("--config", "", "read options from a TOML/INI file (as written to <out>/config.toml)");
+    app_.add_option("--out", out_, "output folder");
+    app_.add_option("--seed", seed_, "random seed (same seed, same numbers, any thread count)");
+    app_.add_option("--threads", threads_, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    app_.add_flag("--quick", quick_, "quick mode: fewer iterations, same qualitative result");
+  }
+
+  template <class V>
+  CLI::Option* option(const std::string& flag, V& value, const std::string& help) {
+    return app_.add_option(flag, value, help);
+  }
+  template <class V>
+  CLI::Option* flag(const std::string& flag, V& value, const std::string& help) {
+    return app_.add_flag(flag, value, help);
+  }
+  CLI::App& cli() { return app_; }
+
+  // Parses the command line and prepares the run. Returns -1 to go on, otherwise the exit code main
+  // should return (0 after --help, non-zero after a bad flag, with CLI11's message printed).
+  int parse(int argc, char** argv) {
+    try {
+      app_.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app_.exit(e);
+    }
+    std::filesystem::create_directories(out_);
+    const std::size_t threads = threads_ > 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+    thread_limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+    std::ofstream(path("config.toml")) << app_.config_to_str(true, false);
+    start_ = std::chrono::steady_clock::now();
+    return -1;
+  }
+
+  const std::string& name() const { return name_; }
+  std::uint64_t seed() const { return seed_; }
+  bool quick() const { return quick_; }
+  std::filesystem::path path(const std::string& file) const { return out_ / file; }
+  double elapsed_seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  // Writes meta.json: settings, seed, revision, machine, wall time, and the run's headline results.
+  void finish(const nlohmann::json& results = nlohmann::json::object()) const {
+    nlohmann::json settings;
+    for (const CLI::Option* opt : app_.get_options()) {
+      if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help" || opt->get_lnames()[0] == "config") continue;
+      settings[opt->get_lnames()[0]] = opt->count() ? opt->as<std::string>() : opt->get_default_str();
+    }
+    nlohmann::json meta = {{"experiment", name_},
+                           {"settings", settings},
+                           {"seed", seed_},
+                           {"git_revision", WGFLOW_GIT_REVISION},
+                           {"cpu", cpu_model()},
+                           {"threads", tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)},
+                           {"wall_time_s", elapsed_seconds()},
+                           {"results", results}};
+    std::ofstream(path("meta.json")) << meta.dump(2) << "\n";
+    std::cerr << "[" << name_ << "] done in " << elapsed_seconds() << " s; results in " << out_.string() << "\n";
+  }
+
+ private:
+  std::string name_;
+  CLI::App app_;
+  std::filesystem::path out_;
+  std::uint64_t seed_ = 0;
+  std::size_t threads_ = 0;
+  bool quick_ = false;
+  std::unique_ptr<tbb::global_control> thread_limit_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace wgflow::experiments
