@@ -22,6 +22,12 @@ struct TapeError : Error {
   using Error::Error;
 };
 
+// A data file is missing, malformed or inconsistent (ragged rows, non-finite values, indices out of
+// range or overlapping); the message names the file and the line, or the index, at fault.
+struct DataError : Error {
+  using Error::Error;
+};
+
 inline std::string shape_string(const std::array<std::size_t, 2>& s) {
   return std::to_string(s[0]) + "x" + std::to_string(s[1]);
 }

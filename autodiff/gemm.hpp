@@ -1,23 +1,75 @@
 #pragma once
 // General matrix multiply on row-major storage: C = alpha op(A) op(B) + beta C.
+//
 // op(X) is X or X^T as the flags say; op(A) is m x k, op(B) is k x n, C is m x n. lda, ldb, ldc are
-// row strides (elements between consecutive rows as stored).
-// PLACEHOLDER: straightforward loops; the blocked SIMD kernel replaces this.
+// row strides (elements between consecutive rows as stored), so a transposed operand is read in place.
+// With beta == 0, C's old contents are never read (they may be uninitialised, even NaN). C must not
+// overlap A or B.
+//
+// Implementation (autodiff/gemm/): the BLIS / GotoBLAS scheme with an xsimd register-blocked
+// micro-kernel on packed operands, parallel over blocks of C with TBB for large products, and a direct
+// path that packs nothing (or only B) for the small products that dominate this toolkit. Results are
+// bitwise identical whatever the number of threads. Scratch memory is thread-local and reused, so
+// repeated calls with the same shapes allocate nothing.
+#include <algorithm>
 #include <cstddef>
+#include <string>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include "autodiff/errors.hpp"
+#include "autodiff/gemm/blocked.hpp"
+#include "autodiff/gemm/product.hpp"
+#include "autodiff/gemm/small.hpp"
 
 namespace wgflow::ad {
+
+namespace gemm_detail {
+
+// Below this many multiply-adds a product runs on the direct path: packing A (and B) would cost
+// as much as the product itself. Measured crossover (bench/bench_gemm.cpp --small).
+inline constexpr std::size_t small_limit = std::size_t{1} << 15;
+
+// From this many multiply-adds a product is shared among threads: below it, TBB's fork and join
+// (a few microseconds) outweighs the gain. Measured crossover on 2 cores.
+inline constexpr std::size_t parallel_limit = std::size_t{1} << 21;
+
+inline void check_leading_dimension(const char* name, std::size_t ld, std::size_t rows, std::size_t cols) {
+  if (rows > 0 && ld < cols)
+    throw ShapeError(std::string("gemm: ") + name + " = " + std::to_string(ld) + " is less than the " +
+                     std::to_string(cols) + " columns of the " + std::to_string(rows) + "x" + std::to_string(cols) +
+                     " matrix it strides");
+}
+
+// C = beta C, where no product term remains (k == 0 or alpha == 0).
+template <class T>
+void scale(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+}
+
+}  // namespace gemm_detail
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-  for (std::size_t i = 0; i < m; ++i) {
-    T* ci = c + i * ldc;
-    for (std::size_t j = 0; j < n; ++j) ci[j] = beta == T(0) ? T(0) : beta * ci[j];
-    for (std::size_t p = 0; p < k; ++p) {
-      const T aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
-      for (std::size_t j = 0; j < n; ++j) ci[j] += aip * (trans_b ? b[j * ldb + p] : b[p * ldb + j]);
-    }
-  }
+  namespace d = gemm_detail;
+  // Stored shapes: A is m x k (k x m when transposed), B is k x n (n x k).
+  d::check_leading_dimension("lda", lda, trans_a ? k : m, trans_a ? m : k);
+  d::check_leading_dimension("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
+  d::check_leading_dimension("ldc", ldc, m, n);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == T(0)) return d::scale(m, n, beta, c, ldc);
+
+  const d::Product<T> pr{m, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
+  const std::size_t fmas = m * n * k;
+  if (fmas <= d::small_limit) return d::gemm_small(pr);
+  // The current arena's width, as further limited by a tbb::global_control in force.
+  const std::size_t threads =
+      std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
+               tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  d::gemm_blocked(pr, fmas >= d::parallel_limit ? threads : 1);
 }
 
 }  // namespace wgflow::ad

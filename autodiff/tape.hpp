@@ -14,7 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <new>
+#include <optional>
+#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -24,6 +27,7 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "autodiff/anomaly.hpp"
 #include "autodiff/arena.hpp"
 #include "autodiff/errors.hpp"
 
@@ -143,7 +147,10 @@ class Tape {
   Var<T> constant(T scalar) { return leaf(xt::xtensor<T, 2>{{scalar}}, false); }
 
   // A new node with uninitialised value (the caller assigns val()); ops use it through make_output().
-  Var<T> make(const Shape& shape, bool needs_grad) {
+  // `origin` names the op for anomaly checks (nullopt: a leaf); see autodiff/anomaly.hpp.
+  Var<T> make(const Shape& shape, bool needs_grad,
+              std::optional<std::source_location> origin = std::source_location::current()) {
+    if (checking()) anomaly().on_make(nodes_, nodes_.size(), origin);
     Node<T> n;
     n.shape = shape;
     n.value = arena_.allocate_array<T>(n.size());
@@ -161,8 +168,9 @@ class Tape {
     return arena_.allocate_array<U>(n);
   }
 
-  // Reverse sweep from a 1x1 output: afterwards x.adj() holds d(output)/dx for every x recorded
-  // before `output` that needs_grad(). Adjoints are reset first, so calling it twice is harmless.
+  // Reverse sweep from a 1x1 output: afterwards x.adj() holds d(output)/dx for every x on the tape that
+  // needs_grad() (zero for those recorded after `output`, on which it cannot depend). Adjoints are reset
+  // first, so calling it twice is harmless.
   void backward(const Var<T>& output) {
     if (output.shape() != Shape{1, 1})
       throw ShapeError("backward(): output is " + shape_string(output.shape()) +
@@ -179,14 +187,30 @@ class Tape {
     if (u.dimension() != 2 || u.shape()[0] != output.rows() || u.shape()[1] != output.cols())
       throw ShapeError("backward(): cotangent shape does not match output shape " + shape_string(output.shape()));
     const std::size_t last = output.index();
-    for (std::size_t i = 0; i <= last; ++i)
-      if (nodes_[i].adjoint) std::fill_n(nodes_[i].adjoint, nodes_[i].size(), T(0));
+    for (const Node<T>& n : nodes_)
+      if (n.adjoint) std::fill_n(n.adjoint, n.size(), T(0));
+    AnomalyCheck<Node<T>>* check = checking() ? &anomaly() : nullptr;
+    if (check) check->check_values(nodes_, nodes_.size());
     if (!output.needs_grad()) return;  // nothing upstream depends on a variable
     xt::noalias(output.adj()) = u;
+    if (check) check->check_cotangent(nodes_, last);
     for (std::size_t i = last + 1; i-- > 0;) {
       const Node<T>& n = nodes_[i];
-      if (n.backward) n.backward(n.closure);
+      if (!n.backward) continue;
+      if (check) check->check_adjoint(nodes_, i);
+      n.backward(n.closure);
+      if (check) check->after_backward(nodes_, i);
     }
+  }
+
+  // Anomaly detection (autodiff/anomaly.hpp): check every value and adjoint for NaN/Inf and name the
+  // op that produced the first one. Also on while ad::detect_anomaly() is.
+  void set_check_finite(bool on) { check_finite_ = on; }
+  bool checking() const { return check_finite_ || detect_anomaly(); }
+  // The checks' bookkeeping; make_output() records each op's inputs in it.
+  AnomalyCheck<Node<T>>& anomaly() {
+    if (!anomaly_) anomaly_ = std::make_unique<AnomalyCheck<Node<T>>>();
+    return *anomaly_;
   }
 
   // Forgets every node and invalidates every Var of this tape; keeps the memory for the next use.
@@ -194,6 +218,7 @@ class Tape {
     destroy_closures();
     nodes_.clear();
     arena_.reset();
+    if (anomaly_) anomaly_->clear();
     ++generation_;
   }
 
@@ -211,7 +236,7 @@ class Tape {
     if (value.dimension() != 2)
       throw ShapeError("tape leaf: expected a rank-2 tensor (rows x cols), got rank " +
                        std::to_string(value.dimension()));
-    Var<T> v = make(Shape{value.shape()[0], value.shape()[1]}, needs_grad);
+    Var<T> v = make(Shape{value.shape()[0], value.shape()[1]}, needs_grad, std::nullopt);
     xt::noalias(v.val()) = value;
     return v;
   }
@@ -228,6 +253,8 @@ class Tape {
   Arena arena_;
   std::vector<Node<T>> nodes_;
   std::uint32_t generation_ = 0;
+  bool check_finite_ = false;
+  std::unique_ptr<AnomalyCheck<Node<T>>> anomaly_;  // created on first use
 };
 
 template <class T>
@@ -257,15 +284,23 @@ void Var<T>::on_backward(F&& f) const {
 }
 
 // The output node of an op with the given inputs: on their tape, carrying a gradient if any input does.
+// `origin` defaults to the caller, i.e. the op, which names it in anomaly checks.
 template <class T>
-Var<T> make_output(const Shape& shape, std::initializer_list<Var<T>> inputs) {
+Var<T> make_output(const Shape& shape, std::initializer_list<Var<T>> inputs,
+                   std::source_location origin = std::source_location::current()) {
   Tape<T>& tape = inputs.begin()->tape();
   bool needs_grad = false;
   for (const Var<T>& v : inputs) {
     if (&v.tape() != &tape) throw TapeError("an op mixes variables from two different tapes");
     needs_grad = needs_grad || v.needs_grad();
   }
-  return tape.make(shape, needs_grad);
+  Var<T> out = tape.make(shape, needs_grad, origin);
+  if (tape.checking()) {
+    std::vector<std::uint32_t> indices;
+    for (const Var<T>& v : inputs) indices.push_back(v.index());
+    tape.anomaly().record_inputs(out.index(), indices);
+  }
+  return out;
 }
 
 // d(output)/d(x) for each x in `wrt`, as owning tensors (zeros for constants).

@@ -1,1 +1,277 @@
-// (tests to come)
+// The public gradient checker, exercised through ops a user defines outside the library (custom_op.hpp):
+// correct ops pass, wrong backward passes fail with a report that points at the fault, and a function
+// that throws or produces NaN gives a failed report rather than a crash.
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
+
+#include "tests/support/op_check.hpp"
+
+using namespace wgtest;
+using wgflow::ad::check_gradient;
+using wgflow::ad::custom_op;
+using wgflow::ad::GradCheckOptions;
+using wgflow::ad::make_output;
+
+namespace {
+
+// The header's example of the low-level way, verbatim: an op written with make_output and on_backward.
+// logcosh(a) = log(cosh(a));   d logcosh / da = tanh(a)
+template <class T>
+Var<T> logcosh(const Var<T>& a) {
+  Var<T> out = make_output(a.shape(), {a});
+  xt::noalias(out.val()) = xt::log(xt::cosh(a.val()));
+  out.on_backward([a, out] { xt::noalias(a.adj()) += out.adj() * xt::tanh(a.val()); });
+  return out;
+}
+
+// y = x^3, dy/dx = 3 x^2.
+const auto cube = custom_op([](const auto& x) { return x * x * x; },
+                            [](const auto& g, const auto&, const auto& x) { return 3.0 * x * x * g; }, "cube");
+
+// z = sqrt(x^2 + y^2) with broadcasting; dz/dx = x / z, dz/dy = y / z. The contributions are returned
+// in the output's shape and summed over the broadcast axes by custom_op.
+const auto radius = custom_op([](const auto& x, const auto& y) { return xt::sqrt(x * x + y * y); },
+                             [](const auto& g, const auto& z, const auto& x, const auto& y) {
+                               return std::tuple{g * x / z, g * y / z};
+                             },
+                             "radius");
+
+// a b + c; d/da = b, d/db = a, d/dc = 1.
+const auto mul_add = custom_op([](const auto& a, const auto& b, const auto& c) { return a * b + c; },
+                           [](const auto& g, const auto&, const auto& a, const auto& b, const auto&) {
+                             return std::tuple{g * b, g * a, g};
+                           },
+                           "mul_add");
+
+// sum(x^2) as a rank-0 expression, which custom_op records as a 1x1 output; d/dx = 2 x.
+const auto sum_of_squares = custom_op([](const auto& x) { return xt::sum(x * x); },
+                                      [](const auto& g, const auto&, const auto& x) { return 2.0 * g * x; },
+                                      "sum_of_squares");
+
+// Column j of x, and two columns side by side, as lazy expressions.
+template <class E>
+auto column(const E& x, std::size_t j) {
+  return xt::view(x, xt::all(), xt::range(j, j + 1));
+}
+template <class A, class B>
+auto columns(A&& a, B&& b) {
+  return xt::concatenate(xt::xtuple(std::forward<A>(a), std::forward<B>(b)), 1);
+}
+
+}  // namespace
+
+TEST_CASE("ops defined outside the library pass the checker") {
+  const Tensor<double> x = random_tensor({3, 4}, 1), row = random_tensor({1, 4}, 2), col = random_tensor({3, 1}, 3);
+
+  SUBCASE("the low-level way: make_output + on_backward") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return logcosh(v[0]) * v[1]; }, {x, row});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+  SUBCASE("custom_op: one input, forward value and gradient") {
+    Tape<double> tape;
+    CHECK(xt::allclose(Tensor<double>(cube(tape.variable(x)).val()), x * x * x, 1e-15, 0));
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return cube(v[0]); }, {x});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+  SUBCASE("custom_op: two inputs broadcast to the output") {
+    for (const auto& y : {x, row, col, random_tensor({1, 1}, 4)}) {
+      CAPTURE(wgflow::shape_string(Shape{y.shape()[0], y.shape()[1]}));
+      auto forward = check_gradient([](Tape<double>&, const Vars& v) { return radius(v[0], v[1]); }, {x, y});
+      CHECK_MESSAGE(forward.ok(), forward.message());
+      auto reversed = check_gradient([](Tape<double>&, const Vars& v) { return radius(v[0], v[1]); }, {y, x});
+      CHECK_MESSAGE(reversed.ok(), reversed.message());
+    }
+  }
+  SUBCASE("custom_op: three inputs, composed with built-in ops") {
+    auto report = check_gradient(
+        [](Tape<double>&, const Vars& v) { return sum_of_squares(mul_add(v[0], cube(v[1]), v[2]) * 0.5); },
+        {x, row, col});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+}
+
+TEST_CASE("a wrong backward fails, and the report names the input and its worst entry") {
+  // a * b, with the derivative in b scaled by 1.5 wherever b > 1.5. Only b(1, 2) exceeds 1.5, so the
+  // check must fail on input 1 at exactly that entry and pass on input 0.
+  const auto wrong = custom_op(
+      [](const auto& a, const auto& b) { return a * b; },
+      [](const auto& g, const auto&, const auto& a, const auto& b) {
+        return std::tuple{g * b, xt::where(b > 1.5, 1.5, 1.0) * g * a};
+      },
+      "wrong_multiply");
+  const Tensor<double> a = random_tensor({3, 4}, 5, Domain{0.5, 1.0});
+  Tensor<double> b = random_tensor({3, 4}, 6, Domain{-1.0, 1.0});
+  b(1, 2) = 1.75;
+
+  // Summed, so that the cotangent of wrong's output is all ones and the size of the error is known.
+  auto report = check_gradient([&](Tape<double>&, const Vars& v) { return sum(wrong(v[0], v[1])); }, {a, b});
+  CHECK_FALSE(report.ok());
+  REQUIRE(report.inputs.size() == 2);
+  CHECK(report.inputs[0].max_rel_error <= report.tolerance);
+  CHECK(report.inputs[1].max_rel_error > 0.2);  // the error is 0.5 a(1, 2), with a >= 0.5
+  CHECK(report.inputs[1].worst_row == 1);
+  CHECK(report.inputs[1].worst_col == 2);
+  CHECK(report.inputs[1].entries_checked == 12);
+  const std::string message = report.message();
+  CHECK(message.find("input 0 (3x4, 12 entries checked)") != std::string::npos);
+  CHECK(message.find("input 0 (3x4, 12 entries checked): max abs error") != std::string::npos);
+  CHECK(message.find("input 1 (3x4, 12 entries checked)") != std::string::npos);
+  CHECK(message.find("FAILED") == message.find("FAILED (tolerance 1e-06): worst entry (1, 2)"));
+  CHECK(message.find("FAILED") > message.find("input 1"));
+}
+
+TEST_CASE("a non-scalar output is checked along a random cotangent, which sees every output entry") {
+  // y = (x0 + x1, x0 - x1) has J^T g = (g0 + g1, g0 - g1). The wrong backward (g0 + g1, g1 - g0) agrees
+  // with it for g = (1, 1), i.e. for the gradient of sum(y), so only a cotangent that weights the
+  // outputs differently exposes it; the checker draws one at random.
+  const auto forward = [](const auto& x) { return columns(column(x, 0) + column(x, 1), column(x, 0) - column(x, 1)); };
+  const auto correct = custom_op(forward, [](const auto& g, const auto&, const auto&) {
+    return columns(column(g, 0) + column(g, 1), column(g, 0) - column(g, 1));
+  });
+  const auto wrong = custom_op(forward, [](const auto& g, const auto&, const auto&) {
+    return columns(column(g, 0) + column(g, 1), column(g, 1) - column(g, 0));
+  });
+  const Tensor<double> x = random_tensor({1, 2}, 7);
+
+  // The premise: along the all-ones cotangent the two backward passes agree.
+  Tape<double> tape;
+  const Tensor<double> ones = xt::ones<double>({1, 2});
+  auto v = tape.variable(x);
+  tape.backward(correct(v), ones);
+  const Tensor<double> along_ones = v.adj();
+  tape.backward(wrong(v), ones);
+  CHECK(xt::allclose(Tensor<double>(v.adj()), along_ones, 0, 0));
+
+  auto good = check_gradient([&](Tape<double>&, const Vars& in) { return correct(in[0]); }, {x});
+  CHECK_MESSAGE(good.ok(), good.message());
+  auto bad = check_gradient([&](Tape<double>&, const Vars& in) { return wrong(in[0]); }, {x});
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.message().find("input 0 (1x2, 2 entries checked)") != std::string::npos);
+}
+
+TEST_CASE("inputs larger than max_entries are checked on a random sample of entries") {
+  const Tensor<double> big = random_tensor({60, 50}, 8), small = random_tensor({4, 5}, 9);
+  GradCheckOptions opt;
+  opt.max_entries = 100;
+  const auto f = [](Tape<double>&, const Vars& v) { return sum(cube(v[0])) + sum(cube(v[1])); };
+
+  auto report = check_gradient(f, {big, small}, opt);
+  CHECK_MESSAGE(report.ok(), report.message());
+  REQUIRE(report.inputs.size() == 2);
+  CHECK(report.inputs[0].entries_checked == 100);
+  CHECK(report.inputs[1].entries_checked == 20);  // 20 <= max_entries: every entry
+  CHECK(report.inputs[0].shape == Shape{60, 50});
+
+  // An error everywhere in the large input is found in the sample; the sample is fixed by the seed.
+  const auto twice = custom_op([](const auto& x) { return x * x * x; },
+                               [](const auto& g, const auto&, const auto& x) { return 6.0 * x * x * g; });
+  const auto g = [&](Tape<double>&, const Vars& v) { return sum(twice(v[0])) + sum(cube(v[1])); };
+  auto first = check_gradient(g, {big, small}, opt), second = check_gradient(g, {big, small}, opt);
+  CHECK_FALSE(first.ok());
+  CHECK(first.inputs[0].entries_checked == 100);
+  CHECK(first.inputs[1].max_rel_error <= first.tolerance);
+  CHECK(first.message() == second.message());
+}
+
+TEST_CASE("a function that throws or is not finite gives a failed report with the reason, not a crash") {
+  const Tensor<double> x = random_tensor({2, 3}, 10, Domain{0.5, 2.0});
+
+  SUBCASE("f throws") {
+    auto report = check_gradient(
+        [](Tape<double>&, const Vars&) -> Var<double> { throw wgflow::Error("model diverged"); }, {x});
+    CHECK_FALSE(report.ok());
+    CHECK(report.error.find("model diverged") != std::string::npos);
+    CHECK(report.message().find("gradient check could not run: model diverged") != std::string::npos);
+  }
+  SUBCASE("an op inside f rejects its shapes") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return v[0] + v[1]; }, {x, random_tensor({3, 2}, 11)});
+    CHECK_FALSE(report.ok());
+    CHECK(report.error.find("add: shapes 2x3 and 3x2") != std::string::npos);
+  }
+  SUBCASE("f is NaN at the given point") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return log(-v[0]); }, {x});
+    CHECK_FALSE(report.ok());
+    CHECK(report.error.find("non-finite") != std::string::npos);
+  }
+  SUBCASE("f is NaN only at the finite-difference points") {
+    // sqrt at 1e-3: the stencil reaches x - 2h = -1e-3 at the default step h = 1e-3.
+    Tensor<double> near_zero = x;
+    near_zero(0, 1) = 1e-3;
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return sqrt(v[0]); }, {near_zero});
+    CHECK_FALSE(report.ok());
+    CHECK(report.error.empty());
+    CHECK(report.inputs.at(0).worst_row == 0);
+    CHECK(report.inputs.at(0).worst_col == 1);
+    CHECK(std::isnan(report.inputs.at(0).worst_numeric));
+    CHECK(report.message().find("FAILED") != std::string::npos);
+  }
+}
+
+TEST_CASE("custom_op reports a wrong shape from the user's functions, naming the op and the shapes") {
+  Tape<double> tape;
+  auto x = tape.variable(random_tensor({2, 3}, 12));
+
+  SUBCASE("a contribution with the wrong shape") {
+    const auto bad = custom_op([](const auto& a) { return a * 2.0; },
+                               [](const auto& g, const auto&, const auto&) { return xt::transpose(g) * 2.0; },
+                               "double_transposed");
+    auto y = bad(x);
+    CHECK_THROWS_WITH_AS(tape.backward(y, xt::ones<double>({2, 3})),
+                         doctest::Contains("custom op 'double_transposed': vjp's contribution to input 0 is 3x2, "
+                                           "but input 0 is 2x3 and the output 2x3"),
+                         wgflow::ShapeError);
+    // The checker turns the same error into a failed report.
+    auto report = check_gradient([&](Tape<double>&, const Vars& v) { return bad(v[0]); }, {random_tensor({2, 3}, 13)});
+    CHECK_FALSE(report.ok());
+    CHECK(report.error.find("double_transposed") != std::string::npos);
+  }
+  SUBCASE("a contribution that would only broadcast to the input is refused, not silently spread") {
+    const auto bad = custom_op([](const auto& a) { return xt::sum(a); },
+                               [](const auto& g, const auto&, const auto&) { return g; }, "total");
+    auto y = bad(x);
+    CHECK(y.shape() == Shape{1, 1});
+    CHECK_THROWS_WITH_AS(tape.backward(y), doctest::Contains("custom op 'total': vjp's contribution to input 0 is 1x1"),
+                         wgflow::ShapeError);
+  }
+  SUBCASE("results of the wrong rank") {
+    const auto flat_forward = custom_op([](const auto& a) { return xt::flatten(a); },
+                                        [](const auto& g, const auto&, const auto&) { return g; }, "flat");
+    CHECK_THROWS_WITH_AS(flat_forward(x), doctest::Contains("custom op 'flat': forward's result has rank 1"),
+                         wgflow::ShapeError);
+    const auto flat_vjp = custom_op([](const auto& a) { return a; },
+                                    [](const auto& g, const auto&, const auto&) { return xt::flatten(g); });
+    auto y = flat_vjp(x);
+    CHECK_THROWS_WITH_AS(tape.backward(y, xt::ones<double>({2, 3})),
+                         doctest::Contains("custom op 'custom_op': vjp's contribution to input 0 has rank 1"),
+                         wgflow::ShapeError);
+  }
+}
+
+TEST_CASE("custom_op skips the vjp for constants and works on a float tape") {
+  int calls = 0;
+  const auto counted = custom_op([](const auto& a, const auto& b) { return a * b; },
+                                 [&calls](const auto& g, const auto&, const auto& a, const auto& b) {
+                                   ++calls;
+                                   return std::tuple{g * b, g * a};
+                                 });
+  Tape<float> tape;
+  const Tensor<float> a{{1.f, 2.f}, {3.f, 4.f}}, b{{0.5f, -1.f}, {2.f, 0.25f}};
+  auto ca = tape.constant(a), cb = tape.constant(b), vb = tape.variable(b);
+
+  auto constant_only = counted(ca, cb);
+  CHECK_FALSE(constant_only.needs_grad());
+  tape.backward(constant_only, xt::ones<float>({2, 2}));
+  CHECK(calls == 0);
+
+  // One constant input: its contribution is discarded, the variable's is accumulated.
+  auto mixed = counted(ca, vb);
+  tape.backward(mixed, xt::ones<float>({2, 2}));
+  CHECK(calls == 1);
+  CHECK(xt::all(xt::equal(Tensor<float>(vb.adj()), a)));
+  CHECK(xt::all(xt::equal(Tensor<float>(mixed.val()), a * b)));
+}

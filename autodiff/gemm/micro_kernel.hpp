@@ -1,0 +1,139 @@
+#pragma once
+// The GEMM micro-kernel: an MR x NR tile of C held in registers, accumulated over k, then written back.
+//
+//   acc(r, :) = sum_p a(r, p) * b(p, :)        (one broadcast of a, NV vector FMAs per row and step)
+//   C(r, :)   = alpha * acc(r, :) + beta * C(r, :)      (beta == 0: C's old contents are never read)
+//
+// The operands are read through small views so that one kernel serves both paths: packed slivers
+// (contiguous, aligned: the blocked path) and operands read in place with strides (the small path).
+//
+// Every C entry is one lane of one accumulator, summed over p in increasing order with one FMA per
+// step, whatever tile or thread computes it; edge tiles go through the same vector code via a
+// scratch tile. So an entry's value depends only on how k is split into KC blocks, which depends
+// only on k: results are bitwise identical for any partition of C among threads.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+
+#include "autodiff/gemm/blocking.hpp"
+
+namespace wgflow::ad::gemm_detail {
+
+template <class T>
+struct Tile {
+  Batch<T> acc[Blocking<T>::MR][Blocking<T>::NV];
+};
+
+// An A sliver packed by pack_a: MR consecutive values (rows r = 0..MR-1) per step p.
+template <class T>
+struct PackedA {
+  const T* p;
+  T operator[](std::size_t r) const { return p[r]; }
+  void next() { p += Blocking<T>::MR; }
+};
+
+// MR rows of op(A) read in place: a(r, p) = base[row_offset[r] + p * step]. Rows past the matrix's
+// last row repeat that row (their results are discarded), so no read leaves the operand.
+template <class T>
+struct StridedA {
+  const T* p;
+  std::size_t step;
+  std::array<std::size_t, Blocking<T>::MR> row_offset;
+
+  StridedA(const T* base, std::size_t row_stride, std::size_t col_stride, std::size_t rows)
+      : p(base), step(col_stride) {
+    for (std::size_t r = 0; r < row_offset.size(); ++r) row_offset[r] = std::min(r, rows - 1) * row_stride;
+  }
+  T operator[](std::size_t r) const { return p[row_offset[r]]; }
+  void next() { p += step; }
+};
+
+// A B sliver packed by pack_b: NR consecutive values per step, 64-byte aligned.
+template <class T>
+struct PackedB {
+  const T* p;
+  Batch<T> load(std::size_t v) const { return Batch<T>::load_aligned(p + v * Blocking<T>::W); }
+  void next() { p += Blocking<T>::NR; }
+};
+
+// NR columns of B read in place from rows ld apart (B not transposed, all NR columns inside B).
+template <class T>
+struct StridedB {
+  const T* p;
+  std::size_t ld;
+  Batch<T> load(std::size_t v) const { return Batch<T>::load_unaligned(p + v * Blocking<T>::W); }
+  void next() { p += ld; }
+};
+
+template <class T, class AView, class BView>
+inline void accumulate(std::size_t kc, AView a, BView b, Tile<T>& t) {
+  constexpr std::size_t MR = Blocking<T>::MR, NV = Blocking<T>::NV;
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) t.acc[r][v] = Batch<T>(T(0));
+  for (std::size_t p = 0; p < kc; ++p) {
+    Batch<T> bv[NV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) bv[v] = b.load(v);
+#pragma GCC unroll 32
+    for (std::size_t r = 0; r < MR; ++r) {
+      const Batch<T> ar(a[r]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) t.acc[r][v] = xsimd::fma(ar, bv[v], t.acc[r][v]);
+    }
+    a.next();
+    b.next();
+  }
+}
+
+// C = alpha * acc + beta * C on a whole MR x NR tile at c (row stride ldc).
+template <class T>
+inline void store(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc) {
+  constexpr std::size_t MR = Blocking<T>::MR, NV = Blocking<T>::NV, W = Blocking<T>::W;
+  const Batch<T> va(alpha), vb(beta);
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) {
+      T* cr = c + r * ldc + v * W;
+      const Batch<T> x = va * t.acc[r][v];
+      if (beta == T(0)) x.store_unaligned(cr);
+      else xsimd::fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
+    }
+}
+
+// The same update on the top-left mr x nr corner of a tile (an edge of C): each vector of the tile that
+// holds part of the corner is updated in a scratch vector with exactly the arithmetic of store(), and
+// only its lanes inside C are copied in and out.
+template <class T>
+inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr, std::size_t nr) {
+  constexpr std::size_t W = Blocking<T>::W;
+  const Batch<T> va(alpha), vb(beta);
+  alignas(64) std::array<T, W> buf{};
+  for (std::size_t r = 0; r < mr; ++r)
+    for (std::size_t j = 0; j < nr; j += W) {
+      const std::size_t lanes = std::min(W, nr - j);
+      T* cr = c + r * ldc + j;
+      const Batch<T> x = va * t.acc[r][j / W];
+      if (beta == T(0)) {
+        x.store_aligned(buf.data());
+      } else {
+        std::copy_n(cr, lanes, buf.data());
+        xsimd::fma(vb, Batch<T>::load_aligned(buf.data()), x).store_aligned(buf.data());
+      }
+      std::copy_n(buf.data(), lanes, cr);
+    }
+}
+
+// One tile: accumulate over kc steps and update the mr x nr block of C at c.
+template <class T, class AView, class BView>
+inline void micro_kernel(std::size_t kc, AView a, BView b, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr,
+                         std::size_t nr) {
+  Tile<T> t;
+  accumulate(kc, a, b, t);
+  if (mr == Blocking<T>::MR && nr == Blocking<T>::NR) store(t, alpha, beta, c, ldc);
+  else store_edge(t, alpha, beta, c, ldc, mr, nr);
+}
+
+}  // namespace wgflow::ad::gemm_detail
