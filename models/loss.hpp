@@ -1,0 +1,210 @@
+#pragma once
+// Training losses on the tape: the per-minibatch l(theta) whose gradient drives the flows.
+//
+// Conventions (paper.md §2, the authors' mse_loss): sums over a sample's outputs, means over the B samples
+// of the minibatch, so the loss does not grow with the batch size. With outputs F (B x k) and targets Y:
+//   squared_error(F, Y)             = (1/B) sum_i sum_c (F_ic - Y_ic)^2
+//   gaussian_nll(F, Y, sigma)       = (1/B) sum_i sum_c [(F_ic - Y_ic)^2 / (2 sigma^2) + log sigma + log(2 pi)/2]
+//   gaussian_nll(F, Y, log_sigma)   the same with sigma = exp(log_sigma) a 1x1 Var (a learned noise scale)
+//   softmax_cross_entropy(Z, y)     = -(1/B) sum_i log_softmax(Z_i)[y_i], labels y_i in {0, ..., k-1}
+// The Gaussian NLL is the exact negative log-density (constants included), so its values compare with
+// published test NLLs.
+//
+// The squared error and both Gaussian NLLs are one fused node each, with plain scalar arithmetic inside
+// (no B x k intermediates, and no xtensor expression temporaries: these run for every particle at every
+// step, and NetworkPotential's steady state must not touch the heap); the cross-entropy uses the AD core's
+// stable log_softmax (autodiff/ops/softmax.hpp) and one fused node that picks each row's label entry.
+#include <cmath>
+#include <cstddef>
+#include <numbers>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "autodiff/ops/arithmetic.hpp"
+#include "autodiff/ops/elementwise.hpp"
+#include "autodiff/ops/softmax.hpp"
+#include "autodiff/tape.hpp"
+
+namespace wgflow::models {
+
+namespace detail {
+
+inline void check_residual_shapes(const ad::Shape& F, const ad::Shape& Y) {
+  if (F != Y)
+    throw ShapeError("squared residual: outputs are " + shape_string(F) + ", targets " + shape_string(Y) +
+                     "; they must match");
+}
+
+// sum_i (f_i - y_i)^2 over n entries.
+template <class T>
+T residual_sum(const T* f, const T* y, std::size_t n) {
+  T total = 0;
+  for (std::size_t i = 0; i < n; ++i) total += (f[i] - y[i]) * (f[i] - y[i]);
+  return total;
+}
+
+// dF += c (F - Y) and dY -= c (F - Y), for those of F and Y that carry a gradient.
+template <class T>
+void add_residual_adjoints(const ad::Var<T>& F, const ad::Var<T>& Y, T c) {
+  const std::size_t n = F.size();
+  const T* f = F.data();
+  const T* y = Y.data();
+  if (F.needs_grad()) {
+    T* df = F.adj().data();
+    for (std::size_t i = 0; i < n; ++i) df[i] += c * (f[i] - y[i]);
+  }
+  if (Y.needs_grad()) {
+    T* dy = Y.adj().data();
+    for (std::size_t i = 0; i < n; ++i) dy[i] -= c * (f[i] - y[i]);
+  }
+}
+
+}  // namespace detail
+
+// R = (1/B) sum_ic (F_ic - Y_ic)^2 as one node.  d/dF = (2/B)(F - Y),  d/dY = -(2/B)(F - Y).
+template <class T>
+ad::Var<T> mean_squared_residual(const ad::Var<T>& F, const ad::Var<T>& Y) {
+  detail::check_residual_shapes(F.shape(), Y.shape());
+  const T scale = T(1) / static_cast<T>(F.rows());
+  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y});
+  out.data()[0] = detail::residual_sum(F.data(), Y.data(), F.size()) * scale;
+  out.on_backward([F, Y, out, scale] { detail::add_residual_adjoints(F, Y, T(2) * scale * out.adj()(0, 0)); });
+  return out;
+}
+
+template <class T>
+ad::Var<T> squared_error(const ad::Var<T>& F, const ad::Var<T>& Y) {
+  return mean_squared_residual(F, Y);
+}
+
+// R / (2 sigma^2) + k log sigma + k log(2 pi)/2 as one node.  d/dF = (F - Y) / (B sigma^2) = -d/dY.
+template <class T>
+ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, std::type_identity_t<T> sigma) {
+  if (!(sigma > 0) || !std::isfinite(sigma))
+    throw Error("gaussian_nll: noise scale sigma must be positive and finite, got " + std::to_string(sigma));
+  detail::check_residual_shapes(F.shape(), Y.shape());
+  const T k = static_cast<T>(F.cols());
+  const T constant = k * (std::log(sigma) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>));
+  const T scale = T(1) / (static_cast<T>(F.rows()) * sigma * sigma);  // 1 / (B sigma^2)
+  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y});
+  out.data()[0] = T(0.5) * detail::residual_sum(F.data(), Y.data(), F.size()) * scale + constant;
+  out.on_backward([F, Y, out, scale] { detail::add_residual_adjoints(F, Y, scale * out.adj()(0, 0)); });
+  return out;
+}
+
+// With sigma = exp(s), as one node:  (1/2) R e^{-2s} + k s + k log(2 pi)/2,  R the mean squared residual.
+//   d/dF = e^{-2s} (F - Y) / B = -d/dY,   d/ds = k - R e^{-2s}.
+template <class T>
+ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, const ad::Var<T>& log_sigma) {
+  if (log_sigma.shape() != ad::Shape{1, 1})
+    throw ShapeError("gaussian_nll: log_sigma must be 1x1, got " + shape_string(log_sigma.shape()));
+  detail::check_residual_shapes(F.shape(), Y.shape());
+  const T k = static_cast<T>(F.cols());
+  const T constant = k * T(0.5) * std::log(T(2) * std::numbers::pi_v<T>);
+  const T s = log_sigma.data()[0];
+  const T precision = std::exp(T(-2) * s);  // 1 / sigma^2
+  const T inv_B = T(1) / static_cast<T>(F.rows());
+  const T R = detail::residual_sum(F.data(), Y.data(), F.size()) * inv_B;
+  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y, log_sigma});
+  out.data()[0] = T(0.5) * R * precision + k * s + constant;
+  out.on_backward([F, Y, log_sigma, out, k, R, precision, inv_B] {
+    const T g = out.adj()(0, 0);
+    detail::add_residual_adjoints(F, Y, g * precision * inv_B);
+    if (log_sigma.needs_grad()) log_sigma.adj().data()[0] += g * (k - R * precision);
+  });
+  return out;
+}
+
+// -(1/B) sum_i L_{i, y_i} for log-probabilities L (B x k) and labels y (B x 1, integer values stored as T).
+// d/dL_ic = -(1/B) [c == y_i]. Labels are checked and converted once, into tape memory.
+template <class T>
+ad::Var<T> mean_label_nll(const ad::Var<T>& L, const ad::Var<T>& labels) {
+  const std::size_t B = L.rows(), k = L.cols();
+  if (labels.shape() != ad::Shape{B, 1})
+    throw ShapeError("softmax_cross_entropy: labels are " + shape_string(labels.shape()) + ", expected " +
+                     shape_string(ad::Shape{B, 1}) + " (one class index per row of the " + shape_string(L.shape()) +
+                     " logits)");
+  std::size_t* index = L.tape().template allocate<std::size_t>(B);
+  T total = 0;
+  for (std::size_t i = 0; i < B; ++i) {
+    const T y = labels.data()[i];
+    if (!(y >= 0) || y >= static_cast<T>(k) || y != std::floor(y))
+      throw Error("softmax_cross_entropy: label in row " + std::to_string(i) + " is " + std::to_string(y) +
+                  "; expected an integer class index in [0, " + std::to_string(k) + ")");
+    index[i] = static_cast<std::size_t>(y);
+    total += L.data()[i * k + index[i]];
+  }
+  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {L});
+  const T scale = T(1) / static_cast<T>(B);
+  out.data()[0] = -total * scale;
+  out.on_backward([L, out, index, B, k, scale] {
+    const T g = -scale * out.adj()(0, 0);
+    T* dl = L.adj().data();
+    for (std::size_t i = 0; i < B; ++i) dl[i * k + index[i]] += g;
+  });
+  return out;
+}
+
+template <class T>
+ad::Var<T> softmax_cross_entropy(const ad::Var<T>& logits, const ad::Var<T>& labels) {
+  return mean_label_nll(ad::log_softmax(logits, 1), labels);
+}
+
+// A loss chosen at run time, as a potential holds it. Some losses own parameters of their own (the learned
+// noise scale): extra_params() of them are appended to the network's parameters in theta.
+class Loss {
+ public:
+  enum class Kind { squared_error, gaussian_nll, gaussian_nll_learned, softmax_cross_entropy };
+
+  static Loss squared_error() { return Loss(Kind::squared_error); }
+  static Loss gaussian_nll(double sigma) {
+    if (!(sigma > 0) || !std::isfinite(sigma))
+      throw Error("Loss::gaussian_nll: noise scale sigma must be positive and finite, got " + std::to_string(sigma));
+    return Loss(Kind::gaussian_nll, sigma);
+  }
+  // log sigma is the last entry of theta ("noise.log_sigma").
+  static Loss gaussian_nll_learned_noise() { return Loss(Kind::gaussian_nll_learned); }
+  // Targets hold one integer class index per row.
+  static Loss softmax_cross_entropy() { return Loss(Kind::softmax_cross_entropy); }
+
+  Kind kind() const { return kind_; }
+  double sigma() const { return sigma_; }
+  std::size_t extra_params() const { return kind_ == Kind::gaussian_nll_learned ? 1 : 0; }
+
+  std::string name() const {
+    switch (kind_) {
+      case Kind::squared_error: return "squared_error";
+      case Kind::gaussian_nll: return "gaussian_nll(sigma=" + std::to_string(sigma_) + ")";
+      case Kind::gaussian_nll_learned: return "gaussian_nll(learned sigma)";
+      case Kind::softmax_cross_entropy: return "softmax_cross_entropy";
+    }
+    return "?";
+  }
+
+  // Target columns this loss expects for a network with `outputs` outputs.
+  std::size_t target_cols(std::size_t outputs) const { return kind_ == Kind::softmax_cross_entropy ? 1 : outputs; }
+
+  // The loss of outputs F against targets Y; `extra` holds extra_params() 1x1 Vars.
+  template <class T>
+  ad::Var<T> operator()(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> extra = {}) const {
+    if (extra.size() != extra_params())
+      throw Error("Loss " + name() + ": expected " + std::to_string(extra_params()) + " extra parameters, got " +
+                  std::to_string(extra.size()));
+    switch (kind_) {
+      case Kind::squared_error: return models::squared_error(F, Y);
+      case Kind::gaussian_nll: return models::gaussian_nll(F, Y, static_cast<T>(sigma_));
+      case Kind::gaussian_nll_learned: return models::gaussian_nll(F, Y, extra[0]);
+      case Kind::softmax_cross_entropy: return models::softmax_cross_entropy(F, Y);
+    }
+    throw Error("Loss: unknown kind");
+  }
+
+ private:
+  explicit Loss(Kind kind, double sigma = 1) : kind_(kind), sigma_(sigma) {}
+
+  Kind kind_;
+  double sigma_;
+};
+
+}  // namespace wgflow::models

@@ -1,0 +1,131 @@
+#pragma once
+// A multilayer perceptron f(theta, X) of any depth and width: the network every experiment of the paper
+// trains (UCI: 8-50-1 with ReLU; toy problems: 1-1-1 without biases).
+//
+//   models::Mlp<double> net({.widths = {8, 50, 1}, .hidden = Activation::relu()});
+//   Tensor<double> theta = Initializer::torch_default().sample<double>(net.layout(), 1, seed);
+//   Tensor<double> y = net.predict(std::span(theta.data(), net.num_params()), X);   // B x 1
+//
+// Layer l computes h_{l+1} = act_l(h_l W_l + b_l) with W_l of fan_in x fan_out and b_l of 1 x fan_out, act_l
+// the hidden activation for every layer but the last, which uses the output activation (identity for
+// regression, so the network returns logits for classification). Parameters are one flat vector in the
+// order layer0.weight, layer0.bias, layer1.weight, ... (see ParameterLayout); without biases the bias
+// blocks are absent.
+//
+// Cost per evaluation: one fused affine node (models/affine.hpp) and one activation node per layer, each
+// a handful of GEMM calls; parameters enter the tape as one leaf per block, copied from theta.
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/ops/matmul.hpp"
+#include "autodiff/tape.hpp"
+#include "models/activation.hpp"
+#include "models/affine.hpp"
+#include "models/model.hpp"
+#include "models/parameter_layout.hpp"
+
+namespace wgflow::models {
+
+struct MlpSpec {
+  std::vector<std::size_t> widths;  // {inputs, hidden_1, ..., hidden_L, outputs}: at least two entries
+  Activation hidden = Activation::relu();
+  Activation output = Activation::identity();
+  bool bias = true;
+};
+
+template <class T>
+class Mlp final : public Model<T> {
+ public:
+  explicit Mlp(MlpSpec spec) : spec_(std::move(spec)) {
+    if (spec_.widths.size() < 2)
+      throw Error("Mlp: widths must list at least the inputs and the outputs, got " +
+                  std::to_string(spec_.widths.size()) + " entries");
+    for (std::size_t l = 0; l < spec_.widths.size(); ++l)
+      if (spec_.widths[l] == 0) throw Error("Mlp: width " + std::to_string(l) + " is zero");
+    for (std::size_t l = 0; l + 1 < spec_.widths.size(); ++l) {
+      const std::size_t in = spec_.widths[l], out = spec_.widths[l + 1];
+      const std::string prefix = "layer" + std::to_string(l);
+      layout_.add(prefix + ".weight", Shape{in, out}, BlockRole::weight, in);
+      if (spec_.bias) layout_.add(prefix + ".bias", Shape{1, out}, BlockRole::bias, in);
+    }
+  }
+
+  const MlpSpec& spec() const { return spec_; }
+  const ParameterLayout& layout() const { return layout_; }
+  std::size_t num_layers() const { return spec_.widths.size() - 1; }
+
+  std::size_t num_params() const override { return layout_.size(); }
+  std::size_t num_inputs() const override { return spec_.widths.front(); }
+  std::size_t num_outputs() const override { return spec_.widths.back(); }
+
+  // The network on a tape: params are the layout's blocks (from ParameterLayout::leaves or ::split, or
+  // any Vars of the blocks' shapes), X is B x num_inputs(). Returns the B x num_outputs() output.
+  ad::Var<T> forward(std::span<const ad::Var<T>> params, const ad::Var<T>& X) const {
+    if (params.size() != layout_.num_blocks())
+      throw Error("Mlp::forward: got " + std::to_string(params.size()) + " parameter blocks, the network has " +
+                  std::to_string(layout_.num_blocks()));
+    check_inputs("Mlp::forward", X.shape());
+    const std::size_t per_layer = spec_.bias ? 2 : 1;
+    ad::Var<T> h = X;
+    for (std::size_t l = 0; l < num_layers(); ++l) {
+      const ad::Var<T>& W = params[per_layer * l];
+      check_block(per_layer * l, W);
+      if (spec_.bias) {
+        check_block(per_layer * l + 1, params[per_layer * l + 1]);
+        h = affine(h, W, params[per_layer * l + 1]);
+      } else {
+        h = ad::matmul(h, W);
+      }
+      h = (l + 1 < num_layers() ? spec_.hidden : spec_.output)(h);
+    }
+    return h;
+  }
+
+  // The network as a function of one flat parameter Var (J x 1 or 1 x J): gradients flow into theta.
+  ad::Var<T> forward(const ad::Var<T>& theta, const ad::Var<T>& X) const {
+    const std::span<ad::Var<T>> blocks = layout_.split(theta);
+    return forward(std::span<const ad::Var<T>>(blocks), X);
+  }
+
+  // f(theta, X) on the calling thread's tape (Tape<T>::local(), cleared first).
+  Tensor<T> predict(std::span<const T> theta, const Tensor<T>& X) const override {
+    check_inputs("Mlp::predict", Shape{X.shape()[0], X.shape()[1]});
+    Tape<T>& tape = Tape<T>::local();
+    tape.clear();
+    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
+    return Tensor<T>(forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val());
+  }
+
+  // grad += d <U, f(theta, X)> / d theta, on the calling thread's tape (Tape<T>::local(), cleared first).
+  void pullback(std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& U, std::span<T> grad) const override {
+    check_inputs("Mlp::pullback", Shape{X.shape()[0], X.shape()[1]});
+    if (U.shape()[0] != X.shape()[0] || U.shape()[1] != num_outputs())
+      throw ShapeError("Mlp::pullback: cotangent U is " + shape_string(Shape{U.shape()[0], U.shape()[1]}) +
+                       ", the outputs are " + shape_string(Shape{X.shape()[0], num_outputs()}));
+    Tape<T>& tape = Tape<T>::local();
+    tape.clear();
+    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/true);
+    const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), tape.constant(X));
+    tape.backward(out, U);
+    layout_.add_adjoints(std::span<const ad::Var<T>>(params), grad);
+  }
+
+ private:
+  void check_inputs(const char* where, const Shape& x) const {
+    if (x[1] != num_inputs())
+      throw ShapeError(std::string(where) + ": X is " + shape_string(x) + ", the network expects B x " +
+                       std::to_string(num_inputs()) + " inputs");
+  }
+  void check_block(std::size_t k, const ad::Var<T>& v) const {
+    if (v.shape() != layout_.block(k).shape)
+      throw ShapeError("Mlp::forward: block " + layout_.block(k).name + " is " + shape_string(v.shape()) +
+                       ", expected " + shape_string(layout_.block(k).shape));
+  }
+
+  MlpSpec spec_;
+  ParameterLayout layout_;
+};
+
+}  // namespace wgflow::models
