@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "autodiff/errors.hpp"
 #include "autodiff/tape.hpp"
 
 namespace wgflow::flows {
@@ -37,6 +38,7 @@ class Flow {
 
   // Runs n steps, calling `callback` every `every` steps (and after the last).
   void run(std::uint64_t n, const Callback& callback = {}, std::uint64_t every = 1) {
+    if (every == 0) throw Error(name() + ": run(): the callback interval `every` must be at least 1");
     for (std::uint64_t i = 1; i <= n; ++i) {
       step();
       if (callback && (i % every == 0 || i == n) && !callback(*this)) return;

@@ -1,0 +1,138 @@
+#pragma once
+// Kernel bandwidths: a fixed number, or the median heuristic applied once per step to the particles.
+//
+// Every wgflow kernel is written k(x, y) = phi(d^2(x, y) / h) with bandwidth h in units of d^2 (for the
+// RBF, k = exp(-d^2 / (2 h)), so h plays the role of sigma^2). The median heuristic (Schoelkopf & Smola
+// 2002; Liu & Wang 2016 for SVGD) picks h so that a typical particle interacts with about log N others:
+//   h = median(D^2) / (2 log(N + offset)),
+// the median taken over all N^2 entries of the particles' squared-distance matrix, zero diagonal
+// included. With offset = 1 this is the reference code of Wild et al. (paper.md §6); with offset = 0
+// it is SVGD's h_svgd = med^2 / log N for the kernel exp(-d^2 / h_svgd), since h_svgd = 2 h.
+//
+// Schedules (paper.md §6): `fixed`; `median`: re-estimated at each of the first `estimated_steps`
+// steps (5 in the reference code), then frozen; `rolling_median`: re-estimated every step. The state
+// (the current h) belongs to the flow's state, so a bandwidth object is copied with the flow.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "autodiff/errors.hpp"
+#include "autodiff/tape.hpp"
+
+namespace wgflow::flows {
+
+using ad::Tensor;
+
+// The median of all entries, with NumPy's convention for an even count (the mean of the two middle
+// values). O(n) expected time (nth_element) on a copy of the entries in `scratch`, which a caller that
+// estimates every step keeps so that the copy does not allocate.
+template <class T>
+T median(const Tensor<T>& values, std::vector<T>& scratch) {
+  if (values.size() == 0) throw Error("median: empty input");
+  std::vector<T>& v = scratch;
+  v.assign(values.begin(), values.end());
+  const std::size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  const T upper = v[mid];
+  if (v.size() % 2 == 1) return upper;
+  const T lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lower + upper) / 2;
+}
+
+template <class T>
+T median(const Tensor<T>& values) {
+  std::vector<T> scratch;
+  return median(values, scratch);
+}
+
+// h = median(D^2) / (2 log(N + offset)) for the N x N squared distances of N particles; `scratch` as
+// for median().
+template <class T>
+T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::vector<T>& scratch) {
+  const std::size_t n = particle_squared_distances.shape()[0];
+  if (particle_squared_distances.shape()[1] != n)
+    throw ShapeError("median_bandwidth: expected the N x N squared distances of N particles, got " +
+                     shape_string({n, particle_squared_distances.shape()[1]}));
+  const T log_count = std::log(static_cast<T>(n) + offset);
+  if (!(log_count > 0))
+    throw Error("median_bandwidth: log(N + offset) = log(" + std::to_string(n) + " + " + std::to_string(offset) +
+                ") is not positive; the heuristic needs N + offset > 1");
+  const T h = median(particle_squared_distances, scratch) / (2 * log_count);
+  if (!(h > 0) || !std::isfinite(h))
+    throw Error("median_bandwidth: the median squared distance of " + std::to_string(n) +
+                " particles is " + std::to_string(2 * log_count * h) +
+                " (more than half of the pairs coincide); use a fixed bandwidth");
+  return h;
+}
+
+template <class T>
+T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset = 1) {
+  std::vector<T> scratch;
+  return median_bandwidth(particle_squared_distances, offset, scratch);
+}
+
+template <class T>
+class Bandwidth {
+ public:
+  enum class Rule { fixed, median, rolling_median };
+
+  static Bandwidth fixed(T h) {
+    if (!(h > 0) || !std::isfinite(h)) throw Error("Bandwidth::fixed: bandwidth must be positive and finite, got " + std::to_string(h));
+    return Bandwidth(Rule::fixed, h, 0, 0);
+  }
+  // The reference code's "median": estimated at steps 0 .. estimated_steps - 1, then frozen.
+  static Bandwidth median(std::uint64_t estimated_steps = 5, T offset = 1) {
+    return Bandwidth(Rule::median, std::numeric_limits<T>::quiet_NaN(), estimated_steps, offset);
+  }
+  static Bandwidth rolling_median(T offset = 1) {
+    return Bandwidth(Rule::rolling_median, std::numeric_limits<T>::quiet_NaN(), 0, offset);
+  }
+
+  Rule rule() const { return rule_; }
+
+  // Whether update() at this step re-estimates h (and so needs the particles' squared distances).
+  bool estimates_at(std::uint64_t step) const {
+    switch (rule_) {
+      case Rule::fixed: return false;
+      case Rule::median: return step < estimated_steps_ || std::isnan(h_);
+      case Rule::rolling_median: return true;
+    }
+    return false;
+  }
+
+  // The bandwidth for this step; D^2 (the particles' N x N squared distances) is read only when
+  // estimates_at(step).
+  T update(std::uint64_t step, const Tensor<T>& particle_squared_distances) {
+    if (estimates_at(step)) h_ = median_bandwidth(particle_squared_distances, offset_, scratch_);
+    return h_;
+  }
+
+  // The bandwidth in use (NaN for a median rule before its first estimate).
+  T value() const { return h_; }
+  // Sets the state back to a saved value() (checkpoints, flows/checkpoint.hpp).
+  void restore(T h) { h_ = h; }
+
+  std::string describe() const {
+    switch (rule_) {
+      case Rule::fixed: return "fixed h = " + std::to_string(h_);
+      case Rule::median: return "median heuristic, frozen after " + std::to_string(estimated_steps_) + " steps";
+      case Rule::rolling_median: return "rolling median heuristic";
+    }
+    return {};
+  }
+
+ private:
+  Bandwidth(Rule rule, T h, std::uint64_t estimated_steps, T offset)
+      : rule_(rule), h_(h), estimated_steps_(estimated_steps), offset_(offset) {}
+
+  Rule rule_;
+  T h_;
+  std::uint64_t estimated_steps_;
+  T offset_;
+  std::vector<T> scratch_;  // the median's copy of D^2, kept so that a rolling median does not allocate
+};
+
+}  // namespace wgflow::flows

@@ -1,0 +1,185 @@
+#pragma once
+// The one integrator of wgflow's particle flows: Euler-Maruyama for the Wasserstein gradient flow of a
+// free energy F = sum_k F_k (paper §2). DE, DLE and DRLE are this class with different terms
+// (flows/presets.hpp).
+//
+// State: the particles theta (N x J), the step count t, the optimiser's state, the terms' states (e.g. a
+// kernel bandwidth) and the seed. One step, t -> t + 1:
+//   1. drift_i = sum_k grad_theta (dF_k/dQ)(theta_i), each term in turn; every term's drift must be finite;
+//   2. delta = optimiser(drift)  (Sgd: delta = -eta drift);
+//   3. theta_i <- theta_i + delta_i + sqrt(2 D eta) xi_i,  D = sum_k D_k (the KL weight), eta the
+//      optimiser's learning rate, xi_i ~ N(0, I) drawn from Rng::stream(seed, i, t);
+//   4. every new particle must be finite.
+// A non-finite drift or particle throws wgflow::Error naming the step, the particle and the term; the
+// particles and the step count are then left as they were before the step.
+//
+// Reproducibility: every per-particle computation writes its own row and draws from its own random
+// stream, and all sums over particles run in a fixed order, so a run is bit-identical for any number of
+// threads.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xnoalias.hpp>
+
+#include "autodiff/errors.hpp"
+#include "flows/flow.hpp"
+#include "flows/optimizers.hpp"
+#include "flows/parallel.hpp"
+#include "flows/term.hpp"
+#include "models/random.hpp"
+
+namespace wgflow::flows {
+
+template <class T>
+class ParticleFlow final : public Flow<T> {
+ public:
+  ParticleFlow(std::string name, Tensor<T> initial_particles, Optimizer<T> optimizer, std::uint64_t seed)
+      : name_(std::move(name)), particles_(std::move(initial_particles)), optimizer_(std::move(optimizer)), seed_(seed) {
+    const std::size_t n = particles_.shape()[0], J = particles_.shape()[1];
+    if (n == 0 || J == 0)
+      throw ShapeError(name_ + ": need at least one particle of positive dimension, got " + shape_string({n, J}));
+    for (std::size_t i = 0; i < n; ++i)
+      if (const auto bad = first_non_finite(particles_, i))
+        throw Error(name_ + ": initial particle " + std::to_string(i) + " is not finite (coordinate " +
+                    std::to_string(*bad) + " = " + std::to_string(particles_(i, *bad)) + ")");
+    optimizer_.init(particles_);
+  }
+
+  // Adds a term of the free energy; returns it for inspection. Terms act in the order added.
+  template <class TermT>
+  TermT& add(std::unique_ptr<TermT> term) {
+    if (!term) throw Error(name_ + ": add(): null term");
+    term->attach(particles_);
+    TermT& ref = *term;
+    terms_.push_back(std::move(term));
+    return ref;
+  }
+
+  // Replaces the optimiser and restarts its state at the current particles.
+  void set_optimizer(Optimizer<T> optimizer) {
+    optimizer.init(particles_);
+    optimizer_ = std::move(optimizer);
+  }
+
+  std::string name() const override { return name_; }
+  std::uint64_t steps_taken() const override { return steps_; }
+  const Tensor<T>& particles() const override { return particles_; }
+
+  std::size_t num_particles() const { return particles_.shape()[0]; }
+  std::size_t dim() const { return particles_.shape()[1]; }
+  std::uint64_t seed() const { return seed_; }
+  const Optimizer<T>& optimizer() const { return optimizer_; }
+  std::size_t num_terms() const { return terms_.size(); }
+  const Term<T>& term(std::size_t k) const { return *terms_.at(k); }
+
+  // D = sum of the terms' diffusion coefficients.
+  T diffusion() const {
+    T d = 0;
+    for (const auto& t : terms_) d += t->diffusion();
+    return d;
+  }
+
+  // The total drift of the last step (N x J).
+  const Tensor<T>& drift() const { return drift_; }
+
+  // sum_k F_k at the particles of the last step, when every term can estimate its own (the KL divergence
+  // with lambda > 0 cannot); empty before the first step.
+  std::optional<T> free_energy() const {
+    if (steps_ == 0) return std::nullopt;
+    T total = 0;
+    for (const auto& t : terms_) {
+      const std::optional<T> e = t->energy();
+      if (!e) return std::nullopt;
+      total += *e;
+    }
+    return total;
+  }
+
+  void step() override {
+    const std::size_t n = num_particles(), J = dim();
+    const std::uint64_t t = steps_;
+    const StepContext<T> context{t, particles_};
+    zero(drift_, n, J);
+    largest_.assign(n, T(0));
+    largest_term_.assign(n, 0);
+    for (std::size_t k = 0; k < terms_.size(); ++k) {
+      zero(term_drift_, n, J);
+      terms_[k]->add_drift(context, term_drift_);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (const auto bad = first_non_finite(term_drift_, i))
+          throw Error(where(t, i) + "the drift of term '" + terms_[k]->name() + "' is not finite (coordinate " +
+                      std::to_string(*bad) + " = " + std::to_string(term_drift_(i, *bad)) + ")");
+        // Remember which term pushes particle i hardest, to name it if the update overflows.
+        T size = 0;
+        for (std::size_t j = 0; j < J; ++j) size = std::max(size, std::abs(term_drift_(i, j)));
+        if (size > largest_[i]) {
+          largest_[i] = size;
+          largest_term_[i] = k;
+        }
+      }
+      xt::noalias(drift_) += term_drift_;  // in place: drift_ += e would evaluate into a new matrix first
+    }
+
+    optimizer_.update(drift_, delta_);
+    const T noise = std::sqrt(2 * diffusion() * optimizer_.learning_rate());
+    xt::noalias(next_) = particles_ + delta_;
+    if (noise > 0) {
+      parallel_for_each_index(n, [&](std::size_t i) {
+        Rng rng = Rng::stream(seed_, i, t);
+        T* row = next_.data() + i * J;
+        for (std::size_t j = 0; j < J; ++j) row[j] += noise * static_cast<T>(rng.normal());
+      }, 8);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (const auto bad = first_non_finite(next_, i)) {
+        std::ostringstream msg;
+        msg << where(t, i) << "the particle is not finite after the update (coordinate " << *bad << " = "
+            << next_(i, *bad) << "; drift finite, largest contribution " << largest_[i] << " from term '"
+            << (terms_.empty() ? std::string("none") : terms_[largest_term_[i]]->name()) << "', optimiser "
+            << optimizer_.name() << ")";
+        throw Error(msg.str());
+      }
+    std::swap(particles_, next_);
+    ++steps_;
+  }
+
+ private:
+  friend struct CheckpointAccess;  // saves and restores the state (flows/checkpoint.hpp)
+  // A zero n x J matrix in x's buffer, reallocated only when the shape changes.
+  static void zero(Tensor<T>& x, std::size_t n, std::size_t J) {
+    if (x.shape()[0] != n || x.shape()[1] != J) x.resize({n, J});
+    x.fill(T(0));
+  }
+
+  static std::optional<std::size_t> first_non_finite(const Tensor<T>& x, std::size_t row) {
+    const T* r = x.data() + row * x.shape()[1];
+    for (std::size_t j = 0; j < x.shape()[1]; ++j)
+      if (!std::isfinite(r[j])) return j;
+    return std::nullopt;
+  }
+
+  std::string where(std::uint64_t t, std::size_t i) const {
+    return name_ + ": step " + std::to_string(t) + ", particle " + std::to_string(i) + ": ";
+  }
+
+  std::string name_;
+  Tensor<T> particles_;
+  Optimizer<T> optimizer_;
+  std::uint64_t seed_;
+  std::uint64_t steps_ = 0;
+  std::vector<std::unique_ptr<Term<T>>> terms_;
+  // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
+  Tensor<T> drift_, term_drift_, delta_, next_;
+  std::vector<T> largest_;
+  std::vector<std::size_t> largest_term_;
+};
+
+}  // namespace wgflow::flows

@@ -1,0 +1,70 @@
+#pragma once
+// The potential energy F(Q) = int l dQ: its first variation is l itself, so each particle's drift is
+// the gradient of the training loss at that particle, grad l(theta_i) (paper §2, the DE update).
+//
+// Every step calls potential.begin_step(t) once (a data potential picks the step's minibatch there, the
+// same for all particles), then evaluates the N particles in parallel with TBB, each on its thread's tape
+// (Potential's contract: value_and_gradient is thread-safe). Each particle's row is written by one task,
+// so the drift is bit-identical for any thread count.
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <xtensor/xnoalias.hpp>
+
+#include "autodiff/errors.hpp"
+#include "flows/parallel.hpp"
+#include "flows/term.hpp"
+#include "models/potential.hpp"
+
+namespace wgflow::flows {
+
+template <class T>
+class PotentialEnergy final : public Term<T> {
+ public:
+  // The potential must outlive the term.
+  explicit PotentialEnergy(models::Potential<T>& potential, std::string label = "potential energy")
+      : potential_(potential), label_(std::move(label)) {}
+
+  std::string name() const override { return label_; }
+
+  void attach(const Tensor<T>& particles) override {
+    if (particles.shape()[1] != potential_.dim())
+      throw ShapeError(label_ + ": particles are " + shape_string({particles.shape()[0], particles.shape()[1]}) +
+                       " but the potential has " + std::to_string(potential_.dim()) + " parameters");
+  }
+
+  void add_drift(const StepContext<T>& context, Tensor<T>& drift) override {
+    const Tensor<T>& theta = context.particles;
+    const std::size_t n = theta.shape()[0], J = theta.shape()[1];
+    potential_.begin_step(context.step);
+    gradients_.resize({n, J});
+    values_.resize(n);
+    parallel_for_each_index(n, [&](std::size_t i) {
+      values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J),
+                                                 std::span<T>(gradients_.data() + i * J, J));
+    });
+    xt::noalias(drift) += gradients_;  // in place: drift += e would evaluate into a new matrix first
+  }
+
+  // The mean loss over the particles at the last step (in particle order, so reproducible).
+  std::optional<T> energy() const override {
+    if (values_.empty()) return std::nullopt;
+    T sum = 0;
+    for (T v : values_) sum += v;
+    return sum / static_cast<T>(values_.size());
+  }
+
+  // l(theta_i) at the last step, one per particle.
+  const std::vector<T>& values() const { return values_; }
+
+ private:
+  models::Potential<T>& potential_;
+  std::string label_;
+  Tensor<T> gradients_;
+  std::vector<T> values_;
+};
+
+}  // namespace wgflow::flows

@@ -1,0 +1,163 @@
+// Squared distances, bandwidth rules and radial kernels (flows/kernels.hpp) against direct per-pair
+// computations.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include <xtensor/xview.hpp>
+
+#include "flows/kernels.hpp"
+#include "models/random.hpp"
+
+using wgflow::Rng;
+using wgflow::flows::Bandwidth;
+using wgflow::flows::DistanceConvention;
+using wgflow::flows::RadialKernel;
+using wgflow::flows::Tensor;
+namespace fl = wgflow::flows;
+
+namespace {
+
+Tensor<double> normal_points(std::size_t n, std::size_t d, std::uint64_t seed, double offset = 0) {
+  Tensor<double> x = Tensor<double>::from_shape({n, d});
+  Rng rng(seed);
+  for (auto& v : x) v = offset + rng.normal();
+  return x;
+}
+
+double direct_d2(const Tensor<double>& X, std::size_t i, const Tensor<double>& Y, std::size_t j, double c) {
+  double s = 0;
+  for (std::size_t k = 0; k < X.shape()[1]; ++k) s += (X(i, k) - Y(j, k)) * (X(i, k) - Y(j, k));
+  return c * s;
+}
+
+}  // namespace
+
+TEST_CASE("squared distances equal the per-pair sums, in both conventions") {
+  const Tensor<double> X = normal_points(7, 5, 1), Y = normal_points(4, 5, 2);
+  for (auto conv : {DistanceConvention::sum, DistanceConvention::mean}) {
+    const double c = conv == DistanceConvention::sum ? 1.0 : 1.0 / 5;
+    const Tensor<double> D = fl::squared_distances(X, Y, conv);
+    REQUIRE(D.shape()[0] == 7);
+    REQUIRE(D.shape()[1] == 4);
+    for (std::size_t i = 0; i < 7; ++i)
+      for (std::size_t j = 0; j < 4; ++j) CHECK(D(i, j) == doctest::Approx(direct_d2(X, i, Y, j, c)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("pairwise distances are exactly symmetric with a zero diagonal") {
+  const Tensor<double> X = normal_points(9, 3, 3);
+  const Tensor<double> D = fl::pairwise_squared_distances(X, DistanceConvention::mean);
+  for (std::size_t i = 0; i < 9; ++i) {
+    CHECK(D(i, i) == 0.0);
+    for (std::size_t j = 0; j < 9; ++j) {
+      CHECK(D(i, j) == D(j, i));
+      CHECK(D(i, j) == doctest::Approx(direct_d2(X, i, X, j, 1.0 / 3)).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("centring keeps distances accurate far from the origin") {
+  // Float points near 1e4 with unit separations. Uncentred, the expansion |x|^2 + |y|^2 - 2 x.y carries
+  // rounding errors of about |x|^2 eps_float ~ 2e8 * 6e-8 ~ 10, more than the distances (~4) themselves;
+  // centred, the error is ~ eps_float times the spread squared, ~1e-6. The bound 1e-3 (1 + d^2) sits
+  // between the two by orders of magnitude.
+  Tensor<float> X = Tensor<float>::from_shape({6, 2});
+  Rng rng(4);
+  for (auto& v : X) v = static_cast<float>(1e4 + rng.normal());
+  const Tensor<float> D = fl::squared_distances(X, X, DistanceConvention::sum);
+  for (std::size_t i = 0; i < 6; ++i)
+    for (std::size_t j = 0; j < 6; ++j) {
+      double s = 0;
+      for (std::size_t k = 0; k < 2; ++k) s += std::pow(double(X(i, k)) - double(X(j, k)), 2);
+      CHECK(std::abs(D(i, j) - s) <= 1e-3 * (1 + s));
+    }
+}
+
+TEST_CASE("median follows NumPy: middle value, or the mean of the two middle values") {
+  CHECK(fl::median(Tensor<double>{{3, 1, 2}}) == 2.0);
+  CHECK(fl::median(Tensor<double>{{4, 1, 3, 2}}) == 2.5);
+  CHECK(fl::median(Tensor<double>{{5}}) == 5.0);
+  CHECK_THROWS_AS(fl::median(Tensor<double>::from_shape({0, 0})), wgflow::Error);
+}
+
+TEST_CASE("median bandwidth: h = median(D^2) / (2 log(N + offset)) over all N^2 entries") {
+  // Three points on a line at 0, 1, 3 (sum convention): D^2 entries {0,0,0,1,1,4,4,9,9}, median 1.
+  const Tensor<double> X{{0.0}, {1.0}, {3.0}};
+  const Tensor<double> D = fl::pairwise_squared_distances(X, DistanceConvention::sum);
+  CHECK(fl::median_bandwidth(D) == doctest::Approx(1.0 / (2 * std::log(4.0))));
+  CHECK(fl::median_bandwidth(D, 0.0) == doctest::Approx(1.0 / (2 * std::log(3.0))));
+  // Coinciding particles give no scale: a clear error rather than h = 0 and NaN kernels.
+  const Tensor<double> same{{1.0}, {1.0}, {1.0}};
+  CHECK_THROWS_WITH_AS(fl::median_bandwidth(fl::pairwise_squared_distances(same, DistanceConvention::sum)),
+                       doctest::Contains("median squared distance of 3 particles"), wgflow::Error);
+}
+
+TEST_CASE("bandwidth schedules: fixed, median frozen after its estimated steps, rolling median") {
+  const Tensor<double> near = fl::pairwise_squared_distances(Tensor<double>{{0.0}, {1.0}, {3.0}}, DistanceConvention::sum);
+  const Tensor<double> far = 4.0 * near;
+  const double h_near = fl::median_bandwidth(near);
+
+  auto fixed = Bandwidth<double>::fixed(0.7);
+  CHECK(!fixed.estimates_at(0));
+  CHECK(fixed.update(0, near) == 0.7);
+
+  auto median = Bandwidth<double>::median(2);
+  CHECK(median.update(0, near) == doctest::Approx(h_near));
+  CHECK(median.update(1, far) == doctest::Approx(4 * h_near));
+  CHECK(!median.estimates_at(2));
+  CHECK(median.update(2, near) == doctest::Approx(4 * h_near));  // frozen at the step-1 estimate
+
+  auto rolling = Bandwidth<double>::rolling_median();
+  CHECK(rolling.update(7, far) == doctest::Approx(4 * h_near));
+  CHECK(rolling.update(8, near) == doctest::Approx(h_near));
+
+  CHECK_THROWS_AS(Bandwidth<double>::fixed(0.0), wgflow::Error);
+}
+
+TEST_CASE("RBF and IMQ matrices and their gradient sums equal per-pair formulas") {
+  const Tensor<double> X = normal_points(6, 4, 5), Y = normal_points(3, 4, 6, 0.5);
+  const double h = 0.8;
+  for (auto conv : {DistanceConvention::sum, DistanceConvention::mean}) {
+    const double c = fl::distance_scale<double>(conv, 4);
+    for (const auto& kernel : {RadialKernel<double>::rbf(), RadialKernel<double>::imq(-0.5)}) {
+      CAPTURE(kernel.name());
+      const auto km = kernel.evaluate(fl::squared_distances(X, Y, conv), h);
+      const Tensor<double> S = fl::gradient_sum(km, X, Y, c);
+      for (std::size_t i = 0; i < 6; ++i) {
+        for (std::size_t j = 0; j < 3; ++j) {
+          const double d2 = direct_d2(X, i, Y, j, c);
+          const double k = kernel.profile() == RadialKernel<double>::Profile::rbf ? std::exp(-d2 / (2 * h))
+                                                                                  : std::pow(1 + d2 / h, -0.5);
+          CHECK(km.k(i, j) == doctest::Approx(k).epsilon(1e-12));
+          CHECK(kernel(d2, h) == doctest::Approx(k).epsilon(1e-12));
+        }
+        // grad_1 k by central differences of the scalar kernel (step 1e-5: truncation error ~1e-10,
+        // rounding ~1e-16 / 1e-5 = 1e-11, both far below the 1e-7 tolerance).
+        for (std::size_t a = 0; a < 4; ++a) {
+          double fd = 0;
+          for (std::size_t j = 0; j < 3; ++j) {
+            Tensor<double> xp = xt::view(X, xt::range(i, i + 1), xt::all()), xm = xp;
+            xp(0, a) += 1e-5;
+            xm(0, a) -= 1e-5;
+            fd += (kernel(direct_d2(xp, 0, Y, j, c), h) - kernel(direct_d2(xm, 0, Y, j, c), h)) / 2e-5;
+          }
+          CHECK(S(i, a) == doctest::Approx(fd).epsilon(1e-7));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("kernel and distance errors name the function and the shapes") {
+  const Tensor<double> X = normal_points(3, 2, 7), Y = normal_points(3, 5, 8);
+  CHECK_THROWS_WITH_AS(fl::squared_distances(X, Y, DistanceConvention::sum),
+                       doctest::Contains("squared_distances: point sets of different dimension: X is 3x2, Y is 3x5"),
+                       wgflow::ShapeError);
+  Tensor<double> out = xt::zeros<double>({3, 2});
+  CHECK_THROWS_WITH_AS(fl::add_gradient_sum(Tensor<double>(xt::zeros<double>({2, 3})), X, X, 1.0, 1.0, out),
+                       doctest::Contains("add_gradient_sum"), wgflow::ShapeError);
+  CHECK_THROWS_AS(RadialKernel<double>::rbf().evaluate(Tensor<double>{{1.0}}, 0.0), wgflow::Error);
+  CHECK_THROWS_AS(RadialKernel<double>::imq(0.5), wgflow::Error);
+}

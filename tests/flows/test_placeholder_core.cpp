@@ -1,1 +1,0 @@
-// replace me: list your own test files in meson.build and delete this file
