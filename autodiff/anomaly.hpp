@@ -18,6 +18,7 @@
 //
 // The checks cost a pass over every value and adjoint plus a few bytes per node: for debugging, not for
 // production runs.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -63,24 +64,35 @@ class DetectAnomaly {
 
 // The short name of the function at `where`, e.g. "exp" or "operator/" out of GCC's
 // "wgflow::ad::Var<T> wgflow::ad::exp(const wgflow::ad::Var<T>&) [with T = double]".
-inline std::string op_name(const std::source_location& where) {
-  std::string_view f = where.function_name();
+inline std::string op_name(std::string_view function_name) {
+  std::string_view f = function_name;
   f = f.substr(0, f.find(" [with"));
   // The parameter list starts at the first '(' that is not the name of operator().
   std::size_t open = f.find('(');
   if (const std::size_t call = f.find("operator()"); call != std::string_view::npos && call + 8 == open)
     open = f.find('(', call + 10);
-  std::string_view name = f.substr(0, open);
-  // Drop the return type ("Var<T> ") and the namespace.
-  if (const std::size_t space = name.rfind(' '); space != std::string_view::npos) name = name.substr(space + 1);
+  // Drop the return type ("Var<T> "): the name starts after the last space outside template brackets.
+  std::size_t begin = std::min(open, f.size());
+  for (int depth = 0; begin > 0; --begin) {
+    const char c = f[begin - 1];
+    if (c == '>') ++depth;
+    else if (c == '<' && depth > 0) --depth;
+    else if (c == ' ' && depth == 0) break;
+  }
+  std::string_view name = f.substr(begin, std::min(open, f.size()) - begin);
   for (std::string_view ns : {"wgflow::ad::", "wgflow::"})
     if (name.substr(0, ns.size()) == ns) name = name.substr(ns.size());
-  return name.empty() ? std::string(where.function_name()) : std::string(name);
+  return name.empty() ? std::string(function_name) : std::string(name);
 }
+inline std::string op_name(const std::source_location& where) { return op_name(where.function_name()); }
 
 inline std::string source_path(const char* file) {
   std::string_view f = file;
-  while (f.substr(0, 3) == "../") f = f.substr(3);
+  for (;;) {  // the build directory's relative path to the source tree
+    if (f.substr(0, 3) == "../") f.remove_prefix(3);
+    else if (f.substr(0, 2) == "./") f.remove_prefix(2);
+    else break;
+  }
   return std::string(f);
 }
 

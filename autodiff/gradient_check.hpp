@@ -3,7 +3,7 @@
 //
 //   auto report = wgflow::ad::check_gradient(
 //       [](auto& tape, const auto& x) { return sum(tanh(matmul(x[0], x[1]))); },
-//       {random_normal(3, 4, 1), random_normal(4, 2, 2)});
+//       {xt::random::randn<double>({3, 4}), xt::random::randn<double>({4, 2})});
 //   CHECK(report.ok());               // on failure, print report.message()
 //   CHECK_MESSAGE(report.ok(), report.message());
 //

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <xtensor/xadapt.hpp>
+#include <xtensor/xfixed.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -175,7 +176,7 @@ class Tape {
     if (output.shape() != Shape{1, 1})
       throw ShapeError("backward(): output is " + shape_string(output.shape()) +
                        "; pass a cotangent of that shape to differentiate a non-scalar output");
-    backward(output, xt::xtensor<T, 2>{{T(1)}});
+    backward(output, xt::xtensor_fixed<T, xt::xshape<1, 1>>{{T(1)}});  // on the stack: no allocation
   }
 
   // Reverse sweep with a given cotangent u (same shape as output): computes the vector-Jacobian

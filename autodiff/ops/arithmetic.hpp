@@ -1,6 +1,9 @@
 #pragma once
 // + - * / and negation, between variables (with broadcasting of rows and columns) and with scalars.
+// Results are assigned with xt::noalias: without it xtensor evaluates into a heap temporary first.
 #include <type_traits>
+
+#include <xtensor/xnoalias.hpp>
 
 #include "autodiff/ops/broadcast.hpp"
 
@@ -14,7 +17,7 @@ using Scalar = std::type_identity_t<T>;
 template <class T>
 Var<T> operator+(const Var<T>& a, const Var<T>& b) {
   Var<T> out = make_output(broadcast_shape("add", a.shape(), b.shape()), {a, b});
-  out.val() = a.val() + b.val();
+  xt::noalias(out.val()) = a.val() + b.val();
   out.on_backward([a, b, out] {
     add_unbroadcast(a, out.adj(), out.shape());
     add_unbroadcast(b, out.adj(), out.shape());
@@ -26,7 +29,7 @@ Var<T> operator+(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> operator-(const Var<T>& a, const Var<T>& b) {
   Var<T> out = make_output(broadcast_shape("subtract", a.shape(), b.shape()), {a, b});
-  out.val() = a.val() - b.val();
+  xt::noalias(out.val()) = a.val() - b.val();
   out.on_backward([a, b, out] {
     add_unbroadcast(a, out.adj(), out.shape());
     add_unbroadcast(b, -out.adj(), out.shape());
@@ -38,7 +41,7 @@ Var<T> operator-(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> operator*(const Var<T>& a, const Var<T>& b) {
   Var<T> out = make_output(broadcast_shape("multiply", a.shape(), b.shape()), {a, b});
-  out.val() = a.val() * b.val();
+  xt::noalias(out.val()) = a.val() * b.val();
   out.on_backward([a, b, out] {
     add_unbroadcast(a, out.adj() * b.val(), out.shape());
     add_unbroadcast(b, out.adj() * a.val(), out.shape());
@@ -50,7 +53,7 @@ Var<T> operator*(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> operator/(const Var<T>& a, const Var<T>& b) {
   Var<T> out = make_output(broadcast_shape("divide", a.shape(), b.shape()), {a, b});
-  out.val() = a.val() / b.val();
+  xt::noalias(out.val()) = a.val() / b.val();
   out.on_backward([a, b, out] {
     add_unbroadcast(a, out.adj() / b.val(), out.shape());
     add_unbroadcast(b, -out.adj() * out.val() / b.val(), out.shape());
@@ -62,8 +65,8 @@ Var<T> operator/(const Var<T>& a, const Var<T>& b) {
 template <class T>
 Var<T> operator-(const Var<T>& a) {
   Var<T> out = make_output(a.shape(), {a});
-  out.val() = -a.val();
-  out.on_backward([a, out] { a.adj() -= out.adj(); });
+  xt::noalias(out.val()) = -a.val();
+  out.on_backward([a, out] { xt::noalias(a.adj()) -= out.adj(); });
   return out;
 }
 
@@ -71,8 +74,8 @@ Var<T> operator-(const Var<T>& a) {
 template <class T>
 Var<T> operator+(const Var<T>& a, Scalar<T> s) {
   Var<T> out = make_output(a.shape(), {a});
-  out.val() = a.val() + s;
-  out.on_backward([a, out] { a.adj() += out.adj(); });
+  xt::noalias(out.val()) = a.val() + s;
+  out.on_backward([a, out] { xt::noalias(a.adj()) += out.adj(); });
   return out;
 }
 template <class T>
@@ -82,15 +85,15 @@ Var<T> operator-(const Var<T>& a, Scalar<T> s) { return a + (-s); }
 template <class T>
 Var<T> operator-(Scalar<T> s, const Var<T>& a) {
   Var<T> out = make_output(a.shape(), {a});
-  out.val() = s - a.val();
-  out.on_backward([a, out] { a.adj() -= out.adj(); });
+  xt::noalias(out.val()) = s - a.val();
+  out.on_backward([a, out] { xt::noalias(a.adj()) -= out.adj(); });
   return out;
 }
 template <class T>
 Var<T> operator*(const Var<T>& a, Scalar<T> s) {
   Var<T> out = make_output(a.shape(), {a});
-  out.val() = a.val() * s;
-  out.on_backward([a, out, s] { a.adj() += out.adj() * s; });
+  xt::noalias(out.val()) = a.val() * s;
+  out.on_backward([a, out, s] { xt::noalias(a.adj()) += out.adj() * s; });
   return out;
 }
 template <class T>
@@ -100,8 +103,8 @@ Var<T> operator/(const Var<T>& a, Scalar<T> s) { return a * (T(1) / s); }
 template <class T>
 Var<T> operator/(Scalar<T> s, const Var<T>& a) {
   Var<T> out = make_output(a.shape(), {a});
-  out.val() = s / a.val();
-  out.on_backward([a, out] { a.adj() -= out.adj() * out.val() / a.val(); });
+  xt::noalias(out.val()) = s / a.val();
+  out.on_backward([a, out] { xt::noalias(a.adj()) -= out.adj() * out.val() / a.val(); });
   return out;
 }
 

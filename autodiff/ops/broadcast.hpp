@@ -6,6 +6,7 @@
 // of the output adjoint along that axis.
 #include <string>
 
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
 #include "autodiff/tape.hpp"
@@ -33,11 +34,11 @@ void add_unbroadcast(const Var<T>& x, const E& g, const Shape& g_shape) {
   if (rows && cols)
     adj(0, 0) += xt::sum(g)();
   else if (rows)
-    adj += xt::sum(g, {0}, xt::keep_dims);
+    xt::noalias(adj) += xt::sum(g, {0}, xt::keep_dims);
   else if (cols)
-    adj += xt::sum(g, {1}, xt::keep_dims);
+    xt::noalias(adj) += xt::sum(g, {1}, xt::keep_dims);
   else
-    adj += g;
+    xt::noalias(adj) += g;
 }
 
 }  // namespace wgflow::ad

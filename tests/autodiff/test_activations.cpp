@@ -7,36 +7,8 @@ using namespace wgtest;
 
 namespace {
 
-// Away from the kink of relu and leaky_relu at 0: a central difference straddling it is meaningless.
-const Domain off_kink{-2, 2, 0.1, 0};
 // Wide enough to reach the saturated tails of tanh, sigmoid and softplus.
 const Domain wide{-8, 8};
-
-// Evaluates op on a float tape and on a double tape at the same (float-representable) point, with the
-// all-ones cotangent, and checks values and gradients agree to `tol` in the gradient checker's
-// measure |float - double| / max(1, |double|). Evaluating double at the float-rounded input removes the
-// input's rounding, so what remains is the float kernels' own error.
-template <class Op>
-void check_float_matches_double(Op op, const Domain& domain, double tol) {
-  for (const Shape& shape : {Shape{1, 1}, Shape{5, 7}}) {
-    const Tensor<float> xf = xt::cast<float>(random_tensor(shape, 42, domain));
-    const Tensor<double> xd = xt::cast<double>(xf);
-    Tape<float> tf;
-    Tape<double> td;
-    auto vf = tf.variable(xf);
-    auto vd = td.variable(xd);
-    auto of = op(vf);
-    auto od = op(vd);
-    tf.backward(of, xt::ones<float>(of.shape()));
-    td.backward(od, xt::ones<double>(od.shape()));
-    auto measure = [](const auto& got, const auto& want) {
-      return xt::amax(xt::abs(xt::cast<double>(got) - want) / xt::maximum(xt::abs(want), 1.0))();
-    };
-    CAPTURE(shape);
-    CHECK(measure(of.val(), od.val()) <= tol);
-    CHECK(measure(vf.adj(), vd.adj()) <= tol);
-  }
-}
 
 }  // namespace
 

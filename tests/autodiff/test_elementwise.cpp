@@ -5,39 +5,6 @@
 
 using namespace wgtest;
 
-namespace {
-
-// Away from the kink of abs at 0: a central difference straddling it is meaningless.
-const Domain off_kink{-2, 2, 0.1, 0};
-
-// Evaluates op on a float tape and on a double tape at the same (float-representable) point, with the
-// all-ones cotangent, and checks values and gradients agree to `tol` in the gradient checker's
-// measure |float - double| / max(1, |double|). Evaluating double at the float-rounded input removes the
-// input's rounding, so what remains is the float kernels' own error.
-template <class Op>
-void check_float_matches_double(Op op, const Domain& domain, double tol) {
-  for (const Shape& shape : {Shape{1, 1}, Shape{5, 7}}) {
-    const Tensor<float> xf = xt::cast<float>(random_tensor(shape, 42, domain));
-    const Tensor<double> xd = xt::cast<double>(xf);
-    Tape<float> tf;
-    Tape<double> td;
-    auto vf = tf.variable(xf);
-    auto vd = td.variable(xd);
-    auto of = op(vf);
-    auto od = op(vd);
-    tf.backward(of, xt::ones<float>(of.shape()));
-    td.backward(od, xt::ones<double>(od.shape()));
-    auto measure = [](const auto& got, const auto& want) {
-      return xt::amax(xt::abs(xt::cast<double>(got) - want) / xt::maximum(xt::abs(want), 1.0))();
-    };
-    CAPTURE(shape);
-    CHECK(measure(of.val(), od.val()) <= tol);
-    CHECK(measure(vf.adj(), vd.adj()) <= tol);
-  }
-}
-
-}  // namespace
-
 TEST_CASE("exp, log, log1p, sqrt, square") {
   check_op([](const Vars& v) { return exp(v[0]); },
            [](const Values& x) -> Tensor<double> { return xt::exp(x[0]); }, unary_shapes);

@@ -32,13 +32,6 @@ Var<double> network(const Var<double>& x, const Vars& p) {
 }
 
 // The same network in plain xtensor, and its relu pre-activations.
-Tensor<double> dot(const Tensor<double>& a, const Tensor<double>& b) {
-  Tensor<double> c = xt::zeros<double>({a.shape()[0], b.shape()[1]});
-  for (std::size_t i = 0; i < a.shape()[0]; ++i)
-    for (std::size_t k = 0; k < a.shape()[1]; ++k)
-      for (std::size_t j = 0; j < b.shape()[1]; ++j) c(i, j) += a(i, k) * b(k, j);
-  return c;
-}
 Tensor<double> relu_input(const Tensor<double>& x, const Values& p) {
   return dot(xt::tanh(dot(x, p[0]) + p[1]), p[2]) + p[3];
 }

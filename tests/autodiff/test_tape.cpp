@@ -24,14 +24,6 @@ bool same(const Tensor<double>& a, const Tensor<double>& b) {
 // so 1e-12 allows for some hundred ulps of rounding and nothing more.
 constexpr double tol = 1e-12;
 
-// The reference matrix product: three plain loops.
-Tensor<double> dot(const Tensor<double>& a, const Tensor<double>& b) {
-  Tensor<double> c = xt::zeros<double>({a.shape()[0], b.shape()[1]});
-  for (std::size_t i = 0; i < a.shape()[0]; ++i)
-    for (std::size_t p = 0; p < a.shape()[1]; ++p)
-      for (std::size_t j = 0; j < b.shape()[1]; ++j) c(i, j) += a(i, p) * b(p, j);
-  return c;
-}
 
 }  // namespace
 

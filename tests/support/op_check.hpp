@@ -41,6 +41,18 @@ inline Tensor<double> random_tensor(const Shape& s, std::uint64_t seed, const Do
   return t;
 }
 
+// Away from the kink of abs, relu and leaky_relu at 0: a central difference straddling it is meaningless.
+inline const Domain off_kink{-2, 2, 0.1, 0};
+
+// The reference matrix product: three plain loops, independent of the GEMM under test.
+inline Tensor<double> dot(const Tensor<double>& a, const Tensor<double>& b) {
+  Tensor<double> c = xt::zeros<double>({a.shape()[0], b.shape()[1]});
+  for (std::size_t i = 0; i < a.shape()[0]; ++i)
+    for (std::size_t k = 0; k < a.shape()[1]; ++k)
+      for (std::size_t j = 0; j < b.shape()[1]; ++j) c(i, j) += a(i, k) * b(k, j);
+  return c;
+}
+
 // Shape sets for unary ops: the 1x1 edge case, a row, a column, a general matrix.
 inline const std::vector<std::vector<Shape>> unary_shapes = {{{1, 1}}, {{1, 5}}, {{4, 1}}, {{3, 4}}};
 
@@ -54,7 +66,7 @@ void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>&
               const std::vector<Domain>& domains = {}, double forward_tol = 1e-12) {
   std::uint64_t seed = 1;
   for (const auto& shapes : shape_sets) {
-    for (int point = 0; point < 2; ++point) {
+    for (int point = 0; point < 3; ++point) {  // three random points per shape set
       Values inputs;
       for (std::size_t i = 0; i < shapes.size(); ++i)
         inputs.push_back(random_tensor(shapes[i], seed++, i < domains.size() ? domains[i] : Domain{}));
@@ -70,6 +82,32 @@ void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>&
       auto report = wgflow::ad::check_gradient([&](Tape<double>&, const Vars& v) { return op(v); }, inputs);
       CHECK_MESSAGE(report.ok(), report.message());
     }
+  }
+}
+
+// Evaluates op on a float tape and on a double tape at the same (float-representable) point, with the
+// all-ones cotangent, and checks values and gradients agree to `tol` in the gradient checker's
+// measure |float - double| / max(1, |double|). Evaluating double at the float-rounded input removes the
+// input's rounding, so what remains is the float kernels' own error.
+template <class Op>
+void check_float_matches_double(Op op, const Domain& domain, double tol) {
+  for (const Shape& shape : {Shape{1, 1}, Shape{5, 7}}) {
+    const Tensor<float> xf = xt::cast<float>(random_tensor(shape, 42, domain));
+    const Tensor<double> xd = xt::cast<double>(xf);
+    Tape<float> tf;
+    Tape<double> td;
+    auto vf = tf.variable(xf);
+    auto vd = td.variable(xd);
+    auto of = op(vf);
+    auto od = op(vd);
+    tf.backward(of, xt::ones<float>(of.shape()));
+    td.backward(od, xt::ones<double>(od.shape()));
+    auto measure = [](const auto& got, const auto& want) {
+      return xt::amax(xt::abs(xt::cast<double>(got) - want) / xt::maximum(xt::abs(want), 1.0))();
+    };
+    CAPTURE(shape);
+    CHECK(measure(of.val(), od.val()) <= tol);
+    CHECK(measure(vf.adj(), vd.adj()) <= tol);
   }
 }
 
