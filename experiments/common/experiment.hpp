@@ -7,18 +7,26 @@
 //     wgflow::experiments::Experiment ex("optimal_q", "DE, DLE and DRLE on the 1-D double well");
 //     int particles = 300;
 //     ex.option("--particles", particles, "number of particles N");
+//     ex.option("--steps", steps, "iterations", std::uint64_t{10000});  // the last value: --quick's default
 //     if (int rc = ex.parse(argc, argv); rc >= 0) return rc;   // --help, or a bad flag
 //     ... run, writing ex.path("particles.csv") ...
 //     ex.finish({{"ks_dle", ks}});                               // writes meta.json
 //   }
+//
+// Every program also takes --checkpoint-every N (0, the default: off), which saves each flow's state every
+// N steps into <out>/checkpoints/<flow>/, and --resume, which continues each flow from its checkpoint there
+// (if any) up to --steps, bit-identically to an uninterrupted run. Both act only in programs that run their
+// flows through experiments/common/checkpointing.hpp (the toy figures; not yet uci_regression).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -42,11 +50,26 @@ class Experiment {
     app_.add_option("--seed", seed_, "random seed (same seed, same numbers, any thread count)");
     app_.add_option("--threads", threads_, "worker threads (0: all cores)")->check(CLI::NonNegativeNumber);
     app_.add_flag("--quick", quick_, "quick mode: fewer iterations, same qualitative result");
+    app_.add_option("--checkpoint-every", checkpoint_every_,
+                    "save each flow's state every N steps into <out>/checkpoints/ (0: off)");
+    app_.add_flag("--resume", resume_, "continue each flow from its checkpoint in <out>/checkpoints/, if present");
   }
 
   template <class V>
   CLI::Option* option(const std::string& flag, V& value, const std::string& help) {
     return app_.add_option(flag, value, help);
+  }
+  // An option whose default is the paper's setting and which --quick replaces by `quick_value` unless the
+  // flag is given. meta.json and config.toml record the value actually used.
+  template <class V>
+  CLI::Option* option(const std::string& flag, V& value, const std::string& help, V quick_value) {
+    CLI::Option* opt = app_.add_option(flag, value, help + " (--quick: " + CLI::detail::to_string(quick_value) + ")");
+    quick_values_.push_back([opt, &value, quick_value] {
+      if (opt->count() != 0) return;
+      value = quick_value;
+      opt->default_str(CLI::detail::to_string(quick_value));
+    });
+    return opt;
   }
   template <class V>
   CLI::Option* flag(const std::string& flag, V& value, const std::string& help) {
@@ -62,6 +85,8 @@ class Experiment {
     } catch (const CLI::ParseError& e) {
       return app_.exit(e);
     }
+    if (quick_)
+      for (const auto& apply : quick_values_) apply();
     std::filesystem::create_directories(out_);
     const std::size_t threads = threads_ > 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
     thread_limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
@@ -73,6 +98,8 @@ class Experiment {
   const std::string& name() const { return name_; }
   std::uint64_t seed() const { return seed_; }
   bool quick() const { return quick_; }
+  std::uint64_t checkpoint_every() const { return checkpoint_every_; }
+  bool resume() const { return resume_; }
   std::filesystem::path path(const std::string& file) const { return out_ / file; }
   double elapsed_seconds() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -104,6 +131,9 @@ class Experiment {
   std::uint64_t seed_ = 0;
   std::size_t threads_ = 0;
   bool quick_ = false;
+  std::uint64_t checkpoint_every_ = 0;
+  bool resume_ = false;
+  std::vector<std::function<void()>> quick_values_;
   std::unique_ptr<tbb::global_control> thread_limit_;
   std::chrono::steady_clock::time_point start_;
 };

@@ -1,0 +1,140 @@
+#pragma once
+// Running an experiment's flows so that a killed run can go on where it stopped, with the same bits:
+//
+//   experiments::Checkpoints checkpoints(ex);                  // reads --checkpoint-every and --resume
+//   for (auto& flow : runs)
+//     checkpoints.run(flow, flow.name(), steps, [&](const flows::Flow<double>& f) { ...; return true; }, 1000);
+//
+// With --checkpoint-every N (N > 0) each flow's state is saved every N steps, and when it stops, into
+// <out>/checkpoints/<tag>/ (flows/checkpoint.hpp: crash-safe). With --resume a flow whose checkpoint
+// folder exists is loaded from it first and runs on from the saved step to `steps` in total; one without
+// a checkpoint starts afresh. Since a checkpoint holds the flow's whole state and the flows' noise is keyed
+// by the step (models/random.hpp), the result is the uninterrupted run's, bit for bit, whatever the
+// thread count. The flow must be constructed exactly as in the saved run (same flags); load_checkpoint
+// refuses one that is not, naming the file at fault.
+//
+// Tags name the folders, so each flow of a program needs its own (e.g. "DLE lambda=0.2"; characters
+// outside [A-Za-z0-9._-] become '_'); a repeated tag is an error rather than two flows sharing a folder.
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <string>
+#include <type_traits>
+
+#include "autodiff/errors.hpp"
+#include "experiments/common/experiment.hpp"
+#include "flows/checkpoint.hpp"
+#include "flows/flow.hpp"
+#include "flows/mean_field_vi.hpp"
+#include "flows/particle_flow.hpp"
+#include "flows/svgd.hpp"
+
+namespace wgflow::experiments {
+
+class Checkpoints {
+ public:
+  explicit Checkpoints(const Experiment& ex)
+      : every_(ex.checkpoint_every()), resume_(ex.resume()), root_(ex.path("checkpoints")) {}
+
+  bool enabled() const { return every_ != 0; }
+
+  // Runs `flow` until it has taken `steps` steps in total, calling `callback(flow)` whenever the step count
+  // is a multiple of `every` and after the last step (as Flow::run does from step 0); a callback returning
+  // false stops the run early. Returns whether the flow reached `steps`. FlowT is ParticleFlow, Svgd,
+  // MeanFieldVI, or Flow<T> holding one of them.
+  template <class FlowT, class Callback>
+  bool run(FlowT& flow, const std::string& tag, std::uint64_t steps, const Callback& callback, std::uint64_t every) {
+    if (every == 0) throw Error("checkpointing: run(" + tag + "): the callback interval `every` must be at least 1");
+    const std::filesystem::path dir = claim(tag);
+    if (resume_) resume(flow, tag, dir, steps);
+    std::uint64_t saved = flow.steps_taken();  // a loaded checkpoint is already on disk
+    bool completed = true;
+    while (flow.steps_taken() < steps) {
+      flow.step();
+      const std::uint64_t t = flow.steps_taken();
+      if (every_ != 0 && t % every_ == 0) {
+        save(flow, dir);
+        saved = t;
+      }
+      if ((t % every == 0 || t == steps) && !callback(flow)) {
+        completed = t >= steps;
+        break;
+      }
+    }
+    // The last state too, so that a later --resume with a larger --steps continues from it.
+    if (every_ != 0 && saved != flow.steps_taken()) save(flow, dir);
+    return completed;
+  }
+
+  // The folder of `tag`'s checkpoint: <out>/checkpoints/<tag with unsafe characters replaced>.
+  std::filesystem::path directory(const std::string& tag) const { return root_ / folder_name(tag); }
+
+ private:
+  std::uint64_t every_;
+  bool resume_;
+  std::filesystem::path root_;
+  std::set<std::string> claimed_;
+
+  static std::string folder_name(const std::string& tag) {
+    if (tag.empty() || tag[0] == '.')
+      throw Error("checkpointing: the flow tag '" + tag + "' must be non-empty and not start with '.'");
+    std::string name = tag;
+    for (char& c : name) {
+      const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                        c == '-' || c == '_';
+      if (!safe) c = '_';
+    }
+    return name;
+  }
+
+  std::filesystem::path claim(const std::string& tag) {
+    const std::string name = folder_name(tag);
+    if (!claimed_.insert(name).second)
+      throw Error("checkpointing: two flows share the checkpoint folder " + (root_ / name).string() + " (tag '" + tag +
+                  "'): give each flow of the program its own tag");
+    return root_ / name;
+  }
+
+  template <class FlowT>
+  static void resume(FlowT& flow, const std::string& tag, const std::filesystem::path& dir, std::uint64_t steps) {
+    namespace fs = std::filesystem;
+    // A save that died before its first complete checkpoint leaves only "<dir>.tmp": nothing to resume.
+    // A folder that exists but does not load is an error, never a silent fresh start.
+    if (!fs::exists(dir) && !fs::exists(dir.string() + ".old")) {
+      std::cerr << "[" << tag << "] --resume: no checkpoint at " << dir.string() << ", starting at step 0\n";
+      return;
+    }
+    with_concrete(flow, [&](auto& f) { flows::load_checkpoint(f, dir); });
+    if (flow.steps_taken() > steps)
+      throw Error("checkpointing: " + dir.string() + " is at step " + std::to_string(flow.steps_taken()) +
+                  ", past the requested " + std::to_string(steps) + " steps (raise --steps, or run into a fresh --out)");
+    std::cerr << "[" << tag << "] resumed at step " << flow.steps_taken() << " from " << dir.string() << "\n";
+  }
+
+  template <class FlowT>
+  static void save(const FlowT& flow, const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir.parent_path());
+    with_concrete(flow, [&](const auto& f) { flows::save_checkpoint(f, dir); });
+  }
+
+  // flows/checkpoint.hpp works on the concrete flow types; a Flow<T>& is dispatched to the one it holds.
+  template <class FlowT, class F>
+  static void with_concrete(FlowT& flow, F&& f) {
+    using Base = std::remove_const_t<FlowT>;
+    using T = typename std::remove_cvref_t<decltype(flow.particles())>::value_type;
+    if constexpr (std::is_same_v<Base, flows::Flow<T>>) {
+      using P = std::conditional_t<std::is_const_v<FlowT>, const flows::ParticleFlow<T>, flows::ParticleFlow<T>>;
+      using S = std::conditional_t<std::is_const_v<FlowT>, const flows::Svgd<T>, flows::Svgd<T>>;
+      using M = std::conditional_t<std::is_const_v<FlowT>, const flows::MeanFieldVI<T>, flows::MeanFieldVI<T>>;
+      if (auto* p = dynamic_cast<P*>(&flow)) return f(*p);
+      if (auto* s = dynamic_cast<S*>(&flow)) return f(*s);
+      if (auto* m = dynamic_cast<M*>(&flow)) return f(*m);
+      throw Error("checkpointing: flow " + flow.name() + " is not a ParticleFlow, Svgd or MeanFieldVI");
+    } else {
+      f(flow);
+    }
+  }
+};
+
+}  // namespace wgflow::experiments

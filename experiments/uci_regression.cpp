@@ -1,0 +1,211 @@
+// The UCI regression table (paper.md §4): DE, DLE, DRLE, SVGD and mean-field VI ensembles on the standard
+// splits, test RMSE and two test NLLs per split in the original units, mean ± standard error over splits,
+// beside the published deep-ensembles numbers.
+//
+//   uci_regression --data ../shared/data/uci --out results/uci            # yacht, boston, concrete, energy
+//   uci_regression --data ../shared/data/uci --full                       # all nine, all splits
+//   uci_regression --datasets yacht --splits 2 --methods DE,DRLE --epochs 5
+//
+// Writes <out>/splits.csv (one row per data set, method and split), <out>/summary.csv (one row per data
+// set and method), <out>/table.md (the printed tables), config.toml and meta.json.
+//
+// Settings (paper.md §4, §6) and where this runner departs from them, measured on all 20 splits of yacht,
+// boston, concrete and energy (the flags in brackets reproduce the paper's choice):
+//   network    one hidden ReLU layer, n_hidden.txt units (50; protein 100), 5 particles, minibatch 100
+//   epochs     160, the authors' longer sweep value, rather than 40 [--epochs 40]: 40 SGD epochs leave
+//              small data sets underfitted (yacht has 3 batches per epoch; DE's RMSE is 3.18 ± 0.15
+//              after 40 epochs against the published 1.58)
+//   init/prior weights and biases N(0, 1 / fan_in) ("kaiming" with fan_in and variance 1), rather than
+//              the reference code's N(0, 1 / fan_out) [--init kaiming_fan_out]: with the latter the
+//              output layer starts with variance 1 and SGD at eta = 0.1 diverges within 10 steps on every
+//              boston and energy split and on 17 of 20 concrete splits
+//   DE         SGD, eta = 0.1 (the paper's)
+//   DLE        lambda = 1e-4 (the paper's), SGD eta = 0.1 rather than 0.5 [--dle-eta 0.5]: eta = 0.5 on
+//              the mean-over-batch loss diverges (a non-finite gradient by step 7) on all 80 splits
+//   DRLE       parameter space, RBF, median bandwidth (frozen after 5 steps), 200 prior samples, lambda1 =
+//              1e-3, lambda2 = 1e-6 (one point of the authors' sweep), SGD eta = 0.1 rather than the
+//              sweep's 5e-3 or 5e-4 [--drle-eta 5e-3]: 5e-3 underfits even in 160 epochs (yacht RMSE
+//              6.79, concrete 7.49)
+//   SVGD       target exp(-l / 1e-4) p (DLE's Gibbs measure), RBF with the rolling median bandwidth,
+//              Adam lr 1e-2 (Liu & Wang used AdaGrad; the 1/lambda scale makes plain SGD steps awkward)
+//   MFVI       E_q l + 1e-4 KL(q || P) per member (DLE's objective restricted to mean-field Gaussians),
+//              initial sd 1e-2, one reparameterised draw per step, Adam lr 1e-2; 10 predictive draws per
+//              member
+// A split that diverges is run again with the method's step halved, up to 3 times (--max-halvings): the
+// step used and the halvings are in splits.csv and the tables say where it happened (on the four default
+// data sets it never does; naval's collinear inputs need it for DE, DLE and DRLE). A split that still
+// diverges is reported (status column, table) and left out of the means, never hidden.
+// NLLs: see experiments/uci/metrics.hpp (nll_ensemble: the reference code's, ensemble variance only;
+// nll_noise: plus the training residual variance of the ensemble mean).
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "experiments/common/csv.hpp"
+#include "experiments/common/experiment.hpp"
+#include "experiments/common/progress.hpp"
+#include "experiments/uci/methods.hpp"
+#include "experiments/uci/published.hpp"
+#include "experiments/uci/report.hpp"
+
+namespace {
+
+using namespace wgflow;
+using namespace wgflow::experiments::uci;
+
+const std::vector<std::string> default_datasets = {"yacht", "bostonHousing", "concrete", "energy"};
+
+// "boston" and the other short names of the paper map to the folder names.
+std::string folder_name(const std::string& s) {
+  if (const auto p = published_for(s)) return std::string(p->name);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  experiments::Experiment ex("uci_regression", "UCI regression table: DE, DLE, DRLE, SVGD, MFVI (paper §4)");
+  std::string data_root;
+  std::vector<std::string> datasets = default_datasets;
+  std::vector<std::string> method_names = {"DE", "DLE", "DRLE", "SVGD", "MFVI"};
+  std::size_t max_splits = 0;
+  bool full = false;
+  Settings s;
+  ex.option("--data", data_root, "folder holding the UCI data sets (default: $UCI_DATA, then $WGFLOW_UCI_DIR)");
+  ex.option("--datasets", datasets, "data sets (folder names, or boston, naval, power, protein, wine)")->delimiter(',');
+  ex.option("--methods", method_names, "methods: DE, DLE, DRLE, SVGD, MFVI")->delimiter(',');
+  ex.option("--splits", max_splits, "use the first K splits of each data set (0: all)");
+  ex.flag("--full", full, "all nine data sets, all splits (overrides --datasets and --splits)");
+  ex.option("--particles", s.particles, "ensemble size N");
+  ex.option("--batch-size", s.batch_size, "minibatch size");
+  ex.option("--epochs", s.epochs, "training epochs, every method (paper: 40; 160 from the authors' sweep)");
+  ex.option("--init", s.init, "initialiser and prior: kaiming_fan_out, kaiming_fan_in, torch_default");
+  ex.option("--init-weight-var", s.init_weight_var, "kaiming: weight variance v_w (divided by the fan)");
+  ex.option("--init-bias-var", s.init_bias_var, "kaiming: bias variance v_b (divided by the fan)");
+  ex.option("--de-eta", s.de_eta, "DE: SGD step");
+  ex.option("--dle-eta", s.dle_eta, "DLE: SGD step (paper: 0.5, which diverges here)");
+  ex.option("--dle-lambda", s.dle_lambda, "DLE: KL weight lambda");
+  ex.option("--drle-eta", s.drle_eta, "DRLE: SGD step (paper sweep: 5e-3 or 5e-4)");
+  ex.option("--drle-lambda1", s.drle_lambda1, "DRLE: MMD weight lambda1");
+  ex.option("--drle-lambda2", s.drle_lambda2, "DRLE: KL weight lambda2");
+  ex.option("--drle-prior-samples", s.drle_prior_samples, "DRLE: prior samples M");
+  ex.option("--svgd-lr", s.svgd_lr, "SVGD: Adam learning rate");
+  ex.option("--svgd-lambda", s.svgd_lambda, "SVGD: target temperature lambda");
+  ex.option("--mfvi-lr", s.mfvi_lr, "MFVI: Adam learning rate");
+  ex.option("--mfvi-lambda", s.mfvi_lambda, "MFVI: KL weight lambda");
+  ex.option("--mfvi-initial-sd", s.mfvi_initial_sd, "MFVI: initial sd of every coordinate");
+  ex.option("--mfvi-draws", s.mfvi_draws, "MFVI: predictive draws per member");
+  ex.option("--max-halvings", s.max_halvings, "after a divergence, retry with the step halved up to this often");
+  if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
+
+  try {
+    if (data_root.empty())
+      for (const char* var : {"UCI_DATA", "WGFLOW_UCI_DIR"})
+        if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
+          data_root = v;
+          break;
+        }
+    if (data_root.empty())
+      throw Error("uci_regression: no data folder: pass --data PATH (the folder holding bostonHousing/, yacht/, "
+                  "...) or set UCI_DATA");
+    if (full) {
+      datasets.assign(models::uci::names.begin(), models::uci::names.end());
+      max_splits = 0;
+    }
+    if (ex.quick() && max_splits == 0) max_splits = 2;
+    std::vector<Method> methods;
+    for (const auto& m : method_names) methods.push_back(parse_method(m));
+
+    // Every split of every data set, loaded up front (any data error stops the run before training).
+    std::vector<Job> jobs;
+    std::vector<DatasetInfo> infos;
+    std::vector<std::vector<models::uci::Split>> splits(datasets.size());
+    for (std::size_t d = 0; d < datasets.size(); ++d) {
+      const std::string name = folder_name(datasets[d]);
+      const auto bench = models::uci::describe(std::filesystem::path(data_root) / name);
+      const std::size_t n = max_splits > 0 ? std::min(max_splits, bench.n_splits) : bench.n_splits;
+      for (std::size_t k = 0; k < n; ++k) splits[d].push_back(models::uci::load(bench.folder, k));
+      infos.push_back({name, bench.n_hidden, n});
+      for (std::size_t k = 0; k < n; ++k)
+        for (Method m : methods) jobs.push_back({d, k, m, steps_for(s, splits[d][k].train.size())});
+    }
+
+    // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
+    // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.
+    const std::size_t threads =
+        static_cast<std::size_t>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+    std::uint64_t total_steps = 0;
+    for (const Job& j : jobs) total_steps += j.steps;
+    double expected = 0;
+    {
+      tbb::task_arena one(1);
+      Settings probe = s;
+      probe.epochs = 10;  // at least 10 steps; the probe stops after 10
+      std::vector<double> per_step(5, 0.0);
+      for (Method m : methods) {
+        one.execute([&] {
+          std::uint64_t taken = 0;
+          const auto t0 = std::chrono::steady_clock::now();
+          try {
+            run_method(m, splits[0][0], infos[0].hidden, probe, Seeds::of(ex.seed(), 0, 0, m), [&](double) {
+              if (++taken == 10) throw Error("probe done");
+            });
+          } catch (const Error&) {
+          }
+          per_step[static_cast<std::size_t>(m)] =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 10;
+        });
+      }
+      for (const Job& j : jobs) {
+        const double width = static_cast<double>(infos[j.dataset].hidden) / static_cast<double>(infos[0].hidden);
+        expected += static_cast<double>(j.steps) * per_step[static_cast<std::size_t>(j.method)] * width;
+      }
+      expected /= static_cast<double>(std::min(threads, jobs.size()));
+    }
+    std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method), %llu SGD steps in all, %zu "
+                 "threads; expected wall time about %.0f s\n",
+                 datasets.size(), jobs.size(), static_cast<unsigned long long>(total_steps), threads, expected);
+
+    // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
+    // files do not depend on the schedule.
+    std::vector<RunResult> results(jobs.size());
+    std::atomic<std::uint64_t> done{0};
+    std::mutex log;
+    experiments::Progress progress("uci_regression", total_steps, 5.0);
+    tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+      const Job& j = jobs[i];
+      results[i] = run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
+                              Seeds::of(ex.seed(), j.dataset, j.split, j.method), [&](double loss) {
+                                const std::uint64_t now = ++done;
+                                if (now % 64 == 0) {
+                                  std::lock_guard lock(log);
+                                  progress.update(std::min(now, total_steps), loss);  // retries add steps
+                                }
+                              });
+      std::lock_guard lock(log);
+      const RunResult& r = results[i];
+      std::fprintf(stderr, "  %-24s split %2zu %-4s rmse %8.4f  nll_ens %9.3f  nll_noise %7.3f  %.1f s%s%s\n",
+                   infos[j.dataset].name.c_str(), j.split, method_name(j.method).c_str(), r.metrics.rmse,
+                   r.metrics.nll_ensemble, r.metrics.nll_noise, r.seconds, r.status == "ok" ? "" : "  ",
+                   r.status == "ok" ? "" : r.status.c_str());
+    }, tbb::simple_partitioner());
+
+    const Summary summary = write_results(ex, jobs, infos, methods, s, results);
+    std::cout << summary.markdown;
+    ex.finish(summary.json);
+  } catch (const std::exception& e) {
+    std::cerr << "uci_regression: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,194 @@
+// The UCI regression runner (experiments/uci_regression.cpp) as a program: it runs on a tiny
+// configuration, writes the CSVs with the documented columns, gives the same numbers for any thread
+// count, and refuses a missing data folder with a message that says what to do.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+
+#include "tests/models/data_fixture.hpp"
+
+#ifndef WGFLOW_UCI_REGRESSION_BIN
+#error "WGFLOW_UCI_REGRESSION_BIN must name the uci_regression program (set by tests/experiments/meson.build)"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Csv {
+  std::vector<std::string> header;
+  std::vector<std::map<std::string, std::string>> rows;
+};
+
+std::vector<std::string> split_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream in(line);
+  std::string cell;
+  while (std::getline(in, cell, ',')) cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+Csv read_csv(const fs::path& file) {
+  std::ifstream in(file);
+  REQUIRE_MESSAGE(in.good(), "cannot read " << file);
+  Csv csv;
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  csv.header = split_line(line);
+  while (std::getline(in, line)) {
+    const auto cells = split_line(line);
+    REQUIRE_MESSAGE(cells.size() == csv.header.size(), file << ": row '" << line << "' has " << cells.size()
+                                                            << " cells, the header " << csv.header.size());
+    std::map<std::string, std::string> row;
+    for (std::size_t i = 0; i < cells.size(); ++i) row[csv.header[i]] = cells[i];
+    csv.rows.push_back(row);
+  }
+  return csv;
+}
+
+std::string slurp(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs the program with `args` (stdout and stderr to <out>/log.txt); returns its exit status.
+int run(const std::string& args, const fs::path& out, const std::string& env = "") {
+  const std::string cmd = env + " '" + std::string(WGFLOW_UCI_REGRESSION_BIN) + "' " + args + " --out '" + out.string() +
+                          "' > '" + (out.parent_path() / (out.filename().string() + ".log")).string() + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+const std::vector<std::string> split_columns = {
+    "dataset", "method", "split", "n_train", "n_test", "hidden", "epochs", "steps", "eta", "halvings", "status", "rmse",
+    "nll_ensemble", "nll_noise", "noise_sd", "mean_sd", "train_rmse", "final_loss", "seconds"};
+const std::vector<std::string> summary_columns = {
+    "dataset", "method", "splits", "failed", "rmse_mean", "rmse_se", "nll_ensemble_mean", "nll_ensemble_se",
+    "nll_noise_mean", "nll_noise_se", "published_rmse", "published_rmse_se", "published_nll", "published_nll_se",
+    "seconds"};
+
+double number(const std::map<std::string, std::string>& row, const std::string& column) {
+  return std::stod(row.at(column));
+}
+
+}  // namespace
+
+TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the same numbers on 1 or 2 threads") {
+  wgtest::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  fs::create_directories(data / "synthetic");
+  wgtest::Synthetic::write(data / "synthetic");
+  // 9 training rows, batch 4: 3 steps per epoch, 2 epochs.
+  const std::string args = "--data '" + data.string() +
+                           "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+  REQUIRE_MESSAGE(run(args + " --threads 2", dir.path() / "two") == 0, slurp(dir.path() / "two.log"));
+  REQUIRE_MESSAGE(run(args + " --threads 1", dir.path() / "one") == 0, slurp(dir.path() / "one.log"));
+
+  const Csv splits = read_csv(dir.path() / "two" / "splits.csv");
+  CHECK(splits.header == split_columns);
+  REQUIRE(splits.rows.size() == 3);  // one split, three methods, in the order asked for
+  const char* methods[] = {"DE", "DRLE", "MFVI"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& r = splits.rows[i];
+    CAPTURE(methods[i]);
+    CHECK(r.at("method") == methods[i]);
+    CHECK(r.at("status") == "ok");
+    CHECK(r.at("halvings") == "0");
+    CHECK(r.at("n_train") == "9");
+    CHECK(r.at("n_test") == "3");
+    CHECK(r.at("steps") == "6");
+    CHECK(number(r, "rmse") > 0);
+    CHECK(std::isfinite(number(r, "nll_ensemble")));
+    CHECK(std::isfinite(number(r, "nll_noise")));
+    // The noise variance is the training residual variance of the ensemble mean: noise_sd = train_rmse.
+    CHECK(number(r, "noise_sd") == doctest::Approx(number(r, "train_rmse")).epsilon(1e-8));
+  }
+  const Csv summary = read_csv(dir.path() / "two" / "summary.csv");
+  CHECK(summary.header == summary_columns);
+  REQUIRE(summary.rows.size() == 3);
+  // One split: the mean is that split's value and the standard error 0.
+  CHECK(number(summary.rows[0], "rmse_mean") == doctest::Approx(number(splits.rows[0], "rmse")).epsilon(1e-8));
+  CHECK(number(summary.rows[0], "rmse_se") == 0);
+  CHECK(fs::exists(dir.path() / "two" / "meta.json"));
+  CHECK(fs::exists(dir.path() / "two" / "table.md"));
+
+  // Thread count changes nothing but the timings.
+  const Csv again = read_csv(dir.path() / "one" / "splits.csv");
+  REQUIRE(again.rows.size() == splits.rows.size());
+  for (std::size_t i = 0; i < splits.rows.size(); ++i)
+    for (const auto& column : split_columns)
+      if (column != "seconds") CHECK_MESSAGE(again.rows[i].at(column) == splits.rows[i].at(column), column);
+}
+
+TEST_CASE("uci_regression halves a diverging step, and reports a split that still diverges") {
+  wgtest::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  fs::create_directories(data / "synthetic");
+  wgtest::Synthetic::write(data / "synthetic");
+  // eta = 1e6 overflows the network within a few of the 6 steps; so do 5e5 and 2.5e5.
+  REQUIRE_MESSAGE(run("--data '" + data.string() + "' --datasets synthetic --methods DE --epochs 2 --batch-size 4 "
+                      "--de-eta 1e6 --max-halvings 2",
+                      dir.path() / "out") == 0,
+                  slurp(dir.path() / "out.log"));
+  const Csv splits = read_csv(dir.path() / "out" / "splits.csv");
+  REQUIRE(splits.rows.size() == 1);
+  CHECK(splits.rows[0].at("status").rfind("diverged: DE: step ", 0) == 0);
+  CHECK(splits.rows[0].at("halvings") == "2");
+  CHECK(number(splits.rows[0], "eta") == 2.5e5);
+  const Csv summary = read_csv(dir.path() / "out" / "summary.csv");
+  REQUIRE(summary.rows.size() == 1);
+  CHECK(summary.rows[0].at("splits") == "0");
+  CHECK(summary.rows[0].at("failed") == "1");
+}
+
+TEST_CASE("uci_regression on yacht (1 split, 1 epoch): metrics in the original units beside the published ones") {
+  const auto yacht = wgtest::shared_benchmark("yacht");
+  if (!yacht) return;
+  wgtest::TempDir dir;
+  REQUIRE_MESSAGE(run("--data '" + yacht->parent_path().string() + "' --datasets yacht --splits 1 --epochs 1 --methods DE,DLE",
+                      dir.path() / "out") == 0,
+                  slurp(dir.path() / "out.log"));
+  const Csv splits = read_csv(dir.path() / "out" / "splits.csv");
+  CHECK(splits.header == split_columns);
+  REQUIRE(splits.rows.size() == 2);
+  for (const auto& r : splits.rows) {
+    CHECK(r.at("dataset") == "yacht");
+    CHECK(r.at("status") == "ok");
+    CHECK(r.at("n_train") == "277");
+    CHECK(r.at("n_test") == "31");
+    CHECK(r.at("steps") == "3");  // ceil(277 / 100) batches, one epoch
+    // Yacht's residuary resistance has std ~15 in its original units; after 3 SGD steps the ensemble is
+    // still far from a fit, so its RMSE lies between a fitted network's (~1) and that of wild outputs
+    // (~100): in standardised units it would be below ~5.
+    CHECK(number(r, "rmse") > 1);
+    CHECK(number(r, "rmse") < 100);
+  }
+  const Csv summary = read_csv(dir.path() / "out" / "summary.csv");
+  REQUIRE(summary.rows.size() == 2);
+  CHECK(number(summary.rows[0], "published_rmse") == 1.58);
+  CHECK(number(summary.rows[0], "published_nll") == 1.18);
+}
+
+TEST_CASE("uci_regression without a data folder says how to give one") {
+  wgtest::TempDir dir;
+  CHECK(run("--datasets yacht", dir.path() / "out", "env -u UCI_DATA -u WGFLOW_UCI_DIR") != 0);
+  const std::string log = slurp(dir.path() / "out.log");
+  CHECK_MESSAGE(log.find("--data PATH") != std::string::npos, log);
+
+  CHECK(run("--data '" + (dir.path() / "absent").string() + "' --datasets yacht", dir.path() / "out2") != 0);
+  const std::string log2 = slurp(dir.path() / "out2.log");
+  CHECK_MESSAGE(log2.find("absent") != std::string::npos, log2);
+}
