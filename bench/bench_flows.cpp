@@ -1,0 +1,97 @@
+// Steps per second of DE, DLE and DRLE on the UCI setting (issue 5, workloads 1 and 2): N networks
+// 8-50-1 (ReLU, 501 parameters each), squared error on minibatches of 100 from 1000 synthetic rows, SGD;
+// DRLE with function-space repulsion on 100 kernel inputs and 200 prior samples, RBF kernel, the
+// reference's median bandwidth (frozen after 5 steps), lambda1 = 1e-3, lambda2 = 1e-6 (the UCI runner's).
+// Built exactly as a user builds them: flows/presets.hpp on models/network_potential.hpp and models/mlp.hpp.
+//
+//   bench_flows [--particles 5,100] [shared options, see bench_common.hpp]
+//
+// One run is one flow.step(); warm-up runs (more than the 5 bandwidth-estimating steps) come first.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/bench_common.hpp"
+#include "bench/synthetic.hpp"
+#include "flows/flows.hpp"
+#include "models/initializer.hpp"
+#include "models/loss.hpp"
+#include "models/mlp.hpp"
+#include "models/network_potential.hpp"
+#include "models/prior.hpp"
+
+namespace {
+
+using namespace wgflow;
+namespace wb = wgflow::bench;
+
+template <class T>
+void run(const wb::Options& o, std::size_t n) {
+  const std::size_t inputs = 8, hidden = 50, rows = 1000, kernel_points = 100;
+  const auto [X, Y] = wb::synthetic_regression<T>(rows, inputs, 1);
+  const ad::Tensor<T> kernel_inputs = wb::synthetic_regression<T>(kernel_points, inputs, 2).first;
+
+  models::Mlp<T> net({.widths = {inputs, hidden, 1}});
+  models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
+  const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
+  const ad::Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
+  const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
+  const T eta = T(0.01);
+
+  struct Method {
+    const char* name;
+    flows::ParticleFlow<T> flow;
+  };
+  flows::RepulsiveSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = T(1e-6)};
+  repulsion.model = &net;
+  repulsion.kernel_inputs = kernel_inputs;
+  std::vector<Method> methods;
+  methods.push_back({"DE", flows::deep_ensemble<T>(potential, particles, eta, 5)});
+  methods.push_back({"DLE", flows::deep_langevin_ensemble<T>(potential, prior, T(1e-4), particles, eta, 5)});
+  methods.push_back({"DRLE", flows::deep_repulsive_langevin_ensemble<T>(potential, prior, repulsion, particles, eta, 5)});
+
+  for (Method& m : methods) {
+    const std::string workload = std::string("flow_step/") + m.name;
+    if (!o.wants(workload)) continue;
+    const wb::Timing t = wb::time_runs(o, [&] { m.flow.step(); }, 8);
+    std::printf("%-6s %5zu %-8s %12.1f %12.1f %8zu\n", m.name, n, wb::dtype_name<T>(), t.median_s * 1e6,
+                1 / t.median_s, t.runs);
+    wb::emit(o, wb::Record()
+                    .set("workload", workload)
+                    .set("particles", n)
+                    .set("dtype", wb::dtype_name<T>())
+                    .set("median_s", t.median_s)
+                    .set("min_s", t.min_s)
+                    .set("runs", t.runs)
+                    .set("steps_per_s", 1 / t.median_s));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // --particles is this program's own option; the rest are shared.
+  std::vector<std::size_t> sizes = {5, 100};
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--particles" && i + 1 < argc) {
+      sizes.clear();
+      std::string list = argv[++i];
+      for (std::size_t pos = 0; pos <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', pos), list.size());
+        sizes.push_back(std::stoul(list.substr(pos, comma - pos)));
+        pos = comma + 1;
+      }
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  wb::Options o;
+  if (!wb::parse_options(static_cast<int>(rest.size()), rest.data(), o)) return 2;
+  const wb::Session session("wgflow: one DE / DLE / DRLE step, N networks 8-50-1, minibatch 100 (UCI setting)", o);
+  std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
+  for (std::size_t n : sizes) {
+    if (o.float32) run<float>(o, n);
+    if (o.float64) run<double>(o, n);
+  }
+}

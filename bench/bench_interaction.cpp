@@ -1,0 +1,120 @@
+// The interaction term at N = 1000 particles (issue 5, workload 4).
+//
+//   interaction/drle   InteractionEnergy::add_drift alone, parameter space, N = 1000 particles of J = 500
+//                      parameters, M = 200 prior samples, RBF, mean-of-squares distances, the reference's
+//                      median bandwidth (frozen after 5 steps): DRLE's repulsion and prior attraction.
+//   interaction/svgd   SVGD's kernel part alone (flows/svgd.hpp's step without the potential and the
+//                      optimiser): squared distances, the median bandwidth re-estimated every step, the
+//                      kernel, drift = (1/N) (K G + S) for a given score G. N = 1000, J = 500.
+//   step/DRLE, step/DLE  one DRLE step (parameter-space repulsion) and the same step without the
+//                      interaction term (DLE, same lambda2, prior, data and particles) for N = 1000
+//                      networks 8-50-1 (J = 501) on the UCI setting of bench_flows.
+//
+//   bench_interaction [shared options, see bench_common.hpp]
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "autodiff/gemm.hpp"
+#include "bench/bench_common.hpp"
+#include "bench/synthetic.hpp"
+#include "flows/flows.hpp"
+#include "flows/svgd.hpp"
+#include "models/initializer.hpp"
+#include "models/loss.hpp"
+#include "models/mlp.hpp"
+#include "models/network_potential.hpp"
+#include "models/prior.hpp"
+
+namespace {
+
+using namespace wgflow;
+namespace wb = wgflow::bench;
+
+template <class T>
+void report(const wb::Options& o, const std::string& workload, std::size_t n, std::size_t dim, const wb::Timing& t) {
+  std::printf("%-20s %5zu %5zu %-8s %12.2f %10.1f %6zu\n", workload.c_str(), n, dim, wb::dtype_name<T>(),
+              t.median_s * 1e3, 1 / t.median_s, t.runs);
+  wb::emit(o, wb::Record()
+                  .set("workload", workload)
+                  .set("particles", n)
+                  .set("dim", dim)
+                  .set("dtype", wb::dtype_name<T>())
+                  .set("median_s", t.median_s)
+                  .set("min_s", t.min_s)
+                  .set("runs", t.runs)
+                  .set("steps_per_s", 1 / t.median_s));
+}
+
+template <class T>
+void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std::size_t m) {
+  const auto prior = models::GaussianPrior<T>::isotropic(dim, 1.0);
+  const ad::Tensor<T> particles = prior.sample(n, 1);
+
+  if (o.wants("interaction/drle")) {
+    flows::InteractionEnergy<T> term(flows::InteractionSettings<T>{.lambda1 = T(1e-3)},
+                                     std::make_unique<flows::ParameterSpace<T>>(), prior.sample(m, 2));
+    term.attach(particles);
+    ad::Tensor<T> drift = xt::zeros<T>({n, dim});
+    std::uint64_t step = 0;
+    const wb::Timing t = wb::time_runs(o, [&] { term.add_drift(flows::StepContext<T>{step++, particles}, drift); }, 6);
+    report<T>(o, "interaction/drle", n, dim, t);
+  }
+
+  if (o.wants("interaction/svgd")) {
+    const flows::SvgdConfig<T> config;  // the defaults Svgd uses: RBF, sum of squares, rolling median
+    flows::Bandwidth<T> bandwidth = config.bandwidth;
+    const ad::Tensor<T> G = prior.sample(n, 3);  // the score -grad log pi at each particle, given
+    ad::Tensor<T> drift = ad::Tensor<T>::from_shape({n, dim});
+    const T inv_n = T(1) / static_cast<T>(n);
+    std::uint64_t step = 0;
+    const wb::Timing t = wb::time_runs(o, [&] {
+      const ad::Tensor<T> D2 = flows::pairwise_squared_distances(particles, config.distance);
+      const T h = bandwidth.update(step++, D2);
+      const flows::KernelMatrices<T> km = config.kernel.evaluate(D2, h);
+      ad::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), drift.data(), dim);
+      flows::add_gradient_sum(km.slope, particles, particles, flows::distance_scale<T>(config.distance, dim), inv_n,
+                              drift);
+    }, 3);
+    report<T>(o, "interaction/svgd", n, dim, t);
+  }
+}
+
+template <class T>
+void drle_vs_dle(const wb::Options& o, std::size_t n) {
+  const std::size_t inputs = 8, hidden = 50;
+  const auto [X, Y] = wb::synthetic_regression<T>(1000, inputs, 1);
+  models::Mlp<T> net({.widths = {inputs, hidden, 1}});
+  models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
+  const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
+  const ad::Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
+  const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
+  const T eta = T(0.01), lambda2 = T(1e-6);
+
+  if (o.wants("step/DLE")) {
+    auto dle = flows::deep_langevin_ensemble<T>(potential, prior, lambda2, particles, eta, 5);
+    report<T>(o, "step/DLE", n, net.num_params(), wb::time_runs(o, [&] { dle.step(); }, 3));
+  }
+  if (o.wants("step/DRLE")) {
+    flows::RepulsiveSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = lambda2};  // parameter space
+    auto drle = flows::deep_repulsive_langevin_ensemble<T>(potential, prior, repulsion, particles, eta, 5);
+    report<T>(o, "step/DRLE", n, net.num_params(), wb::time_runs(o, [&] { drle.step(); }, 6));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  wb::Options o;
+  if (!wb::parse_options(argc, argv, o)) return 2;
+  const wb::Session session("wgflow: the interaction term at N = 1000 (DRLE parameter space, SVGD)", o);
+  std::printf("%-20s %5s %5s %-8s %12s %10s %6s\n", "workload", "N", "J", "dtype", "median ms", "per s", "runs");
+  if (o.float32) {
+    interaction_alone<float>(o, 1000, 500, 200);
+    drle_vs_dle<float>(o, 1000);
+  }
+  if (o.float64) {
+    interaction_alone<double>(o, 1000, 500, 200);
+    drle_vs_dle<double>(o, 1000);
+  }
+}

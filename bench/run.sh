@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs wgflow's benchmarks and their PyTorch twins side by side and prints the ratios (issue 5).
+#
+#   bench/run.sh [--threads N] [--min-time S] [--quick] [--build DIR] [--out DIR] [--only NAME]
+#
+#   --threads N   threads for both sides (default: all cores); workload 2 (N = 100) is also run at 1 and 2
+#                 threads for the scaling target
+#   --min-time S  seconds of measurement per figure (default 1); --quick: 0.05 and 3 runs (a smoke test)
+#   --build DIR   meson build directory (default build-bench; configured if missing, release)
+#   --out DIR     where the JSON lines and the log go (default BUILD/bench-results/<date>)
+#   --only NAME   only the workloads whose name contains NAME (flow_step, mlp, interaction, step/, gemm)
+#
+# Without PyTorch the wgflow half still runs; install it with `scripts/install-deps.sh bench`
+# (Debian's python3-torch). The figures are medians; the machine's load is printed, since a loaded
+# machine makes every figure slower and the ratios noisier.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+threads=$(nproc)
+min_time=1
+min_runs=5
+build=build-bench
+out=""
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) threads=$2; shift 2 ;;
+    --min-time) min_time=$2; shift 2 ;;
+    --quick) min_time=0.05; min_runs=3; shift ;;
+    --build) build=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+# Configure before anything is written under the build directory (meson wants it empty or its own).
+[ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release > /dev/null
+out=${out:-$build/bench-results/$(date -u +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+results="$out/results.jsonl"
+: > "$results"
+common=(--min-time "$min_time" --min-runs "$min_runs" --json "$results")
+wants() { [ -z "$only" ] || [[ "$1" == *"$only"* ]] || [[ "$only" == *"$1"* ]]; }
+# The --only a group's programs get: the group's name, or the user's --only where it is narrower.
+only_for() { if [ -n "$only" ] && [[ "$only" == *"$1"* ]]; then echo "$only"; else echo "$1"; fi; }
+
+# The machine, stated beside every table.
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512vl|avx512bw)$' | sort -u | tr '\n' ' ')
+echo "Machine: $cpu; $(nproc) cores; SIMD: ${flags:-none}; threads used: $threads"
+echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Results: $results"
+
+# Build the benchmark programs (release, -march=native: the project's defaults).
+targets=(bench/bench_flows bench/bench_mlp bench/bench_interaction)
+grep -q 'bench/bench_gemm:' "$build/build.ninja" && targets+=(bench/bench_gemm) \
+  || echo "OpenBLAS not found: no GEMM comparison (scripts/install-deps.sh bench installs libopenblas-dev)"
+ninja -C "$build" "${targets[@]}" > "$out/build.log"
+
+# PyTorch: the first Python that imports it (Debian's python3-torch lives in /usr/bin/python3's path).
+torch_py=""
+for py in python3 /usr/bin/python3; do
+  if command -v "$py" > /dev/null && "$py" -c 'import torch' 2> /dev/null; then torch_py=$py; break; fi
+done
+[ -n "$torch_py" ] || echo "PyTorch is not installed: running the wgflow half only. Install it with" \
+  "'scripts/install-deps.sh bench' (Debian's python3-torch), then rerun."
+torch_ref() { [ -n "$torch_py" ] && "$torch_py" bench/torch_reference.py "$@"; return 0; }
+
+# wgflow then PyTorch, workload by workload, so that both see the same machine state.
+run_pair() {  # run_pair PROGRAM THREADS [ARGS...]: bench_X and torch_reference.py on the same workload
+  local program=$1 thr=$2
+  shift 2
+  "$build/bench/$program" --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
+  torch_ref --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
+}
+if wants flow_step; then
+  run_pair bench_flows "$threads" --particles 5,100 --only "$(only_for flow_step)"
+  for thr in 1 2; do  # workload 2's thread scaling
+    [ "$thr" = "$threads" ] || run_pair bench_flows "$thr" --particles 100 --only "$(only_for flow_step)"
+  done
+fi
+wants mlp && run_pair bench_mlp "$threads" --only "$(only_for mlp)"
+wants interaction && run_pair bench_interaction "$threads" --only "$(only_for interaction)"
+wants step/ && run_pair bench_interaction "$threads" --only "$(only_for step/)"
+if wants gemm && [ -x "$build/bench/bench_gemm" ]; then
+  for thr in 1 "$threads"; do
+    "$build/bench/bench_gemm" --square --threads "$thr" --min-time "$min_time" --json "$results" | tee -a "$out/log.txt"
+    [ "$thr" = "$threads" ] && break
+  done
+  torch_ref --threads "$threads" --min-time "$min_time" --min-runs "$min_runs" --json "$results" --only gemm \
+    | tee -a "$out/log.txt"
+fi
+
+echo "Load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+python3 bench/compare.py "$results" | tee "$out/summary.txt"

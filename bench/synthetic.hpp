@@ -1,0 +1,27 @@
+#pragma once
+// Synthetic data of the UCI regression shape for the benchmarks: the timing of a step does not depend on
+// what the numbers are, only on their shapes, so no data set needs to be downloaded.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "autodiff/tape.hpp"
+#include "models/random.hpp"
+
+namespace wgflow::bench {
+
+// rows x inputs inputs ~ N(0, 1) and targets y = sin(sum_j x_j / 2) + 0.1 noise (rows x 1).
+template <class T>
+std::pair<ad::Tensor<T>, ad::Tensor<T>> synthetic_regression(std::size_t rows, std::size_t inputs, std::uint64_t seed) {
+  ad::Tensor<T> X = ad::Tensor<T>::from_shape({rows, inputs}), Y = ad::Tensor<T>::from_shape({rows, 1});
+  Rng rng = Rng::stream(seed, 0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    double s = 0;
+    for (std::size_t j = 0; j < inputs; ++j) s += (X(i, j) = static_cast<T>(rng.normal()));
+    Y(i, 0) = static_cast<T>(std::sin(s / 2) + 0.1 * rng.normal());
+  }
+  return {X, Y};
+}
+
+}  // namespace wgflow::bench

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""PyTorch versions of the benchmark workloads of bench/ (issue 5), written as fast as PyTorch allows.
+
+Each workload matches its wgflow twin in shapes, arithmetic and dtype, and prints one JSON object per
+figure (same keys as the C++ programs, "impl": "torch") so that bench/run.sh can pair them:
+
+  flow_step/{DE,DLE,DRLE}  N networks 8-50-1 (N = 5, 100), minibatch 100 of 1000 synthetic rows, SGD;
+                           DRLE with function-space repulsion on 100 kernel inputs, 200 prior samples
+  mlp_sgd_step             MLP 784-1024-1024-10, batch 256, softmax cross-entropy, SGD
+  interaction/{drle,svgd}  the interaction term alone, N = 1000 particles of 500 parameters
+  step/{DLE,DRLE}          N = 1000 networks 8-50-1, DRLE with parameter-space repulsion
+  gemm                     torch.mm GFLOP/s, square sizes 64 .. 2048 (float32)
+
+How the ensembles are made fast: all N networks live in one flat N x J parameter tensor (J = 501), viewed
+as batched weight tensors; a forward pass is two torch.baddbmm calls for all networks at once, a step is
+one autograd.grad call and one in-place update of the flat tensor. No Python loop runs over networks. For
+DRLE the function-space drift is computed on detached features and pulled back in the same backward pass
+as the loss (grad of sum_i l_i + <f_i, g_i>), so one step costs one forward and one backward of the
+batched graph. The bandwidth follows the reference's median rule (estimated at the first 5 steps, then
+frozen), as wgflow's does; warm-up steps cover those.
+
+  python3 bench/torch_reference.py [--threads N] [--min-time S] [--min-runs R] [--json PATH] [--only NAME]
+                                   [--dtype float32|float64|both] [--particles 5,100]
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+
+    def wants(self, name):
+        return not self.args.only or self.args.only in name
+
+    def time_runs(self, f, warmup=3):
+        """Median (and min) seconds per call of f after warm-up calls; at least min_runs runs, min_time s."""
+        for _ in range(warmup):
+            f()
+        times, total = [], 0.0
+        while len(times) < self.args.min_runs or (total < self.args.min_time and len(times) < 100000):
+            t0 = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t0)
+            total += times[-1]
+        return statistics.median(times), min(times), len(times)
+
+    def emit(self, record):
+        record.update(impl="torch", threads=self.args.threads, cpu=cpu_model(), torch=torch.__version__)
+        if self.args.json:
+            with open(self.args.json, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def dtype_name(dtype):
+    return "float32" if dtype == torch.float32 else "float64"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Ensembles of 8-50-1 networks in one flat parameter tensor.
+
+INPUTS, HIDDEN = 8, 50
+J = INPUTS * HIDDEN + HIDDEN + HIDDEN + 1  # 501, the layout of models/mlp.hpp: W1, b1, W2, b2
+
+
+def synthetic_regression(rows, inputs, dtype, gen):
+    X = torch.randn(rows, inputs, generator=gen, dtype=torch.float64)
+    Y = torch.sin(X.sum(1, keepdim=True) / 2) + 0.1 * torch.randn(rows, 1, generator=gen, dtype=torch.float64)
+    return X.to(dtype), Y.to(dtype)
+
+
+def prior_variance(dtype):
+    """Kaiming fan-out, variance 1 / fan_out for weights and biases (the UCI runner's initialiser/prior)."""
+    v = torch.empty(J, dtype=dtype)
+    o = 0
+    for size, fan_out in ((INPUTS * HIDDEN, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, 1), (1, 1)):
+        v[o:o + size] = 1.0 / fan_out
+        o += size
+    return v
+
+
+def ensemble_forward(theta, X):
+    """theta: N x J flat parameters; X: B x 8 shared inputs -> N x B x 1 outputs."""
+    n = theta.shape[0]
+    o = INPUTS * HIDDEN
+    W1 = theta[:, :o].view(n, INPUTS, HIDDEN)
+    b1 = theta[:, o:o + HIDDEN].view(n, 1, HIDDEN)
+    W2 = theta[:, o + HIDDEN:o + 2 * HIDDEN].view(n, HIDDEN, 1)
+    b2 = theta[:, o + 2 * HIDDEN:].view(n, 1, 1)
+    H = torch.relu(torch.baddbmm(b1, X.expand(n, -1, -1), W1))
+    return torch.baddbmm(b2, H, W2)
+
+
+def rbf_gradient_sum(F, Y, slope, c):
+    """S_i = sum_j grad_1 k(f_i, y_j) = 2c ((sum_j G_ij) f_i - (G Y)_i), G = slope."""
+    return 2 * c * (slope.sum(1, keepdim=True) * F - slope @ Y)
+
+
+def sq_distances(X, Y, c):
+    centre = X.mean(0, keepdim=True)
+    Xc, Yc = X - centre, Y - centre
+    d2 = (Xc * Xc).sum(1)[:, None] + (Yc * Yc).sum(1)[None, :] - 2 * Xc @ Yc.T
+    return d2.clamp_min_(0).mul_(c)
+
+
+class MedianBandwidth:
+    """h = median(D^2) / (2 log(N + offset)), estimated at the first `steps` steps, then frozen."""
+
+    def __init__(self, steps=5, offset=1.0):
+        self.steps, self.offset, self.h, self.t = steps, offset, None, 0
+
+    def update(self, d2):
+        if self.t < self.steps or self.h is None:
+            self.h = d2.median().item() / (2 * math.log(d2.shape[0] + self.offset))
+        self.t += 1
+        return self.h
+
+
+class EnsembleFlow:
+    """DE, DLE or DRLE on N networks: one step = minibatch, batched forward/backward, one flat update."""
+
+    def __init__(self, method, n, dtype, gen, space="function", eta=0.01, lam=1e-4, lam1=1e-3, lam2=1e-6):
+        self.method, self.n, self.eta = method, n, eta
+        self.X, self.Y = synthetic_regression(1000, INPUTS, dtype, gen)
+        self.XK = synthetic_regression(100, INPUTS, dtype, gen)[0]
+        self.var = prior_variance(dtype)
+        self.theta = (torch.randn(n, J, generator=gen, dtype=dtype) * self.var.sqrt()).requires_grad_(True)
+        self.lam = lam if method == "DLE" else lam2
+        self.lam1, self.space, self.gen = lam1, space, gen
+        self.batch, self.t, self.perm = 100, 0, None
+        if method == "DRLE":
+            phi = torch.randn(200, J, generator=gen, dtype=dtype) * self.var.sqrt()
+            # Prior samples are embedded once, as InteractionEnergy does.
+            self.prior_features = ensemble_forward(phi, self.XK).squeeze(2) if space == "function" else phi
+            self.bandwidth = MedianBandwidth()
+
+    def minibatch(self):
+        per_epoch = 1000 // self.batch
+        if self.t % per_epoch == 0:
+            self.perm = torch.randperm(1000, generator=self.gen)
+        rows = self.perm[(self.t % per_epoch) * self.batch:(self.t % per_epoch + 1) * self.batch]
+        return self.X[rows], self.Y[rows]
+
+    def interaction_drift(self, F):
+        """lambda1 ((1/N) S(F, F) - (1/M) S(F, prior features)) with the mean-of-squares convention."""
+        c = 1.0 / F.shape[1]
+        d2 = sq_distances(F, F, c)
+        h = self.bandwidth.update(d2)
+        slope = torch.exp(d2 * (-0.5 / h)).mul_(-0.5 / h)
+        P = self.prior_features
+        slope_p = torch.exp(sq_distances(F, P, c) * (-0.5 / h)).mul_(-0.5 / h)
+        centre = F.mean(0, keepdim=True)
+        Fc, Pc = F - centre, P - centre
+        return self.lam1 * (rbf_gradient_sum(Fc, Fc, slope, c) / F.shape[0] - rbf_gradient_sum(Fc, Pc, slope_p, c) / P.shape[0])
+
+    def step(self):
+        Xb, Yb = self.minibatch()
+        theta = self.theta
+        out = ensemble_forward(theta, Xb)
+        total = ((out - Yb) ** 2).mean(dim=(1, 2)).sum()  # sum over networks of each one's mean squared error
+        if self.method == "DRLE" and self.space == "function":
+            F = ensemble_forward(theta, self.XK).squeeze(2)  # N x 100 features
+            g = self.interaction_drift(F.detach())
+            total = total + (F * g).sum()  # its gradient pulls g back through the network
+            (grad,) = torch.autograd.grad(total, theta)
+        else:
+            (grad,) = torch.autograd.grad(total, theta)
+            if self.method == "DRLE":
+                grad = grad + self.interaction_drift(theta.detach())
+        with torch.no_grad():
+            if self.method == "DE":
+                theta.sub_(grad, alpha=self.eta)
+            else:
+                drift = grad.add_(theta * self.lam / self.var)  # + lambda grad(-log p)
+                noise = torch.randn(theta.shape, generator=self.gen, dtype=theta.dtype)
+                theta.add_(drift, alpha=-self.eta).add_(noise, alpha=math.sqrt(2 * self.lam * self.eta))
+        self.t += 1
+
+
+def bench_flows(b, dtypes, sizes):
+    for n in sizes:
+        for dtype in dtypes:
+            for method in ("DE", "DLE", "DRLE"):
+                name = "flow_step/" + method
+                if not b.wants(name):
+                    continue
+                flow = EnsembleFlow(method, n, dtype, torch.Generator().manual_seed(1))
+                med, mn, runs = b.time_runs(flow.step, warmup=8)
+                print(f"{name:<20} {n:5d} {dtype_name(dtype):<8} {med * 1e6:12.1f} {1 / med:10.1f} {runs:6d}")
+                b.emit(dict(workload=name, particles=n, dtype=dtype_name(dtype), median_s=med, min_s=mn, runs=runs,
+                            steps_per_s=1 / med))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MLP 784-1024-1024-10.
+
+def bench_mlp(b, dtypes):
+    if not b.wants("mlp_sgd_step"):
+        return
+    for dtype in dtypes:
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
+                                    torch.nn.ReLU(), torch.nn.Linear(1024, 10)).to(dtype)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, foreach=True)
+        X = torch.rand(256, 784, dtype=dtype)
+        y = torch.randint(0, 10, (256,))
+        phases = {"forward": [], "backward": [], "update": []}
+
+        def step():
+            t0 = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(X), y)
+            t1 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            t2 = time.perf_counter()
+            opt.step()
+            t3 = time.perf_counter()
+            phases["forward"].append(t1 - t0)
+            phases["backward"].append(t2 - t1)
+            phases["update"].append(t3 - t2)
+
+        med, mn, runs = b.time_runs(step, warmup=2)
+        f, bw, u = (statistics.median(phases[k][2:]) for k in ("forward", "backward", "update"))
+        print(f"{'mlp_sgd_step':<20} {dtype_name(dtype):<8} step {med * 1e3:8.2f} ms  fwd {f * 1e3:7.2f}  "
+              f"bwd {bw * 1e3:7.2f}  upd {u * 1e3:6.2f}  bwd/fwd {bw / f:5.2f}  ({runs} runs)")
+        b.emit(dict(workload="mlp_sgd_step", dtype=dtype_name(dtype), median_s=med, min_s=mn, runs=runs,
+                    steps_per_s=1 / med, forward_s=f, backward_s=bw, update_s=u, backward_over_forward=bw / f))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The interaction term at N = 1000.
+
+def bench_interaction(b, dtypes, n=1000, dim=500, m=200):
+    for dtype in dtypes:
+        gen = torch.Generator().manual_seed(1)
+        X = torch.randn(n, dim, generator=gen, dtype=dtype)
+        P = torch.randn(m, dim, generator=gen, dtype=dtype)
+        G = torch.randn(n, dim, generator=gen, dtype=dtype)
+        lam1 = 1e-3
+
+        if b.wants("interaction/drle"):
+            bw = MedianBandwidth()
+            c = 1.0 / dim
+
+            def drle():
+                d2 = sq_distances(X, X, c)
+                h = bw.update(d2)
+                k = torch.exp(d2 * (-0.5 / h))
+                kp = torch.exp(sq_distances(X, P, c) * (-0.5 / h))
+                centre = X.mean(0, keepdim=True)
+                Xc, Pc = X - centre, P - centre
+                drift = lam1 * (rbf_gradient_sum(Xc, Xc, k * (-0.5 / h), c) / n
+                                - rbf_gradient_sum(Xc, Pc, kp * (-0.5 / h), c) / m)
+                energy = lam1 / 2 * (k.mean() - 2 * kp.mean())  # as InteractionEnergy reports it
+                return drift, energy
+
+            report(b, "interaction/drle", n, dim, dtype, b.time_runs(drle, warmup=6))
+
+        if b.wants("interaction/svgd"):
+            def svgd():
+                d2 = sq_distances(X, X, 1.0)
+                h = d2.median().item() / (2 * math.log(n))  # re-estimated every step, offset 0
+                k = torch.exp(d2 * (-0.5 / h))
+                return (k @ G + rbf_gradient_sum(X - X.mean(0, keepdim=True), X - X.mean(0, keepdim=True),
+                                                 k * (-0.5 / h), 1.0)) / n
+
+            report(b, "interaction/svgd", n, dim, dtype, b.time_runs(svgd, warmup=3))
+
+        for method in ("DLE", "DRLE"):
+            name = "step/" + method
+            if b.wants(name):
+                flow = EnsembleFlow(method, n, dtype, torch.Generator().manual_seed(1), space="parameter", lam2=1e-6)
+                flow.lam = 1e-6  # the same lambda2 for both, so DLE is exactly DRLE without the interaction
+                report(b, name, n, J, dtype, b.time_runs(flow.step, warmup=6))
+
+
+def report(b, name, n, dim, dtype, timing):
+    med, mn, runs = timing
+    print(f"{name:<20} {n:5d} {dim:5d} {dtype_name(dtype):<8} {med * 1e3:12.2f} ms {1 / med:10.1f}/s {runs:6d}")
+    b.emit(dict(workload=name, particles=n, dim=dim, dtype=dtype_name(dtype), median_s=med, min_s=mn, runs=runs,
+                steps_per_s=1 / med))
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+def bench_gemm(b):
+    if not b.wants("gemm"):
+        return
+    for n in (64, 128, 256, 512, 1024, 2048):
+        A, B = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
+        C = torch.empty(n, n)
+        med, mn, runs = b.time_runs(lambda: torch.mm(A, B, out=C), warmup=1)
+        gflops = 2.0 * n ** 3 / med * 1e-9
+        print(f"{'gemm':<20} {n:5d} float32 {gflops:10.1f} GFLOP/s")
+        b.emit(dict(workload="gemm", size=n, dtype="float32", median_s=med, min_s=mn, runs=runs, gflops=gflops))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--min-time", type=float, default=1.0)
+    p.add_argument("--min-runs", type=int, default=5)
+    p.add_argument("--json", default="")
+    p.add_argument("--only", default="")
+    p.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
+    p.add_argument("--particles", default="5,100")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    dtypes = [d for d, name in ((torch.float32, "float32"), (torch.float64, "float64")) if args.dtype in (name, "both")]
+    sizes = [int(s) for s in args.particles.split(",")]
+    print(f"PyTorch {torch.__version__}: CPU {cpu_model()}, threads {torch.get_num_threads()}")
+    print(torch.__config__.parallel_info().split("\n")[0])
+    b = Bench(args)
+    with torch.inference_mode(False):
+        bench_flows(b, dtypes, sizes)
+        bench_mlp(b, dtypes)
+        bench_interaction(b, dtypes)
+        bench_gemm(b)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
