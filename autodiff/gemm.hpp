@@ -7,8 +7,9 @@
 // overlap A or B.
 //
 // Implementation (autodiff/gemm/): the BLIS / GotoBLAS scheme with an xsimd register-blocked
-// micro-kernel on packed operands, parallel over blocks of C with TBB for large products, and a direct
-// path that packs nothing (or only B) for the small products that dominate this toolkit. Results are
+// micro-kernel on packed operands, parallel over blocks of C with TBB for large products, a direct
+// path that packs nothing (or only B) for the small products that dominate this toolkit, and a
+// matrix-vector path for a C of one column or one row (a network's scalar output). Results are
 // bitwise identical whatever the number of threads. Scratch memory is thread-local and reused, so
 // repeated calls with the same shapes allocate nothing.
 #include <algorithm>
@@ -22,14 +23,18 @@
 #include "autodiff/gemm/blocked.hpp"
 #include "autodiff/gemm/product.hpp"
 #include "autodiff/gemm/small.hpp"
+#include "autodiff/gemm/vector.hpp"
 
 namespace wgflow::ad {
 
 namespace gemm_detail {
 
 // Below this many multiply-adds a product runs on the direct path: packing A (and B) would cost
-// as much as the product itself. Measured crossover (bench/bench_gemm.cpp --small).
-inline constexpr std::size_t small_limit = std::size_t{1} << 15;
+// more than it saves. Measured crossover: the direct path wins up to about 128^3 (2^21) on Zen 3
+// (AMD EPYC, 32 KiB L1d, 512 KiB L2 per core); at 2^15 the UCI network's own products (100x8 * 8x50,
+// 40000 FMAs; 100x50 * 50x50) went through packing and ran 10-40 % slower. 2^20 stays below the
+// crossover with a margin, and below parallel_limit, so no product that threads would help runs here.
+inline constexpr std::size_t small_limit = std::size_t{1} << 20;
 
 // From this many multiply-adds a product is shared among threads: below it, TBB's fork and join
 // (a few microseconds) outweighs the gain. Measured crossover on 2 cores.
@@ -63,6 +68,8 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   if (k == 0 || alpha == T(0)) return d::scale(m, n, beta, c, ldc);
 
   const d::Product<T> pr{m, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
+  // One column or one row: the micro-kernel's NR-wide tile would be mostly padding.
+  if (n == 1 || m == 1) return d::gemm_vector(pr);
   const std::size_t fmas = m * n * k;
   if (fmas <= d::small_limit) return d::gemm_small(pr);
   // The current arena's width, as further limited by a tbb::global_control in force.

