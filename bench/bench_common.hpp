@@ -6,7 +6,7 @@
 //   --min-time S    seconds of measurement per figure (default 1; at least --min-runs runs)
 //   --min-runs R    runs per figure, at least (default 5)
 //   --json PATH     append one JSON object per figure to PATH (run.sh joins them with PyTorch's)
-//   --only NAME     run only the workloads whose name contains NAME
+//   --only NAME     run only the workloads whose name starts with NAME (e.g. flow_step/DRLE, step/)
 //   --dtype D       float32, float64 or both (default both)
 //
 // A figure is the median of the per-run times after warm-up runs: a run is one flow step, one SGD step,
@@ -37,7 +37,7 @@ struct Options {
   std::string only;
   bool float32 = true, float64 = true;
 
-  bool wants(const std::string& name) const { return only.empty() || name.find(only) != std::string::npos; }
+  bool wants(const std::string& name) const { return only.empty() || name.rfind(only, 0) == 0; }
 };
 
 inline void usage(const char* program, const char* extra) {

@@ -8,7 +8,8 @@
 #   --min-time S  seconds of measurement per figure (default 1); --quick: 0.05 and 3 runs (a smoke test)
 #   --build DIR   meson build directory (default build-bench; configured if missing, release)
 #   --out DIR     where the JSON lines and the log go (default BUILD/bench-results/<date>)
-#   --only NAME   only the workloads whose name contains NAME (flow_step, mlp, interaction, step/, gemm)
+#   --only NAME   only the workloads whose name starts with NAME: a group (flow_step, mlp, interaction,
+#                 step/, gemm) or one workload (flow_step/DRLE)
 #
 # Without PyTorch the wgflow half still runs; install it with `scripts/install-deps.sh bench`
 # (Debian's python3-torch). The figures are medians; the machine's load is printed, since a loaded
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,9 +42,9 @@ mkdir -p "$out"
 results="$out/results.jsonl"
 : > "$results"
 common=(--min-time "$min_time" --min-runs "$min_runs" --json "$results")
-wants() { [ -z "$only" ] || [[ "$1" == *"$only"* ]] || [[ "$only" == *"$1"* ]]; }
+wants() { [ -z "$only" ] || [[ "$1" == "$only"* ]] || [[ "$only" == "$1"* ]]; }
 # The --only a group's programs get: the group's name, or the user's --only where it is narrower.
-only_for() { if [ -n "$only" ] && [[ "$only" == *"$1"* ]]; then echo "$only"; else echo "$1"; fi; }
+only_for() { if [ -n "$only" ] && [[ "$only" == "$1"* ]]; then echo "$only"; else echo "$1"; fi; }
 
 # The machine, stated beside every table.
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')

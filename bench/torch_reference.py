@@ -49,7 +49,7 @@ class Bench:
         self.args = args
 
     def wants(self, name):
-        return not self.args.only or self.args.only in name
+        return not self.args.only or name.startswith(self.args.only)
 
     def time_runs(self, f, warmup=3):
         """Median (and min) seconds per call of f after warm-up calls; at least min_runs runs, min_time s."""
