@@ -30,39 +30,17 @@ inline double activate(const Activation& act, double a) {
   return a;
 }
 
-// The network written out with loops over the flat theta, in the documented layout (W_l in x out row-major,
-// then b_l), independently of ParameterLayout and the tape.
-inline Tensor<double> reference_forward(const MlpSpec& spec, std::span<const double> theta, const Tensor<double>& X) {
-  Tensor<double> h = X;
-  std::size_t offset = 0;
-  const std::size_t layers = spec.widths.size() - 1;
-  for (std::size_t l = 0; l < layers; ++l) {
-    const std::size_t in = spec.widths[l], out = spec.widths[l + 1];
-    const double* W = theta.data() + offset;
-    offset += in * out;
-    const double* b = spec.bias ? theta.data() + offset : nullptr;
-    if (spec.bias) offset += out;
-    Tensor<double> next = Tensor<double>::from_shape({h.shape()[0], out});
-    for (std::size_t i = 0; i < h.shape()[0]; ++i)
-      for (std::size_t j = 0; j < out; ++j) {
-        double a = b ? b[j] : 0.0;
-        for (std::size_t p = 0; p < in; ++p) a += h(i, p) * W[p * out + j];
-        next(i, j) = activate(l + 1 < layers ? spec.hidden : spec.output, a);
-      }
-    h = next;
-  }
-  return h;
-}
-
 // Whether the activation has a kink (a point where it is not differentiable): 0, for relu and leaky_relu.
 inline bool kinked(const Activation& act) {
   return act.kind() == Activation::Kind::relu || act.kind() == Activation::Kind::leaky_relu;
 }
 
-// The signs of the pre-activations of every layer whose activation is kinked, layer by layer: which
-// linear piece of the network (theta, X) lies on.
-inline std::vector<bool> kink_pattern(const MlpSpec& spec, std::span<const double> theta, const Tensor<double>& X) {
-  std::vector<bool> pattern;
+// The network written out with loops over the flat theta, in the documented layout (W_l in x out row-major,
+// then b_l), independently of ParameterLayout and the tape.
+// With `pattern`, also appends the sign of every pre-activation of a kinked activation, layer by layer:
+// which linear piece of the network (theta, X) lies on.
+inline Tensor<double> reference_forward(const MlpSpec& spec, std::span<const double> theta, const Tensor<double>& X,
+                                        std::vector<bool>* pattern = nullptr) {
   Tensor<double> h = X;
   std::size_t offset = 0;
   const std::size_t layers = spec.widths.size() - 1;
@@ -78,11 +56,17 @@ inline std::vector<bool> kink_pattern(const MlpSpec& spec, std::span<const doubl
       for (std::size_t j = 0; j < out; ++j) {
         double a = b ? b[j] : 0.0;
         for (std::size_t p = 0; p < in; ++p) a += h(i, p) * W[p * out + j];
-        if (kinked(act)) pattern.push_back(a > 0);
+        if (pattern && kinked(act)) pattern->push_back(a > 0);
         next(i, j) = activate(act, a);
       }
     h = next;
   }
+  return h;
+}
+
+inline std::vector<bool> kink_pattern(const MlpSpec& spec, std::span<const double> theta, const Tensor<double>& X) {
+  std::vector<bool> pattern;
+  reference_forward(spec, theta, X, &pattern);
   return pattern;
 }
 
