@@ -222,10 +222,10 @@ Snapshot<T> read_snapshot(const std::filesystem::path& requested) {
   for (const auto& [stem, entry] : field("arrays").items()) {
     const std::filesystem::path path = dir / entry.value("file", stem + ".npy");
     try {
-      if (entry.at("dtype") != detail::dtype<T>())
+      if (entry.at("dtype").template get<std::string>() != detail::dtype<T>())
         throw Error("holds " + entry.at("dtype").dump() + " values, the flow " + detail::dtype<T>());
       const std::string bytes = detail::read_file(path);
-      if (detail::fnv1a64(bytes) != entry.at("fnv1a64"))
+      if (detail::fnv1a64(bytes) != entry.at("fnv1a64").template get<std::string>())
         throw Error("checksum mismatch (the file is truncated or was changed after the save)");
       std::istringstream in(bytes);
       auto loaded = xt::load_npy<T>(in);
