@@ -15,15 +15,13 @@
 #include "models/model.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
+#include "tests/flows/flow_fixture.hpp"
 
 using namespace wgflow;
 using flows::Tensor;
+using wgtest::normal_particles;
 
 namespace {
-
-Tensor<double> normal_particles(std::size_t n, std::size_t d, std::uint64_t seed) {
-  return models::GaussianPrior<double>::isotropic(d, 1.0).sample(n, seed);
-}
 
 // l(t) = |t|^2 / 2 on R^d.
 models::AnalyticPotential<double> bowl(std::size_t d) {

@@ -10,24 +10,12 @@
 #include "flows/flows.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
+#include "tests/flows/flow_fixture.hpp"
 
 using namespace wgflow;
 using flows::Tensor;
-
-namespace {
-
-Tensor<double> normal_particles(std::size_t n, std::size_t d, std::uint64_t seed, double scale = 1) {
-  return models::GaussianPrior<double>::isotropic(d, scale * scale).sample(n, seed);
-}
-
-// l(t) = sum_j a_j (t_j - m_j)^2 / 2 with a = (1, 2, 4), m = (1, -2, 0.5).
-models::AnalyticPotential<double> diagonal_quadratic() {
-  Tensor<double> A = xt::zeros<double>({3, 3});
-  A(0, 0) = 1, A(1, 1) = 2, A(2, 2) = 4;
-  return models::quadratic<double>({1.0, -2.0, 0.5}, A);
-}
-
-}  // namespace
+using wgtest::diagonal_quadratic;
+using wgtest::normal_particles;
 
 TEST_CASE("DE on a convex quadratic converges to the minimiser") {
   auto loss = diagonal_quadratic();

@@ -3,77 +3,23 @@
 // the page faults cost as much CPU as the computation. The flows now keep every per-step matrix as a
 // member, resized only when the number of particles changes.
 //
-// How allocations are counted. Two entry points are replaced for the whole test executable (a
-// replacement is program-wide; outside the counted region they only forward to glibc):
-//   - the global operator new / delete (std::vector, std::string, ...);
-//   - posix_memalign, through which xsimd's aligned allocator, and so every xtensor container of this
-//     project (XTENSOR_USE_XSIMD), gets its memory; the replacement forwards to glibc's
-//     __libc_memalign. Counting operator new alone would not see a single Tensor.
-// The counter is global and atomic and counts on every thread, so allocations in TBB tasks (kernel rows,
-// per-particle gradients) count too. TBB's own task objects come from its internal allocator (malloc
-// or tbbmalloc), not from these entry points, so the counted steps run with the default parallelism.
+// Allocations are counted by tests/support/allocation_counter.hpp: operator new and posix_memalign (every
+// xtensor container), on every thread.
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "flows/flows.hpp"
 #include "flows/svgd.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
+#include "tests/support/allocation_counter.hpp"
 
-extern "C" void* __libc_memalign(std::size_t alignment, std::size_t size);
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-
-void note_allocation() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-
-void* allocate(std::size_t n, std::size_t alignment) {
-  note_allocation();
-  n = std::max<std::size_t>(n, 1);
-  void* p = alignment <= alignof(std::max_align_t) ? std::malloc(n) : __libc_memalign(alignment, n);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-// Heap allocations (both entry points, all threads) made by f().
-template <class F>
-std::size_t allocations_during(F&& f) {
-  allocations = 0;
-  counting = true;
-  f();
-  counting = false;
-  return allocations.load();
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate(n, alignof(std::max_align_t)); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
-extern "C" int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-  if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
-  note_allocation();
-  void* p = __libc_memalign(alignment, size);
-  if (p == nullptr) return ENOMEM;
-  *out = p;
-  return 0;
-}
 
 using namespace wgflow;
+using wgtest::allocations_during;
 using flows::Tensor;
 
 TEST_CASE("the allocation counter sees tensors and vectors (so the zero counts below can fail)") {

@@ -1,8 +1,6 @@
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <set>
 #include <span>
 #include <vector>
@@ -13,30 +11,7 @@
 #include "models/initializer.hpp"
 #include "models/network_potential.hpp"
 #include "tests/models/network_fixture.hpp"
-
-// Counts this thread's heap allocations while `counting` is set, to test that the training path is
-// allocation-free in steady state. Replacing the global operator new is program-wide; outside the counted
-// region it only forwards to malloc.
-namespace {
-thread_local bool counting = false;
-thread_local std::size_t allocations = 0;
-
-void* allocate(std::size_t n, std::size_t alignment) {
-  if (counting) ++allocations;
-  n = std::max<std::size_t>(n, 1);
-  void* p = alignment <= alignof(std::max_align_t) ? std::malloc(n)
-                                                    : std::aligned_alloc(alignment, (n + alignment - 1) / alignment * alignment);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate(n, alignof(std::max_align_t)); }
-void* operator new(std::size_t n, std::align_val_t a) { return allocate(n, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "tests/support/allocation_counter.hpp"
 
 using namespace wgtest;
 using wgflow::models::Initializer;
@@ -189,11 +164,7 @@ TEST_CASE("NetworkPotential::value_and_gradient allocates nothing in steady stat
     std::size_t counted = 0;
     for (std::uint64_t step = 3; step < 9; ++step) {
       p.begin_step(step);  // a new epoch's permutation may allocate; only the per-particle path is counted
-      allocations = 0;
-      counting = true;
-      p.value_and_gradient(theta, grad);
-      counting = false;
-      counted += allocations;
+      counted += allocations_during([&] { p.value_and_gradient(theta, grad); });
     }
     CHECK(counted == 0);
   }
