@@ -7,7 +7,9 @@
 //   uci_regression --datasets yacht --splits 2 --methods DE,DRLE --epochs 5
 //
 // Writes <out>/splits.csv (one row per data set, method and split), <out>/summary.csv (one row per data
-// set and method), <out>/table.md (the printed tables), config.toml and meta.json.
+// set and method), <out>/table.md (the printed tables), config.toml and meta.json; and, as jobs finish,
+// <out>/jobs.jsonl, from which --resume continues a killed run without repeating a finished job
+// (experiments/uci/journal.hpp; jobs last seconds to a minute, so there are no mid-job checkpoints).
 //
 // Settings (paper.md §4, §6) and where this runner departs from them, measured on all 20 splits of yacht,
 // boston, concrete and energy (the flags in brackets reproduce the paper's choice):
@@ -54,6 +56,7 @@
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
 #include "experiments/common/progress.hpp"
+#include "experiments/uci/journal.hpp"
 #include "experiments/uci/methods.hpp"
 #include "experiments/uci/published.hpp"
 #include "experiments/uci/report.hpp"
@@ -123,6 +126,9 @@ int main(int argc, char** argv) {
       max_splits = 0;
     }
     if (ex.quick() && max_splits == 0) max_splits = 2;
+    if (ex.checkpoint_every() != 0)
+      throw Error("uci_regression: --checkpoint-every is not used here: every finished job is saved to " +
+                  ex.path("jobs.jsonl").string() + ", and --resume runs only the jobs it lacks");
     std::vector<Method> methods;
     for (const auto& m : method_names) methods.push_back(parse_method(m));
 
@@ -140,12 +146,31 @@ int main(int argc, char** argv) {
         for (Method m : methods) jobs.push_back({d, k, m, steps_for(s, splits[d][k].train.size())});
     }
 
+    std::vector<std::string> folders;
+    for (const DatasetInfo& info : infos) folders.push_back(info.name);
+    Journal journal(ex.path("jobs.jsonl"), journal_settings(s, ex.seed(), folders), ex.resume());
+    const auto key_of = [&](const Job& j) {
+      return Journal::Key{infos[j.dataset].name, j.split, method_name(j.method)};
+    };
+    std::vector<RunResult> results(jobs.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (const auto r = journal.find(key_of(jobs[i])))
+        results[i] = *r;
+      else
+        todo.push_back(i);
+    }
+    if (ex.resume())
+      std::fprintf(stderr, "[uci_regression] resuming: %zu of %zu jobs were finished in %s%s\n",
+                   jobs.size() - todo.size(), jobs.size(), ex.path("jobs.jsonl").c_str(),
+                   journal.torn_lines() ? " (its torn last line dropped)" : "");
+
     // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
     // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.
     const std::size_t threads =
         static_cast<std::size_t>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
     std::uint64_t total_steps = 0;
-    for (const Job& j : jobs) total_steps += j.steps;
+    for (std::size_t i : todo) total_steps += jobs[i].steps;
     double expected = 0;
     {
       tbb::task_arena one(1);
@@ -166,23 +191,24 @@ int main(int argc, char** argv) {
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 10;
         });
       }
-      for (const Job& j : jobs) {
+      for (std::size_t i : todo) {
+        const Job& j = jobs[i];
         const double width = static_cast<double>(infos[j.dataset].hidden) / static_cast<double>(infos[0].hidden);
         expected += static_cast<double>(j.steps) * per_step[static_cast<std::size_t>(j.method)] * width;
       }
-      expected /= static_cast<double>(std::min(threads, jobs.size()));
+      expected /= static_cast<double>(std::max<std::size_t>(1, std::min(threads, todo.size())));
     }
-    std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method), %llu SGD steps in all, %zu "
-                 "threads; expected wall time about %.0f s\n",
-                 datasets.size(), jobs.size(), static_cast<unsigned long long>(total_steps), threads, expected);
+    std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method) to run, %llu SGD steps in all, "
+                 "%zu threads; expected wall time about %.0f s\n",
+                 datasets.size(), todo.size(), static_cast<unsigned long long>(total_steps), threads, expected);
 
     // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
     // files do not depend on the schedule.
-    std::vector<RunResult> results(jobs.size());
     std::atomic<std::uint64_t> done{0};
     std::mutex log;
     experiments::Progress progress("uci_regression", total_steps, 5.0);
-    tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+    tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
+      const std::size_t i = todo[t];
       const Job& j = jobs[i];
       results[i] = run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
                               Seeds::of(ex.seed(), j.dataset, j.split, j.method), [&](double loss) {
@@ -192,6 +218,7 @@ int main(int argc, char** argv) {
                                   progress.update(std::min(now, total_steps), loss);  // retries add steps
                                 }
                               });
+      journal.record(key_of(j), results[i]);
       std::lock_guard lock(log);
       const RunResult& r = results[i];
       std::fprintf(stderr, "  %-24s split %2zu %-4s rmse %8.4f  nll_ens %9.3f  nll_noise %7.3f  %.1f s%s%s\n",

@@ -15,8 +15,9 @@
 //
 // Every program also takes --checkpoint-every N (0, the default: off), which saves each flow's state every
 // N steps into <out>/checkpoints/<flow>/, and --resume, which continues each flow from its checkpoint there
-// (if any) up to --steps, bit-identically to an uninterrupted run. Both act only in programs that run their
-// flows through experiments/common/checkpointing.hpp (the toy figures; not yet uci_regression).
+// (if any) up to --steps, bit-identically to an uninterrupted run. Both act in programs that run their
+// flows through experiments/common/checkpointing.hpp (the toy figures). uci_regression, whose jobs last
+// seconds, journals finished jobs instead: --resume skips them, --checkpoint-every is refused.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

@@ -1,6 +1,7 @@
 // The UCI regression runner (experiments/uci_regression.cpp) as a program: it runs on a tiny
 // configuration, writes the CSVs with the documented columns, gives the same numbers for any thread
-// count, and refuses a missing data folder with a message that says what to do.
+// count, resumes a killed run from its journal, and refuses a missing data folder with a message that
+// says what to do.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -191,4 +192,49 @@ TEST_CASE("uci_regression without a data folder says how to give one") {
   CHECK(run("--data '" + (dir.path() / "absent").string() + "' --datasets yacht", dir.path() / "out2") != 0);
   const std::string log2 = slurp(dir.path() / "out2.log");
   CHECK_MESSAGE(log2.find("absent") != std::string::npos, log2);
+}
+
+TEST_CASE("uci_regression --resume runs only the jobs its journal lacks, and writes the uninterrupted run's table") {
+  wgtest::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  fs::create_directories(data / "synthetic");
+  wgtest::Synthetic::write(data / "synthetic");
+  const std::string args = "--data '" + data.string() +
+                           "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+  REQUIRE_MESSAGE(run(args, dir.path() / "whole") == 0, slurp(dir.path() / "whole.log"));
+  REQUIRE_MESSAGE(run(args, dir.path() / "part") == 0, slurp(dir.path() / "part.log"));
+
+  // A kill after the first job: the settings line, one job, and half of the next line.
+  const fs::path journal = dir.path() / "part" / "jobs.jsonl";
+  std::istringstream lines(slurp(journal));
+  std::string settings, first, second;
+  REQUIRE(std::getline(lines, settings));
+  REQUIRE(std::getline(lines, first));
+  REQUIRE(std::getline(lines, second));
+  std::ofstream(journal, std::ios::trunc) << settings << "\n" << first << "\n" << second.substr(0, second.size() / 2);
+  fs::remove(dir.path() / "part" / "splits.csv");
+
+  REQUIRE_MESSAGE(run(args + " --resume", dir.path() / "part") == 0, slurp(dir.path() / "part.log"));
+  const std::string log = slurp(dir.path() / "part.log");
+  CHECK_MESSAGE(log.find("resuming: 1 of 3 jobs") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("torn last line dropped") != std::string::npos, log);
+  const Csv whole = read_csv(dir.path() / "whole" / "splits.csv");
+  const Csv resumed = read_csv(dir.path() / "part" / "splits.csv");
+  REQUIRE(resumed.rows.size() == whole.rows.size());
+  for (std::size_t i = 0; i < whole.rows.size(); ++i)
+    for (const auto& column : split_columns)
+      if (column != "seconds") CHECK_MESSAGE(resumed.rows[i].at(column) == whole.rows[i].at(column), column);
+  CHECK(slurp(dir.path() / "part" / "table.md") == slurp(dir.path() / "whole" / "table.md"));
+  // The journal now holds every job once, on lines of their own.
+  std::istringstream after(slurp(journal));
+  std::size_t count = 0;
+  for (std::string line; std::getline(after, line);) ++count;
+  CHECK(count == 4);
+
+  // Other settings would mix two runs in one table: refused, naming the setting.
+  CHECK(run(args + " --resume --de-eta 0.05", dir.path() / "part") != 0);
+  CHECK_MESSAGE(slurp(dir.path() / "part.log").find("de_eta") != std::string::npos, slurp(dir.path() / "part.log"));
+  // Whole jobs are the unit of resumption here: --checkpoint-every is refused rather than ignored.
+  CHECK(run(args + " --checkpoint-every 10", dir.path() / "other") != 0);
+  CHECK_MESSAGE(slurp(dir.path() / "other.log").find("jobs.jsonl") != std::string::npos, slurp(dir.path() / "other.log"));
 }
