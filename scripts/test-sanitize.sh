@@ -3,19 +3,23 @@
 # ($WGFLOW_SAN_BUILD_DIR, default build-san). Any report fails the run: UBSan is built with
 # -fno-sanitize-recover=all and both run with halt_on_error=1, so a suite that trips one dies and counts as
 # failed. Ends with the same "N passed, M failed" line as scripts/test.sh. Builds only the test
-# executables (not experiments or benchmarks). Arguments name the suites to build and run (autodiff,
-# models, flows); none means all of them. Usage: scripts/test-sanitize.sh [SUITE...]
+# executables the chosen suites need. Arguments name the suites to build and run (autodiff, models, data,
+# flows, experiments); none means all of them. Usage: scripts/test-sanitize.sh [SUITE...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 builddir=${WGFLOW_SAN_BUILD_DIR:-build-san}
 scripts/install-deps.sh build || exit 1
 
-# -march=native ties the build to this CPU, as in scripts/build.sh: reconfigure from scratch if it changed.
-cpu=$( (grep -m1 'model name' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo) | md5sum | cut -c1-16)
-# -O1 -g1: a third of the compile time of -O2 -g (measured on test_reduce.cpp: 37 s against 78 s of CPU),
-# still fast enough to run, with line tables for the reports' stack traces.
+# Optimisation level ($WGFLOW_SAN_OPT, default -O0): for the suites CI runs, compiling is the cost, not
+# running. The autodiff suite on 2 cores: -O1 -g1 builds in 340 s and runs in 13 s, -O0 -g1 builds in
+# 173 s and runs in 84 s (-O2 -g doubles -O1's compile time). The flows suite, whose statistical tests
+# take many steps, wants -O1 (183 s at -O1 on 16 cores). -g1 keeps line tables for the reports' stack traces.
+opt=${WGFLOW_SAN_OPT:--O0}
 options=(-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=plain
-         "-Dcpp_args=-O1 -g1 -fno-sanitize-recover=all -fno-omit-frame-pointer")
+         "-Dcpp_args=$opt -g1 -fno-sanitize-recover=all -fno-omit-frame-pointer")
+# -march=native ties the build to this CPU, as in scripts/build.sh: reconfigure from scratch if it, or the
+# optimisation level, changed.
+cpu="$( (grep -m1 'model name' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo) | md5sum | cut -c1-16) $opt"
 if [ -f "$builddir/build.ninja" ] && [ "$(cat "$builddir/.wgflow-cpu" 2>/dev/null)" != "$cpu" ]; then
   meson setup --wipe "$builddir" "${options[@]}" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 elif [ ! -f "$builddir/build.ninja" ]; then
