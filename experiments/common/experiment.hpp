@@ -35,11 +35,10 @@
 
 #include "experiments/common/machine.hpp"
 
-#ifndef WGFLOW_GIT_REVISION
-#define WGFLOW_GIT_REVISION "unknown"
-#endif
-
 namespace wgflow::experiments {
+
+// The source revision of this build (experiments/common/revision.cpp.in; linked into every program).
+const char* git_revision();
 
 class Experiment {
  public:
@@ -116,7 +115,7 @@ class Experiment {
     nlohmann::json meta = {{"experiment", name_},
                            {"settings", settings},
                            {"seed", seed_},
-                           {"git_revision", WGFLOW_GIT_REVISION},
+                           {"git_revision", git_revision()},
                            {"cpu", cpu_model()},
                            {"threads", tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)},
                            {"wall_time_s", elapsed_seconds()},
