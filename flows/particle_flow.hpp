@@ -11,7 +11,10 @@
 //      optimiser's learning rate, xi_i ~ N(0, I) drawn from Rng::stream(seed, i, t);
 //   4. every new particle must be finite.
 // A non-finite drift or particle throws wgflow::Error naming the step, the particle and the term; the
-// particles and the step count are then left as they were before the step.
+// particles and the step count are then left as they were before the step, but the optimiser's state
+// (Momentum, Adam) and the terms' states (a bandwidth estimate) may have advanced: to go on, e.g. with a
+// smaller step, rebuild the flow or load a checkpoint rather than call step() again. Undoing those too
+// would copy the optimiser's O(N J) state on every step for the sake of the rare failing one.
 //
 // Reproducibility: every per-particle computation writes its own row and draws from its own random
 // stream, and all sums over particles run in a fixed order, so a run is bit-identical for any number of
