@@ -4,12 +4,19 @@
 // reference's median bandwidth (frozen after 5 steps), lambda1 = 1e-3, lambda2 = 1e-6 (the UCI runner's).
 // Built exactly as a user builds them: flows/presets.hpp on models/network_potential.hpp and models/mlp.hpp.
 //
-//   bench_flows [--particles 5,100] [shared options, see bench_common.hpp]
+//   bench_flows [--particles 5,100] [--scaling] [shared options, see bench_common.hpp]
 //
 // One run is one flow.step(); warm-up runs (more than the 5 bandwidth-estimating steps) come first.
+// --scaling measures the 2-thread speedup instead (target (2)): rounds that alternate a block of steps on
+// 1 and on 2 TBB threads, so that a shared machine's changing load hits both alike; it
+// reports the median over rounds of (1-thread time / 2-thread time) per round.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <tbb/global_control.h>
 
 #include "bench/bench_common.hpp"
 #include "bench/synthetic.hpp"
@@ -25,8 +32,45 @@ namespace {
 using namespace wgflow;
 namespace wb = wgflow::bench;
 
+// Median over rounds of t(1 thread) / t(2 threads) for blocks of steps, and the median block times.
+template <class Step>
+void measure_scaling(const wb::Options& o, const std::string& workload, std::size_t n, const char* dtype,
+                     Step&& step) {
+  // The thread count is limited exactly as --threads limits it: a global_control, here one per block.
+  const auto block = [&](std::size_t threads, int steps) {
+    const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 0; s < steps; ++s) step();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+  };
+  block(2, 8);  // warm-up, past the bandwidth-estimating steps
+  // Blocks of about 50 ms, so that a round sees both thread counts within a fraction of a second.
+  const int steps = std::max(1, static_cast<int>(0.05 / block(1, 3)));
+  std::vector<double> t1, t2, speedup;
+  double total = 0;
+  while (static_cast<int>(speedup.size()) < std::max(o.min_runs, 7) || total < 2 * o.min_time) {
+    t1.push_back(block(1, steps));
+    t2.push_back(block(2, steps));
+    speedup.push_back(t1.back() / t2.back());
+    total += steps * (t1.back() + t2.back());
+  }
+  const double s = wb::median(speedup);
+  std::printf("%-6s %5zu %-8s %12.1f %12.1f %8.2fx %6zu\n", workload.c_str() + workload.find('/') + 1, n, dtype,
+              wb::median(t1) * 1e6, wb::median(t2) * 1e6, s, speedup.size());
+  wb::emit(o, wb::Record()
+                  .set("workload", "scaling/" + workload)
+                  .set("particles", n)
+                  .set("dtype", dtype)
+                  .set("median_1_thread_s", wb::median(t1))
+                  .set("median_2_threads_s", wb::median(t2))
+                  .set("speedup", s)
+                  .set("min_speedup", *std::min_element(speedup.begin(), speedup.end()))
+                  .set("max_speedup", *std::max_element(speedup.begin(), speedup.end()))
+                  .set("rounds", speedup.size()));
+}
+
 template <class T>
-void run(const wb::Options& o, std::size_t n) {
+void run(const wb::Options& o, std::size_t n, bool scaling) {
   const std::size_t inputs = 8, hidden = 50, rows = 1000, kernel_points = 100;
   const auto [X, Y] = wb::synthetic_regression<T>(rows, inputs, 1);
   const ad::Tensor<T> kernel_inputs = wb::synthetic_regression<T>(kernel_points, inputs, 2).first;
@@ -53,6 +97,10 @@ void run(const wb::Options& o, std::size_t n) {
   for (Method& m : methods) {
     const std::string workload = std::string("flow_step/") + m.name;
     if (!o.wants(workload)) continue;
+    if (scaling) {
+      measure_scaling(o, workload, n, wb::dtype_name<T>(), [&] { m.flow.step(); });
+      continue;
+    }
     const wb::Timing t = wb::time_runs(o, [&] { m.flow.step(); }, 8);
     std::printf("%-6s %5zu %-8s %12.1f %12.1f %8zu\n", m.name, n, wb::dtype_name<T>(), t.median_s * 1e6,
                 1 / t.median_s, t.runs);
@@ -72,9 +120,12 @@ void run(const wb::Options& o, std::size_t n) {
 int main(int argc, char** argv) {
   // --particles is this program's own option; the rest are shared.
   std::vector<std::size_t> sizes = {5, 100};
+  bool scaling = false;
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--particles" && i + 1 < argc) {
+    if (std::string(argv[i]) == "--scaling") {
+      scaling = true;
+    } else if (std::string(argv[i]) == "--particles" && i + 1 < argc) {
       sizes.clear();
       std::string list = argv[++i];
       for (std::size_t pos = 0; pos <= list.size();) {
@@ -89,9 +140,13 @@ int main(int argc, char** argv) {
   wb::Options o;
   if (!wb::parse_options(static_cast<int>(rest.size()), rest.data(), o)) return 2;
   const wb::Session session("wgflow: one DE / DLE / DRLE step, N networks 8-50-1, minibatch 100 (UCI setting)", o);
-  std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
+  if (scaling)
+    std::printf("2-thread speedup, alternating 1- and 2-thread blocks of steps\n%-6s %5s %-8s %12s %12s %9s %6s\n",
+                "method", "N", "dtype", "1 thr us", "2 thr us", "speedup", "rounds");
+  else
+    std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
   for (std::size_t n : sizes) {
-    if (o.float32) run<float>(o, n);
-    if (o.float64) run<double>(o, n);
+    if (o.float32) run<float>(o, n, scaling);
+    if (o.float64) run<double>(o, n, scaling);
   }
 }
