@@ -20,13 +20,16 @@
 // stream, and all sums over particles run in a fixed order, so a run is bit-identical for any number of
 // threads.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -110,42 +113,65 @@ class ParticleFlow final : public Flow<T> {
     const std::size_t n = num_particles(), J = dim();
     const std::uint64_t t = steps_;
     const StepContext<T> context{t, particles_};
-    zero(drift_, n, J);
+    resize(drift_, n, J);
+    // Terms add into term_drift_, which the per-particle pass below leaves zero again; a term that threw
+    // halfway may have left some of it behind.
+    if (resize(term_drift_, n, J) || !term_drift_zero_) term_drift_.fill(T(0));
     largest_.assign(n, T(0));
     largest_term_.assign(n, 0);
+    bad_value_.resize(n);
     for (std::size_t k = 0; k < terms_.size(); ++k) {
-      zero(term_drift_, n, J);
+      term_drift_zero_ = false;
       terms_[k]->add_drift(context, term_drift_);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (const auto bad = first_non_finite(term_drift_, i))
-          throw Error(where(t, i) + "the drift of term '" + terms_[k]->name() + "' is not finite (coordinate " +
-                      std::to_string(*bad) + " = " + std::to_string(term_drift_(i, *bad)) + ")");
-        // Remember which term pushes particle i hardest, to name it if the update overflows.
-        T size = 0;
-        for (std::size_t j = 0; j < J; ++j) size = std::max(size, std::abs(term_drift_(i, j)));
-        if (size > largest_[i]) {
-          largest_[i] = size;
-          largest_term_[i] = k;
+      // Per particle, in parallel (every serial O(N J) pass costs scaling at 2 threads): check the
+      // term's drift, note which term pushes the particle hardest (to name it if the update overflows),
+      // add it to the drift, and zero the term's row for the next term.
+      bad_.assign(n, no_fault);
+      parallel_for_each_index(n, [&](std::size_t i) {
+        T* d = drift_.data() + i * J;
+        T* e = term_drift_.data() + i * J;
+        const Bits top = k == 0 ? accumulate<true>(d, e, J) : accumulate<false>(d, e, J);
+        if (top >= infinity_bits) {
+          const std::size_t j = *first_non_finite(term_drift_, i);
+          bad_[i] = j, bad_value_[i] = e[j];
+        } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
+          largest_[i] = size, largest_term_[i] = k;
         }
-      }
-      xt::noalias(drift_) += term_drift_;  // in place: drift_ += e would evaluate into a new matrix first
+        std::fill(e, e + J, T(0));
+      }, 4);
+      term_drift_zero_ = true;
+      for (std::size_t i = 0; i < n; ++i)  // the first faulty particle, whatever the thread count
+        if (bad_[i] != no_fault)
+          throw Error(where(t, i) + "the drift of term '" + terms_[k]->name() + "' is not finite (coordinate " +
+                      std::to_string(bad_[i]) + " = " + std::to_string(bad_value_[i]) + ")");
     }
+    if (terms_.empty()) drift_.fill(T(0));
 
     optimizer_.update(drift_, delta_);
     const T noise = std::sqrt(2 * diffusion() * optimizer_.learning_rate());
-    xt::noalias(next_) = particles_ + delta_;
-    if (noise > 0) {
-      parallel_for_each_index(n, [&](std::size_t i) {
+    resize(next_, n, J);
+    bad_.assign(n, no_fault);
+    parallel_for_each_index(n, [&](std::size_t i) {
+      const T* theta = particles_.data() + i * J;
+      const T* step = delta_.data() + i * J;
+      T* row = next_.data() + i * J;
+      for (std::size_t j = 0; j < J; ++j) row[j] = theta[j] + step[j];
+      if (noise > 0) {
         Rng rng = Rng::stream(seed_, i, t);
-        T* row = next_.data() + i * J;
         for (std::size_t j = 0; j < J; ++j) row[j] += noise * static_cast<T>(rng.normal());
-      }, 8);
-    }
+      }
+      Bits top = 0;
+      for (std::size_t j = 0; j < J; ++j) top = std::max(top, magnitude_bits(row[j]));
+      if (top >= infinity_bits) {
+        const std::size_t j = *first_non_finite(next_, i);
+        bad_[i] = j, bad_value_[i] = row[j];
+      }
+    }, 4);
     for (std::size_t i = 0; i < n; ++i)
-      if (const auto bad = first_non_finite(next_, i)) {
+      if (bad_[i] != no_fault) {
         std::ostringstream msg;
-        msg << where(t, i) << "the particle is not finite after the update (coordinate " << *bad << " = "
-            << next_(i, *bad) << "; drift finite, largest contribution " << largest_[i] << " from term '"
+        msg << where(t, i) << "the particle is not finite after the update (coordinate " << bad_[i] << " = "
+            << bad_value_[i] << "; drift finite, largest contribution " << largest_[i] << " from term '"
             << (terms_.empty() ? std::string("none") : terms_[largest_term_[i]]->name()) << "', optimiser "
             << optimizer_.name() << ")";
         throw Error(msg.str());
@@ -156,10 +182,31 @@ class ParticleFlow final : public Flow<T> {
 
  private:
   friend struct CheckpointAccess;  // saves and restores the state (flows/checkpoint.hpp)
-  // A zero n x J matrix in x's buffer, reallocated only when the shape changes.
-  static void zero(Tensor<T>& x, std::size_t n, std::size_t J) {
-    if (x.shape()[0] != n || x.shape()[1] != J) x.resize({n, J});
-    x.fill(T(0));
+  static constexpr std::size_t no_fault = static_cast<std::size_t>(-1);
+
+  // |x| as an unsigned integer of T's width: ordered like |x| for finite x, and at least infinity_bits
+  // exactly when x is infinite or NaN. Integer maxima vectorise where floating-point ones (NaN-aware, not
+  // associative) do not, so one pass checks a row and finds its largest entry.
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  static constexpr Bits infinity_bits = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
+  static Bits magnitude_bits(T x) { return std::bit_cast<Bits>(x) & (~Bits(0) >> 1); }
+
+  // d += e (d = 0 + e for the first term), returning the largest magnitude_bits of e.
+  template <bool first>
+  static Bits accumulate(T* d, const T* e, std::size_t J) {
+    Bits top = 0;
+    for (std::size_t j = 0; j < J; ++j) {
+      top = std::max(top, magnitude_bits(e[j]));
+      d[j] = (first ? T(0) : d[j]) + e[j];
+    }
+    return top;
+  }
+
+  // Gives x the shape n x J, reallocating only when the shape changes; true if it did.
+  static bool resize(Tensor<T>& x, std::size_t n, std::size_t J) {
+    if (x.shape()[0] == n && x.shape()[1] == J) return false;
+    x.resize({n, J});
+    return true;
   }
 
   static std::optional<std::size_t> first_non_finite(const Tensor<T>& x, std::size_t row) {
@@ -181,8 +228,12 @@ class ParticleFlow final : public Flow<T> {
   std::vector<std::unique_ptr<Term<T>>> terms_;
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
   Tensor<T> drift_, term_drift_, delta_, next_;
+  bool term_drift_zero_ = false;
   std::vector<T> largest_;
   std::vector<std::size_t> largest_term_;
+  // Per particle: the first non-finite coordinate found by a parallel pass (no_fault if none) and its value.
+  std::vector<std::size_t> bad_;
+  std::vector<T> bad_value_;
 };
 
 }  // namespace wgflow::flows
