@@ -85,16 +85,25 @@ double number(const std::map<std::string, std::string>& row, const std::string& 
   return std::stod(row.at(column));
 }
 
+// A data folder in `dir` holding the one-split benchmark "synthetic" (tests/models/data_fixture.hpp).
+fs::path synthetic_benchmark(const wgtest::TempDir& dir) {
+  const fs::path data = dir.path() / "data";
+  fs::create_directories(data / "synthetic");
+  wgtest::Synthetic::write(data / "synthetic");
+  return data;
+}
+
+// The arguments of a run of seconds on it: 9 training rows, batch 4, so 3 steps per epoch, 2 epochs.
+std::string tiny_synthetic_run(const wgtest::TempDir& dir) {
+  return "--data '" + synthetic_benchmark(dir).string() +
+         "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+}
+
 }  // namespace
 
 TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the same numbers on 1 or 2 threads") {
   wgtest::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  fs::create_directories(data / "synthetic");
-  wgtest::Synthetic::write(data / "synthetic");
-  // 9 training rows, batch 4: 3 steps per epoch, 2 epochs.
-  const std::string args = "--data '" + data.string() +
-                           "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+  const std::string args = tiny_synthetic_run(dir);
   REQUIRE_MESSAGE(run(args + " --threads 2", dir.path() / "two") == 0, slurp(dir.path() / "two.log"));
   REQUIRE_MESSAGE(run(args + " --threads 1", dir.path() / "one") == 0, slurp(dir.path() / "one.log"));
 
@@ -136,9 +145,7 @@ TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the s
 
 TEST_CASE("uci_regression halves a diverging step, and reports a split that still diverges") {
   wgtest::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  fs::create_directories(data / "synthetic");
-  wgtest::Synthetic::write(data / "synthetic");
+  const fs::path data = synthetic_benchmark(dir);
   // eta = 1e6 overflows the network within a few of the 6 steps; so do 5e5 and 2.5e5.
   REQUIRE_MESSAGE(run("--data '" + data.string() + "' --datasets synthetic --methods DE --epochs 2 --batch-size 4 "
                       "--de-eta 1e6 --max-halvings 2",
@@ -196,11 +203,7 @@ TEST_CASE("uci_regression without a data folder says how to give one") {
 
 TEST_CASE("uci_regression --resume runs only the jobs its journal lacks, and writes the uninterrupted run's table") {
   wgtest::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  fs::create_directories(data / "synthetic");
-  wgtest::Synthetic::write(data / "synthetic");
-  const std::string args = "--data '" + data.string() +
-                           "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+  const std::string args = tiny_synthetic_run(dir);
   REQUIRE_MESSAGE(run(args, dir.path() / "whole") == 0, slurp(dir.path() / "whole.log"));
   REQUIRE_MESSAGE(run(args, dir.path() / "part") == 0, slurp(dir.path() / "part.log"));
 
