@@ -79,15 +79,14 @@ class FunctionSpace final : public Embedding<T> {
     return features;
   }
 
-  // The N x E features are written in place; model.predict still returns each particle's K x O outputs
-  // as a new matrix.
+  // The N x E features are written in place, each particle's K x O outputs straight into its row.
   void embed_into(const Tensor<T>& thetas, Tensor<T>& features) const override {
     check("FunctionSpace::embed", thetas);
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], E = feature_dim();
     if (features.shape()[0] != n || features.shape()[1] != E) features.resize({n, E});
     parallel_for_each_index(n, [&](std::size_t i) {
-      const Tensor<T> out = model_.predict(std::span<const T>(thetas.data() + i * J, J), inputs_);
-      std::copy(out.begin(), out.end(), features.data() + i * E);
+      model_.predict_into(std::span<const T>(thetas.data() + i * J, J), inputs_,
+                          std::span<T>(features.data() + i * E, E));
     });
   }
 
@@ -96,7 +95,9 @@ class FunctionSpace final : public Embedding<T> {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], E = feature_dim();
     const std::size_t K = inputs_.shape()[0], O = model_.num_outputs();
     parallel_for_each_index(n, [&](std::size_t i) {
-      Tensor<T> cotangent = Tensor<T>::from_shape({K, O});
+      // Model::pullback takes the cotangent as a matrix: one per thread, reused across steps.
+      thread_local Tensor<T> cotangent;
+      if (cotangent.shape()[0] != K || cotangent.shape()[1] != O) cotangent.resize({K, O});
       std::copy_n(feature_drift.data() + i * E, E, cotangent.data());
       model_.pullback(std::span<const T>(thetas.data() + i * J, J), inputs_, cotangent,
                       std::span<T>(drift.data() + i * J, J));

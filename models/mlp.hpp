@@ -98,6 +98,19 @@ class Mlp final : public Model<T> {
     return Tensor<T>(forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val());
   }
 
+  // predict() without the result's allocation: the outputs go from the tape straight into `out`.
+  void predict_into(std::span<const T> theta, const Tensor<T>& X, std::span<T> out) const override {
+    check_inputs("Mlp::predict_into", Shape{X.shape()[0], X.shape()[1]});
+    if (out.size() != X.shape()[0] * num_outputs())
+      throw ShapeError("Mlp::predict_into: out has " + std::to_string(out.size()) + " values, the outputs are " +
+                       shape_string(Shape{X.shape()[0], num_outputs()}));
+    Tape<T>& tape = Tape<T>::local();
+    tape.clear();
+    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
+    const auto y = forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val();
+    std::copy(y.begin(), y.end(), out.begin());
+  }
+
   // grad += d <U, f(theta, X)> / d theta, on the calling thread's tape (Tape<T>::local(), cleared first).
   void pullback(std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& U, std::span<T> grad) const override {
     check_inputs("Mlp::pullback", Shape{X.shape()[0], X.shape()[1]});

@@ -13,6 +13,7 @@
 
 #include "flows/flows.hpp"
 #include "flows/svgd.hpp"
+#include "models/mlp.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 #include "tests/support/allocation_counter.hpp"
@@ -63,5 +64,21 @@ TEST_CASE("SVGD steps allocate nothing in steady state (N = 50, J = 10)") {
   svgd.run(2);
   CHECK(allocations_during([&] {
           for (int s = 0; s < 5; ++s) svgd.step();
+        }) == 0);
+}
+
+TEST_CASE("DRLE steps in function space allocate nothing in steady state (MLP 3-8-2, N = 20, 16 kernel inputs)") {
+  const models::Mlp<double> net({.widths = {3, 8, 2}});
+  const std::size_t J = net.num_params();
+  auto loss = models::double_well<double>(J);
+  const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
+  flows::RepulsiveSettings<double> settings;
+  settings.model = &net;
+  settings.kernel_inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(16, 9);  // 16 x 3 inputs
+  auto flow = flows::deep_repulsive_langevin_ensemble<double>(loss, prior, settings, prior.sample(20, 3), 1e-3, 7);
+  CHECK(allocations_during([&] { flow.step(); }) > 0);
+  flow.run(5);  // past the median bandwidth's estimation steps
+  CHECK(allocations_during([&] {
+          for (int s = 0; s < 5; ++s) flow.step();
         }) == 0);
 }

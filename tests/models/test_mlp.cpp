@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <string>
@@ -69,6 +70,10 @@ TEST_CASE("Mlp::predict equals a direct computation for any depth, activation an
     const Tensor<double> want = reference_forward(spec, theta, X);
     REQUIRE(got.shape() == want.shape());
     CHECK(xt::allclose(got, want, 1e-12, 1e-12));
+    // predict_into, which function-space repulsion uses, writes the same values row-major.
+    std::vector<double> into(got.size(), std::nan(""));
+    net.predict_into(theta, X, into);
+    CHECK(std::equal(into.begin(), into.end(), got.begin()));
   }
 }
 
@@ -136,6 +141,9 @@ TEST_CASE("Mlp rejects inputs and cotangents of the wrong shape, naming them") {
   std::vector<double> grad(net.num_params());
   CHECK_THROWS_WITH_AS(net.pullback(theta, Tensor<double>::from_shape({5, 3}), Tensor<double>::from_shape({5, 1}), grad),
                        doctest::Contains("cotangent U is 5x1, the outputs are 5x2"), wgflow::ShapeError);
+  std::vector<double> out(9);
+  CHECK_THROWS_WITH_AS(net.predict_into(theta, Tensor<double>::from_shape({5, 3}), out),
+                       doctest::Contains("Mlp::predict_into: out has 9 values, the outputs are 5x2"), wgflow::ShapeError);
   CHECK_THROWS_WITH_AS(net.predict(std::vector<double>(7, 0.0), Tensor<double>::from_shape({5, 3})),
                        doctest::Contains("7 entries, the layout 26"), wgflow::ShapeError);
   Tape<double> tape;
