@@ -164,6 +164,18 @@ class Record {
 };
 
 // Appends the record, with the implementation, machine and thread count, to --json's file.
+// The fields of a timed workload: what it is, its size and dtype, and the timing.
+inline Record timing_record(const std::string& workload, std::size_t particles, const char* dtype, const Timing& t) {
+  return Record()
+      .set("workload", workload)
+      .set("particles", particles)
+      .set("dtype", dtype)
+      .set("median_s", t.median_s)
+      .set("min_s", t.min_s)
+      .set("runs", t.runs)
+      .set("steps_per_s", 1 / t.median_s);
+}
+
 inline void emit(const Options& o, Record r) {
   if (o.json_path.empty()) return;
   r.set("impl", "wgflow").set("threads", o.threads).set("cpu", cpu_model());

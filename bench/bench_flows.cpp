@@ -104,14 +104,7 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
     const wb::Timing t = wb::time_runs(o, [&] { m.flow.step(); }, 8);
     std::printf("%-6s %5zu %-8s %12.1f %12.1f %8zu\n", m.name, n, wb::dtype_name<T>(), t.median_s * 1e6,
                 1 / t.median_s, t.runs);
-    wb::emit(o, wb::Record()
-                    .set("workload", workload)
-                    .set("particles", n)
-                    .set("dtype", wb::dtype_name<T>())
-                    .set("median_s", t.median_s)
-                    .set("min_s", t.min_s)
-                    .set("runs", t.runs)
-                    .set("steps_per_s", 1 / t.median_s));
+    wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t));
   }
 }
 

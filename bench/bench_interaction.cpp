@@ -35,15 +35,7 @@ template <class T>
 void report(const wb::Options& o, const std::string& workload, std::size_t n, std::size_t dim, const wb::Timing& t) {
   std::printf("%-20s %5zu %5zu %-8s %12.2f %10.1f %6zu\n", workload.c_str(), n, dim, wb::dtype_name<T>(),
               t.median_s * 1e3, 1 / t.median_s, t.runs);
-  wb::emit(o, wb::Record()
-                  .set("workload", workload)
-                  .set("particles", n)
-                  .set("dim", dim)
-                  .set("dtype", wb::dtype_name<T>())
-                  .set("median_s", t.median_s)
-                  .set("min_s", t.min_s)
-                  .set("runs", t.runs)
-                  .set("steps_per_s", 1 / t.median_s));
+  wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t).set("dim", dim));
 }
 
 template <class T>

@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     if (ex.resume())
       std::fprintf(stderr, "[uci_regression] resuming: %zu of %zu jobs were finished in %s%s\n",
                    jobs.size() - todo.size(), jobs.size(), ex.path("jobs.jsonl").c_str(),
-                   journal.torn_lines() ? " (its torn last line dropped)" : "");
+                   journal.dropped_torn_line() ? " (its torn last line dropped)" : "");
 
     // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
     // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.

@@ -110,7 +110,7 @@ class Journal {
     return it->second;
   }
   std::size_t size() const { return done_.size(); }
-  std::size_t torn_lines() const { return torn_; }
+  bool dropped_torn_line() const { return torn_; }
 
   // Appends a finished job; safe to call from several threads.
   void record(const Key& key, const RunResult& r) {
@@ -127,7 +127,7 @@ class Journal {
   std::FILE* out_ = nullptr;
   std::mutex mutex_;
   std::map<Key, RunResult> done_;
-  std::size_t torn_ = 0;
+  bool torn_ = false;
 
   void append(const nlohmann::json& line) {
     const std::string text = line.dump() + "\n";
@@ -139,7 +139,7 @@ class Journal {
   // Reads the journal; false if it holds not even its settings line (a kill during the first write).
   bool read(const nlohmann::json& settings) {
     std::ifstream in(file_);
-    std::string text;
+    std::string text, kept;  // kept: the whole lines, to rewrite without a torn last one
     std::size_t number = 0;
     bool last_torn = false;
     while (std::getline(in, text)) {
@@ -153,6 +153,7 @@ class Journal {
         last_torn = true;
         continue;
       }
+      kept += text + "\n";
       const std::string where = file_.string() + ":" + std::to_string(number) + ": ";
       if (number == 1) {
         if (!line.contains("settings"))
@@ -173,12 +174,9 @@ class Journal {
     }
     if (number == 0 || (number == 1 && last_torn)) return false;
     if (last_torn) {
-      ++torn_;
+      torn_ = true;
       // Cut the torn line off, so that the lines appended next start on a line of their own.
-      std::string kept;
-      std::ifstream again(file_);
-      for (std::size_t i = 0; i + 1 < number && std::getline(again, text); ++i) kept += text + "\n";
-      again.close();
+      in.close();
       std::ofstream(file_, std::ios::trunc) << kept;
     }
     return true;
