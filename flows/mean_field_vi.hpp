@@ -117,10 +117,10 @@ class MeanFieldVI final : public Flow<T> {
       }
       T loss = 0;
       for (std::size_t s = 0; s < S; ++s) {
-        for (std::size_t j = 0; j < J; ++j) {
-          eps[j] = static_cast<T>(rng.normal());
+        rng.for_each_normal(J, [&](std::size_t j, double z) {
+          eps[j] = static_cast<T>(z);
           theta[j] = mu[j] + sigma[j] * eps[j];
-        }
+        });
         loss += potential_->value_and_gradient(theta, grad);
         for (std::size_t j = 0; j < J; ++j) {
           d_mu[j] += grad[j];
@@ -149,9 +149,9 @@ class MeanFieldVI final : public Flow<T> {
     Tensor<T> out = Tensor<T>::from_shape({n * per_member, J});
     parallel_for_each_index(n, [&](std::size_t i) {
       for (std::size_t k = 0; k < per_member; ++k) {
-        Rng rng = Rng::stream(seed, i, k);
-        for (std::size_t j = 0; j < J; ++j)
-          out(i * per_member + k, j) = means_(i, j) + sd(i, j) * static_cast<T>(rng.normal());
+        Rng::stream(seed, i, k).for_each_normal(J, [&](std::size_t j, double z) {
+          out(i * per_member + k, j) = means_(i, j) + sd(i, j) * static_cast<T>(z);
+        });
       }
     });
     return out;

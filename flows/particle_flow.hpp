@@ -157,8 +157,7 @@ class ParticleFlow final : public Flow<T> {
       T* row = next_.data() + i * J;
       for (std::size_t j = 0; j < J; ++j) row[j] = theta[j] + step[j];
       if (noise > 0) {
-        Rng rng = Rng::stream(seed_, i, t);
-        for (std::size_t j = 0; j < J; ++j) row[j] += noise * static_cast<T>(rng.normal());
+        Rng::stream(seed_, i, t).for_each_normal(J, [&](std::size_t j, double z) { row[j] += noise * static_cast<T>(z); });
       }
       Bits top = 0;
       for (std::size_t j = 0; j < J; ++j) top = std::max(top, magnitude_bits(row[j]));

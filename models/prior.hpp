@@ -80,8 +80,9 @@ class GaussianPrior {
   // One draw, row `row` of the matrix sample(n, seed) for any n > row.
   void sample_into(std::uint64_t seed, std::uint64_t row, std::span<T> out) const {
     check("GaussianPrior::sample_into", out.size());
-    Rng rng = Rng::stream(seed, row);
-    for (std::size_t j = 0; j < out.size(); ++j) out[j] = static_cast<T>(std_dev_[j] * rng.normal());
+    Rng::stream(seed, row).for_each_normal(out.size(), [&](std::size_t j, double z) {
+      out[j] = static_cast<T>(std_dev_[j] * z);
+    });
   }
 
   // n x J independent draws.
