@@ -161,3 +161,20 @@ TEST_CASE("kernel and distance errors name the function and the shapes") {
   CHECK_THROWS_AS(RadialKernel<double>::rbf().evaluate(Tensor<double>{{1.0}}, 0.0), wgflow::Error);
   CHECK_THROWS_AS(RadialKernel<double>::imq(0.5), wgflow::Error);
 }
+
+TEST_CASE("pairwise distances of many points: the upper-triangle blocks agree with the general product") {
+  // 250 points: three row blocks of the upper-triangle GEMMs, the last one ragged.
+  const Tensor<double> X = normal_points(250, 17, 8);
+  const Tensor<double> D = fl::pairwise_squared_distances(X, DistanceConvention::sum);
+  const Tensor<double> G = fl::squared_distances(X, X, DistanceConvention::sum);
+  REQUIRE(D.shape()[0] == 250);
+  REQUIRE(D.shape()[1] == 250);
+  for (std::size_t i = 0; i < 250; ++i) {
+    CHECK(D(i, i) == 0.0);
+    for (std::size_t j = 0; j < 250; ++j) {
+      if (D(i, j) != D(j, i)) FAIL_CHECK("D(" << i << ", " << j << ") != D(" << j << ", " << i << ")");
+      if (i != j && std::abs(D(i, j) - direct_d2(X, i, X, j, 1.0)) > 1e-12 * (1 + G(i, j)))
+        FAIL_CHECK("D(" << i << ", " << j << ") = " << D(i, j) << ", direct " << direct_d2(X, i, X, j, 1.0));
+    }
+  }
+}
