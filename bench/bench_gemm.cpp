@@ -1,10 +1,10 @@
 // Benchmark of wgflow::ad::gemm against OpenBLAS (cblas_sgemm / cblas_dgemm), same inputs, same
 // thread count.
 //
-//   bench_gemm [--threads N] [--min-time SECONDS] [--square] [--small] [--json PATH]
+//   bench_gemm [--threads N] [--min-time SECONDS] [--square] [--sizes N,N,..] [--small] [--json PATH]
 //
-// --square (default): GFLOP/s of C = A B for square sizes 64 .. 2048, float and double, and the ratio
-//   wgflow / OpenBLAS. Each figure is the median over repeated runs; wgflow and OpenBLAS runs alternate,
+// --square (default): GFLOP/s of C = A B for square sizes 64 .. 2048 (or --sizes), float and double, and
+//   the ratio wgflow / OpenBLAS. Each figure is the median over repeated runs; wgflow and OpenBLAS runs alternate,
 //   so a change in machine load hits both alike.
 // --small: nanoseconds per call for the small products that dominate the toolkit (batch x features
 //   times features x hidden, and the two backward products of each), against OpenBLAS and the
@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,7 @@ struct Options {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   double min_time = 0.4;  // seconds of measurement per (size, type, library), at least 5 runs
   bool square = false, small = false;
+  std::vector<std::size_t> sizes{64, 128, 256, 512, 1024, 2048};
   std::string json_path;
 };
 
@@ -93,7 +95,7 @@ void square_table(const Options& o) {
   std::printf("\n%s: C = A B, n x n, GFLOP/s (median), %d thread(s)\n", sizeof(T) == 4 ? "float" : "double",
               o.threads);
   std::printf("%6s %10s %10s %7s %10s\n", "n", "wgflow", "OpenBLAS", "ratio", "max|diff|");
-  for (std::size_t n : {64, 128, 256, 512, 1024, 2048}) {
+  for (const std::size_t n : o.sizes) {
     const auto a = random_vector<T>(n * n, 1), b = random_vector<T>(n * n, 2);
     std::vector<T> c1(n * n), c2(n * n);
     const int ni = static_cast<int>(n);
@@ -170,14 +172,27 @@ int main(int argc, char** argv) {
     if (arg == "--threads" && i + 1 < argc) o.threads = std::atoi(argv[++i]);
     else if (arg == "--min-time" && i + 1 < argc) o.min_time = std::atof(argv[++i]);
     else if (arg == "--square") o.square = true;
-    else if (arg == "--small") o.small = true;
+    else if (arg == "--sizes" && i + 1 < argc) {
+      o.sizes.clear();
+      for (std::stringstream list(argv[++i]); list.good();) {
+        std::string item;
+        std::getline(list, item, ',');
+        const long n = std::atol(item.c_str());
+        if (n <= 0) {
+          std::fprintf(stderr, "bench_gemm: --sizes wants positive integers separated by commas, got '%s'\n",
+                       item.c_str());
+          return 2;
+        }
+        o.sizes.push_back(static_cast<std::size_t>(n));
+      }
+    } else if (arg == "--small") o.small = true;
     else if (arg == "--json" && i + 1 < argc) o.json_path = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--min-time SECONDS] [--square] [--small] [--json PATH]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--min-time SECONDS] [--square] [--sizes N,N,..] [--small] [--json PATH]\n", argv[0]);
       return 2;
     }
   }
-  if (!o.square && !o.small) o.square = true;
+  if (!o.square && !o.small) o.square = true;  // --sizes alone also means the square table
   o.threads = std::max(1, o.threads);
 
   std::printf("CPU: %s (%u hardware threads)\n", cpu_model().c_str(), std::thread::hardware_concurrency());
