@@ -79,4 +79,28 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   d::gemm_blocked(pr, fmas >= d::parallel_limit ? threads : 1);
 }
 
+// The entries on and above the diagonal of C = alpha op(A) op(B) + beta C for a square n x n C: all that
+// a symmetric product (a Gram matrix A A^T, squared distances) needs. Tiles wholly below the diagonal
+// are skipped, about half of the work for large n; entries below the diagonal are unspecified (those in
+// tiles that cross it are computed, the others keep C's old contents). The entries it computes equal
+// gemm's, bit for bit, on any number of threads.
+template <class T>
+void gemm_upper(bool trans_a, bool trans_b, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  namespace d = gemm_detail;
+  const std::size_t fmas = n * n * k;
+  // Below the blocked path's threshold a product is cheap, and the full one gives the same entries.
+  if (n <= 1 || k == 0 || alpha == T(0) || fmas <= d::small_limit)
+    return gemm(trans_a, trans_b, n, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  d::check_leading_dimension("lda", lda, trans_a ? k : n, trans_a ? n : k);
+  d::check_leading_dimension("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
+  d::check_leading_dimension("ldc", ldc, n, n);
+  d::Product<T> pr{n, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
+  pr.upper = true;
+  const std::size_t threads =
+      std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
+               tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  d::gemm_blocked(pr, fmas / 2 >= d::parallel_limit ? threads : 1);
+}
+
 }  // namespace wgflow::ad

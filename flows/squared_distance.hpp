@@ -25,6 +25,7 @@
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm.hpp"
 #include "autodiff/tape.hpp"
+#include "flows/parallel.hpp"
 
 namespace wgflow::flows {
 
@@ -64,9 +65,25 @@ void ensure_shape(Tensor<T>& A, std::size_t rows, std::size_t cols) {
   if (A.shape()[0] != rows || A.shape()[1] != cols) A.resize({rows, cols});
 }
 
+// The passes over N x D and N x N matrices below run in parallel over pieces of this many rows (or
+// columns) when the matrix is large: with N = 1000 particles they are a tenth of an interaction step,
+// and serial they would hold a second thread idle. Each entry is computed by one piece in the same
+// order whatever the partition, so results do not depend on the thread count.
+inline constexpr std::size_t parallel_rows = 32;
+
+// Runs body(i0, i1) over [0, n) in pieces of `parallel_rows`, in parallel when work (entries) is large.
+template <class Body>
+void for_row_pieces(std::size_t n, std::size_t work, const Body& body) {
+  const std::size_t pieces = (n + parallel_rows - 1) / parallel_rows;
+  if (work < (std::size_t{1} << 16) || pieces < 2) return body(std::size_t{0}, n);
+  parallel_for_each_index(pieces, [&](std::size_t p) {
+    body(p * parallel_rows, std::min(n, (p + 1) * parallel_rows));
+  });
+}
+
 // The mean row of X (1 x D), the common centre by which both point sets are shifted, into `centre`.
 // Column sums in row order, then one division: the same operations, in the same order, as xtensor's
-// sum over axis 0 followed by /= N.
+// sum over axis 0 followed by /= N (pieces of columns in parallel).
 template <class T>
 void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
@@ -75,12 +92,14 @@ void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   std::fill_n(c, d, T(0));
   // An empty set's centre is the origin.
   if (n == 0) return;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* row = X.data() + i * d;
-    for (std::size_t k = 0; k < d; ++k) c[k] += row[k];
-  }
   const T count = static_cast<T>(n);
-  for (std::size_t k = 0; k < d; ++k) c[k] /= count;
+  for_row_pieces(d, n * d, [&](std::size_t k0, std::size_t k1) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const T* row = X.data() + i * d;
+      for (std::size_t k = k0; k < k1; ++k) c[k] += row[k];
+    }
+    for (std::size_t k = k0; k < k1; ++k) c[k] /= count;
+  });
 }
 
 template <class T>
@@ -96,11 +115,13 @@ void centred_into(const Tensor<T>& X, const Tensor<T>& centre, Tensor<T>& out) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   ensure_shape(out, n, d);
   const T* c = centre.data();
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* row = X.data() + i * d;
-    T* o = out.data() + i * d;
-    for (std::size_t k = 0; k < d; ++k) o[k] = row[k] - c[k];
-  }
+  for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* row = X.data() + i * d;
+      T* o = out.data() + i * d;
+      for (std::size_t k = 0; k < d; ++k) o[k] = row[k] - c[k];
+    }
+  });
 }
 
 template <class T>
@@ -129,12 +150,18 @@ void expanded_squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, T c
     for (std::size_t k = 0; k < d; ++k) s += row[k] * row[k];
     return c * s;
   };
-  for (std::size_t i = 0; i < n; ++i) x2[i] = squared_norm(X.data() + i * d);
-  for (std::size_t j = 0; j < m; ++j) y2[j] = squared_norm(Y.data() + j * d);
-  for (std::size_t i = 0; i < n; ++i) {
-    T* row = D.data() + i * m;
-    for (std::size_t j = 0; j < m; ++j) row[j] = std::max(T(0), (x2[i] + y2[j]) + row[j]);
-  }
+  for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) x2[i] = squared_norm(X.data() + i * d);
+  });
+  for_row_pieces(m, m * d, [&](std::size_t j0, std::size_t j1) {
+    for (std::size_t j = j0; j < j1; ++j) y2[j] = squared_norm(Y.data() + j * d);
+  });
+  for_row_pieces(n, n * m, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      T* row = D.data() + i * m;
+      for (std::size_t j = 0; j < m; ++j) row[j] = std::max(T(0), (x2[i] + y2[j]) + row[j]);
+    }
+  });
 }
 
 template <class T>
@@ -182,34 +209,35 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
   detail::centred_into(X, ws.centre, ws.Xc);
   const T c = distance_scale<T>(convention, d);
   const T* x = ws.Xc.data();
-  // Only the upper triangle is computed: row block [i0, i0 + rows) against rows i0.. (a trapezoid of
-  // GEMMs), about half of the N^2 D multiply-adds of the full product (N = 1000, D = 500: 0.54 of
-  // them at 96 rows). Smaller blocks would save a little more but give each GEMM fewer rows to share
-  // among threads.
-  constexpr std::size_t rows = 96;
-  for (std::size_t i0 = 0; i0 < n; i0 += rows)
-    ad::gemm<T>(false, true, std::min(rows, n - i0), n - i0, d, T(-2) * c, x + i0 * d, d, x + i0 * d, d, T(0),
-                D.data() + i0 * n + i0, n);
+  // Only the upper triangle is computed (ad::gemm_upper): about half of the N^2 D multiply-adds.
+  ad::gemm_upper<T>(false, true, n, d, T(-2) * c, x, d, x, d, T(0), D.data(), n);
   std::vector<T>& x2 = ws.x2;
   x2.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    T s = 0;
-    for (std::size_t k = 0; k < d; ++k) s += x[i * d + k] * x[i * d + k];
-    x2[i] = c * s;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    T* row = D.data() + i * n;
-    row[i] = T(0);  // rounding would leave ~eps |x_i|^2
-    for (std::size_t j = i + 1; j < n; ++j) row[j] = std::max(T(0), (x2[i] + x2[j]) + row[j]);
-  }
-  // The lower triangle mirrors the upper one (so symmetric kernels give symmetric matrices), in tiles
-  // so that the column-wise reads stay in cache.
-  constexpr std::size_t tile = 32;
+  detail::for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      T s = 0;
+      for (std::size_t k = 0; k < d; ++k) s += x[i * d + k] * x[i * d + k];
+      x2[i] = c * s;
+    }
+  });
   T* p = D.data();
-  for (std::size_t i0 = 0; i0 < n; i0 += tile)
-    for (std::size_t j0 = 0; j0 <= i0; j0 += tile)
-      for (std::size_t i = i0; i < std::min(i0 + tile, n); ++i)
-        for (std::size_t j = j0; j < std::min(j0 + tile, i); ++j) p[i * n + j] = p[j * n + i];
+  detail::for_row_pieces(n, n * n, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      T* row = p + i * n;
+      row[i] = T(0);  // rounding would leave ~eps |x_i|^2
+      for (std::size_t j = i + 1; j < n; ++j) row[j] = std::max(T(0), (x2[i] + x2[j]) + row[j]);
+    }
+  });
+  // The lower triangle mirrors the upper one (so symmetric kernels give symmetric matrices), tile by
+  // tile so that the column-wise reads stay in cache; a piece of rows writes only its own rows, and
+  // reads rows above it, which the pass above has finished.
+  constexpr std::size_t tile = detail::parallel_rows;
+  detail::for_row_pieces(n, n * n, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t i0 = r0; i0 < r1; i0 += tile)
+      for (std::size_t j0 = 0; j0 <= i0; j0 += tile)
+        for (std::size_t i = i0; i < std::min(i0 + tile, r1); ++i)
+          for (std::size_t j = j0; j < std::min(j0 + tile, i); ++j) p[i * n + j] = p[j * n + i];
+  });
 }
 
 // N x N matrix of d^2(x_i, x_j) within one set.

@@ -32,16 +32,19 @@ std::size_t k_block(std::size_t k) {
   return ceil_div(k, ceil_div(k, Blocking<T>::KC));
 }
 
-// C(0..mc-1, 0..nc-1) at c = alpha * (packed A block) (packed B slivers) + beta * C.
+// C(0..mc-1, 0..nc-1) at c = alpha * (packed A block) (packed B slivers) + beta * C. With `upper`, the
+// block's first entry is C(row0, col0) and tiles wholly below C's diagonal are skipped.
 template <class T>
 void macro_kernel(const T* pa, const T* pb, std::size_t mc, std::size_t nc, std::size_t kc, T alpha, T beta, T* c,
-                  std::size_t ldc) {
+                  std::size_t ldc, bool upper = false, std::size_t row0 = 0, std::size_t col0 = 0) {
   constexpr std::size_t MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   for (std::size_t j = 0; j < nc; j += NR) {
     const PackedB<T> b{pb + j * kc};
-    for (std::size_t i = 0; i < mc; i += MR)
-      micro_kernel(kc, PackedA<T>{pa + i * kc}, b, alpha, beta, c + i * ldc + j, ldc, std::min(MR, mc - i),
-                   std::min(NR, nc - j));
+    const std::size_t nr = std::min(NR, nc - j);
+    for (std::size_t i = 0; i < mc; i += MR) {
+      if (upper && row0 + i >= col0 + j + nr) break;  // this tile's first row is below its last column
+      micro_kernel(kc, PackedA<T>{pa + i * kc}, b, alpha, beta, c + i * ldc + j, ldc, std::min(MR, mc - i), nr);
+    }
   }
 }
 
@@ -53,9 +56,11 @@ void panel_part(const Product<T>& pr, const T* pb, std::size_t jc, std::size_t p
   constexpr std::size_t MC = Blocking<T>::MC;
   T* pa = thread_scratch<T>().a.get(MC * kc);
   for (std::size_t ic = i0; ic < i1; ic += MC) {
+    if (pr.upper && ic >= jc + j1) break;  // the rest of the rows lie below this part's columns
     const std::size_t mc = std::min(MC, i1 - ic);
     pack_a(pr.a, ic, mc, pc, kc, pa);
-    macro_kernel(pa, pb + j0 * kc, mc, j1 - j0, kc, pr.alpha, beta, pr.c + ic * pr.ldc + jc + j0, pr.ldc);
+    macro_kernel(pa, pb + j0 * kc, mc, j1 - j0, kc, pr.alpha, beta, pr.c + ic * pr.ldc + jc + j0, pr.ldc, pr.upper, ic,
+                 jc + j0);
   }
 }
 

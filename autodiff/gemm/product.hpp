@@ -25,6 +25,8 @@ struct Product {
   T beta;
   T* c;
   std::size_t ldc;
+  // Only C's upper triangle is wanted (gemm_upper): tiles wholly below the diagonal are skipped.
+  bool upper = false;
 };
 
 }  // namespace wgflow::ad::gemm_detail

@@ -188,6 +188,53 @@ TEST_CASE_TEMPLATE("gemm gives bitwise identical results on 1, 2 and 3 threads",
     }
 }
 
+TEST_CASE_TEMPLATE("gemm_upper: the entries on and above the diagonal, bit for bit those of gemm, on 1-3 threads", T,
+                   float, double) {
+  // Square C of ragged size (every tile edge), beta != 0 and padded strides; n = 20 takes the small
+  // path (the full product), the others the blocked path with its tiles below the diagonal skipped;
+  // k = 389 is two KC blocks.
+  for (const std::size_t n : {20, 157, 301})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const Case q{ta, tb, n, n, 389, 1.25, 0.75, 2};
+        CAPTURE(describe(q));
+        Operands<T> full(q, 9);
+        full.run(q);
+        for (int threads = 1; threads <= 3; ++threads) {
+          CAPTURE(threads);
+          Operands<T> x(q, 9);
+          tbb::task_arena(threads).execute([&] {
+            wgflow::ad::gemm_upper<T>(q.ta, q.tb, n, q.k, T(q.alpha), x.a.data(), x.lda, x.b.data(), x.ldb, T(q.beta),
+                                      x.c.data(), x.ldc);
+          });
+          std::size_t differing = 0;
+          for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = i; j < n; ++j) differing += std::memcmp(&x.c[i * x.ldc + j], &full.c[i * x.ldc + j], sizeof(T)) != 0;
+          CHECK(differing == 0);
+          for (std::size_t i = 0; i < n; ++i)  // the padding columns are never written
+            for (std::size_t j = n; j < x.ldc; ++j) CHECK(x.c[i * x.ldc + j] == T(sentinel));
+        }
+      }
+}
+
+TEST_CASE_TEMPLATE("gemm_upper skips the tiles below the diagonal", T, float, double) {
+  // beta == 0 and C poisoned with NaN: an entry far below the diagonal (further than any tile's
+  // MR + NR reach) is never written, so it is still NaN; every entry on or above it is finite.
+  const std::size_t n = 301;
+  const Case q{false, true, n, n, 389, 1.0, 0.0, 0};
+  Operands<T> x(q, 5);
+  wgflow::ad::gemm_upper<T>(false, true, n, q.k, T(1), x.a.data(), x.lda, x.b.data(), x.ldb, T(0), x.c.data(), x.ldc);
+  std::size_t untouched = 0, below = 0, finite_upper = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j >= i) finite_upper += std::isfinite(x.c[i * n + j]);
+      if (i >= j + 128) ++below, untouched += std::isnan(x.c[i * n + j]);
+    }
+  CHECK(finite_upper == n * (n + 1) / 2);
+  CHECK(below > 0);
+  CHECK(untouched == below);
+}
+
 TEST_CASE("gemm reuses its packing buffers across calls of the same shape") {
   // The B panel buffer of this thread: the same memory before and after a second identical call, and
   // as large as the first call left it.
