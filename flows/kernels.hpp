@@ -155,12 +155,16 @@ void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T
   detail::centred_into(Y, ws.centre, ws.Yc);
   const Tensor<T>& Xc = ws.Xc;
   const T a = 2 * c * weight;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T* g = slope.data() + i * m;
-    T row_sum = 0;  // a plain loop: xtensor's axis-1 reducer is a slow scalar stepper
-    for (std::size_t j = 0; j < m; ++j) row_sum += g[j];
-    for (std::size_t k = 0; k < d; ++k) out(i, k) += a * row_sum * Xc(i, k);
-  }
+  detail::for_row_pieces(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* g = slope.data() + i * m;
+      T row_sum = 0;  // a plain loop: xtensor's axis-1 reducer is a slow scalar stepper
+      for (std::size_t j = 0; j < m; ++j) row_sum += g[j];
+      const T* x = Xc.data() + i * d;
+      T* o = out.data() + i * d;
+      for (std::size_t k = 0; k < d; ++k) o[k] += a * row_sum * x[k];
+    }
+  });
   ad::gemm<T>(false, false, n, d, m, -a, slope.data(), m, ws.Yc.data(), d, T(1), out.data(), d);
 }
 
