@@ -30,7 +30,24 @@ import statistics
 import sys
 import time
 
-import torch
+
+def _threads_from_argv(argv):
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return str(os.cpu_count() or 1)
+
+
+# Debian's PyTorch does its matrix products in the system OpenBLAS, whose thread pool ignores
+# torch.set_num_threads: at --threads 1 a 1024^3 product still kept both cores of the 2-core machine busy
+# (CPU time twice the wall time), so PyTorch's "1-thread" figures were 2-thread ones. The pools read their
+# size from the environment when the libraries load, hence before torch is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _threads_from_argv(sys.argv[1:])
+
+import torch  # noqa: E402  (after the thread-pool sizes above)
 
 
 def cpu_model():
