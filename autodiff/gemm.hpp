@@ -1,5 +1,6 @@
 #pragma once
-// General matrix multiply on row-major storage: C = alpha op(A) op(B) + beta C.
+// General matrix multiply on row-major storage: C = alpha op(A) op(B) + beta C; and gemm_upper, its
+// upper triangle alone for symmetric products.
 //
 // op(X) is X or X^T as the flags say; op(A) is m x k, op(B) is k x n, C is m x n. lda, ldb, ldc are
 // row strides (elements between consecutive rows as stored), so a transposed operand is read in place.
@@ -47,6 +48,22 @@ inline void check_leading_dimension(const char* name, std::size_t ld, std::size_
                      " matrix it strides");
 }
 
+// Stored shapes: A is m x k (k x m when transposed), B is k x n (n x k), C is m x n.
+inline void check_leading_dimensions(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                                     std::size_t lda, std::size_t ldb, std::size_t ldc) {
+  check_leading_dimension("lda", lda, trans_a ? k : m, trans_a ? m : k);
+  check_leading_dimension("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
+  check_leading_dimension("ldc", ldc, m, n);
+}
+
+// The threads a product of `fmas` multiply-adds runs on: 1 below parallel_limit, else the current
+// arena's width as further limited by a tbb::global_control in force.
+inline std::size_t threads_for(std::size_t fmas) {
+  if (fmas < parallel_limit) return 1;
+  return std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
+                  tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+}
+
 // C = beta C, where no product term remains (k == 0 or alpha == 0).
 template <class T>
 void scale(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
@@ -60,10 +77,7 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
           std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   namespace d = gemm_detail;
-  // Stored shapes: A is m x k (k x m when transposed), B is k x n (n x k).
-  d::check_leading_dimension("lda", lda, trans_a ? k : m, trans_a ? m : k);
-  d::check_leading_dimension("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
-  d::check_leading_dimension("ldc", ldc, m, n);
+  d::check_leading_dimensions(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) return d::scale(m, n, beta, c, ldc);
 
@@ -72,11 +86,7 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   if (n == 1 || m == 1) return d::gemm_vector(pr);
   const std::size_t fmas = m * n * k;
   if (fmas <= d::small_limit) return d::gemm_small(pr);
-  // The current arena's width, as further limited by a tbb::global_control in force.
-  const std::size_t threads =
-      std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
-               tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-  d::gemm_blocked(pr, fmas >= d::parallel_limit ? threads : 1);
+  d::gemm_blocked(pr, d::threads_for(fmas));
 }
 
 // The entries on and above the diagonal of C = alpha op(A) op(B) + beta C for a square n x n C: all that
@@ -92,15 +102,10 @@ void gemm_upper(bool trans_a, bool trans_b, std::size_t n, std::size_t k, T alph
   // Below the blocked path's threshold a product is cheap, and the full one gives the same entries.
   if (n <= 1 || k == 0 || alpha == T(0) || fmas <= d::small_limit)
     return gemm(trans_a, trans_b, n, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  d::check_leading_dimension("lda", lda, trans_a ? k : n, trans_a ? n : k);
-  d::check_leading_dimension("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
-  d::check_leading_dimension("ldc", ldc, n, n);
+  d::check_leading_dimensions(trans_a, trans_b, n, n, k, lda, ldb, ldc);
   d::Product<T> pr{n, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
   pr.upper = true;
-  const std::size_t threads =
-      std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
-               tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-  d::gemm_blocked(pr, fmas / 2 >= d::parallel_limit ? threads : 1);
+  d::gemm_blocked(pr, d::threads_for(fmas / 2));  // about half of the tiles
 }
 
 }  // namespace wgflow::ad
