@@ -9,10 +9,11 @@
 //
 // Implementation (autodiff/gemm/): the BLIS / GotoBLAS scheme with an xsimd register-blocked
 // micro-kernel on packed operands, parallel over blocks of C with TBB for large products, a direct
-// path that packs nothing (or only B) for the small products that dominate this toolkit, and a
-// matrix-vector path for a C of one column or one row (a network's scalar output). Results are
-// bitwise identical whatever the number of threads. Scratch memory is thread-local and reused, so
-// repeated calls with the same shapes allocate nothing.
+// path that packs nothing (or only B) for the small products that dominate this toolkit, a
+// matrix-vector path for a C of one column or one row (a network's scalar output), and an
+// outer-product path for k == 1 (that output's backward). Results are bitwise identical whatever the
+// number of threads. Scratch memory is thread-local and reused, so repeated calls with the same shapes
+// allocate nothing.
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm/blocked.hpp"
+#include "autodiff/gemm/outer.hpp"
 #include "autodiff/gemm/product.hpp"
 #include "autodiff/gemm/small.hpp"
 #include "autodiff/gemm/vector.hpp"
@@ -84,6 +86,8 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   const d::Product<T> pr{m, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
   // One column or one row: the micro-kernel's NR-wide tile would be mostly padding.
   if (n == 1 || m == 1) return d::gemm_vector(pr);
+  // Depth one: an outer product, one vector update per row instead of one tile per MR x NR block.
+  if (k == 1) return d::gemm_outer(pr);
   const std::size_t fmas = m * n * k;
   if (fmas <= d::small_limit) return d::gemm_small(pr);
   d::gemm_blocked(pr, d::threads_for(fmas));
