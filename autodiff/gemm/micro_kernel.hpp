@@ -13,15 +13,17 @@
 // only on k: results are bitwise identical for any partition of C among threads.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 
 #include "autodiff/gemm/blocking.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
-template <class T>
+// NV vectors wide: Blocking's NV, or 1 for a narrow tile over a product's last few columns (small.hpp).
+template <class T, std::size_t NV = Blocking<T>::NV>
 struct Tile {
-  Batch<T> acc[Blocking<T>::MR][Blocking<T>::NV];
+  Batch<T> acc[Blocking<T>::MR][NV];
 };
 
 // An A sliver packed by pack_a: MR consecutive values (rows r = 0..MR-1) per step p.
@@ -48,26 +50,28 @@ struct StridedA {
   void next() { p += step; }
 };
 
-// A B sliver packed by pack_b: NR consecutive values per step, 64-byte aligned.
-template <class T>
+// A B sliver packed by pack_b: NV * W (NR by default) consecutive values per step, 64-byte aligned.
+template <class T, std::size_t NV = Blocking<T>::NV>
 struct PackedB {
+  static constexpr std::size_t vectors = NV;
   const T* p;
   Batch<T> load(std::size_t v) const { return Batch<T>::load_aligned(p + v * Blocking<T>::W); }
-  void next() { p += Blocking<T>::NR; }
+  void next() { p += NV * Blocking<T>::W; }
 };
 
 // NR columns of B read in place from rows ld apart (B not transposed, all NR columns inside B).
 template <class T>
 struct StridedB {
+  static constexpr std::size_t vectors = Blocking<T>::NV;
   const T* p;
   std::size_t ld;
   Batch<T> load(std::size_t v) const { return Batch<T>::load_unaligned(p + v * Blocking<T>::W); }
   void next() { p += ld; }
 };
 
-template <class T, class AView, class BView>
-inline void accumulate(std::size_t kc, AView a, BView b, Tile<T>& t) {
-  constexpr std::size_t MR = Blocking<T>::MR, NV = Blocking<T>::NV;
+template <class T, std::size_t NV, class AView, class BView>
+inline void accumulate(std::size_t kc, AView a, BView b, Tile<T, NV>& t) {
+  constexpr std::size_t MR = Blocking<T>::MR;
 #pragma GCC unroll 32
   for (std::size_t r = 0; r < MR; ++r)
 #pragma GCC unroll 8
@@ -88,9 +92,9 @@ inline void accumulate(std::size_t kc, AView a, BView b, Tile<T>& t) {
 }
 
 // C = alpha * acc + beta * C on a whole MR x NR tile at c (row stride ldc).
-template <class T>
-inline void store(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc) {
-  constexpr std::size_t MR = Blocking<T>::MR, NV = Blocking<T>::NV, W = Blocking<T>::W;
+template <class T, std::size_t NV>
+inline void store(const Tile<T, NV>& t, T alpha, T beta, T* c, std::size_t ldc) {
+  constexpr std::size_t MR = Blocking<T>::MR, W = Blocking<T>::W;
   const Batch<T> va(alpha), vb(beta);
 #pragma GCC unroll 32
   for (std::size_t r = 0; r < MR; ++r)
@@ -104,12 +108,14 @@ inline void store(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc) {
 }
 
 // The same update on the top-left mr x nr corner of a tile (an edge of C), with exactly the arithmetic of
-// store(): vectors wholly inside C are updated in place; the last, partial vector of a row goes through a
-// scratch vector, of which only the lanes inside C are copied in and out. Those copies are element loops
-// of fixed length W, not std::copy_n: the library call that a short copy becomes would cost more than
-// the tile's arithmetic (edge tiles are common: every product with m % MR or n % NR nonzero).
-template <class T>
-inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr, std::size_t nr) {
+// store(): vectors wholly inside C are updated in place; the last, partial vector of a row is stored to
+// a scratch vector and its lanes inside C are updated one by one with a scalar fma, which rounds as the
+// vector fma does. (Copying C's lanes into the scratch vector and loading it whole stalled on
+// store-to-load forwarding: 100 x 50 x 8 took 1.3 us more than 100 x 48 x 8 on AMD EPYC, AVX2.) The
+// loops have fixed length W, not std::copy_n: the library call that a short copy becomes would cost more
+// than the tile's arithmetic (edge tiles are common: every product with m % MR or n % NR nonzero).
+template <class T, std::size_t NV>
+inline void store_edge(const Tile<T, NV>& t, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr, std::size_t nr) {
   constexpr std::size_t W = Blocking<T>::W;
   const Batch<T> va(alpha), vb(beta);
   alignas(64) std::array<T, W> buf{};
@@ -123,14 +129,14 @@ inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc,
         else xsimd::fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
         continue;
       }
+      x.store_aligned(buf.data());
       if (beta == T(0)) {
-        x.store_aligned(buf.data());
+        for (std::size_t l = 0; l < W; ++l)
+          if (l < lanes) cr[l] = buf[l];
       } else {
-        for (std::size_t l = 0; l < W; ++l) buf[l] = l < lanes ? cr[l] : T(0);
-        xsimd::fma(vb, Batch<T>::load_aligned(buf.data()), x).store_aligned(buf.data());
+        for (std::size_t l = 0; l < W; ++l)
+          if (l < lanes) cr[l] = std::fma(beta, cr[l], buf[l]);
       }
-      for (std::size_t l = 0; l < W; ++l)
-        if (l < lanes) cr[l] = buf[l];
     }
 }
 
@@ -138,16 +144,18 @@ inline void store_edge(const Tile<T>& t, T alpha, T beta, T* c, std::size_t ldc,
 // The tile's rows of C are prefetched first (both ends: a row of NR values may straddle two cache lines),
 // so that their loads overlap the accumulation instead of stalling the store: +4-6 % on sgemm 1024^3
 // (AMD EPYC Zen 3, 1 and 2 threads). Prefetching the A and B slivers ahead as well gained nothing.
+// The tile is as many vectors wide as the B view (Blocking's NV, or 1 for a narrow PackedB); nr <= its width.
 template <class T, class AView, class BView>
 inline void micro_kernel(std::size_t kc, AView a, BView b, T alpha, T beta, T* c, std::size_t ldc, std::size_t mr,
                          std::size_t nr) {
+  constexpr std::size_t NV = BView::vectors;
   for (std::size_t r = 0; r < mr; ++r) {
     __builtin_prefetch(c + r * ldc, 1);
     __builtin_prefetch(c + r * ldc + nr - 1, 1);
   }
-  Tile<T> t;
+  Tile<T, NV> t;
   accumulate(kc, a, b, t);
-  if (mr == Blocking<T>::MR && nr == Blocking<T>::NR) store(t, alpha, beta, c, ldc);
+  if (mr == Blocking<T>::MR && nr == NV * Blocking<T>::W) store(t, alpha, beta, c, ldc);
   else store_edge(t, alpha, beta, c, ldc, mr, nr);
 }
 

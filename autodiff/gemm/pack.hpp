@@ -42,10 +42,11 @@ void pack_a(const Operand<T>& a, std::size_t i0, std::size_t mc, std::size_t p0,
     pack_a_sliver(a, i0 + i, std::min(MR, mc - i), p0, kc, dst);
 }
 
-// Sliver of the B panel whose top-left corner is op(B)(p0, j0); dst receives kc * NR values.
-template <class T>
+// Sliver of the B panel whose top-left corner is op(B)(p0, j0); dst receives kc * NR values. NR is the
+// tile's width: Blocking's, or one vector for a narrow tile (small.hpp).
+template <class T, std::size_t NR = Blocking<T>::NR>
 void pack_b_sliver(const Operand<T>& b, std::size_t p0, std::size_t kc, std::size_t j0, std::size_t cols, T* dst) {
-  constexpr std::size_t NR = Blocking<T>::NR, W = Blocking<T>::W;
+  constexpr std::size_t W = Blocking<T>::W;
   if (!b.trans) {
     // op(B)(p, j) = data[p * ld + j]: each step p is a contiguous run of columns.
     const T* src = b.data + p0 * b.ld + j0;
