@@ -110,8 +110,9 @@ inline void store(const Tile<T, NV>& t, T alpha, T beta, T* c, std::size_t ldc) 
 // The same update on the top-left mr x nr corner of a tile (an edge of C), with exactly the arithmetic of
 // store(): vectors wholly inside C are updated in place; the last, partial vector of a row is stored to
 // a scratch vector and its lanes inside C are updated one by one with a scalar fma, which rounds as the
-// vector fma does. (Copying C's lanes into the scratch vector and loading it whole stalled on
-// store-to-load forwarding: 100 x 50 x 8 took 1.3 us more than 100 x 48 x 8 on AMD EPYC, AVX2.) The
+// vector fma does. (Copying C's lanes into the scratch vector and loading it whole stalls on
+// store-to-load forwarding: with that copy and a full-width tile for the last 2 columns, 100 x 50 x 8
+// took 1.3 us more than 100 x 48 x 8 on AMD EPYC, AVX2; with neither, 0.8 us more.) The
 // loops have fixed length W, not std::copy_n: the library call that a short copy becomes would cost more
 // than the tile's arithmetic (edge tiles are common: every product with m % MR or n % NR nonzero).
 template <class T, std::size_t NV>

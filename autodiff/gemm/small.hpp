@@ -33,8 +33,7 @@ void gemm_small(const Product<T>& pr) {
       small_column_block(pr, StridedB<T>{pr.b.data + j, pr.b.ld}, j, nr);
     } else if (nr <= W) {
       // The last few columns (a hidden width of 50 = 3 x 16 + 2) on a one-vector tile: the full tile
-      // would spend most of its FMAs and its edge stores on padding. X W at 100 x 50 x 8 took 1.3 us
-      // more than at 100 x 48 x 8 with the full tile (AMD EPYC, AVX2, float).
+      // would spend most of its FMAs on padding (see store_edge for the measured cost of such edges).
       T* sliver = thread_scratch<T>().b.get(pr.k * W);
       pack_b_sliver<T, W>(pr.b, 0, pr.k, j, nr, sliver);
       small_column_block(pr, PackedB<T, 1>{sliver}, j, nr);
