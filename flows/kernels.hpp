@@ -155,7 +155,7 @@ void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T
   detail::centred_into(Y, ws.centre, ws.Yc);
   const Tensor<T>& Xc = ws.Xc;
   const T a = 2 * c * weight;
-  detail::for_row_pieces(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
+  for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       const T* g = slope.data() + i * m;
       T row_sum = 0;  // a plain loop: xtensor's axis-1 reducer is a slow scalar stepper

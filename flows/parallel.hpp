@@ -6,6 +6,7 @@
 // stream Rng::stream(seed, i, step)). TBB may cut the range into any pieces on any threads; no
 // reduction across indices happens inside the loop. Sums over particles are done afterwards, serially or
 // by GEMM, in a fixed order.
+#include <algorithm>
 #include <cstddef>
 
 #include <tbb/blocked_range.h>
@@ -20,6 +21,20 @@ void parallel_for_each_index(std::size_t n, const Body& body, std::size_t grain 
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n, grain), [&](const tbb::blocked_range<std::size_t>& r) {
     for (std::size_t i = r.begin(); i != r.end(); ++i) body(i);
   });
+}
+
+// The rows of a piece of for_each_piece.
+inline constexpr std::size_t piece_rows = 32;
+
+// Calls body(i0, i1) on consecutive pieces [i0, i1) of piece_rows rows covering [0, n): in parallel when
+// `work` (the entries the pass touches) is large enough to repay TBB's scheduling, else once for all
+// rows on the calling thread. For row-wise passes over matrices (centring, norms, clamping) whose rows
+// are independent: each row is computed whole by one call, so results do not depend on the partition.
+template <class Body>
+void for_each_piece(std::size_t n, std::size_t work, const Body& body) {
+  const std::size_t pieces = (n + piece_rows - 1) / piece_rows;
+  if (work < (std::size_t{1} << 16) || pieces < 2) return body(std::size_t{0}, n);
+  parallel_for_each_index(pieces, [&](std::size_t p) { body(p * piece_rows, std::min(n, (p + 1) * piece_rows)); });
 }
 
 }  // namespace wgflow::flows

@@ -65,21 +65,9 @@ void ensure_shape(Tensor<T>& A, std::size_t rows, std::size_t cols) {
   if (A.shape()[0] != rows || A.shape()[1] != cols) A.resize({rows, cols});
 }
 
-// The passes over N x D and N x N matrices below run in parallel over pieces of this many rows (or
-// columns) when the matrix is large: with N = 1000 particles they are a tenth of an interaction step,
-// and serial they would hold a second thread idle. Each entry is computed by one piece in the same
-// order whatever the partition, so results do not depend on the thread count.
-inline constexpr std::size_t parallel_rows = 32;
-
-// Runs body(i0, i1) over [0, n) in pieces of `parallel_rows`, in parallel when work (entries) is large.
-template <class Body>
-void for_row_pieces(std::size_t n, std::size_t work, const Body& body) {
-  const std::size_t pieces = (n + parallel_rows - 1) / parallel_rows;
-  if (work < (std::size_t{1} << 16) || pieces < 2) return body(std::size_t{0}, n);
-  parallel_for_each_index(pieces, [&](std::size_t p) {
-    body(p * parallel_rows, std::min(n, (p + 1) * parallel_rows));
-  });
-}
+// The passes over N x D and N x N matrices below run in parallel pieces of rows (or columns) when the
+// matrix is large (flows/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
+// interaction step, and serial they would hold a second thread idle.
 
 // The mean row of X (1 x D), the common centre by which both point sets are shifted, into `centre`.
 // Column sums in row order, then one division: the same operations, in the same order, as xtensor's
@@ -93,7 +81,7 @@ void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   // An empty set's centre is the origin.
   if (n == 0) return;
   const T count = static_cast<T>(n);
-  for_row_pieces(d, n * d, [&](std::size_t k0, std::size_t k1) {
+  for_each_piece(d, n * d, [&](std::size_t k0, std::size_t k1) {
     for (std::size_t i = 0; i < n; ++i) {
       const T* row = X.data() + i * d;
       for (std::size_t k = k0; k < k1; ++k) c[k] += row[k];
@@ -115,7 +103,7 @@ void centred_into(const Tensor<T>& X, const Tensor<T>& centre, Tensor<T>& out) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   ensure_shape(out, n, d);
   const T* c = centre.data();
-  for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
+  for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       const T* row = X.data() + i * d;
       T* o = out.data() + i * d;
@@ -132,6 +120,23 @@ void check_same_dimension(const char* who, const Tensor<T>& X, const Tensor<T>& 
                      shape_string({Y.shape()[0], Y.shape()[1]}) + " (points are rows)");
 }
 
+// out(i) = c |x_i|^2 for the rows x_i of X, by plain loops: xtensor's axis-1 reducer is a scalar stepper
+// loop, several times slower (see autodiff/ops/reduce.hpp), and for low-dimensional particles these
+// loops are not negligible.
+template <class T>
+void scaled_squared_norms_into(const Tensor<T>& X, T c, std::vector<T>& out) {
+  const std::size_t n = X.shape()[0], d = X.shape()[1];
+  out.resize(n);
+  for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* row = X.data() + i * d;
+      T s = 0;
+      for (std::size_t k = 0; k < d; ++k) s += row[k] * row[k];
+      out[i] = c * s;
+    }
+  });
+}
+
 // D(i, j) = c (|x_i|^2 + |y_j|^2 - 2 x_i . y_j), clamped at 0, for already centred X and Y; D is
 // resized to N x M, x2 and y2 hold the scaled squared norms.
 template <class T>
@@ -141,22 +146,9 @@ void expanded_squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, T c
   ensure_shape(D, n, m);
   if (n == 0 || m == 0) return;
   ad::gemm<T>(false, true, n, m, d, T(-2) * c, X.data(), d, Y.data(), d, T(0), D.data(), m);
-  // Row norms by plain loops: xtensor's axis-1 reducer is a scalar stepper loop, several times slower
-  // (see autodiff/ops/reduce.hpp), and for low-dimensional particles these loops are not negligible.
-  x2.resize(n);
-  y2.resize(m);
-  auto squared_norm = [d, c](const T* row) {
-    T s = 0;
-    for (std::size_t k = 0; k < d; ++k) s += row[k] * row[k];
-    return c * s;
-  };
-  for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) x2[i] = squared_norm(X.data() + i * d);
-  });
-  for_row_pieces(m, m * d, [&](std::size_t j0, std::size_t j1) {
-    for (std::size_t j = j0; j < j1; ++j) y2[j] = squared_norm(Y.data() + j * d);
-  });
-  for_row_pieces(n, n * m, [&](std::size_t i0, std::size_t i1) {
+  scaled_squared_norms_into(X, c, x2);
+  scaled_squared_norms_into(Y, c, y2);
+  for_each_piece(n, n * m, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       T* row = D.data() + i * m;
       for (std::size_t j = 0; j < m; ++j) row[j] = std::max(T(0), (x2[i] + y2[j]) + row[j]);
@@ -212,16 +204,9 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
   // Only the upper triangle is computed (ad::gemm_upper): about half of the N^2 D multiply-adds.
   ad::gemm_upper<T>(false, true, n, d, T(-2) * c, x, d, x, d, T(0), D.data(), n);
   std::vector<T>& x2 = ws.x2;
-  x2.resize(n);
-  detail::for_row_pieces(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      T s = 0;
-      for (std::size_t k = 0; k < d; ++k) s += x[i * d + k] * x[i * d + k];
-      x2[i] = c * s;
-    }
-  });
+  detail::scaled_squared_norms_into(ws.Xc, c, x2);
   T* p = D.data();
-  detail::for_row_pieces(n, n * n, [&](std::size_t i0, std::size_t i1) {
+  for_each_piece(n, n * n, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       T* row = p + i * n;
       row[i] = T(0);  // rounding would leave ~eps |x_i|^2
@@ -231,8 +216,8 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
   // The lower triangle mirrors the upper one (so symmetric kernels give symmetric matrices), tile by
   // tile so that the column-wise reads stay in cache; a piece of rows writes only its own rows, and
   // reads rows above it, which the pass above has finished.
-  constexpr std::size_t tile = detail::parallel_rows;
-  detail::for_row_pieces(n, n * n, [&](std::size_t r0, std::size_t r1) {
+  constexpr std::size_t tile = piece_rows;
+  for_each_piece(n, n * n, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i0 = r0; i0 < r1; i0 += tile)
       for (std::size_t j0 = 0; j0 <= i0; j0 += tile)
         for (std::size_t i = i0; i < std::min(i0 + tile, r1); ++i)

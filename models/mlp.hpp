@@ -92,10 +92,7 @@ class Mlp final : public Model<T> {
   // f(theta, X) on the calling thread's tape (Tape<T>::local(), cleared first).
   Tensor<T> predict(std::span<const T> theta, const Tensor<T>& X) const override {
     check_inputs("Mlp::predict", Shape{X.shape()[0], X.shape()[1]});
-    Tape<T>& tape = Tape<T>::local();
-    tape.clear();
-    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
-    return Tensor<T>(forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val());
+    return Tensor<T>(outputs_on_tape(theta, X));
   }
 
   // predict() without the result's allocation: the outputs go from the tape straight into `out`.
@@ -104,10 +101,7 @@ class Mlp final : public Model<T> {
     if (out.size() != X.shape()[0] * num_outputs())
       throw ShapeError("Mlp::predict_into: out has " + std::to_string(out.size()) + " values, the outputs are " +
                        shape_string(Shape{X.shape()[0], num_outputs()}));
-    Tape<T>& tape = Tape<T>::local();
-    tape.clear();
-    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
-    const auto y = forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val();
+    const auto y = outputs_on_tape(theta, X);
     std::copy(y.begin(), y.end(), out.begin());
   }
 
@@ -126,6 +120,15 @@ class Mlp final : public Model<T> {
   }
 
  private:
+  // f(theta, X) recorded on the calling thread's tape (cleared first), without gradients: a view of the
+  // output node's values, valid until that tape is next cleared.
+  ad::View<T> outputs_on_tape(std::span<const T> theta, const Tensor<T>& X) const {
+    Tape<T>& tape = Tape<T>::local();
+    tape.clear();
+    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
+    return forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val();
+  }
+
   void check_inputs(const char* where, const Shape& x) const {
     if (x[1] != num_inputs())
       throw ShapeError(std::string(where) + ": X is " + shape_string(x) + ", the network expects B x " +
