@@ -12,17 +12,17 @@
 // order layer0.weight, layer0.bias, layer1.weight, ... (see ParameterLayout); without biases the bias
 // blocks are absent.
 //
-// Cost per evaluation: one fused affine node (models/affine.hpp) and one activation node per layer, each
-// a handful of GEMM calls; parameters enter the tape as one leaf per block, copied from theta.
+// Cost per evaluation: one dense node per layer (models/dense.hpp: the affine map with, for the
+// piecewise-linear activations, the activation fused in), each a handful of GEMM calls; parameters
+// enter the tape as one leaf per block, copied from theta.
 #include <cstddef>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "autodiff/ops/matmul.hpp"
 #include "autodiff/tape.hpp"
 #include "models/activation.hpp"
-#include "models/affine.hpp"
+#include "models/dense.hpp"
 #include "models/model.hpp"
 #include "models/parameter_layout.hpp"
 
@@ -72,13 +72,13 @@ class Mlp final : public Model<T> {
     for (std::size_t l = 0; l < num_layers(); ++l) {
       const ad::Var<T>& W = params[per_layer * l];
       check_block(per_layer * l, W);
+      const Activation& act = l + 1 < num_layers() ? spec_.hidden : spec_.output;
       if (spec_.bias) {
         check_block(per_layer * l + 1, params[per_layer * l + 1]);
-        h = affine(h, W, params[per_layer * l + 1]);
+        h = dense(h, W, params[per_layer * l + 1], act);
       } else {
-        h = ad::matmul(h, W);
+        h = dense(h, W, act);
       }
-      h = (l + 1 < num_layers() ? spec_.hidden : spec_.output)(h);
     }
     return h;
   }

@@ -1,0 +1,98 @@
+#pragma once
+// A dense layer as one tape node: out = act(X W + 1 b), X is B x in, W in x out, b a 1 x out row
+// broadcast over the B rows (or no bias).
+//
+// Why one node: dense layers run for every particle at every step, on small matrices where passes
+// over memory cost as much as the products. Fused, the pre-activation X W + b has no node of its own
+// (no B x out value and adjoint buffers, no zeroing of that adjoint before each backward), the
+// activation is applied in place, and the backward makes a single pass over the output's adjoint for
+// the activation's derivative and the bias gradient together. One DE step of 5 networks 8-50-1 went
+// from 55.6 to 49.6 us in float32 and from 84.2 to 81.6 us in float64 (AMD EPYC Zen 3, AVX2, medians of 7
+// alternating runs).
+//
+// The fusion covers the piecewise-linear activations (identity, relu, leaky relu with a slope >= 0),
+// whose derivative is a select on the sign of the output: out > 0 exactly where X W + b > 0. The
+// others (tanh, sigmoid, softplus) are applied as their own node (autodiff/ops/activations.hpp) after
+// the affine one; the values and derivatives are the same either way, relu's conventions included
+// (derivative 0 at the kink, NaN passed through).
+#include <cstddef>
+#include <string>
+
+#include "autodiff/gemm.hpp"
+#include "autodiff/tape.hpp"
+#include "models/activation.hpp"
+
+namespace wgflow::models {
+
+namespace dense_detail {
+
+// With P = d out * act'(out):  dX = P W^T,  dW = X^T P,  db = 1^T P (the column sums of P).
+template <class T>
+ad::Var<T> node(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>* b, const Activation& act) {
+  const std::size_t B = X.rows(), in = X.cols(), n = W.cols();
+  if (W.rows() != in || (b && (b->rows() != 1 || b->cols() != n)))
+    throw ShapeError("dense: X is " + shape_string(X.shape()) + ", W is " + shape_string(W.shape()) +
+                     (b ? ", b is " + shape_string(b->shape()) : std::string()) +
+                     "; expected X B x in, W in x out" + (b ? ", b 1 x out" : ""));
+  using Kind = Activation::Kind;
+  const bool fused = act.kind() == Kind::identity || act.kind() == Kind::relu ||
+                     (act.kind() == Kind::leaky_relu && act.slope() >= 0);
+  if (!fused) return act(node(X, W, b, Activation::identity()));
+
+  ad::Var<T> out = b ? ad::make_output(ad::Shape{B, n}, {X, W, *b}) : ad::make_output(ad::Shape{B, n}, {X, W});
+  T* __restrict o = out.data();
+  if (b) {
+    const T* __restrict bias = b->data();
+    for (std::size_t i = 0; i < B; ++i)
+      for (std::size_t j = 0; j < n; ++j) o[i * n + j] = bias[j];
+  }
+  ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W.data(), n, b ? T(1) : T(0), o, n);
+
+  const Kind kind = act.kind();
+  const T slope = static_cast<T>(act.slope());
+  // The same selects as ad::relu and ad::leaky_relu.
+  if (kind == Kind::relu)
+    for (std::size_t i = 0; i < B * n; ++i) o[i] = o[i] < T(0) ? T(0) : o[i];
+  else if (kind == Kind::leaky_relu)
+    for (std::size_t i = 0; i < B * n; ++i) o[i] = o[i] > T(0) ? o[i] : slope * o[i];
+
+  if (!out.needs_grad()) return out;
+  // P's buffer; the identity's P is d out itself.
+  T* scratch = kind == Kind::identity ? nullptr : out.tape().template allocate<T>(B * n);
+  const ad::Var<T> bias = b ? *b : ad::Var<T>();
+  const bool bias_grad = b && b->needs_grad();
+  out.on_backward([X, W, bias, bias_grad, out, B, in, n, kind, slope, scratch] {
+    const T* __restrict g = out.adj().data();
+    const T* __restrict y = out.data();
+    T* __restrict p = scratch;
+    if (kind == Kind::relu)
+      for (std::size_t i = 0; i < B * n; ++i) p[i] = y[i] > T(0) ? g[i] : T(0);
+    else if (kind == Kind::leaky_relu)
+      for (std::size_t i = 0; i < B * n; ++i) p[i] = y[i] > T(0) ? g[i] : slope * g[i];
+    const T* P = kind == Kind::identity ? g : p;
+    if (X.needs_grad()) ad::gemm<T>(false, true, B, in, n, T(1), P, n, W.data(), n, T(1), X.adj().data(), in);
+    if (W.needs_grad()) ad::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W.adj().data(), n);
+    if (bias_grad) {
+      T* __restrict db = bias.adj().data();
+      for (std::size_t i = 0; i < B; ++i)
+        for (std::size_t j = 0; j < n; ++j) db[j] += P[i * n + j];
+    }
+  });
+  return out;
+}
+
+}  // namespace dense_detail
+
+// act(X W + 1 b) with b a 1 x out row.
+template <class T>
+ad::Var<T> dense(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>& b, const Activation& act) {
+  return dense_detail::node(X, W, &b, act);
+}
+
+// act(X W), a layer without bias.
+template <class T>
+ad::Var<T> dense(const ad::Var<T>& X, const ad::Var<T>& W, const Activation& act) {
+  return dense_detail::node<T>(X, W, nullptr, act);
+}
+
+}  // namespace wgflow::models
