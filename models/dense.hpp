@@ -26,6 +26,17 @@ namespace wgflow::models {
 
 namespace dense_detail {
 
+// o = f(o + 1 b) in place on a rows x cols matrix; o = f(o) without a bias row.
+template <class T, class F>
+void add_bias_and_apply(T* __restrict o, std::size_t rows, std::size_t cols, const T* __restrict bias, F f) {
+  if (!bias) {
+    for (std::size_t i = 0; i < rows * cols; ++i) o[i] = f(o[i]);
+    return;
+  }
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = f(o[i * cols + j] + bias[j]);
+}
+
 // db += the column sums of the rows x cols matrix P. Row by row, vectorised along the row, for wide
 // matrices; for fewer columns than a vector (a scalar output's bias) each column is summed in four
 // interleaved partial sums, which break the chain of dependent adds (each through db[j] in memory).
@@ -61,20 +72,18 @@ ad::Var<T> node(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>* b, c
 
   ad::Var<T> out = b ? ad::make_output(ad::Shape{B, n}, {X, W, *b}) : ad::make_output(ad::Shape{B, n}, {X, W});
   T* __restrict o = out.data();
-  if (b) {
-    const T* __restrict bias = b->data();
-    for (std::size_t i = 0; i < B; ++i)
-      for (std::size_t j = 0; j < n; ++j) o[i * n + j] = bias[j];
-  }
-  ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W.data(), n, b ? T(1) : T(0), o, n);
-
+  ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W.data(), n, T(0), o, n);
+  // Then bias and activation in one pass over the product (a bias copied into C first, for a beta = 1
+  // product, would cost a pass of its own). The selects are those of ad::relu and ad::leaky_relu.
   const Kind kind = act.kind();
   const T slope = static_cast<T>(act.slope());
-  // The same selects as ad::relu and ad::leaky_relu.
+  const T* bias_row = b ? b->data() : nullptr;
   if (kind == Kind::relu)
-    for (std::size_t i = 0; i < B * n; ++i) o[i] = o[i] < T(0) ? T(0) : o[i];
+    add_bias_and_apply(o, B, n, bias_row, [](T v) { return v < T(0) ? T(0) : v; });
   else if (kind == Kind::leaky_relu)
-    for (std::size_t i = 0; i < B * n; ++i) o[i] = o[i] > T(0) ? o[i] : slope * o[i];
+    add_bias_and_apply(o, B, n, bias_row, [slope](T v) { return v > T(0) ? v : slope * v; });
+  else if (b)
+    add_bias_and_apply(o, B, n, bias_row, [](T v) { return v; });
 
   if (!out.needs_grad()) return out;
   // P's buffer; the identity's P is d out itself.
