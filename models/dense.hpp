@@ -37,24 +37,18 @@ void add_bias_and_apply(T* __restrict o, std::size_t rows, std::size_t cols, con
     for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = f(o[i * cols + j] + bias[j]);
 }
 
-// db += the column sums of the rows x cols matrix P. Row by row, vectorised along the row, for wide
-// matrices; for fewer columns than a vector (a scalar output's bias) each column is summed in four
-// interleaved partial sums, which break the chain of dependent adds (each through db[j] in memory).
+// db += the column sums of the rows x cols matrix P, vectorised along the rows, four rows per update of
+// db: row by row, each update of db[j] waited on the store of the one before (store-to-load
+// forwarding), and the bias gradient of a 100 x 50 layer took 5 % of a UCI network's step.
 template <class T>
 void add_column_sums(const T* __restrict P, std::size_t rows, std::size_t cols, T* __restrict db) {
-  if (cols >= 8) {
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t j = 0; j < cols; ++j) db[j] += P[i * cols + j];
-    return;
+  std::size_t i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const T *p0 = P + i * cols, *p1 = p0 + cols, *p2 = p1 + cols, *p3 = p2 + cols;
+    for (std::size_t j = 0; j < cols; ++j) db[j] += (p0[j] + p1[j]) + (p2[j] + p3[j]);
   }
-  for (std::size_t j = 0; j < cols; ++j) {
-    T s[4] = {T(0), T(0), T(0), T(0)};
-    std::size_t i = 0;
-    for (; i + 4 <= rows; i += 4)
-      for (std::size_t l = 0; l < 4; ++l) s[l] += P[(i + l) * cols + j];
-    for (; i < rows; ++i) s[0] += P[i * cols + j];
-    db[j] += (s[0] + s[1]) + (s[2] + s[3]);
-  }
+  for (; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) db[j] += P[i * cols + j];
 }
 
 // With P = d out * act'(out):  dX = P W^T,  dW = X^T P,  db = 1^T P (the column sums of P).
