@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <xtensor/xnoalias.hpp>
-
 #include "autodiff/errors.hpp"
 #include "flows/parallel.hpp"
 #include "flows/term.hpp"
@@ -43,10 +41,12 @@ class PotentialEnergy final : public Term<T> {
     gradients_.resize({n, J});
     values_.resize(n);
     parallel_for_each_index(n, [&](std::size_t i) {
-      values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J),
-                                                 std::span<T>(gradients_.data() + i * J, J));
+      T* g = gradients_.data() + i * J;
+      values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(g, J));
+      // Added by the same task: a serial pass over all N J entries afterwards would cost scaling.
+      T* d = drift.data() + i * J;
+      for (std::size_t j = 0; j < J; ++j) d[j] += g[j];
     });
-    xt::noalias(drift) += gradients_;  // in place: drift += e would evaluate into a new matrix first
   }
 
   // The mean loss over the particles at the last step (in particle order, so reproducible).
