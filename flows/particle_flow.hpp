@@ -123,11 +123,12 @@ class ParticleFlow final : public Flow<T> {
     for (std::size_t k = 0; k < terms_.size(); ++k) {
       term_drift_zero_ = false;
       terms_[k]->add_drift(context, term_drift_);
-      // Per particle, in parallel (every serial O(N J) pass costs scaling at 2 threads): check the
+      // Per particle, in parallel unless the pass is too small to repay the threads (every serial O(N J)
+      // pass costs scaling at 2 threads; a fork and join costs more than N = 5 rows of work): check the
       // term's drift, note which term pushes the particle hardest (to name it if the update overflows),
-      // add it to the drift, and zero the term's row for the next term.
+      // add it to the drift, and zero the term's row for the next term. About 4 entry-passes of work.
       bad_.assign(n, no_fault);
-      parallel_for_each_index(n, [&](std::size_t i) {
+      for_each_index(n, 4 * n * J, [&](std::size_t i) {
         T* d = drift_.data() + i * J;
         T* e = term_drift_.data() + i * J;
         const Bits top = k == 0 ? accumulate<true>(d, e, J) : accumulate<false>(d, e, J);
@@ -151,7 +152,9 @@ class ParticleFlow final : public Flow<T> {
     const T noise = std::sqrt(2 * diffusion() * optimizer_.learning_rate());
     resize(next_, n, J);
     bad_.assign(n, no_fault);
-    parallel_for_each_index(n, [&](std::size_t i) {
+    // Work in entry-passes, as for_each_index counts it: a normal (Rng::fill_normal, ~5 ns on AMD Zen 3)
+    // costs about 32 of them, so the noise is most of this pass when there is any.
+    for_each_index(n, n * J * (noise > 0 ? 34 : 2), [&](std::size_t i) {
       const T* theta = particles_.data() + i * J;
       const T* step = delta_.data() + i * J;
       T* row = next_.data() + i * J;
