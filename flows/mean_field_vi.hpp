@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xview.hpp>
 
 #include "autodiff/errors.hpp"
@@ -104,9 +105,15 @@ class MeanFieldVI final : public Flow<T> {
     const std::vector<T>& s2 = prior_.variances();
     const T lambda = config_.lambda;
     potential_->begin_step(step_);
+    // Each member's sigma, eps, theta and gradient: a row of 4J per member, kept between steps so that a
+    // steady-state step allocates nothing (tests/flows/test_steady_state_allocation.cpp).
+    if (work_.shape()[0] != n || work_.shape()[1] != 4 * J) work_ = Tensor<T>::from_shape({n, 4 * J});
     parallel_for_each_index(n, [&](std::size_t i) {
       Rng rng = Rng::stream(config_.seed, i, step_);
-      std::vector<T> sigma(J), eps(J), theta(J), grad(J);
+      T* sigma = &work_(i, 0);
+      T* eps = sigma + J;
+      T* theta = eps + J;
+      T* grad = theta + J;
       const T* mu = &params_(i, 0);
       const T* rho = &params_(i, J);
       T* d_mu = &drift_(i, 0);
@@ -121,7 +128,7 @@ class MeanFieldVI final : public Flow<T> {
           eps[j] = static_cast<T>(z);
           theta[j] = mu[j] + sigma[j] * eps[j];
         });
-        loss += potential_->value_and_gradient(theta, grad);
+        loss += potential_->value_and_gradient(std::span<const T>(theta, J), std::span<T>(grad, J));
         for (std::size_t j = 0; j < J; ++j) {
           d_mu[j] += grad[j];
           d_sigma[j] += grad[j] * eps[j];
@@ -137,8 +144,8 @@ class MeanFieldVI final : public Flow<T> {
       objective_(i, 0) = loss * inv_S + lambda * kl;
     });
     optimizer_.update(drift_, delta_);
-    params_ += delta_;
-    means_ = xt::view(params_, xt::all(), xt::range(0, J));
+    xt::noalias(params_) += delta_;  // in place: `+=` and `=` on a container evaluate into a temporary
+    xt::noalias(means_) = xt::view(params_, xt::all(), xt::range(0, J));
     ++step_;
   }
 
@@ -173,6 +180,7 @@ class MeanFieldVI final : public Flow<T> {
   Tensor<T> means_;   // N x J, a copy of params_' left half for particles()
   Tensor<T> params_;  // N x 2J, [mu | rho]
   Tensor<T> drift_;   // N x 2J, dL/d[mu | rho]
+  Tensor<T> work_;    // N x 4J, each member's [sigma | eps | theta | grad] during a step
   Tensor<T> delta_;
   Tensor<T> objective_;
   std::uint64_t step_ = 0;

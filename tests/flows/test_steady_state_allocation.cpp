@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "flows/flows.hpp"
+#include "flows/mean_field_vi.hpp"
 #include "flows/svgd.hpp"
 #include "models/mlp.hpp"
 #include "models/prior.hpp"
@@ -81,4 +82,22 @@ TEST_CASE("DRLE steps in function space allocate nothing in steady state (MLP 3-
   CHECK(allocations_during([&] {
           for (int s = 0; s < 5; ++s) flow.step();
         }) == 0);
+}
+
+TEST_CASE("mean-field VI steps allocate nothing in steady state (N = 8 members, J = 10, S = 3 draws)") {
+  const std::size_t N = 8, J = 10;
+  auto loss = models::double_well<double>(J);
+  const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
+  for (const bool adam : {true, false}) {
+    CAPTURE(adam);
+    const flows::MeanFieldVIConfig<double> config{.lambda = 1.0, .samples = 3, .seed = 11};
+    flows::MeanFieldVI<double> vi = adam ? flows::MeanFieldVI<double>(loss, prior, prior.sample(N, 5), config)
+                                         : flows::MeanFieldVI<double>(loss, prior, prior.sample(N, 5), config,
+                                                                      flows::Sgd<double>{1e-3});
+    CHECK(allocations_during([&] { vi.step(); }) > 0);  // the first step sizes the members' work rows
+    CHECK(allocations_during([&] {
+            for (int s = 0; s < 5; ++s) vi.step();
+          }) == 0);
+    CHECK(vi.steps_taken() == 6);
+  }
 }
