@@ -20,10 +20,28 @@
 
 namespace wgflow::ad::gemm_detail {
 
+// Row i of C: update(c_ij, alpha (a_i b_j)) for every j, vector by vector, then the last n mod W
+// entries one by one.
+template <class T, class VectorUpdate, class ScalarUpdate>
+void rows(const Product<T>& pr, const T* __restrict b, T alpha, VectorUpdate update, ScalarUpdate update_one) {
+  constexpr std::size_t W = Batch<T>::size;
+  const std::size_t m = pr.m, n = pr.n, ldc = pr.ldc, a_step = pr.a.row_stride();
+  const T* a_col = pr.a.data;
+  T* c_rows = pr.c;
+  const Batch<T> va(alpha);
+  for (std::size_t i = 0; i < m; ++i) {
+    const T ai = a_col[i * a_step];
+    const Batch<T> a(ai);
+    T* c = c_rows + i * ldc;
+    std::size_t j = 0;
+    for (; j + W <= n; j += W) update(c + j, va * (a * Batch<T>::load_unaligned(b + j)));
+    for (; j < n; ++j) update_one(c + j, alpha * (ai * b[j]));
+  }
+}
+
 template <class T>
 void gemm_outer(const Product<T>& pr) {
-  constexpr std::size_t W = Batch<T>::size;
-  const std::size_t m = pr.m, n = pr.n;
+  const std::size_t n = pr.n;
   // b with unit stride: a transposed B (stored n x 1 with row stride ldb) is gathered first.
   const T* b = pr.b.data;
   if (pr.b.col_stride() != 1) {
@@ -31,22 +49,14 @@ void gemm_outer(const Product<T>& pr) {
     for (std::size_t j = 0; j < n; ++j) gathered[j] = *pr.b.at(0, j);
     b = gathered;
   }
-  const Batch<T> alpha(pr.alpha), beta(pr.beta);
-  for (std::size_t i = 0; i < m; ++i) {
-    const T ai = *pr.a.at(i, 0);
-    const Batch<T> a(ai);
-    T* c = pr.c + i * pr.ldc;
-    std::size_t j = 0;
-    for (; j + W <= n; j += W) {
-      const Batch<T> x = alpha * (a * Batch<T>::load_unaligned(b + j));
-      if (pr.beta == T(0)) x.store_unaligned(c + j);
-      else xsimd::fma(beta, Batch<T>::load_unaligned(c + j), x).store_unaligned(c + j);
-    }
-    for (; j < n; ++j) {
-      const T x = pr.alpha * (ai * b[j]);
-      c[j] = pr.beta == T(0) ? x : std::fma(pr.beta, c[j], x);
-    }
-  }
+  // One loop per case of beta, with the operands in locals: read through `pr` inside the loop, alpha and
+  // beta were reloaded after every store to C (which the compiler must assume may alias *pr), with a
+  // compare and branch per vector: the hottest instructions of the loop.
+  const T alpha = pr.alpha, beta = pr.beta;
+  if (beta == T(0)) rows(pr, b, alpha, [](T* c, Batch<T> x) { x.store_unaligned(c); }, [](T* c, T x) { *c = x; });
+  else rows(pr, b, alpha,
+            [vb = Batch<T>(beta)](T* c, Batch<T> x) { xsimd::fma(vb, Batch<T>::load_unaligned(c), x).store_unaligned(c); },
+            [beta](T* c, T x) { *c = std::fma(beta, *c, x); });
 }
 
 }  // namespace wgflow::ad::gemm_detail

@@ -76,25 +76,54 @@ void gemv_axpy(std::size_t rows, std::size_t k, MatrixView<T> X, const T* x, T a
   for (std::size_t r = 0; r < rest; ++r) store_scaled(y + (i + r) * y_stride, alpha, lanes[r], beta);
 }
 
-// Rows with unit stride along p: a SIMD dot product per row (x contiguous).
+// Rows with unit stride along p: a SIMD dot product per row (x contiguous), R = 4 rows at a time so that
+// each load of x serves four rows and their FMA chains overlap. Each row sums its vectors in two
+// accumulators (even and odd vectors), adds them, reduces the lanes, then adds the last k mod W
+// products one by one: the same arithmetic for every row, whatever its position. One row at a time
+// with its chains in sequence, H w at 100 x 1 x 50 floats (a network's scalar output) took 0.6 us
+// in a DE step's profile.
+template <class T, std::size_t R>
+inline void dot_rows(const T* const (&row)[R], std::size_t k, const T* x, T (&s)[R]) {
+  constexpr std::size_t W = Batch<T>::size;
+  const std::size_t vectors = k / W * W;
+  Batch<T> even[R], odd[R];
+  for (std::size_t r = 0; r < R; ++r) even[r] = odd[r] = Batch<T>(T(0));
+  std::size_t p = 0;
+  for (; p + 2 * W <= vectors; p += 2 * W) {
+    const Batch<T> x0 = Batch<T>::load_unaligned(x + p), x1 = Batch<T>::load_unaligned(x + p + W);
+    for (std::size_t r = 0; r < R; ++r) {
+      even[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
+      odd[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p + W), x1, odd[r]);
+    }
+  }
+  if (p < vectors) {
+    const Batch<T> x0 = Batch<T>::load_unaligned(x + p);
+    for (std::size_t r = 0; r < R; ++r) even[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
+    p += W;
+  }
+  for (std::size_t r = 0; r < R; ++r) {
+    s[r] = xsimd::hadd(even[r] + odd[r]);
+    for (std::size_t q = p; q < k; ++q) s[r] += row[r][q] * x[q];
+  }
+}
+
 template <class T>
 void gemv_dot(std::size_t rows, std::size_t k, MatrixView<T> X, const T* x, T alpha, T beta, T* y,
               std::size_t y_stride) {
-  constexpr std::size_t W = Batch<T>::size, V = 4;
-  const std::size_t whole = k / (V * W) * (V * W), vectors = k / W * W;
-  for (std::size_t i = 0; i < rows; ++i) {
-    const T* row = X.data + i * X.row_stride;
-    Batch<T> acc[V];
-    for (std::size_t v = 0; v < V; ++v) acc[v] = Batch<T>(T(0));
-    std::size_t p = 0;
-    for (; p < whole; p += V * W)
-      for (std::size_t v = 0; v < V; ++v)
-        acc[v] = xsimd::fma(Batch<T>::load_unaligned(row + p + v * W), Batch<T>::load_unaligned(x + p + v * W), acc[v]);
-    for (; p < vectors; p += W)
-      acc[0] = xsimd::fma(Batch<T>::load_unaligned(row + p), Batch<T>::load_unaligned(x + p), acc[0]);
-    T s = xsimd::hadd((acc[0] + acc[1]) + (acc[2] + acc[3]));
-    for (; p < k; ++p) s += row[p] * x[p];
-    store_scaled(y + i * y_stride, alpha, s, beta);
+  constexpr std::size_t R = 4;
+  std::size_t i = 0;
+  for (; i + R <= rows; i += R) {
+    const T* const row[R] = {X.data + i * X.row_stride, X.data + (i + 1) * X.row_stride,
+                             X.data + (i + 2) * X.row_stride, X.data + (i + 3) * X.row_stride};
+    T s[R];
+    dot_rows(row, k, x, s);
+    for (std::size_t r = 0; r < R; ++r) store_scaled(y + (i + r) * y_stride, alpha, s[r], beta);
+  }
+  for (; i < rows; ++i) {
+    const T* const row[1] = {X.data + i * X.row_stride};
+    T s[1];
+    dot_rows(row, k, x, s);
+    store_scaled(y + i * y_stride, alpha, s[0], beta);
   }
 }
 
