@@ -157,12 +157,10 @@ void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T
   const T a = 2 * c * weight;
   for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      const T* g = slope.data() + i * m;
-      T row_sum = 0;  // a plain loop: xtensor's axis-1 reducer is a slow scalar stepper
-      for (std::size_t j = 0; j < m; ++j) row_sum += g[j];
+      const T g = detail::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
       const T* x = Xc.data() + i * d;
       T* o = out.data() + i * d;
-      for (std::size_t k = 0; k < d; ++k) o[k] += a * row_sum * x[k];
+      for (std::size_t k = 0; k < d; ++k) o[k] += a * g * x[k];
     }
   });
   ad::gemm<T>(false, false, n, d, m, -a, slope.data(), m, ws.Yc.data(), d, T(1), out.data(), d);
