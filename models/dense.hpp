@@ -5,8 +5,8 @@
 // Why one node: dense layers run for every particle at every step, on small matrices where passes
 // over memory cost as much as the products. Fused, the pre-activation X W + b has no node of its own
 // (no B x out value and adjoint buffers, no zeroing of that adjoint before each backward), the
-// activation is applied in place, and the backward makes a single pass over the output's adjoint for
-// the activation's derivative and the bias gradient together. One DE step of 5 networks 8-50-1 went
+// bias and activation are applied in one pass over the product, and the backward forms
+// P = d out * act'(out) in one pass for the products and the bias gradient. One DE step of 5 networks 8-50-1 went
 // from 55.6 to 49.6 us in float32 and from 84.2 to 81.6 us in float64 (AMD EPYC Zen 3, AVX2, medians of 7
 // alternating runs).
 //
