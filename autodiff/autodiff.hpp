@@ -7,6 +7,7 @@
 //   auto loss = sum(square(tanh(matmul(w, x))));
 //   tape.backward(loss);                                    // w.adj() now holds d loss / d w
 //   tape.clear();                                           // reuse the memory for the next step
+#include "autodiff/buffer_sums.hpp"
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm.hpp"
 #include "autodiff/gradient_check.hpp"

@@ -31,6 +31,7 @@
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xmath.hpp>
 
+#include "autodiff/buffer_sums.hpp"
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm.hpp"
 #include "autodiff/tape.hpp"
@@ -157,7 +158,7 @@ void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T
   const T a = 2 * c * weight;
   for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      const T g = detail::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
+      const T g = ad::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
       const T* x = Xc.data() + i * d;
       T* o = out.data() + i * d;
       for (std::size_t k = 0; k < d; ++k) o[k] += a * g * x[k];

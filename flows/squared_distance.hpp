@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "autodiff/buffer_sums.hpp"
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm.hpp"
 #include "autodiff/tape.hpp"
@@ -71,10 +71,7 @@ void ensure_shape(Tensor<T>& A, std::size_t rows, std::size_t cols) {
 // interaction step, and serial they would hold a second thread idle.
 
 // The mean row of X (1 x D), the common centre by which both point sets are shifted, into `centre`.
-// Column sums, then one division, in pieces of columns (in parallel when large). The sums take four
-// rows per update of c: row by row, each vector update of c waited on the store of the one before
-// (store-to-load forwarding), and the three centrings of an N = 1000, D = 500 interaction step took 4 %
-// of it.
+// Column sums (ad::add_column_sums), then one division, in pieces of columns (in parallel when large).
 template <class T>
 void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
@@ -85,17 +82,8 @@ void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   if (n == 0) return;
   const T count = static_cast<T>(n);
   for_each_piece(d, n * d, [&](std::size_t k0, std::size_t k1) {
-    T* __restrict sum = c;
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const T *r0 = X.data() + i * d, *r1 = r0 + d, *r2 = r1 + d, *r3 = r2 + d;
-      for (std::size_t k = k0; k < k1; ++k) sum[k] += (r0[k] + r1[k]) + (r2[k] + r3[k]);
-    }
-    for (; i < n; ++i) {
-      const T* row = X.data() + i * d;
-      for (std::size_t k = k0; k < k1; ++k) sum[k] += row[k];
-    }
-    for (std::size_t k = k0; k < k1; ++k) sum[k] /= count;
+    ad::add_column_sums(X.data() + k0, n, k1 - k0, d, c + k0);
+    for (std::size_t k = k0; k < k1; ++k) c[k] /= count;
   });
 }
 
@@ -129,30 +117,6 @@ void check_same_dimension(const char* who, const Tensor<T>& X, const Tensor<T>& 
                      shape_string({Y.shape()[0], Y.shape()[1]}) + " (points are rows)");
 }
 
-// sum_k f(x_k) over a row of d values, f applied to SIMD batches and to scalars alike: whole vectors in
-// two accumulators (even and odd vectors), added and reduced across lanes, then the last d mod W values
-// in order. A plain `s += f(x[k])` loop is one chain of dependent adds, which the compiler may not
-// reorder (4 cycles each on AMD Zen 3: 1000 x 500 squared norms took ~0.7 ms that way). The order
-// depends on d alone, so the result does too.
-template <class T, class F>
-T row_sum(const T* x, std::size_t d, F f) {
-  using Batch = xsimd::batch<T>;
-  constexpr std::size_t W = Batch::size;
-  Batch even(T(0)), odd(T(0));
-  std::size_t k = 0;
-  for (; k + 2 * W <= d; k += 2 * W) {
-    even += f(Batch::load_unaligned(x + k));
-    odd += f(Batch::load_unaligned(x + k + W));
-  }
-  if (k + W <= d) {
-    even += f(Batch::load_unaligned(x + k));
-    k += W;
-  }
-  T s = xsimd::hadd(even + odd);
-  for (; k < d; ++k) s += f(x[k]);
-  return s;
-}
-
 // out(i) = c |x_i|^2 for the rows x_i of X (xtensor's axis-1 reducer is a scalar stepper loop, several
 // times slower: see autodiff/ops/reduce.hpp).
 template <class T>
@@ -160,7 +124,7 @@ void scaled_squared_norms_into(const Tensor<T>& X, T c, std::vector<T>& out) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   out.resize(n);
   for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) out[i] = c * row_sum(X.data() + i * d, d, [](auto v) { return v * v; });
+    for (std::size_t i = i0; i < i1; ++i) out[i] = c * ad::row_sum(X.data() + i * d, d, [](auto v) { return v * v; });
   });
 }
 
