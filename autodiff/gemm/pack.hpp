@@ -10,6 +10,7 @@
 
 #include "autodiff/gemm/blocking.hpp"
 #include "autodiff/gemm/product.hpp"
+#include "autodiff/gemm/transpose.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -26,10 +27,8 @@ void pack_a_sliver(const Operand<T>& a, std::size_t i0, std::size_t rows, std::s
     }
     return;
   }
-  // op(A)(i, p) = data[i * ld + p]: a transpose. Rows outer, so each source row is read sequentially.
-  const T* src = a.data + i0 * a.ld + p0;
-  for (std::size_t r = 0; r < rows; ++r, src += a.ld)
-    for (std::size_t p = 0; p < kc; ++p) dst[p * MR + r] = src[p];
+  // op(A)(i, p) = data[i * ld + p]: a transpose.
+  transpose_copy(a.data + i0 * a.ld + p0, a.ld, rows, kc, dst, MR);
   for (std::size_t r = rows; r < MR; ++r)
     for (std::size_t p = 0; p < kc; ++p) dst[p * MR + r] = T(0);
 }
@@ -59,10 +58,8 @@ void pack_b_sliver(const Operand<T>& b, std::size_t p0, std::size_t kc, std::siz
     }
     return;
   }
-  // op(B)(p, j) = data[j * ld + p]: a transpose. Columns outer, so each source row is read sequentially.
-  const T* src = b.data + j0 * b.ld + p0;
-  for (std::size_t j = 0; j < cols; ++j, src += b.ld)
-    for (std::size_t p = 0; p < kc; ++p) dst[p * NR + j] = src[p];
+  // op(B)(p, j) = data[j * ld + p]: a transpose.
+  transpose_copy(b.data + j0 * b.ld + p0, b.ld, cols, kc, dst, NR);
   for (std::size_t j = cols; j < NR; ++j)
     for (std::size_t p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
 }
