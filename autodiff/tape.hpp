@@ -147,6 +147,22 @@ class Tape {
   Var<T> variable(T scalar) { return leaf(xt::xtensor<T, 2>{{scalar}}, true); }
   Var<T> constant(T scalar) { return leaf(xt::xtensor<T, 2>{{scalar}}, false); }
 
+  // A leaf over memory the caller owns: its value is read in place from `value` (never written: ops
+  // write only their own outputs), and, when `adjoint` is not null, backward() zeroes `adjoint` and
+  // accumulates d(output)/d(this) into it, as it would into tape memory. Both buffers hold rows x cols
+  // row-major entries and must stay alive and unchanged until clear(). For flat parameter vectors
+  // (models::ParameterLayout::leaves with a gradient): no copy in, no copy out.
+  Var<T> external(const Shape& shape, const T* value, T* adjoint = nullptr) {
+    if (checking()) anomaly().on_make(nodes_, nodes_.size(), std::nullopt);
+    Node<T> n;
+    n.shape = shape;
+    n.value = const_cast<T*>(value);  // Node's value is mutable for ops' outputs; a leaf's is never written
+    n.adjoint = adjoint;
+    if (nodes_.size() >= UINT32_MAX) throw TapeError("tape holds more than 2^32 nodes");
+    nodes_.push_back(n);
+    return Var<T>(this, static_cast<std::uint32_t>(nodes_.size() - 1), generation_);
+  }
+
   // A new node with uninitialised value (the caller assigns val()); ops use it through make_output().
   // `origin` names the op for anomaly checks (nullopt: a leaf); see autodiff/anomaly.hpp.
   Var<T> make(const Shape& shape, bool needs_grad,

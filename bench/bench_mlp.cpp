@@ -4,8 +4,8 @@
 //   bench_mlp [shared options, see bench_common.hpp]
 //
 // The step, as a user writes it with models/mlp.hpp and models/loss.hpp:
-//   forward   tape.clear(); blocks = layout.leaves(tape, theta); L = loss(net.forward(blocks, X), y)
-//   backward  tape.backward(L); grad = 0; layout.add_adjoints(blocks, grad)
+//   forward   tape.clear(); blocks = layout.leaves(tape, theta, grad); L = loss(net.forward(blocks, X), y)
+//   backward  tape.backward(L)          (the blocks' adjoints are grad itself: it now holds d L / d theta)
 //   update    theta -= eta grad
 // Each phase is timed inside every run; the figures are the per-phase medians and the median step.
 #include <cstdio>
@@ -49,16 +49,12 @@ void run(const wb::Options& o) {
     const auto t0 = wb::Clock::now();
     ad::Tape<T>& tape = ad::Tape<T>::local();
     tape.clear();
-    const std::span<ad::Var<T>> blocks = layout.leaves(tape, std::span<const T>(theta), /*needs_grad=*/true);
-    const ad::Var<T> x = tape.make(ad::Shape{batch, inputs}, false);
-    std::copy(X.begin(), X.end(), x.data());
-    const ad::Var<T> labels = tape.make(ad::Shape{batch, 1}, false);
-    std::copy(y.begin(), y.end(), labels.data());
+    const std::span<ad::Var<T>> blocks = layout.leaves(tape, std::span<const T>(theta), std::span<T>(grad));
+    const ad::Var<T> x = tape.external(ad::Shape{batch, inputs}, X.data());
+    const ad::Var<T> labels = tape.external(ad::Shape{batch, 1}, y.data());
     const ad::Var<T> L = loss(net.forward(std::span<const ad::Var<T>>(blocks), x), labels);
     const auto t1 = wb::Clock::now();
     tape.backward(L);
-    std::fill(grad.begin(), grad.end(), T(0));
-    layout.add_adjoints(std::span<const ad::Var<T>>(blocks), std::span<T>(grad));
     const auto t2 = wb::Clock::now();
     for (std::size_t j = 0; j < theta.size(); ++j) theta[j] -= eta * grad[j];
     const auto t3 = wb::Clock::now();

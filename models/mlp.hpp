@@ -114,7 +114,7 @@ class Mlp final : public Model<T> {
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/true);
-    const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), tape.constant(X));
+    const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), tape.external(Shape{X.shape()[0], X.shape()[1]}, X.data()));
     tape.backward(out, U);
     layout_.add_adjoints(std::span<const ad::Var<T>>(params), grad);
   }
@@ -126,7 +126,7 @@ class Mlp final : public Model<T> {
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
-    return forward(std::span<const ad::Var<T>>(params), tape.constant(X)).val();
+    return forward(std::span<const ad::Var<T>>(params), tape.external(Shape{X.shape()[0], X.shape()[1]}, X.data())).val();
   }
 
   void check_inputs(const char* where, const Shape& x) const {

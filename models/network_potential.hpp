@@ -101,13 +101,11 @@ class NetworkPotential final : public Potential<T> {
     check("NetworkPotential::value_and_gradient (gradient)", grad.size());
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
-    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/true);
+    const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, grad);  // backward writes grad
     const ad::Var<T> L = record(tape, params, batch_X_.data(), batch_Y_.data(), batch_size_);
     // A cotangent on the stack: tape.backward(L) would build its 1x1 "1" as a heap-allocated xtensor.
     const xt::xtensor_fixed<T, xt::xshape<1, 1>> one = {{T(1)}};
     tape.backward(L, one);
-    std::fill(grad.begin(), grad.end(), T(0));
-    layout_.add_adjoints(std::span<const ad::Var<T>>(params), grad);
     return L.item();
   }
 
@@ -125,13 +123,12 @@ class NetworkPotential final : public Potential<T> {
   }
 
  private:
-  // Records loss(f(theta, X), Y) for the first `rows` rows of the row-major buffers X and Y.
+  // Records loss(f(theta, X), Y) for the first `rows` rows of the row-major buffers X and Y, which the
+  // tape reads in place (they outlive the recording's use).
   ad::Var<T> record(Tape<T>& tape, std::span<ad::Var<T>> params, const T* X, const T* Y, std::size_t rows) const {
     const std::size_t d = X_.shape()[1], k = Y_.shape()[1];
-    const ad::Var<T> x = tape.make(Shape{rows, d}, false);
-    std::copy_n(X, rows * d, x.data());
-    const ad::Var<T> y = tape.make(Shape{rows, k}, false);
-    std::copy_n(Y, rows * k, y.data());
+    const ad::Var<T> x = tape.external(Shape{rows, d}, X);
+    const ad::Var<T> y = tape.external(Shape{rows, k}, Y);
     const std::size_t net_blocks = model_.layout().num_blocks();
     const std::span<const ad::Var<T>> all(params);
     const ad::Var<T> F = model_.forward(all.first(net_blocks), x);

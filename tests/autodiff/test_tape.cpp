@@ -124,6 +124,33 @@ TEST_CASE("backward twice gives the same adjoints, bit for bit") {
   CHECK(same(w.adj(), dw));
 }
 
+TEST_CASE("an external leaf reads the caller's values in place and backward writes its adjoint buffer") {
+  Tensor<double> w0 = random_tensor({4, 3}, 15);
+  const Tensor<double> x0 = random_tensor({5, 4}, 16);
+  // The same loss on ordinary leaves, for the reference gradient.
+  Tape<double> reference;
+  auto w_ref = reference.variable(w0);
+  auto loss_ref = mean(square(tanh(matmul(reference.constant(x0), w_ref))));
+  reference.backward(loss_ref);
+
+  Tape<double> tape;
+  std::vector<double> grad(12, 123.0);  // stale contents: backward must zero them first
+  auto w = tape.external({4, 3}, w0.data(), grad.data());
+  auto x = tape.external({5, 4}, x0.data());  // a constant
+  CHECK(w.data() == w0.data());
+  CHECK(x.data() == x0.data());
+  CHECK(w.needs_grad());
+  CHECK_FALSE(x.needs_grad());
+  auto loss = mean(square(tanh(matmul(x, w))));
+  CHECK(loss.item() == loss_ref.item());
+  tape.backward(loss);
+  const Tensor<double> dw = xt::adapt(grad, std::vector<std::size_t>{4, 3});
+  CHECK(same(dw, w_ref.adj()));
+  CHECK(w.adj().data() == grad.data());
+  tape.backward(loss);  // a second sweep overwrites, it does not add
+  CHECK(same(xt::adapt(grad, std::vector<std::size_t>{4, 3}), w_ref.adj()));
+}
+
 TEST_CASE("a float tape records and differentiates in single precision") {
   // L = sum(tanh(W x)^2) / n; dL/dW = 2/n (t (1 - t^2)) x^T with t = tanh(W x). Inputs are O(1), and a
   // handful of float roundings (unit roundoff 6e-8) per entry keeps the relative error far below 1e-5.

@@ -133,6 +133,46 @@ TEST_CASE("Mlp::pullback equals finite differences of <U, predict(theta, X)> and
   }
 }
 
+TEST_CASE("ParameterLayout::leaves with a gradient buffer: blocks over theta, d L / d theta written into grad") {
+  // Against the copying path (leaves, backward, add_adjoints into a zeroed gradient): the same loss and
+  // the same gradient, bit for bit; theta is read in place and grad's old contents do not leak in.
+  const Mlp<double> net({{3, 7, 2}, Activation::relu(), Activation::identity(), true});
+  const ParameterLayout& layout = net.layout();
+  REQUIRE(net.num_params() == 44);
+  const Tensor<double> theta0 = random_tensor(Shape{net.num_params(), 1}, 41);
+  const std::vector<double> theta(theta0.begin(), theta0.end());
+  const Tensor<double> X = random_tensor({6, 3}, 42);
+  auto loss_of = [&](std::span<Var<double>> blocks, Tape<double>& tape) {
+    return mean(square(net.forward(std::span<const Var<double>>(blocks), tape.constant(X))));
+  };
+
+  Tape<double> copying;
+  const auto copies = layout.leaves(copying, std::span<const double>(theta), /*needs_grad=*/true);
+  const Var<double> L_copy = loss_of(copies, copying);
+  copying.backward(L_copy);
+  std::vector<double> want(theta.size(), 0.0);
+  layout.add_adjoints(std::span<const Var<double>>(copies), std::span<double>(want));
+
+  Tape<double> tape;
+  std::vector<double> grad(theta.size(), -7.0);
+  const auto blocks = layout.leaves(tape, std::span<const double>(theta), std::span<double>(grad));
+  REQUIRE(blocks.size() == layout.num_blocks());
+  for (std::size_t k = 0; k < blocks.size(); ++k) CHECK(blocks[k].data() == theta.data() + layout.block(k).offset);
+  const Var<double> L = loss_of(blocks, tape);
+  CHECK(L.item() == L_copy.item());
+  tape.backward(L);
+  CHECK(grad == want);
+
+  std::vector<double> short_grad(theta.size() - 1);
+  CHECK_THROWS_WITH_AS(layout.leaves(tape, std::span<const double>(theta), std::span<double>(short_grad)),
+                       doctest::Contains("leaves (gradient): parameter vector has 43 entries, the layout 44"),
+                       wgflow::ShapeError);
+  std::vector<double> both(2 * theta.size());
+  CHECK_THROWS_WITH_AS(layout.leaves(tape, std::span<const double>(both).first(theta.size()),
+                                     std::span<double>(both).subspan(3, theta.size())),
+                       doctest::Contains("overlaps theta"), wgflow::Error);
+}
+
 TEST_CASE("Mlp rejects inputs and cotangents of the wrong shape, naming them") {
   const Mlp<double> net({{3, 4, 2}});
   const std::vector<double> theta(net.num_params(), 0.1);
