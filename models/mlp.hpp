@@ -13,8 +13,9 @@
 // blocks are absent.
 //
 // Cost per evaluation: one dense node per layer (models/dense.hpp: the affine map with, for the
-// piecewise-linear activations, the activation fused in), each a handful of GEMM calls; parameters
-// enter the tape as one leaf per block, copied from theta.
+// piecewise-linear activations, the activation fused in), each a handful of GEMM calls; a scalar
+// identity output and the hidden layer before it share one node (models/dense_head.hpp), so the UCI
+// network is a single node. Parameters enter the tape as one leaf per block (ParameterLayout::leaves).
 #include <cstddef>
 #include <span>
 #include <string>
@@ -23,6 +24,7 @@
 #include "autodiff/tape.hpp"
 #include "models/activation.hpp"
 #include "models/dense.hpp"
+#include "models/dense_head.hpp"
 #include "models/model.hpp"
 #include "models/parameter_layout.hpp"
 
@@ -67,19 +69,20 @@ class Mlp final : public Model<T> {
       throw Error("Mlp::forward: got " + std::to_string(params.size()) + " parameter blocks, the network has " +
                   std::to_string(layout_.num_blocks()));
     check_inputs("Mlp::forward", X.shape());
-    const std::size_t per_layer = spec_.bias ? 2 : 1;
+    const std::size_t per_layer = spec_.bias ? 2 : 1, layers = num_layers();
+    for (std::size_t k = 0; k < params.size(); ++k) check_block(k, params[k]);
+    auto bias = [&](std::size_t l) { return spec_.bias ? &params[per_layer * l + 1] : nullptr; };
+    // A scalar identity output after a piecewise-linear hidden layer: those two layers as one node.
+    const bool head = layers >= 2 && num_outputs() == 1 && spec_.output.kind() == Activation::Kind::identity &&
+                      dense_head_detail::fusable(spec_.hidden);
     ad::Var<T> h = X;
-    for (std::size_t l = 0; l < num_layers(); ++l) {
-      const ad::Var<T>& W = params[per_layer * l];
-      check_block(per_layer * l, W);
-      const Activation& act = l + 1 < num_layers() ? spec_.hidden : spec_.output;
-      if (spec_.bias) {
-        check_block(per_layer * l + 1, params[per_layer * l + 1]);
-        h = dense(h, W, params[per_layer * l + 1], act);
-      } else {
-        h = dense(h, W, act);
-      }
+    for (std::size_t l = 0; l < layers - (head ? 2 : 0); ++l) {
+      const Activation& act = l + 1 < layers ? spec_.hidden : spec_.output;
+      h = spec_.bias ? dense(h, params[per_layer * l], *bias(l), act) : dense(h, params[per_layer * l], act);
     }
+    if (head)
+      h = dense_head(h, params[per_layer * (layers - 2)], bias(layers - 2), spec_.hidden, params[per_layer * (layers - 1)],
+                     bias(layers - 1));
     return h;
   }
 

@@ -20,6 +20,9 @@ const std::vector<MlpSpec> specs = {
     {{2, 5, 4, 3}, Activation::sigmoid(), Activation::tanh(), true},              // two hidden layers
     {{3, 4, 4, 4, 1}, Activation::leaky_relu(0.2), Activation::identity(), true}, // three hidden layers
     {{3, 7, 2}, Activation::relu(), Activation::softplus(), true},                // ReLU
+    {{3, 9, 1}, Activation::relu(), Activation::identity(), true},                // the UCI shape: one fused node
+    {{2, 6, 1}, Activation::relu(), Activation::identity(), false},               // ... without biases
+    {{3, 6, 1}, Activation::tanh(), Activation::identity(), true},                // scalar output, two nodes
 };
 
 std::string describe(const MlpSpec& s) {

@@ -1,0 +1,255 @@
+#pragma once
+// A network's last hidden layer and its scalar output as one tape node:
+//
+//   out = act(X W1 + 1 b1) w2 + b2        X: B x in, W1: in x H, b1: 1 x H, w2: H x 1, b2: 1 x 1
+//
+// (either bias may be absent): the whole of the paper's UCI networks (8-50-1). models::Mlp records its
+// last two layers so whenever the output is one identity unit and the hidden activation is
+// piecewise-linear (identity, relu, leaky relu with slope >= 0, as models/dense.hpp fuses).
+//
+// Why one node: with a scalar output, the second layer's products are matrix-vector products and an
+// outer product, each a pass over the B x H hidden values for a few FMAs per entry, and the hidden
+// layer's node then makes its own passes over that matrix and its adjoint. Here the hidden values H have
+// no node (no adjoint buffer to zero and fill), the forward computes each output as its row of H is
+// written, and the backward makes one pass over H for all of
+//
+//   dw2 = H^T g,   db2 = 1^T g,   P = (g w2^T) .* act'(H),   db1 = 1^T P,
+//
+// then the two products dW1 = X^T P and dX = P W1^T. act'(H) is a select on the sign of H, as in
+// models/dense.hpp (H > 0 exactly where the pre-activation is). Measured: BENCHMARKS.md, "the fused head".
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "autodiff/gemm.hpp"
+#include "autodiff/tape.hpp"
+#include "models/activation.hpp"
+#include "models/dense.hpp"
+
+namespace wgflow::models {
+
+namespace dense_head_detail {
+
+inline bool fusable(const Activation& act) {
+  using Kind = Activation::Kind;
+  return act.kind() == Kind::identity || act.kind() == Kind::relu ||
+         (act.kind() == Kind::leaky_relu && act.slope() >= 0);
+}
+
+// The last, partial vector of a row of n values (n % W != 0, n >= W) is handled as the whole vector
+// ending at n, overlapping the one before: its values are computed again, the same, and stored again,
+// and a mask keeps the overlapped lanes out of every sum. Element by element, the 2 leftover columns of a
+// width of 50 (8 floats per AVX2 vector) cost as much as the 48 before them.
+template <class T>
+struct RowTail {
+  using Batch = xsimd::batch<T>;
+  static constexpr std::size_t W = Batch::size;
+  std::size_t full;  // columns in whole vectors
+  bool overlap;      // a partial vector handled by the overlapping one at n - W
+  xsimd::batch_bool<T> fresh;  // the overlapping vector's lanes past `full`
+
+  explicit RowTail(std::size_t n) : full(n - n % W), overlap(n % W != 0 && n >= W) {
+    alignas(64) T lane[W];
+    for (std::size_t l = 0; l < W; ++l) lane[l] = static_cast<T>(l);
+    fresh = Batch::load_aligned(lane) >= Batch(static_cast<T>(W - n % W));
+  }
+  Batch only_fresh(Batch v) const { return xsimd::select(fresh, v, Batch(T(0))); }
+};
+
+// Row by row: h = act(h + b1) in place and out_i = h . w2 + b2, the dot product in two vector
+// accumulators (so the value depends on H's width alone).
+template <class T, class F, class G>
+void forward_rows(T* __restrict h, std::size_t B, std::size_t n, const T* __restrict b1, const T* __restrict w2, T b2,
+                  T* __restrict out, F act, G act_scalar) {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t W = Batch::size;
+  const RowTail<T> tail(n);
+  auto activate = [&](std::size_t k) {
+    Batch v = Batch::load_unaligned(h + k);
+    if (b1) v += Batch::load_unaligned(b1 + k);
+    return act(v);
+  };
+  for (std::size_t i = 0; i < B; ++i, h += n) {
+    // The overlapping vector first, from h's values before any of them is overwritten; stored last.
+    const Batch last = tail.overlap ? activate(n - W) : Batch(T(0));
+    Batch even(T(0)), odd(T(0));
+    std::size_t j = 0;
+    for (; j + 2 * W <= tail.full; j += 2 * W) {
+      const Batch v0 = activate(j), v1 = activate(j + W);
+      v0.store_unaligned(h + j);
+      v1.store_unaligned(h + j + W);
+      even += v0 * Batch::load_unaligned(w2 + j);
+      odd += v1 * Batch::load_unaligned(w2 + j + W);
+    }
+    if (j < tail.full) {
+      const Batch v = activate(j);
+      v.store_unaligned(h + j);
+      even += v * Batch::load_unaligned(w2 + j);
+    }
+    if (tail.overlap) {
+      last.store_unaligned(h + n - W);
+      odd += tail.only_fresh(last * Batch::load_unaligned(w2 + n - W));
+    }
+    T s = xsimd::hadd(even + odd);
+    if (!tail.overlap)
+      for (j = tail.full; j < n; ++j) {  // n < W: the row is shorter than a vector
+        const T v = act_scalar(b1 ? h[j] + b1[j] : h[j]);
+        h[j] = v;
+        s += v * w2[j];
+      }
+    out[i] = s + b2;
+  }
+}
+
+// One pass over H, four rows at a time (so that each update of dw2 and db1 serves four rows, not one:
+// the store-forwarding chain of models/dense.hpp's bias sums): dw2 += H^T g, P = (g w2^T) .* d(H),
+// db1 += 1^T P, with d(h) = 1 where h > 0 and `negative` elsewhere (0 for relu, the slope for leaky
+// relu, 1 for the identity). dw2 or db1 may be null (no gradient wanted). Written in SIMD batches: as
+// plain loops GCC neither vectorised the four rows (it cannot tell P's rows apart) nor turned the select
+// into a blend, and the mispredicted branches made the pass 3x slower than the unfused layers.
+template <class T>
+void backward_rows(const T* __restrict h, std::size_t B, std::size_t n, const T* __restrict g, const T* __restrict w2,
+                   T negative, T* __restrict P, T* __restrict dw2, T* __restrict db1) {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t W = Batch::size;
+  const RowTail<T> tail(n);
+  const Batch zero(T(0)), neg(negative);
+  auto p_of = [&](Batch gw, Batch hv) { return xsimd::select(hv > zero, gw, neg * gw); };
+  auto p_of_scalar = [negative](T gw, T hv) { return hv > T(0) ? gw : negative * gw; };
+  std::size_t i = 0;
+  for (; i + 4 <= B; i += 4) {
+    const T *h0 = h + i * n, *h1 = h0 + n, *h2 = h1 + n, *h3 = h2 + n;
+    T *p0 = P + i * n, *p1 = p0 + n, *p2 = p1 + n, *p3 = p2 + n;
+    const T g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
+    const Batch G0(g0), G1(g1), G2(g2), G3(g3);
+    // Columns j .. j + W - 1; `fresh_only` for the overlapping last vector.
+    auto block = [&](std::size_t j, bool fresh_only) {
+      const Batch w = Batch::load_unaligned(w2 + j);
+      const Batch x0 = Batch::load_unaligned(h0 + j), x1 = Batch::load_unaligned(h1 + j);
+      const Batch x2 = Batch::load_unaligned(h2 + j), x3 = Batch::load_unaligned(h3 + j);
+      const Batch q0 = p_of(G0 * w, x0), q1 = p_of(G1 * w, x1), q2 = p_of(G2 * w, x2), q3 = p_of(G3 * w, x3);
+      q0.store_unaligned(p0 + j);
+      q1.store_unaligned(p1 + j);
+      q2.store_unaligned(p2 + j);
+      q3.store_unaligned(p3 + j);
+      Batch dw = (G0 * x0 + G1 * x1) + (G2 * x2 + G3 * x3), db = (q0 + q1) + (q2 + q3);
+      if (fresh_only) {
+        dw = tail.only_fresh(dw);
+        db = tail.only_fresh(db);
+      }
+      if (dw2) (Batch::load_unaligned(dw2 + j) + dw).store_unaligned(dw2 + j);
+      if (db1) (Batch::load_unaligned(db1 + j) + db).store_unaligned(db1 + j);
+    };
+    for (std::size_t j = 0; j < tail.full; j += W) block(j, false);
+    if (tail.overlap) block(n - W, true);
+    if (!tail.overlap)
+      for (std::size_t j = tail.full; j < n; ++j) {  // n < W
+        const T w = w2[j];
+        const T q0 = p_of_scalar(g0 * w, h0[j]), q1 = p_of_scalar(g1 * w, h1[j]);
+        const T q2 = p_of_scalar(g2 * w, h2[j]), q3 = p_of_scalar(g3 * w, h3[j]);
+        p0[j] = q0;
+        p1[j] = q1;
+        p2[j] = q2;
+        p3[j] = q3;
+        if (dw2) dw2[j] += (g0 * h0[j] + g1 * h1[j]) + (g2 * h2[j] + g3 * h3[j]);
+        if (db1) db1[j] += (q0 + q1) + (q2 + q3);
+      }
+  }
+  for (; i < B; ++i) {  // the last B mod 4 rows, one at a time
+    const T* hi = h + i * n;
+    T* pi = P + i * n;
+    const Batch G(g[i]);
+    auto block = [&](std::size_t j, bool fresh_only) {
+      const Batch x = Batch::load_unaligned(hi + j);
+      const Batch q = p_of(G * Batch::load_unaligned(w2 + j), x);
+      q.store_unaligned(pi + j);
+      Batch dw = G * x, db = q;
+      if (fresh_only) {
+        dw = tail.only_fresh(dw);
+        db = tail.only_fresh(db);
+      }
+      if (dw2) (Batch::load_unaligned(dw2 + j) + dw).store_unaligned(dw2 + j);
+      if (db1) (Batch::load_unaligned(db1 + j) + db).store_unaligned(db1 + j);
+    };
+    for (std::size_t j = 0; j < tail.full; j += W) block(j, false);
+    if (tail.overlap) block(n - W, true);
+    if (!tail.overlap)
+      for (std::size_t j = tail.full; j < n; ++j) {
+        const T q = p_of_scalar(g[i] * w2[j], hi[j]);
+        pi[j] = q;
+        if (dw2) dw2[j] += g[i] * hi[j];
+        if (db1) db1[j] += q;
+      }
+  }
+}
+
+}  // namespace dense_head_detail
+
+// act(X W1 + 1 b1) w2 + b2; b1 (1 x H) and b2 (1 x 1) may be null. Any other activation is recorded as
+// two dense layers (models/dense.hpp), with the same values and derivatives.
+// (The bias pointers do not take part in deducing T, so that nullptr can be passed for them.)
+template <class T>
+ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_identity_t<const ad::Var<T>*> b1,
+                      const Activation& act, const ad::Var<T>& w2, std::type_identity_t<const ad::Var<T>*> b2) {
+  namespace d = dense_head_detail;
+  const std::size_t B = X.rows(), in = X.cols(), n = W1.cols();
+  if (W1.rows() != in || (b1 && (b1->rows() != 1 || b1->cols() != n)) || w2.rows() != n || w2.cols() != 1 ||
+      (b2 && (b2->rows() != 1 || b2->cols() != 1)))
+    throw ShapeError("dense_head: X is " + shape_string(X.shape()) + ", W1 is " + shape_string(W1.shape()) +
+                     (b1 ? ", b1 is " + shape_string(b1->shape()) : std::string()) + ", w2 is " +
+                     shape_string(w2.shape()) + (b2 ? ", b2 is " + shape_string(b2->shape()) : std::string()) +
+                     "; expected X B x in, W1 in x H" + (b1 ? ", b1 1 x H" : "") + ", w2 H x 1" +
+                     (b2 ? ", b2 1 x 1" : ""));
+  if (!d::fusable(act)) {
+    const ad::Var<T> hidden = b1 ? dense(X, W1, *b1, act) : dense(X, W1, act);
+    return b2 ? dense(hidden, w2, *b2, Activation::identity()) : dense(hidden, w2, Activation::identity());
+  }
+
+  auto make = [B](std::initializer_list<ad::Var<T>> inputs) { return ad::make_output(ad::Shape{B, 1}, inputs); };
+  ad::Var<T> out = b1 ? (b2 ? make({X, W1, *b1, w2, *b2}) : make({X, W1, *b1, w2}))
+                      : (b2 ? make({X, W1, w2, *b2}) : make({X, W1, w2}));
+  ad::Tape<T>& tape = out.tape();
+  T* H = tape.template allocate<T>(B * n);
+  ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), H, n);
+  using Kind = Activation::Kind;
+  const Kind kind = act.kind();
+  const T slope = static_cast<T>(act.slope());
+  const T* bias1 = b1 ? b1->data() : nullptr;
+  const T bias2 = b2 ? b2->data()[0] : T(0);
+  using Batch = xsimd::batch<T>;
+  // The selects of ad::relu and ad::leaky_relu: NaN passes through both.
+  if (kind == Kind::relu)
+    d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(),
+                    [](Batch v) { return xsimd::select(v < Batch(T(0)), Batch(T(0)), v); },
+                    [](T v) { return v < T(0) ? T(0) : v; });
+  else if (kind == Kind::leaky_relu)
+    d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(),
+                    [slope](Batch v) { return xsimd::select(v > Batch(T(0)), v, Batch(slope) * v); },
+                    [slope](T v) { return v > T(0) ? v : slope * v; });
+  else
+    d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(), [](Batch v) { return v; }, [](T v) { return v; });
+
+  if (!out.needs_grad()) return out;
+  T* P = tape.template allocate<T>(B * n);
+  const T negative = kind == Kind::relu ? T(0) : kind == Kind::leaky_relu ? slope : T(1);
+  const ad::Var<T> bias1_var = b1 ? *b1 : ad::Var<T>(), bias2_var = b2 ? *b2 : ad::Var<T>();
+  const bool grad_b1 = b1 && b1->needs_grad(), grad_b2 = b2 && b2->needs_grad();
+  out.on_backward([X, W1, w2, bias1_var, bias2_var, grad_b1, grad_b2, out, H, P, B, in, n, negative] {
+    const T* g = out.adj().data();
+    d::backward_rows<T>(H, B, n, g, w2.data(), negative, P, w2.needs_grad() ? w2.adj().data() : nullptr,
+                        grad_b1 ? bias1_var.adj().data() : nullptr);
+    if (grad_b2) {
+      T s = 0;
+      for (std::size_t i = 0; i < B; ++i) s += g[i];
+      bias2_var.adj().data()[0] += s;
+    }
+    if (X.needs_grad()) ad::gemm<T>(false, true, B, in, n, T(1), P, n, W1.data(), n, T(1), X.adj().data(), in);
+    if (W1.needs_grad()) ad::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W1.adj().data(), n);
+  });
+  return out;
+}
+
+}  // namespace wgflow::models
