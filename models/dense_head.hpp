@@ -119,6 +119,15 @@ void backward_rows(const T* __restrict h, std::size_t B, std::size_t n, const T*
   const Batch zero(T(0)), neg(negative);
   auto p_of = [&](Batch gw, Batch hv) { return xsimd::select(hv > zero, gw, neg * gw); };
   auto p_of_scalar = [negative](T gw, T hv) { return hv > T(0) ? gw : negative * gw; };
+  // dw2 += dw and db1 += db at columns j .. j + W - 1, the overlapped lanes masked out of the last vector.
+  auto add_sums = [&](std::size_t j, Batch dw, Batch db, bool fresh_only) {
+    if (fresh_only) {
+      dw = tail.only_fresh(dw);
+      db = tail.only_fresh(db);
+    }
+    if (dw2) (Batch::load_unaligned(dw2 + j) + dw).store_unaligned(dw2 + j);
+    if (db1) (Batch::load_unaligned(db1 + j) + db).store_unaligned(db1 + j);
+  };
   std::size_t i = 0;
   for (; i + 4 <= B; i += 4) {
     const T *h0 = h + i * n, *h1 = h0 + n, *h2 = h1 + n, *h3 = h2 + n;
@@ -135,13 +144,7 @@ void backward_rows(const T* __restrict h, std::size_t B, std::size_t n, const T*
       q1.store_unaligned(p1 + j);
       q2.store_unaligned(p2 + j);
       q3.store_unaligned(p3 + j);
-      Batch dw = (G0 * x0 + G1 * x1) + (G2 * x2 + G3 * x3), db = (q0 + q1) + (q2 + q3);
-      if (fresh_only) {
-        dw = tail.only_fresh(dw);
-        db = tail.only_fresh(db);
-      }
-      if (dw2) (Batch::load_unaligned(dw2 + j) + dw).store_unaligned(dw2 + j);
-      if (db1) (Batch::load_unaligned(db1 + j) + db).store_unaligned(db1 + j);
+      add_sums(j, (G0 * x0 + G1 * x1) + (G2 * x2 + G3 * x3), (q0 + q1) + (q2 + q3), fresh_only);
     };
     for (std::size_t j = 0; j < tail.full; j += W) block(j, false);
     if (tail.overlap) block(n - W, true);
@@ -166,13 +169,7 @@ void backward_rows(const T* __restrict h, std::size_t B, std::size_t n, const T*
       const Batch x = Batch::load_unaligned(hi + j);
       const Batch q = p_of(G * Batch::load_unaligned(w2 + j), x);
       q.store_unaligned(pi + j);
-      Batch dw = G * x, db = q;
-      if (fresh_only) {
-        dw = tail.only_fresh(dw);
-        db = tail.only_fresh(db);
-      }
-      if (dw2) (Batch::load_unaligned(dw2 + j) + dw).store_unaligned(dw2 + j);
-      if (db1) (Batch::load_unaligned(db1 + j) + db).store_unaligned(db1 + j);
+      add_sums(j, G * x, q, fresh_only);
     };
     for (std::size_t j = 0; j < tail.full; j += W) block(j, false);
     if (tail.overlap) block(n - W, true);
