@@ -27,6 +27,14 @@ namespace wgflow::models {
 
 namespace dense_detail {
 
+// The activations a dense node applies itself: piecewise-linear, so that act'(pre-activation) is a select
+// on the sign of the output (models/dense_head.hpp fuses the same ones).
+inline bool fusable(const Activation& act) {
+  using Kind = Activation::Kind;
+  return act.kind() == Kind::identity || act.kind() == Kind::relu ||
+         (act.kind() == Kind::leaky_relu && act.slope() >= 0);
+}
+
 // o = f(o + 1 b) in place on a rows x cols matrix; o = f(o) without a bias row.
 template <class T, class F>
 void add_bias_and_apply(T* __restrict o, std::size_t rows, std::size_t cols, const T* __restrict bias, F f) {
@@ -47,9 +55,7 @@ ad::Var<T> node(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>* b, c
                      (b ? ", b is " + shape_string(b->shape()) : std::string()) +
                      "; expected X B x in, W in x out" + (b ? ", b 1 x out" : ""));
   using Kind = Activation::Kind;
-  const bool fused = act.kind() == Kind::identity || act.kind() == Kind::relu ||
-                     (act.kind() == Kind::leaky_relu && act.slope() >= 0);
-  if (!fused) return act(node(X, W, b, Activation::identity()));
+  if (!fusable(act)) return act(node(X, W, b, Activation::identity()));
 
   ad::Var<T> out = b ? ad::make_output(ad::Shape{B, n}, {X, W, *b}) : ad::make_output(ad::Shape{B, n}, {X, W});
   T* __restrict o = out.data();

@@ -33,12 +33,6 @@ namespace wgflow::models {
 
 namespace dense_head_detail {
 
-inline bool fusable(const Activation& act) {
-  using Kind = Activation::Kind;
-  return act.kind() == Kind::identity || act.kind() == Kind::relu ||
-         (act.kind() == Kind::leaky_relu && act.slope() >= 0);
-}
-
 // The last, partial vector of a row of n values (n % W != 0, n >= W) is handled as the whole vector
 // ending at n, overlapping the one before: its values are computed again, the same, and stored again,
 // and a mask keeps the overlapped lanes out of every sum. Element by element, the 2 leftover columns of a
@@ -200,7 +194,7 @@ ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_ident
                      shape_string(w2.shape()) + (b2 ? ", b2 is " + shape_string(b2->shape()) : std::string()) +
                      "; expected X B x in, W1 in x H" + (b1 ? ", b1 1 x H" : "") + ", w2 H x 1" +
                      (b2 ? ", b2 1 x 1" : ""));
-  if (!d::fusable(act)) {
+  if (!dense_detail::fusable(act)) {
     const ad::Var<T> hidden = b1 ? dense(X, W1, *b1, act) : dense(X, W1, act);
     return b2 ? dense(hidden, w2, *b2, Activation::identity()) : dense(hidden, w2, Activation::identity());
   }

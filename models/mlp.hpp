@@ -74,7 +74,7 @@ class Mlp final : public Model<T> {
     auto bias = [&](std::size_t l) { return spec_.bias ? &params[per_layer * l + 1] : nullptr; };
     // A scalar identity output after a piecewise-linear hidden layer: those two layers as one node.
     const bool head = layers >= 2 && num_outputs() == 1 && spec_.output.kind() == Activation::Kind::identity &&
-                      dense_head_detail::fusable(spec_.hidden);
+                      dense_detail::fusable(spec_.hidden);
     ad::Var<T> h = X;
     for (std::size_t l = 0; l < layers - (head ? 2 : 0); ++l) {
       const Activation& act = l + 1 < layers ? spec_.hidden : spec_.output;
@@ -117,7 +117,7 @@ class Mlp final : public Model<T> {
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/true);
-    const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), tape.external(Shape{X.shape()[0], X.shape()[1]}, X.data()));
+    const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), inputs_on(tape, X));
     tape.backward(out, U);
     layout_.add_adjoints(std::span<const ad::Var<T>>(params), grad);
   }
@@ -129,7 +129,12 @@ class Mlp final : public Model<T> {
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
-    return forward(std::span<const ad::Var<T>>(params), tape.external(Shape{X.shape()[0], X.shape()[1]}, X.data())).val();
+    return forward(std::span<const ad::Var<T>>(params), inputs_on(tape, X)).val();
+  }
+
+  // X as a constant leaf read in place (it outlives the recording's use): no copy onto the tape.
+  static ad::Var<T> inputs_on(Tape<T>& tape, const Tensor<T>& X) {
+    return tape.external(Shape{X.shape()[0], X.shape()[1]}, X.data());
   }
 
   void check_inputs(const char* where, const Shape& x) const {
