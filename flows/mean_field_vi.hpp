@@ -124,8 +124,8 @@ class MeanFieldVI final : public Flow<T> {
       }
       T loss = 0;
       for (std::size_t s = 0; s < S; ++s) {
-        rng.for_each_normal(J, [&](std::size_t j, double z) {
-          eps[j] = static_cast<T>(z);
+        rng.for_each_normal<T>(J, [&](std::size_t j, T z) {
+          eps[j] = z;
           theta[j] = mu[j] + sigma[j] * eps[j];
         });
         loss += potential_->value_and_gradient(std::span<const T>(theta, J), std::span<T>(grad, J));
@@ -156,8 +156,8 @@ class MeanFieldVI final : public Flow<T> {
     Tensor<T> out = Tensor<T>::from_shape({n * per_member, J});
     parallel_for_each_index(n, [&](std::size_t i) {
       for (std::size_t k = 0; k < per_member; ++k) {
-        Rng::stream(seed, i, k).for_each_normal(J, [&](std::size_t j, double z) {
-          out(i * per_member + k, j) = means_(i, j) + sd(i, j) * static_cast<T>(z);
+        Rng::stream(seed, i, k).for_each_normal<T>(J, [&](std::size_t j, T z) {
+          out(i * per_member + k, j) = means_(i, j) + sd(i, j) * z;
         });
       }
     });

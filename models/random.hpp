@@ -8,11 +8,14 @@
 // between standard libraries. fill_normal draws many at once with xsimd's vectorised log, sqrt and
 // sincos: Langevin noise is J normals per particle and step, and one libm log + sin + cos per pair made
 // the noise cost more than a UCI network's gradient (about 50 of 125 us in a 5-network DLE step).
+// Float normals have a cheaper form of their own (one 64-bit draw per pair, float arithmetic on twice
+// the lanes; BENCHMARKS.md, session 13), so a float32 flow's noise is not a float64 flow's rounded.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <numbers>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -90,14 +93,42 @@ class Rng {
     }
   }
 
-  // Calls f(j, z_j) for j = 0..n-1 with the n normals of fill_normal(n), drawn in chunks on the stack:
-  // for a caller that consumes the normals as they come (noise added to a particle) and should not
-  // need an n-element buffer.
-  template <class F>
+  // n standard normals in float, for float computations (a float32 flow's noise): each pair (z0, z1)
+  // from one 64-bit draw x, its high 32 bits giving u1 = (hi + 1) 2^-32 in (0, 1] and its low 32 bits'
+  // top 24 giving u2 = lo24 2^-24 in [0, 1), then Box-Muller in float. About 3x fewer cycles a value
+  // than the double form (half the draws, twice the lanes, float log and sincos). u1 >= 2^-32 caps
+  // |z| at sqrt(64 ln 2) = 6.66 (the double form's cap is 8.57): a standard normal exceeds it with
+  // probability 3e-11. Blocks, order and the dropped tail are as in the double form, so the values
+  // depend on n alone.
+  void fill_normal(float* out, std::size_t n) {
+    using Batch = xsimd::batch<float>;
+    constexpr std::size_t W = Batch::size;
+    alignas(Batch::arch_type::alignment()) float u1[W], u2[W], z0[W], z1[W];
+    for (std::size_t done = 0; done < n; done += 2 * W) {
+      for (std::size_t k = 0; k < W; ++k) {
+        const std::uint64_t x = (*this)();
+        // Through int64, which converts in one instruction (uint64 does not, before AVX-512).
+        u1[k] = static_cast<float>(static_cast<std::int64_t>((x >> 32) + 1)) * 0x1.0p-32f;
+        u2[k] = static_cast<float>(static_cast<std::int64_t>((x & 0xffffffffULL) >> 8)) * 0x1.0p-24f;
+      }
+      const Batch r = xsimd::sqrt(Batch(-2.0f) * xsimd::log(Batch::load_aligned(u1)));
+      const auto [s, c] = xsimd::sincos(Batch(static_cast<float>(2.0 * std::numbers::pi)) * Batch::load_aligned(u2));
+      (r * c).store_aligned(z0);
+      (r * s).store_aligned(z1);
+      const std::size_t block = std::min(2 * W, n - done);
+      for (std::size_t k = 0; k < block; ++k) out[done + k] = k % 2 == 0 ? z0[k / 2] : z1[k / 2];
+    }
+  }
+
+  // Calls f(j, z_j) for j = 0..n-1 with the n normals of fill_normal(T*, n) (T = double or float),
+  // drawn in chunks on the stack: for a caller that consumes the normals as they come (noise added to
+  // a particle) and should not need an n-element buffer.
+  template <class T = double, class F>
   void for_each_normal(std::size_t n, F&& f) {
+    static_assert(std::is_same_v<T, double> || std::is_same_v<T, float>, "normals come in double or float");
     constexpr std::size_t chunk = 64;  // a multiple of every 2 x batch width, so chunks change nothing
-    static_assert(chunk % (2 * xsimd::batch<double>::size) == 0);
-    double z[chunk];
+    static_assert(chunk % (2 * xsimd::batch<T>::size) == 0);
+    T z[chunk];
     for (std::size_t j0 = 0; j0 < n; j0 += chunk) {
       const std::size_t len = std::min(chunk, n - j0);
       fill_normal(z, len);

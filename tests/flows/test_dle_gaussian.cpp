@@ -13,16 +13,18 @@
 using namespace wgflow;
 using flows::Tensor;
 
-TEST_CASE("DLE on a quadratic with a Gaussian prior: particle mean and variance match the Gibbs measure") {
+// In float too: a float32 flow draws its noise by Rng's float Box-Muller, not the double one rounded.
+TEST_CASE_TEMPLATE("DLE on a quadratic with a Gaussian prior: particle mean and variance match the Gibbs measure", T,
+                   double, float) {
   // l(t) = sum_j a_j (t_j - m_j)^2 / 2, prior N(0, s2 I), KL weight lambda. Per coordinate the DLE drift is
   // a_j (t - m_j) + lambda t / s2 = c_j (t - mu_j) with c_j = a_j + lambda / s2 and mu_j = a_j m_j / c_j, so
   // q* = N(mu, diag(lambda / c_j)).
   const double a[3] = {1.0, 2.0, 4.0}, m[3] = {1.0, -2.0, 0.5};
   const double s2 = 2.0, lambda = 0.5, eta = 0.01;
-  Tensor<double> A = xt::zeros<double>({3, 3});
-  for (std::size_t j = 0; j < 3; ++j) A(j, j) = a[j];
-  auto loss = models::quadratic<double>({m[0], m[1], m[2]}, A);
-  const auto prior = models::GaussianPrior<double>::isotropic(3, s2);
+  Tensor<T> A = xt::zeros<T>({3, 3});
+  for (std::size_t j = 0; j < 3; ++j) A(j, j) = static_cast<T>(a[j]);
+  auto loss = models::quadratic<T>({T(m[0]), T(m[1]), T(m[2])}, A);
+  const auto prior = models::GaussianPrior<T>::isotropic(3, T(s2));
 
   // The particles never interact, so at any step they are N independent draws of the Euler-Maruyama law.
   // Per coordinate that law is an AR(1) chain t <- (1 - eta c) t + eta c mu + sqrt(2 lambda eta) xi, whose
@@ -30,9 +32,9 @@ TEST_CASE("DLE on a quadratic with a Gaussian prior: particle mean and variance 
   // prior start, and whose variance tends to lambda / (c (1 - eta c / 2)): the O(eta) bias, relative size
   // eta c / 2 <= 2.2 % here.
   const std::size_t N = 2000, steps = 1000;
-  auto dle = flows::deep_langevin_ensemble<double>(loss, prior, lambda, prior.sample(N, 11), eta, 3);
+  auto dle = flows::deep_langevin_ensemble<T>(loss, prior, T(lambda), prior.sample(N, 11), T(eta), 3);
   dle.run(steps);
-  const Tensor<double>& theta = dle.particles();
+  const Tensor<T>& theta = dle.particles();
 
   for (std::size_t j = 0; j < 3; ++j) {
     CAPTURE(j);
