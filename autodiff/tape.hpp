@@ -104,6 +104,9 @@ class Var {
 
   Tape<T>& tape() const { return *tape_; }
   std::uint32_t index() const { return index_; }
+  // Whether this refers to a node of its tape's current recording: false for a default-constructed Var
+  // and after the tape's clear().
+  bool valid() const;
 
   // Attaches this node's vector-Jacobian product: a closure, run once by backward(), that adds
   // adj() x (d this / d input) into the adjoint of each input that needs_grad(). Skipped entirely
@@ -273,6 +276,11 @@ class Tape {
   bool check_finite_ = false;
   std::unique_ptr<AnomalyCheck<Node<T>>> anomaly_;  // created on first use
 };
+
+template <class T>
+bool Var<T>::valid() const {
+  return tape_ != nullptr && generation_ == tape_->generation_ && index_ < tape_->nodes_.size();
+}
 
 template <class T>
 Node<T>& Var<T>::node() const {

@@ -101,9 +101,7 @@ class Mlp final : public Model<T> {
   // predict() without the result's allocation: the outputs go from the tape straight into `out`.
   void predict_into(std::span<const T> theta, const Tensor<T>& X, std::span<T> out) const override {
     check_inputs("Mlp::predict_into", Shape{X.shape()[0], X.shape()[1]});
-    if (out.size() != X.shape()[0] * num_outputs())
-      throw ShapeError("Mlp::predict_into: out has " + std::to_string(out.size()) + " values, the outputs are " +
-                       shape_string(Shape{X.shape()[0], num_outputs()}));
+    check_outputs("Mlp::predict_into", X, out.size());
     const auto y = outputs_on_tape(theta, X);
     std::copy(y.begin(), y.end(), out.begin());
   }
@@ -111,15 +109,37 @@ class Mlp final : public Model<T> {
   // grad += d <U, f(theta, X)> / d theta, on the calling thread's tape (Tape<T>::local(), cleared first).
   void pullback(std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& U, std::span<T> grad) const override {
     check_inputs("Mlp::pullback", Shape{X.shape()[0], X.shape()[1]});
-    if (U.shape()[0] != X.shape()[0] || U.shape()[1] != num_outputs())
-      throw ShapeError("Mlp::pullback: cotangent U is " + shape_string(Shape{U.shape()[0], U.shape()[1]}) +
-                       ", the outputs are " + shape_string(Shape{X.shape()[0], num_outputs()}));
+    check_cotangent("Mlp::pullback", X, U);
     Tape<T>& tape = Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/true);
     const ad::Var<T> out = forward(std::span<const ad::Var<T>>(params), inputs_on(tape, X));
     tape.backward(out, U);
     layout_.add_adjoints(std::span<const ad::Var<T>>(params), grad);
+  }
+
+  // predict_into() on rec's own tape, with the parameters as variables, so that pullback_recorded() only
+  // runs the backward sweep: the values and gradients are those of predict_into() and pullback(), bit
+  // for bit. theta is copied onto the tape; X is read in place.
+  void record(std::span<const T> theta, const Tensor<T>& X, Recording<T>& rec, std::span<T> out) const override {
+    check_inputs("Mlp::record", Shape{X.shape()[0], X.shape()[1]});
+    check_outputs("Mlp::record", X, out.size());
+    rec.tape.clear();
+    rec.params = layout_.leaves(rec.tape, theta, /*needs_grad=*/true);
+    rec.output = forward(std::span<const ad::Var<T>>(rec.params), inputs_on(rec.tape, X));
+    const auto y = rec.output.val();
+    std::copy(y.begin(), y.end(), out.begin());
+  }
+
+  void pullback_recorded(Recording<T>& rec, std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& U,
+                         std::span<T> grad) const override {
+    if (!rec.output.valid() || &rec.output.tape() != &rec.tape || rec.params.size() != layout_.num_blocks() ||
+        rec.output.shape() != Shape{X.shape()[0], num_outputs()} || theta.size() != num_params())
+      throw Error("Mlp::pullback_recorded: the recording holds no evaluation of this network at these " +
+                  std::to_string(X.shape()[0]) + " inputs (record() first)");
+    check_cotangent("Mlp::pullback_recorded", X, U);
+    rec.tape.backward(rec.output, U);
+    layout_.add_adjoints(std::span<const ad::Var<T>>(rec.params), grad);
   }
 
  private:
@@ -141,6 +161,16 @@ class Mlp final : public Model<T> {
     if (x[1] != num_inputs())
       throw ShapeError(std::string(where) + ": X is " + shape_string(x) + ", the network expects B x " +
                        std::to_string(num_inputs()) + " inputs");
+  }
+  void check_cotangent(const char* where, const Tensor<T>& X, const Tensor<T>& U) const {
+    if (U.shape()[0] != X.shape()[0] || U.shape()[1] != num_outputs())
+      throw ShapeError(std::string(where) + ": cotangent U is " + shape_string(Shape{U.shape()[0], U.shape()[1]}) +
+                       ", the outputs are " + shape_string(Shape{X.shape()[0], num_outputs()}));
+  }
+  void check_outputs(const char* where, const Tensor<T>& X, std::size_t out_size) const {
+    if (out_size != X.shape()[0] * num_outputs())
+      throw ShapeError(std::string(where) + ": out has " + std::to_string(out_size) + " values, the outputs are " +
+                       shape_string(Shape{X.shape()[0], num_outputs()}));
   }
   void check_block(std::size_t k, const ad::Var<T>& v) const {
     if (v.shape() != layout_.block(k).shape)
