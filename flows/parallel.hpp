@@ -11,6 +11,7 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
 
 namespace wgflow::flows {
 
@@ -37,6 +38,20 @@ void for_each_index(std::size_t n, std::size_t work, const Body& body, std::size
     return;
   }
   parallel_for_each_index(n, body, grain);
+}
+
+// Calls job(0), ..., job(n - 1) concurrently and returns when all are done: for independent stages
+// (a flow's free-energy terms) that each run their own parallel loops, so that one's serial stretches
+// overlap another's loops. A job must not throw (catch inside, as ParticleFlow::step does, to report
+// errors in a fixed order). One job runs on the calling thread, without TBB.
+template <class Job>
+void run_concurrently(std::size_t n, const Job& job) {
+  if (n == 0) return;
+  if (n == 1) return job(std::size_t{0});
+  tbb::task_group group;
+  for (std::size_t k = 1; k < n; ++k) group.run([&job, k] { job(k); });
+  job(std::size_t{0});
+  group.wait();
 }
 
 // The rows of a piece of for_each_piece.

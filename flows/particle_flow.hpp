@@ -5,7 +5,8 @@
 //
 // State: the particles theta (N x J), the step count t, the optimiser's state, the terms' states (e.g. a
 // kernel bandwidth) and the seed. One step, t -> t + 1:
-//   1. drift_i = sum_k grad_theta (dF_k/dQ)(theta_i), each term in turn; every term's drift must be finite;
+//   1. drift_i = sum_k grad_theta (dF_k/dQ)(theta_i), the terms evaluated concurrently (with the step's
+//      noise draws) and summed in the order added; every term's drift must be finite;
 //   2. delta = optimiser(drift)  (Sgd: delta = -eta drift);
 //   3. theta_i <- theta_i + delta_i + sqrt(2 D eta) xi_i,  D = sum_k D_k (the KL weight), eta the
 //      optimiser's learning rate, xi_i ~ N(0, I) drawn from Rng::stream(seed, i, t);
@@ -24,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -110,59 +112,85 @@ class ParticleFlow final : public Flow<T> {
   }
 
   void step() override {
-    const std::size_t n = num_particles(), J = dim();
+    const std::size_t n = num_particles(), J = dim(), K = terms_.size();
     const std::uint64_t t = steps_;
     const StepContext<T> context{t, particles_};
+    const T noise = std::sqrt(2 * diffusion() * optimizer_.learning_rate());
     resize(drift_, n, J);
-    // Terms add into term_drift_, which the per-particle pass below leaves zero again; a term that threw
-    // halfway may have left some of it behind.
-    if (resize(term_drift_, n, J) || !term_drift_zero_) term_drift_.fill(T(0));
+    // Each term adds into its own buffer, which the per-particle pass below leaves zero again; a term
+    // that threw halfway may have left some of its buffer behind.
+    term_drifts_.resize(K);
+    for (Tensor<T>& e : term_drifts_)
+      if (resize(e, n, J) || !term_drifts_zero_) e.fill(T(0));
+    if (noise > 0) resize(xi_, n, J);
+    term_drifts_zero_ = false;
+    const std::size_t jobs = K + (noise > 0 ? 1 : 0);
+    errors_.assign(jobs, nullptr);
+
+    // 1. The terms' drifts and the noise xi, all at once: they depend only on the particles, the step and
+    //    the seed, and one term's serial stretches (an interaction's N x N kernel) then overlap another's
+    //    parallel loops. Each writes its own buffer; the sums below run in term order.
+    run_concurrently(jobs, [&](std::size_t k) {
+      try {
+        if (k < K)
+          terms_[k]->add_drift(context, term_drifts_[k]);
+        else
+          // A normal (Rng::fill_normal, ~5 ns in double, ~3 ns in float on AMD Zen 3) is about 32 or 19
+          // entry-passes of work, as for_each_index counts it.
+          for_each_index(n, n * J * (std::is_same_v<T, float> ? 19 : 32),
+                         [&](std::size_t i) { Rng::stream(seed_, i, t).fill_normal(xi_.data() + i * J, J); });
+      } catch (...) {
+        errors_[k] = std::current_exception();
+      }
+    });
+    for (const std::exception_ptr& e : errors_)  // the first term's error, whatever the threads did
+      if (e) std::rethrow_exception(e);
+
+    // 2. Per particle, in parallel unless the pass is too small to repay the threads: check each term's
+    //    drift in order, note which term pushes the particle hardest (to name it if the update
+    //    overflows), add the drifts up in term order, and zero the terms' rows for the next step. About
+    //    4 entry-passes of work per term.
     largest_.assign(n, T(0));
     largest_term_.assign(n, 0);
+    bad_.assign(n, no_fault);
+    bad_term_.assign(n, 0);
     bad_value_.resize(n);
-    for (std::size_t k = 0; k < terms_.size(); ++k) {
-      term_drift_zero_ = false;
-      terms_[k]->add_drift(context, term_drift_);
-      // Per particle, in parallel unless the pass is too small to repay the threads (every serial O(N J)
-      // pass costs scaling at 2 threads; a fork and join costs more than N = 5 rows of work): check the
-      // term's drift, note which term pushes the particle hardest (to name it if the update overflows),
-      // add it to the drift, and zero the term's row for the next term. About 4 entry-passes of work.
-      bad_.assign(n, no_fault);
-      for_each_index(n, 4 * n * J, [&](std::size_t i) {
-        T* d = drift_.data() + i * J;
-        T* e = term_drift_.data() + i * J;
+    for_each_index(n, 4 * n * J * std::max<std::size_t>(K, 1), [&](std::size_t i) {
+      T* d = drift_.data() + i * J;
+      if (K == 0) std::fill(d, d + J, T(0));
+      for (std::size_t k = 0; k < K; ++k) {
+        T* e = term_drifts_[k].data() + i * J;
         const Bits top = k == 0 ? accumulate<true>(d, e, J) : accumulate<false>(d, e, J);
-        if (top >= infinity_bits) {
-          const std::size_t j = *first_non_finite(term_drift_, i);
-          bad_[i] = j, bad_value_[i] = e[j];
+        if (top >= infinity_bits && bad_[i] == no_fault) {
+          const std::size_t j = *first_non_finite(term_drifts_[k], i);
+          bad_[i] = j, bad_term_[i] = k, bad_value_[i] = e[j];
         } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
           largest_[i] = size, largest_term_[i] = k;
         }
         std::fill(e, e + J, T(0));
-      }, 4);
-      term_drift_zero_ = true;
-      for (std::size_t i = 0; i < n; ++i)  // the first faulty particle, whatever the thread count
-        if (bad_[i] != no_fault)
+      }
+    }, 4);
+    term_drifts_zero_ = true;
+    // The first faulty term, then the first faulty particle, whatever the thread count.
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t i = 0; i < n; ++i)
+        if (bad_[i] != no_fault && bad_term_[i] == k)
           throw Error(where(t, i) + "the drift of term '" + terms_[k]->name() + "' is not finite (coordinate " +
                       std::to_string(bad_[i]) + " = " + std::to_string(bad_value_[i]) + ")");
-    }
-    if (terms_.empty()) drift_.fill(T(0));
 
+    // 3. The optimiser's step, then 4. theta + delta + sqrt(2 D eta) xi, checked.
     optimizer_.update(drift_, delta_);
-    const T noise = std::sqrt(2 * diffusion() * optimizer_.learning_rate());
     resize(next_, n, J);
     bad_.assign(n, no_fault);
-    // Work in entry-passes, as for_each_index counts it: a normal (Rng::fill_normal, ~5 ns in double and
-    // ~3 ns in float on AMD Zen 3) costs about 32 or 19 of them, so the noise is most of this pass when
-    // there is any.
-    const std::size_t per_entry = noise > 0 ? (std::is_same_v<T, float> ? 21 : 34) : 2;
-    for_each_index(n, n * J * per_entry, [&](std::size_t i) {
+    for_each_index(n, 3 * n * J, [&](std::size_t i) {
       const T* theta = particles_.data() + i * J;
       const T* step = delta_.data() + i * J;
       T* row = next_.data() + i * J;
-      for (std::size_t j = 0; j < J; ++j) row[j] = theta[j] + step[j];
       if (noise > 0) {
-        Rng::stream(seed_, i, t).for_each_normal<T>(J, [&](std::size_t j, T z) { row[j] += noise * z; });
+        const T* z = xi_.data() + i * J;
+        for (std::size_t j = 0; j < J; ++j) row[j] = (theta[j] + step[j]) + noise * z[j];
+      } else {
+        for (std::size_t j = 0; j < J; ++j) row[j] = theta[j] + step[j];
       }
       Bits top = 0;
       for (std::size_t j = 0; j < J; ++j) top = std::max(top, magnitude_bits(row[j]));
@@ -231,12 +259,16 @@ class ParticleFlow final : public Flow<T> {
   std::uint64_t steps_ = 0;
   std::vector<std::unique_ptr<Term<T>>> terms_;
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
-  Tensor<T> drift_, term_drift_, delta_, next_;
-  bool term_drift_zero_ = false;
+  Tensor<T> drift_, delta_, next_;
+  std::vector<Tensor<T>> term_drifts_;  // one per term
+  bool term_drifts_zero_ = false;
+  Tensor<T> xi_;                        // the step's standard normals, when there is noise
+  std::vector<std::exception_ptr> errors_;  // per term (and the noise): what it threw
   std::vector<T> largest_;
   std::vector<std::size_t> largest_term_;
-  // Per particle: the first non-finite coordinate found by a parallel pass (no_fault if none) and its value.
-  std::vector<std::size_t> bad_;
+  // Per particle: the first non-finite coordinate found by a parallel pass (no_fault if none), its value
+  // and, for a drift, the term.
+  std::vector<std::size_t> bad_, bad_term_;
   std::vector<T> bad_value_;
 };
 

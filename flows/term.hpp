@@ -51,9 +51,10 @@ class Term {
   // fixed reference points. Throw wgflow::ShapeError on a mismatch.
   virtual void attach(const Tensor<T>& /*particles*/) {}
 
-  // drift(i, :) += grad_theta (dF_k/dQ)(theta_i) for every particle i. `drift` is N x J. Called once per
-  // step from the flow's thread (parallelise inside, writing each particle's row from one task only, so
-  // that results do not depend on the thread count).
+  // drift(i, :) += grad_theta (dF_k/dQ)(theta_i) for every particle i. `drift` is N x J, the term's own
+  // buffer. Called once per step, concurrently with the flow's other terms (ParticleFlow overlaps them):
+  // write only this term's state and `drift`. Parallelise inside, writing each particle's row from one
+  // task only, so that results do not depend on the thread count.
   virtual void add_drift(const StepContext<T>& context, Tensor<T>& drift) = 0;
 
   // This term's diffusion coefficient D_k (its KL weight); 0 for deterministic terms.

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <span>
+#include <string>
 #include <tbb/task_arena.h>
 
 #include "flows/flows.hpp"
@@ -68,6 +70,53 @@ TEST_CASE("a non-finite drift throws, naming the step, the particle and the term
                        wgflow::Error);
   CHECK(de.steps_taken() == 2);
   CHECK(de.particles() == before);
+}
+
+namespace {
+// A term whose drift at one particle is NaN, or that throws, from a given step on: to see which of several
+// failing terms a step reports when the terms run concurrently.
+class FailingTerm final : public flows::Term<double> {
+ public:
+  FailingTerm(std::string name, std::size_t particle, bool throws) : name_(std::move(name)), particle_(particle), throws_(throws) {}
+  std::string name() const override { return name_; }
+  void add_drift(const flows::StepContext<double>& context, Tensor<double>& drift) override {
+    if (context.step < 1) return;
+    if (throws_) throw wgflow::Error("term " + name_ + " failed");
+    drift(particle_, 0) = std::nan("");
+  }
+
+ private:
+  std::string name_;
+  std::size_t particle_;
+  bool throws_;
+};
+}  // namespace
+
+TEST_CASE("with several failing terms a step reports the first one added, whatever the threads") {
+  // The terms run concurrently; each step must still name the first term (in the order added) and, in it,
+  // the first particle, as a serial evaluation would.
+  for (const int threads : {1, 2}) {
+    CAPTURE(threads);
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      auto loss = diagonal_quadratic();
+      for (int round = 0; round < 20; ++round) {
+        auto nan_flow = flows::deep_ensemble(loss, normal_particles(6, 3, 1, 1.0), 0.1);
+        nan_flow.add(std::make_unique<FailingTerm>("late", 1, false));
+        nan_flow.add(std::make_unique<FailingTerm>("later", 0, false));
+        nan_flow.step();
+        CHECK_THROWS_WITH_AS(nan_flow.step(), doctest::Contains("step 1, particle 1: the drift of term 'late' is not finite"),
+                             wgflow::Error);
+        CHECK(nan_flow.steps_taken() == 1);
+
+        auto throwing_flow = flows::deep_ensemble(loss, normal_particles(6, 3, 1, 1.0), 0.1);
+        throwing_flow.add(std::make_unique<FailingTerm>("first", 0, true));
+        throwing_flow.add(std::make_unique<FailingTerm>("second", 0, true));
+        throwing_flow.step();
+        CHECK_THROWS_WITH_AS(throwing_flow.step(), "term first failed", wgflow::Error);
+      }
+    });
+  }
 }
 
 TEST_CASE("an update that overflows throws, naming the particle and the term behind the largest drift") {
