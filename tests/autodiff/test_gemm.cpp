@@ -170,6 +170,40 @@ TEST_CASE_TEMPLATE("gemm: beta == 0 ignores C, alpha == 0 and k == 0 leave beta 
   gemm<T>(false, false, 5, 0, 5, T(1), nullptr, 5, nullptr, 0, T(0), nullptr, 0);
 }
 
+TEST_CASE_TEMPLATE("the last few columns of a small product are bit for bit those of a wider product's tiles", T,
+                   float, double) {
+  // n = 3 NR + r with r <= narrow_columns_max goes down its last r columns (gemm/narrow.hpp); n = 4 NR
+  // computes the same columns on a register tile. Each entry must round identically either way.
+  using B = detail::Blocking<T>;
+  const std::size_t wide = 4 * B::NR, k_values[] = {2, 8, 100}, m_values[] = {2, 5, 8, 13, 100};
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (std::size_t k : k_values)
+        for (std::size_t m : m_values)
+          for (std::size_t r = 1; r <= detail::narrow_columns_max<T>; ++r)
+            for (double beta : {0.0, 0.5}) {
+              const std::size_t n = 3 * B::NR + r;
+              INFO("ta ", ta, " tb ", tb, " k ", k, " m ", m, " r ", r, " beta ", beta);
+              const std::size_t lda = ta ? m : k, ldb = tb ? k : wide;
+              std::vector<T> a(m * k), b(k * wide), c0(m * wide);
+              for (auto& x : a) x = T(u(rng));
+              for (auto& x : b) x = T(u(rng));
+              for (auto& x : c0) x = T(u(rng));
+              std::vector<T> c_wide = c0, c_narrow = c0;
+              gemm<T>(ta, tb, m, wide, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_wide.data(), wide);
+              gemm<T>(ta, tb, m, n, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_narrow.data(), wide);
+              std::size_t differ = 0;
+              for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t j = 0; j < wide; ++j) {
+                  const T want = j < n ? c_wide[i * wide + j] : c0[i * wide + j];  // columns past n untouched
+                  differ += std::memcmp(&c_narrow[i * wide + j], &want, sizeof(T)) != 0;
+                }
+              CHECK(differ == 0);
+            }
+}
+
 TEST_CASE_TEMPLATE("gemm gives bitwise identical results on 1, 2 and 3 threads", T, float, double) {
   // Large enough for the threaded path (m n k >> 2^21), ragged in every dimension, two KC blocks, and
   // beta != 0 so that the C update of each k block is exercised too.
