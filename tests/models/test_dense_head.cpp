@@ -3,6 +3,7 @@
 // computation, gradients against finite differences, the relu conventions, constant operands, shapes.
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -179,4 +180,70 @@ TEST_CASE("dense_head in float matches double to float precision, for widths aro
         CHECK(xt::allclose(xt::cast<double>(vf[k].adj()), vd[k].adj(), 1e-4, 1e-4));
       }
     }
+}
+
+namespace {
+
+// The head's forward by its two paths on the same operands: the one-pass small-product kernel and the
+// GEMM followed by forward_rows. Values are drawn with wide-ranging magnitudes, so that any change in
+// the order or grouping of an entry's additions shows in its last bits.
+template <class T, class F, class G>
+void compare_forward_paths(std::size_t B, std::size_t in, std::size_t n, bool bias1, F act, G act_scalar) {
+  namespace d = wgflow::models::dense_head_detail;
+  std::mt19937_64 rng(B * 1000003 + in * 1009 + n);
+  std::uniform_real_distribution<double> mantissa(-1, 1);
+  std::uniform_int_distribution<int> exponent(-8, 8);
+  auto draw = [&](std::size_t count) {
+    std::vector<T> v(count);
+    for (T& x : v) x = static_cast<T>(std::ldexp(mantissa(rng), exponent(rng)));
+    return v;
+  };
+  const std::vector<T> X = draw(B * in), W1 = draw(in * n), b1 = draw(n), w2 = draw(n);
+  const T b2 = T(0.375);
+  REQUIRE(d::PackedHead<T>::fits(in, n));
+  std::vector<T> h_gemm(B * n), out_gemm(B), h_small(B * n), out_small(B), spare(n);
+  wgflow::ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), h_gemm.data(), n);
+  d::forward_rows(h_gemm.data(), B, n, bias1 ? b1.data() : nullptr, w2.data(), b2, out_gemm.data(), act, act_scalar);
+  std::vector<T, xsimd::aligned_allocator<T, 64>> buffer(d::PackedHead<T>::buffer_size(in, n));
+  const d::PackedHead<T> head(W1.data(), bias1 ? b1.data() : nullptr, w2.data(), in, n, buffer.data());
+  d::forward_small(X.data(), B, head, b2, h_small.data(), out_small.data(), spare.data(), act);
+  CHECK(h_small == h_gemm);
+  CHECK(out_small == out_gemm);
+}
+
+template <class T>
+void compare_forward_paths_all() {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t W = Batch::size;
+  const T slope = T(0.25);
+  // Rows: one, an odd number inside one block of W rows, exactly one block, past it, the UCI minibatch.
+  // Widths: one vector, one with a partial vector, the UCI width, and several passes of 4 vectors with
+  // every remainder (4 W + 1 .. 7 W + 3). Inputs: from 1 to the path's limit of 32.
+  for (const std::size_t B : {std::size_t{1}, std::size_t{3}, W, W + 3, std::size_t{100}})
+    for (const std::size_t in : {1, 3, 8, 32})
+      for (const std::size_t n : {W, W + 1, std::size_t{50}, 4 * W + 1, 5 * W, 6 * W + 5, 7 * W + 3})
+        for (const bool bias1 : {false, true}) {
+          if (!wgflow::models::dense_head_detail::PackedHead<T>::fits(in, n)) continue;
+          CAPTURE(B);
+          CAPTURE(in);
+          CAPTURE(n);
+          CAPTURE(bias1);
+          compare_forward_paths<T>(
+              B, in, n, bias1, [](Batch v) { return xsimd::select(v < Batch(T(0)), Batch(T(0)), v); },
+              [](T v) { return v < T(0) ? T(0) : v; });
+          compare_forward_paths<T>(
+              B, in, n, bias1, [slope](Batch v) { return xsimd::select(v > Batch(T(0)), v, Batch(slope) * v); },
+              [slope](T v) { return v > T(0) ? v : slope * v; });
+          compare_forward_paths<T>(B, in, n, bias1, [](Batch v) { return v; }, [](T v) { return v; });
+        }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("dense_head's one-pass forward for small heads gives the GEMM path's values bit for bit", T, float,
+                   double) {
+  compare_forward_paths_all<T>();
+  // The UCI network's head takes the one-pass path in both precisions.
+  CHECK(wgflow::models::dense_head_detail::PackedHead<T>::fits(8, 50));
+  CHECK_FALSE(wgflow::models::dense_head_detail::PackedHead<T>::fits(784, 1024));
 }
