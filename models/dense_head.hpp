@@ -121,7 +121,8 @@ struct PackedHead {
   const T* b1;                       // vector v at b1 + v * W, or null
   const T* w2;                       // vector v at w2 + v * W
 
-  // Worth it where the packed W1 stays in L1 and k is small enough for the GEMM's overhead to dominate.
+  // Worth it where the packed W1 stays in L1 and k is small enough for the GEMM's overhead to dominate:
+  // 100 rows x 50 columns took 0.55-0.7 of the GEMM path's time at 4-8 inputs, 0.95-1.0 at 32 (AMD EPYC).
   static bool fits(std::size_t in, std::size_t n) {
     const std::size_t v = (n + W - 1) / W;
     return n >= W && in <= 32 && in * v * W * sizeof(T) <= 16384;
