@@ -310,3 +310,41 @@ TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around
     }
   CHECK(bad == 0);
 }
+
+TEST_CASE_TEMPLATE("a product with a few rows, on short tiles, is bit for bit a taller product's tiles", T, float,
+                   double) {
+  // m rows with short_tile_pays(m) go on 4-row tiles (gemm/small.hpp); the same rows as the first m of
+  // a product of 6 MR rows go on MR-row tiles. Each entry must round identically either way
+  // (beta = 0.3, so that beta C + acc rounded twice differs from the fma).
+  using B = detail::Blocking<T>;
+  const std::size_t tall = 6 * B::MR;
+  REQUIRE_FALSE(detail::short_tile_pays<T>(tall));
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<double> u(-1, 1);
+  int checked = 0;
+  for (std::size_t m = 2; m <= 2 * B::W; ++m) {
+    if (!detail::short_tile_pays<T>(m)) continue;
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (std::size_t k : {2, 8, 100})
+          for (std::size_t n : {std::size_t{3}, std::size_t{50}, 2 * B::NR + 1})
+            for (double beta : {0.0, 0.3}) {
+              INFO("m ", m, " ta ", ta, " tb ", tb, " k ", k, " n ", n, " beta ", beta);
+              // op(A) of the tall product: its first m rows are the small product's op(A).
+              const std::size_t lda_tall = ta ? tall : k, lda = ta ? m : k, ldb = tb ? k : n;
+              std::vector<T> a_tall(tall * k), a(m * k), b(k * n), c_tall(tall * n);
+              for (auto& x : a_tall) x = T(u(rng));
+              for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t p = 0; p < k; ++p)
+                  a[ta ? p * lda + i : i * lda + p] = a_tall[ta ? p * lda_tall + i : i * lda_tall + p];
+              for (auto& x : b) x = T(u(rng));
+              for (auto& x : c_tall) x = T(u(rng));
+              std::vector<T> c(c_tall.begin(), c_tall.begin() + static_cast<std::ptrdiff_t>(m * n));
+              gemm<T>(ta, tb, tall, n, k, T(-1.5), a_tall.data(), lda_tall, b.data(), ldb, T(beta), c_tall.data(), n);
+              gemm<T>(ta, tb, m, n, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c.data(), n);
+              CHECK(std::memcmp(c.data(), c_tall.data(), m * n * sizeof(T)) == 0);
+              ++checked;
+            }
+  }
+  CHECK(checked > 0);
+}
