@@ -27,6 +27,7 @@
 
 #include "autodiff/buffer_sums.hpp"
 #include "autodiff/gemm.hpp"
+#include "autodiff/in_register.hpp"
 #include "autodiff/tape.hpp"
 #include "models/activation.hpp"
 #include "models/dense.hpp"
@@ -159,7 +160,7 @@ inline void forward_chunk(const PackedHead<T>& head, const RowTail<T>& tail, std
   for (std::size_t p = 0; p < head.in; ++p, w += head.vectors * W) {
     const Batch a0(x0[p]), a1(x1[p]);
     for (std::size_t c = 0; c < CN; ++c) {
-      const Batch wv = Batch::load_aligned(w + c * W);
+      const Batch wv = ad::in_register(Batch::load_aligned(w + c * W));
       acc0[c] = xsimd::fma(a0, wv, acc0[c]);
       acc1[c] = xsimd::fma(a1, wv, acc1[c]);
     }

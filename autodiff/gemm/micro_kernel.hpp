@@ -17,6 +17,7 @@
 #include <cstddef>
 
 #include "autodiff/gemm/blocking.hpp"
+#include "autodiff/in_register.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -72,21 +73,6 @@ struct StridedB {
   void next() { p += ld; }
 };
 
-// v, held in a register: an empty asm that claims to change it, so that the compiler cannot fold its
-// load into each FMA that uses it. GCC folded B's loads into every FMA of a 4 x 2 tile (MR times the
-// loads, most of them split across cache lines for a B with 50 columns): 8 x 50 x 100 floats took
-// 1.7 us, against 1.4 us on 6-row tiles that compute 50 % more FMAs.
-template <class T>
-inline Batch<T> in_register(Batch<T> v) {
-#if defined(__x86_64__) && defined(__AVX__)
-  typename Batch<T>::register_type r = v;
-  asm("" : "+x"(r));
-  return Batch<T>(r);
-#else
-  return v;
-#endif
-}
-
 template <class T, std::size_t MR, std::size_t NV, class AView, class BView>
 inline void accumulate(std::size_t kc, AView a, BView b, Tile<T, MR, NV>& t) {
 #pragma GCC unroll 32
@@ -96,7 +82,7 @@ inline void accumulate(std::size_t kc, AView a, BView b, Tile<T, MR, NV>& t) {
   for (std::size_t p = 0; p < kc; ++p) {
     Batch<T> bv[NV];
 #pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) bv[v] = in_register(b.load(v));
+    for (std::size_t v = 0; v < NV; ++v) bv[v] = in_register(b.load(v));  // see autodiff/in_register.hpp
 #pragma GCC unroll 32
     for (std::size_t r = 0; r < MR; ++r) {
       const Batch<T> ar(a[r]);
