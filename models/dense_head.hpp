@@ -19,7 +19,6 @@
 // models/dense.hpp (H > 0 exactly where the pre-activation is). Measured: BENCHMARKS.md, "the fused head".
 #include <cstddef>
 #include <initializer_list>
-#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -348,19 +347,17 @@ ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_ident
   const T slope = static_cast<T>(act.slope());
   const T* bias1 = b1 ? b1->data() : nullptr;
   const T bias2 = b2 ? b2->data()[0] : T(0);
-  const bool small = d::PackedHead<T>::fits(in, n);
-  std::optional<d::PackedHead<T>> head;
-  T* spare = nullptr;
-  if (small) {
-    T* buffer = tape.template allocate<T>(d::PackedHead<T>::buffer_size(in, n) + n);
-    head.emplace(W1.data(), bias1, w2.data(), in, n, buffer);
-    spare = buffer + d::PackedHead<T>::buffer_size(in, n);
-  } else {
-    ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), H, n);
-  }
+  // Small heads in one pass (forward_small); others as a GEMM, then a pass over its rows.
   auto forward = [&](auto act_batch, auto act_scalar) {
-    if (small) d::forward_small(X.data(), B, *head, bias2, H, out.data(), spare, act_batch);
-    else d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(), act_batch, act_scalar);
+    if (d::PackedHead<T>::fits(in, n)) {
+      const std::size_t packed = d::PackedHead<T>::buffer_size(in, n);
+      T* buffer = tape.template allocate<T>(packed + n);  // the packed operands, then the spare row
+      const d::PackedHead<T> head(W1.data(), bias1, w2.data(), in, n, buffer);
+      d::forward_small(X.data(), B, head, bias2, H, out.data(), buffer + packed, act_batch);
+    } else {
+      ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), H, n);
+      d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(), act_batch, act_scalar);
+    }
   };
   using Batch = xsimd::batch<T>;
   // The selects of ad::relu and ad::leaky_relu: NaN passes through both.

@@ -34,7 +34,7 @@ struct PackedA {
   static constexpr std::size_t rows = Blocking<T>::MR;
   const T* p;
   T operator[](std::size_t r) const { return p[r]; }
-  void next() { p += Blocking<T>::MR; }
+  void next() { p += rows; }
 };
 
 // MR rows of op(A) read in place: a(r, p) = base[row_offset[r] + p * step]. Rows past the matrix's
