@@ -18,6 +18,9 @@
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 namespace wgflow {
 
@@ -83,27 +86,35 @@ class Rng {
         u1[k] = 1.0 - uniform();  // in (0, 1]: log is finite
         u2[k] = uniform();
       }
-      box_muller(u1, u2, out + done, std::min(2 * W, n - done));
+      box_muller(xsimd::batch<double>::load_aligned(u1), xsimd::batch<double>::load_aligned(u2), out + done,
+                 std::min(2 * W, n - done));
     }
   }
 
   // n standard normals in float, for float computations (a float32 flow's noise): each pair (z0, z1)
   // from one 64-bit draw x, its high 32 bits giving u1 = (hi + 1) 2^-32 in (0, 1] and its low 32 bits'
   // top 24 giving u2 = lo24 2^-24 in [0, 1), then Box-Muller in float: half the draws and twice the lanes
-  // of the double form, 3.3-3.7 against 5.3-5.9 ns a value on AMD Zen 3 (AVX2). u1 >= 2^-32 caps
-  // |z| at sqrt(64 ln 2) = 6.66 (the double form's cap is 8.57): a standard normal exceeds it with
-  // probability 3e-11. Blocks, order and the dropped tail are as in the double form, so the values
-  // depend on n alone.
+  // of the double form. u1 >= 2^-32 caps |z| at sqrt(64 ln 2) = 6.66 (the double form's cap is 8.57): a
+  // standard normal exceeds it with probability 3e-11. Blocks, order and the dropped tail are as in the
+  // double form, so the values depend on n alone. Only the draws are scalar: the halves are split and
+  // converted in vectors (hi + 1 needs 33 bits, so as its top and bottom 16 bits, whose float sum rounds
+  // once, as the scalar int64 conversion did): 2.0 against 3.3 ns a value converted one by one (AMD Zen 3,
+  // AVX2; BENCHMARKS.md, session 15).
   void fill_normal(float* out, std::size_t n) {
-    constexpr std::size_t W = xsimd::batch<float>::size;
-    alignas(xsimd::batch<float>::arch_type::alignment()) float u1[W], u2[W];
+    using Batch = xsimd::batch<float>;
+    using Int = xsimd::batch<std::int32_t>;
+    constexpr std::size_t W = Batch::size;
+    alignas(Batch::arch_type::alignment()) std::int32_t hi[W], lo[W];
     for (std::size_t done = 0; done < n; done += 2 * W) {
       for (std::size_t k = 0; k < W; ++k) {
         const std::uint64_t x = (*this)();
-        // Through int64, which converts in one instruction (uint64 does not, before AVX-512).
-        u1[k] = static_cast<float>(static_cast<std::int64_t>((x >> 32) + 1)) * 0x1.0p-32f;
-        u2[k] = static_cast<float>(static_cast<std::int64_t>((x & 0xffffffffULL) >> 8)) * 0x1.0p-24f;
+        hi[k] = static_cast<std::int32_t>(x >> 32);  // the bits, reinterpreted; masked below
+        lo[k] = static_cast<std::int32_t>((x & 0xffffffffULL) >> 8);
       }
+      const Int h = Int::load_aligned(hi);
+      const Batch top = xsimd::to_float((h >> 16) & Int(0xffff)) * Batch(65536.f);
+      const Batch u1 = (top + xsimd::to_float((h & Int(0xffff)) + Int(1))) * Batch(0x1.0p-32f);
+      const Batch u2 = xsimd::to_float(Int::load_aligned(lo)) * Batch(0x1.0p-24f);
       box_muller(u1, u2, out + done, std::min(2 * W, n - done));
     }
   }
@@ -138,15 +149,40 @@ class Rng {
   // r cos(2 pi u2), r sin(2 pi u2) with r = sqrt(-2 log u1), written interleaved (pair k's two values
   // at 2k and 2k + 1, so that the values do not depend on the batch width); the first `count` of them.
   template <class T>
-  static void box_muller(const T* u1, const T* u2, T* out, std::size_t count) {
+  static void box_muller(xsimd::batch<T> u1, xsimd::batch<T> u2, T* out, std::size_t count) {
+    using Batch = xsimd::batch<T>;
+    const Batch r = xsimd::sqrt(Batch(T(-2)) * xsimd::log(u1));
+    const auto [s, c] = xsimd::sincos(Batch(static_cast<T>(2 * std::numbers::pi)) * u2);
+    store_interleaved(r * c, r * s, out, count);
+  }
+
+  // out[2k] = a[k], out[2k + 1] = b[k], the first `count` of them. xsimd 8's zip_lo / zip_hi interleave
+  // within 128-bit lanes on AVX, hence AVX's unpacks and lane exchange (as in gemm/transpose.hpp), and an
+  // element loop for every other target.
+  template <class T>
+  static void store_interleaved(xsimd::batch<T> a, xsimd::batch<T> b, T* out, std::size_t count) {
     using Batch = xsimd::batch<T>;
     constexpr std::size_t W = Batch::size;
-    alignas(Batch::arch_type::alignment()) T z0[W], z1[W];
-    const Batch r = xsimd::sqrt(Batch(T(-2)) * xsimd::log(Batch::load_aligned(u1)));
-    const auto [s, c] = xsimd::sincos(Batch(static_cast<T>(2 * std::numbers::pi)) * Batch::load_aligned(u2));
-    (r * c).store_aligned(z0);
-    (r * s).store_aligned(z1);
-    for (std::size_t k = 0; k < count; ++k) out[k] = k % 2 == 0 ? z0[k / 2] : z1[k / 2];
+    alignas(Batch::arch_type::alignment()) T z[2 * W];
+    T* to = count == 2 * W ? out : z;  // a whole block straight out, a last partial one through z
+#if defined(__AVX__)
+    if constexpr (W * sizeof(T) == 32 && std::is_same_v<T, float>) {
+      const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+      _mm256_storeu_ps(to, _mm256_permute2f128_ps(lo, hi, 0x20));
+      _mm256_storeu_ps(to + W, _mm256_permute2f128_ps(lo, hi, 0x31));
+    } else if constexpr (W * sizeof(T) == 32) {
+      const __m256d lo = _mm256_unpacklo_pd(a, b), hi = _mm256_unpackhi_pd(a, b);
+      _mm256_storeu_pd(to, _mm256_permute2f128_pd(lo, hi, 0x20));
+      _mm256_storeu_pd(to + W, _mm256_permute2f128_pd(lo, hi, 0x31));
+    } else
+#endif
+    {
+      alignas(Batch::arch_type::alignment()) T za[W], zb[W];
+      a.store_aligned(za);
+      b.store_aligned(zb);
+      for (std::size_t k = 0; k < W; ++k) to[2 * k] = za[k], to[2 * k + 1] = zb[k];
+    }
+    if (to == z) std::copy_n(z, count, out);
   }
 
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
