@@ -18,17 +18,27 @@
 
 namespace wgflow::models {
 
+// Row rows[i] of the row-major `src` (cols wide) into row i of `dst`, for every i; the rows are the
+// caller's to check. Element by element: std::copy_n of a UCI row's few values is a memmove call per
+// row, and gathering a flow's 100-row minibatch that way took ~1 us of every step (AMD Zen 3).
+template <class T>
+void gather_rows(const T* src, std::size_t cols, std::span<const std::size_t> rows, T* dst) {
+  for (std::size_t i = 0; i < rows.size(); ++i, dst += cols) {
+    const T* row = src + rows[i] * cols;
+    for (std::size_t j = 0; j < cols; ++j) dst[j] = row[j];
+  }
+}
+
 // Rows `rows` of `source`, in that order, written into `out` (resized only if its shape differs, so a
 // training loop that gathers same-sized minibatches allocates once).
 inline void gather_rows(const ad::Tensor<double>& source, std::span<const std::size_t> rows, ad::Tensor<double>& out) {
   const std::size_t n = source.shape(0), cols = source.shape(1);
+  for (const std::size_t r : rows)
+    if (r >= n)
+      throw ShapeError("gather_rows: row " + std::to_string(r) + " out of range for a " + shape_string({n, cols}) +
+                       " tensor");
   if (out.shape(0) != rows.size() || out.shape(1) != cols) out.resize({rows.size(), cols});
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= n)
-      throw ShapeError("gather_rows: row " + std::to_string(rows[i]) + " out of range for a " +
-                       shape_string({n, cols}) + " tensor");
-    std::copy_n(&source(rows[i], 0), cols, &out(i, 0));
-  }
+  gather_rows(source.data(), cols, rows, out.data());
 }
 
 // n examples: inputs X (n x d) and targets Y (n x k), row i of each belonging together.

@@ -54,7 +54,7 @@ class MinibatchSchedule {
   std::span<const std::size_t> rows(std::uint64_t step) {
     const std::uint64_t e = epoch(step);
     if (!cached_ || cached_epoch_ != e) {
-      permutation_ = permutation(e);
+      permute(e, permutation_);  // in place: a flow's steady state allocates nothing
       cached_epoch_ = e;
       cached_ = true;
     }
@@ -66,14 +66,19 @@ class MinibatchSchedule {
   // Epoch e's order of the rows: a uniform random permutation of 0..n-1 (Fisher-Yates, Knuth TAOCP
   // vol. 2, 3.4.2 Algorithm P), always started from the identity, so it depends on (seed, e) alone.
   std::vector<std::size_t> permutation(std::uint64_t e) const {
-    std::vector<std::size_t> p(n_);
-    std::iota(p.begin(), p.end(), std::size_t{0});
-    Rng rng = Rng::stream(seed_, e);
-    for (std::size_t i = n_; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+    std::vector<std::size_t> p;
+    permute(e, p);
     return p;
   }
 
  private:
+  void permute(std::uint64_t e, std::vector<std::size_t>& p) const {
+    p.resize(n_);
+    std::iota(p.begin(), p.end(), std::size_t{0});
+    Rng rng = Rng::stream(seed_, e);
+    for (std::size_t i = n_; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+  }
+
   std::size_t n_;
   std::size_t batch_size_;
   std::uint64_t seed_;

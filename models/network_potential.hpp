@@ -32,6 +32,7 @@
 #include <xtensor/xfixed.hpp>
 
 #include "autodiff/tape.hpp"
+#include "models/dataset.hpp"
 #include "models/loss.hpp"
 #include "models/minibatch.hpp"
 #include "models/mlp.hpp"
@@ -88,11 +89,9 @@ class NetworkPotential final : public Potential<T> {
     const std::span<const std::size_t> rows = schedule_.rows(step);
     const std::size_t d = X_.shape()[1], k = Y_.shape()[1];
     batch_size_ = rows.size();
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      batch_rows_[i] = rows[i];
-      std::copy_n(X_.data() + rows[i] * d, d, batch_X_.data() + i * d);
-      std::copy_n(Y_.data() + rows[i] * k, k, batch_Y_.data() + i * k);
-    }
+    std::copy(rows.begin(), rows.end(), batch_rows_.begin());
+    gather_rows(X_.data(), d, rows, batch_X_.data());
+    gather_rows(Y_.data(), k, rows, batch_Y_.data());
   }
 
   // l(theta) on the current minibatch; grad = d l / d theta. Safe to call concurrently.
