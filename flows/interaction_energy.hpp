@@ -85,14 +85,15 @@ class InteractionEnergy final : public Term<T> {
     s_.kernel.evaluate_into(d2_, h, kernel_);
     detail::ensure_shape(feature_drift_, features.shape()[0], features.shape()[1]);
     feature_drift_.fill(T(0));
-    add_gradient_sum(kernel_.slope, features, features, c, s_.lambda1 / static_cast<T>(n), feature_drift_, workspace_);
+    add_centred_gradient_sum(kernel_.slope, workspace_.Xc, workspace_.Xc, c, s_.lambda1 / static_cast<T>(n),
+                             feature_drift_);
     T energy = s_.lambda1 / 2 * xt::mean(kernel_.k)();
 
     if (psi != T(0) && m > 0) {
       squared_distances_into(features, prior_features_, s_.distance, cross_d2_, cross_workspace_);
       s_.kernel.evaluate_into(cross_d2_, h, cross_kernel_);
-      add_gradient_sum(cross_kernel_.slope, features, prior_features_, c, -s_.lambda1 * psi / static_cast<T>(m),
-                       feature_drift_, cross_workspace_);
+      add_centred_gradient_sum(cross_kernel_.slope, cross_workspace_.Xc, cross_workspace_.Yc, c,
+                               -s_.lambda1 * psi / static_cast<T>(m), feature_drift_);
       energy += s_.lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * xt::mean(cross_kernel_.k)());
     }
     energy_ = energy;

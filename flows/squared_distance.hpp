@@ -50,7 +50,9 @@ inline std::string to_string(DistanceConvention convention) {
 
 // Scratch space of the "_into" forms below and of add_gradient_sum (flows/kernels.hpp): the centre, the
 // centred point sets and their squared norms. A caller that evaluates distances every step keeps one, so
-// that steady-state steps allocate nothing (the buffers are resized only when the shapes change).
+// that steady-state steps allocate nothing (the buffers are resized only when the shapes change). After
+// squared_distances_into(X, Y, ...), Xc and Yc are X and Y shifted by X's mean row; after
+// pairwise_squared_distances_into(X, ...), Xc is (Yc is left alone): add_centred_gradient_sum's operands.
 template <class T>
 struct DistanceWorkspace {
   Tensor<T> centre;  // 1 x D
@@ -164,6 +166,8 @@ void squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, DistanceConv
   detail::check_same_dimension("squared_distances", X, Y);
   if (X.shape()[0] == 0 || Y.shape()[0] == 0) {
     detail::ensure_shape(D, X.shape()[0], Y.shape()[0]);
+    detail::ensure_shape(ws.Xc, X.shape()[0], X.shape()[1]);  // empty, and so correctly centred
+    detail::ensure_shape(ws.Yc, Y.shape()[0], Y.shape()[1]);
     return;
   }
   detail::mean_row_into(X, ws.centre);
@@ -187,7 +191,7 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
                                      DistanceWorkspace<T>& ws) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   detail::ensure_shape(D, n, n);
-  if (n == 0) return;
+  if (n == 0) return detail::ensure_shape(ws.Xc, 0, d);
   detail::mean_row_into(X, ws.centre);
   detail::centred_into(X, ws.centre, ws.Xc);
   const T c = distance_scale<T>(convention, d);

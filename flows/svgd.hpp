@@ -117,7 +117,8 @@ class Svgd final : public Flow<T> {
     // drift = (1/N) K G + (1/N) S.
     detail::ensure_shape(drift_, n, J);
     ad::gemm<T>(false, false, n, J, n, inv_n, km_.k.data(), n, G_.data(), J, T(0), drift_.data(), J);
-    add_gradient_sum(km_.slope, particles_, particles_, distance_scale<T>(config_.distance, J), inv_n, drift_, workspace_);
+    add_centred_gradient_sum(km_.slope, workspace_.Xc, workspace_.Xc, distance_scale<T>(config_.distance, J), inv_n,
+                             drift_);
 
     optimizer_.update(drift_, delta_);
     xt::noalias(particles_) += delta_;  // in place: particles_ += e would evaluate into a new matrix first

@@ -152,6 +152,32 @@ TEST_CASE("RBF and IMQ matrices and their gradient sums equal per-pair formulas"
   }
 }
 
+// The flows' form: the centred sets a distance call leaves in its workspace, not centred again.
+TEST_CASE("add_centred_gradient_sum on a distance call's workspace is add_gradient_sum, bit for bit") {
+  const Tensor<double> X = normal_points(7, 5, 21), Y = normal_points(9, 5, 22);
+  Tensor<double> D;
+  fl::DistanceWorkspace<double> ws;
+  SUBCASE("one set: pairwise distances") {
+    fl::pairwise_squared_distances_into(X, DistanceConvention::mean, D, ws);
+    const auto km = RadialKernel<double>::rbf().evaluate(D, 0.9);
+    Tensor<double> want = normal_points(7, 5, 23), got = want;
+    fl::add_gradient_sum(km.slope, X, X, 0.2, 0.3, want);
+    fl::add_centred_gradient_sum(km.slope, ws.Xc, ws.Xc, 0.2, 0.3, got);
+    CHECK(got == want);
+  }
+  SUBCASE("two sets") {
+    const Tensor<double> P = normal_points(7, 5, 21, 40.0);  // far from the origin, where centring matters
+    fl::squared_distances_into(P, Y, DistanceConvention::sum, D, ws);
+    const auto km = RadialKernel<double>::imq(-0.5).evaluate(D, 1.7);
+    Tensor<double> want = normal_points(7, 5, 24), got = want;
+    fl::add_gradient_sum(km.slope, P, Y, 1.0, -0.4, want);
+    fl::add_centred_gradient_sum(km.slope, ws.Xc, ws.Yc, 1.0, -0.4, got);
+    CHECK(got == want);
+    CHECK_THROWS_WITH_AS(fl::add_centred_gradient_sum(km.slope, ws.Yc, ws.Xc, 1.0, 1.0, got),
+                         doctest::Contains("the kernel slope must be 9x7"), wgflow::ShapeError);
+  }
+}
+
 TEST_CASE("kernel and distance errors name the function and the shapes") {
   const Tensor<double> X = normal_points(3, 2, 7), Y = normal_points(3, 5, 8);
   CHECK_THROWS_WITH_AS(fl::squared_distances(X, Y, DistanceConvention::sum),
