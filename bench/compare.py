@@ -6,6 +6,11 @@ ratios, and checks the targets of issue 5. Needs only the standard library (no P
 
 A figure is matched to its peer by (workload, particles, dtype, threads); the ratio is wgflow's steps/s
 over PyTorch's (above 1: wgflow is faster). Figures without a peer are listed with an empty ratio.
+
+A key measured in several rounds (`bench/run.sh --rounds R`, or several files) is paired round by
+round, in the order the figures were written: each round's ratio is taken between the two figures
+measured minutes apart, and the table shows the medians, with the rounds' range of the ratio. On a
+shared machine a slow moment then costs one round's ratio, not the whole table's.
 """
 import argparse
 import json
@@ -26,47 +31,83 @@ def key(r):
     return tuple(r.get(k) for k in KEY_FIELDS)
 
 
-def latest(rows, impl):
-    """The last figure of each key for one implementation (a rerun replaces an earlier figure)."""
+def rounds(rows, impl):
+    """Each key's figures for one implementation, in the order written (one per round)."""
     out = {}
     for r in rows:
         if r.get("impl") == impl and r.get("workload") != "gemm" and not r.get("workload", "").startswith("scaling/"):
-            out[key(r)] = r
+            out.setdefault(key(r), []).append(r)
     return out
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def paired(a, b, f):
+    """f over the rounds both lists have, paired by position: (median, min, max), or None."""
+    vals = [f(x, y) for x, y in zip(a, b)]
+    return (median(vals), min(vals), max(vals)) if vals else None
+
+
+def each(a, f):
+    """f over one list's rounds: (median, min, max), or None."""
+    return paired(a, a, lambda x, _: f(x)) if a else None
+
+
+def show(m, digits=2, suffix="x"):
+    """A (median, min, max) as text: the median, and the range when the rounds differ."""
+    if m is None:
+        return ""
+    med, lo, hi = m
+    return f"{med:.{digits}f}{suffix}" + (f" ({lo:.{digits}f}-{hi:.{digits}f})" if hi > lo else "")
 
 
 def fmt(x, digits=1):
     return "" if x is None else f"{x:.{digits}f}"
 
 
+def steps_ratio(w, t):
+    return w["steps_per_s"] / t["steps_per_s"]
+
+
 def table(rows):
-    wg, th = latest(rows, "wgflow"), latest(rows, "torch")
+    wg, th = rounds(rows, "wgflow"), rounds(rows, "torch")
     lines = [("workload", "N", "dtype", "thr", "wgflow steps/s", "PyTorch steps/s", "wgflow/PyTorch")]
     for k in sorted(set(wg) | set(th), key=lambda k: tuple(str(x) for x in k)):
-        w, t = wg.get(k), th.get(k)
-        ws, ts = (w or {}).get("steps_per_s"), (t or {}).get("steps_per_s")
-        lines.append((k[0], str(k[1] or ""), k[2], str(k[3]), fmt(ws), fmt(ts),
-                      f"{ws / ts:.2f}x" if ws and ts else ""))
+        w, t = wg.get(k, []), th.get(k, [])
+        ws = median([r["steps_per_s"] for r in w]) if w else None
+        ts = median([r["steps_per_s"] for r in t]) if t else None
+        lines.append((k[0], str(k[1] or ""), k[2], str(k[3]), fmt(ws), fmt(ts), show(paired(w, t, steps_ratio))))
     return lines
+
+
+def gemm_rounds(rows, impl):
+    out = {}
+    for r in rows:
+        if r.get("workload") == "gemm" and r.get("impl") == impl:
+            out.setdefault((r["size"], r["dtype"], r["threads"]), []).append(r)
+    return out
 
 
 def gemm_table(rows):
     lines = [("n", "dtype", "thr", "wgflow GFLOP/s", "OpenBLAS GFLOP/s", "wgflow/OpenBLAS", "PyTorch GFLOP/s")]
-    torch_gemm = {(r["size"], r["dtype"], r["threads"]): r["gflops"] for r in rows
-                  if r.get("workload") == "gemm" and r.get("impl") == "torch"}
-    seen = {}
-    for r in rows:
-        if r.get("workload") == "gemm" and r.get("impl") == "wgflow":
-            seen[(r["size"], r["dtype"], r["threads"])] = r
-    for (n, dtype, thr), r in sorted(seen.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
-        lines.append((str(n), dtype, str(thr), fmt(r["gflops"]), fmt(r["openblas_gflops"]),
-                      f"{r['gflops'] / r['openblas_gflops']:.2f}", fmt(torch_gemm.get((n, dtype, thr)))))
+    torch_gemm = gemm_rounds(rows, "torch")
+    for (n, dtype, thr), rs in sorted(gemm_rounds(rows, "wgflow").items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        t = torch_gemm.get((n, dtype, thr))
+        lines.append((str(n), dtype, str(thr), fmt(median([r["gflops"] for r in rs])),
+                      fmt(median([r["openblas_gflops"] for r in rs])),
+                      show(each(rs, lambda r: r["gflops"] / r["openblas_gflops"]), suffix=""),
+                      fmt(median([r["gflops"] for r in t]) if t else None)))
     return lines
 
 
 def targets(rows):
-    """(target, figure, met) for each target of issue 5 that the results allow to check."""
-    wg, th = latest(rows, "wgflow"), latest(rows, "torch")
+    """(target, figure, met) for each target of issue 5 that the results allow to check; with several
+    rounds, on the median of the rounds' figures."""
+    wg, th = rounds(rows, "wgflow"), rounds(rows, "torch")
     out = []
 
     thread_counts = sorted({k[3] for k in wg})
@@ -74,49 +115,52 @@ def targets(rows):
         for m in ("DE", "DLE", "DRLE"):
             for dtype in ("float32", "float64"):
                 for thr in thread_counts:
-                    w = wg.get((f"flow_step/{m}", n, dtype, thr))
-                    t = th.get((f"flow_step/{m}", n, dtype, thr))
-                    if w and t:
-                        r = w["steps_per_s"] / t["steps_per_s"]
+                    r = paired(wg.get((f"flow_step/{m}", n, dtype, thr), []), th.get((f"flow_step/{m}", n, dtype, thr), []),
+                               steps_ratio)
+                    if r:
                         out.append((f"({1 if n == 5 else 2}) {m} N={n} {dtype} {thr} thr: >= 20x PyTorch steps/s",
-                                    f"{r:.2f}x", r >= 20))
+                                    show(r), r[0] >= 20))
     for dtype in ("float32", "float64"):
         for thr in thread_counts:
-            w, t = wg.get(("mlp_sgd_step", None, dtype, thr)), th.get(("mlp_sgd_step", None, dtype, thr))
-            if w and t:
-                r = w["median_s"] / t["median_s"]
-                out.append((f"(3) MLP step {dtype} {thr} thr: time <= 1.1x PyTorch's", f"{r:.2f}x", r <= 1.1))
-            if w:
-                out.append((f"(3) MLP {dtype} {thr} thr: backward / forward <= 3", f"{w['backward_over_forward']:.2f}",
-                            w["backward_over_forward"] <= 3))
-    gemm = [r for r in rows if r.get("workload") == "gemm" and r.get("impl") == "wgflow" and r["size"] == 1024
-            and r["dtype"] == "float32"]
-    for r in gemm[-2:] if len({g["threads"] for g in gemm}) > 1 else gemm[-1:]:
-        ratio = r["gflops"] / r["openblas_gflops"]
-        out.append((f"(5) GEMM 1024^3 float32 {r['threads']} thr: >= 90% of OpenBLAS sgemm",
-                    f"{100 * ratio:.0f}% ({r['gflops']:.1f} vs {r['openblas_gflops']:.1f} GFLOP/s)", ratio >= 0.9))
+            w, t = wg.get(("mlp_sgd_step", None, dtype, thr), []), th.get(("mlp_sgd_step", None, dtype, thr), [])
+            r = paired(w, t, lambda a, b: a["median_s"] / b["median_s"])
+            if r:
+                out.append((f"(3) MLP step {dtype} {thr} thr: time <= 1.1x PyTorch's", show(r), r[0] <= 1.1))
+            r = each(w, lambda a: a["backward_over_forward"])
+            if r:
+                out.append((f"(3) MLP {dtype} {thr} thr: backward / forward <= 3", show(r, suffix=""), r[0] <= 3))
+    gemm = gemm_rounds(rows, "wgflow")
+    for thr in sorted({k[2] for k in gemm if k[:2] == (1024, "float32")}):
+        rs = gemm[(1024, "float32", thr)]
+        r = each(rs, lambda g: g["gflops"] / g["openblas_gflops"])
+        out.append((f"(5) GEMM 1024^3 float32 {thr} thr: >= 90% of OpenBLAS sgemm",
+                    f"{100 * r[0]:.0f}% ({median([g['gflops'] for g in rs]):.1f} vs "
+                    f"{median([g['openblas_gflops'] for g in rs]):.1f} GFLOP/s)", r[0] >= 0.9))
     # The 2-thread speedup: from bench_flows --scaling (alternating 1- and 2-thread blocks, robust to a
     # changing load) where present, else from the separate 1- and 2-thread runs.
-    scaling = {(r["workload"], r["dtype"]): r for r in rows
-               if r.get("workload", "").startswith("scaling/") and r.get("particles") == 100}
+    scaling = {}
+    for r in rows:
+        if r.get("workload", "").startswith("scaling/") and r.get("particles") == 100:
+            scaling.setdefault((r["workload"], r["dtype"]), []).append(r)
     for m in ("DE", "DLE", "DRLE"):
         for dtype in ("float32", "float64"):
             sc = scaling.get((f"scaling/flow_step/{m}", dtype))
-            one, two = wg.get((f"flow_step/{m}", 100, dtype, 1)), wg.get((f"flow_step/{m}", 100, dtype, 2))
+            one, two = wg.get((f"flow_step/{m}", 100, dtype, 1), []), wg.get((f"flow_step/{m}", 100, dtype, 2), [])
             if sc:
-                s = sc["speedup"]
+                s = median([r["speedup"] for r in sc])
+                lo, hi = min(r["min_speedup"] for r in sc), max(r["max_speedup"] for r in sc)
                 out.append((f"(2) {m} N=100 {dtype}: 2 threads >= 1.8x faster than 1 (paired rounds)",
-                            f"{s:.2f}x ({sc['min_speedup']:.2f}-{sc['max_speedup']:.2f})", s >= 1.8))
+                            f"{s:.2f}x ({lo:.2f}-{hi:.2f})", s >= 1.8))
             elif one and two:
-                s = one["median_s"] / two["median_s"]
-                out.append((f"(2) {m} N=100 {dtype}: 2 threads >= 1.8x faster than 1", f"{s:.2f}x", s >= 1.8))
+                s = paired(one, two, lambda a, b: a["median_s"] / b["median_s"])
+                out.append((f"(2) {m} N=100 {dtype}: 2 threads >= 1.8x faster than 1", show(s), s[0] >= 1.8))
     for dtype in ("float32", "float64"):
         for thr in thread_counts:
-            d, l = wg.get(("step/DRLE", 1000, dtype, thr)), wg.get(("step/DLE", 1000, dtype, thr))
-            if d and l:
-                r = d["median_s"] / l["median_s"]
-                out.append((f"(4) N=1000 DRLE step {dtype} {thr} thr: within 2x of DLE (no interaction)",
-                            f"{r:.2f}x", r <= 2))
+            r = paired(wg.get(("step/DRLE", 1000, dtype, thr), []), wg.get(("step/DLE", 1000, dtype, thr), []),
+                       lambda d, l: d["median_s"] / l["median_s"])
+            if r:
+                out.append((f"(4) N=1000 DRLE step {dtype} {thr} thr: within 2x of DLE (no interaction)", show(r),
+                            r[0] <= 2))
     return out
 
 

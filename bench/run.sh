@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs wgflow's benchmarks and their PyTorch twins side by side and prints the ratios (issue 5).
 #
-#   bench/run.sh [--threads N] [--min-time S] [--quick] [--build DIR] [--out DIR] [--only NAME]
+#   bench/run.sh [--threads N] [--min-time S] [--rounds R] [--quick] [--build DIR] [--out DIR] [--only NAME]
 #
 #   --threads N   threads for both sides (default: all cores); workload 2 (N = 100) is also run at 1 and 2
 #                 threads for the scaling target
 #   --min-time S  seconds of measurement per figure (default 1); --quick: 0.05 and 3 runs (a smoke test)
+#   --rounds R    measure everything R times over (default 1), each round wgflow then PyTorch per workload;
+#                 the tables give the median over rounds of each round's ratio, and its range
 #   --build DIR   meson build directory (default build-bench; configured if missing, release)
 #   --out DIR     where the JSON lines and the log go (default BUILD/bench-results/<date>)
 #   --only NAME   only the workloads whose name starts with NAME: a group (flow_step, mlp, interaction,
@@ -20,6 +22,7 @@ cd "$(dirname "$0")/.."
 threads=$(nproc)
 min_time=1
 min_runs=5
+rounds=1
 build=build-bench
 out=""
 only=""
@@ -27,14 +30,16 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --min-time) min_time=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --quick) min_time=0.05; min_runs=3; shift ;;
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds wants a positive integer, got '$rounds'" >&2; exit 2; }
 # Configure before anything is written under the build directory (meson wants it empty or its own).
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release > /dev/null
 out=${out:-$build/bench-results/$(date -u +%Y%m%d-%H%M%S)}
@@ -75,26 +80,32 @@ run_pair() {  # run_pair PROGRAM THREADS [ARGS...]: bench_X and torch_reference.
   "$build/bench/$program" --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
   torch_ref --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
 }
-if wants flow_step; then
-  run_pair bench_flows "$threads" --particles 5,100 --only "$(only_for flow_step)"
-  for thr in 1 2; do  # workload 2 at 1 and 2 threads beside PyTorch
-    [ "$thr" = "$threads" ] || run_pair bench_flows "$thr" --particles 100 --only "$(only_for flow_step)"
-  done
-  # The 2-thread speedup target: alternating 1- and 2-thread blocks in one process.
-  "$build/bench/bench_flows" --threads 2 --scaling --particles 100 --only "$(only_for flow_step)" \
-    "${common[@]}" | tee -a "$out/log.txt"
-fi
-wants mlp && run_pair bench_mlp "$threads" --only "$(only_for mlp)"
-wants interaction && run_pair bench_interaction "$threads" --only "$(only_for interaction)"
-wants step/ && run_pair bench_interaction "$threads" --only "$(only_for step/)"
-if wants gemm && [ -x "$build/bench/bench_gemm" ]; then
-  for thr in 1 "$threads"; do
-    "$build/bench/bench_gemm" --square --threads "$thr" --min-time "$min_time" --json "$results" | tee -a "$out/log.txt"
-    [ "$thr" = "$threads" ] && break
-  done
-  torch_ref --threads "$threads" --min-time "$min_time" --min-runs "$min_runs" --json "$results" --only gemm \
-    | tee -a "$out/log.txt"
-fi
+measure() {  # one round of every workload asked for
+  if wants flow_step; then
+    run_pair bench_flows "$threads" --particles 5,100 --only "$(only_for flow_step)"
+    for thr in 1 2; do  # workload 2 at 1 and 2 threads beside PyTorch
+      [ "$thr" = "$threads" ] || run_pair bench_flows "$thr" --particles 100 --only "$(only_for flow_step)"
+    done
+    # The 2-thread speedup target: alternating 1- and 2-thread blocks in one process.
+    "$build/bench/bench_flows" --threads 2 --scaling --particles 100 --only "$(only_for flow_step)" \
+      "${common[@]}" | tee -a "$out/log.txt"
+  fi
+  wants mlp && run_pair bench_mlp "$threads" --only "$(only_for mlp)"
+  wants interaction && run_pair bench_interaction "$threads" --only "$(only_for interaction)"
+  wants step/ && run_pair bench_interaction "$threads" --only "$(only_for step/)"
+  if wants gemm && [ -x "$build/bench/bench_gemm" ]; then
+    for thr in 1 "$threads"; do
+      "$build/bench/bench_gemm" --square --threads "$thr" --min-time "$min_time" --json "$results" | tee -a "$out/log.txt"
+      [ "$thr" = "$threads" ] && break
+    done
+    torch_ref --threads "$threads" --min-time "$min_time" --min-runs "$min_runs" --json "$results" --only gemm \
+      | tee -a "$out/log.txt"
+  fi
+}
+for round in $(seq 1 "$rounds"); do
+  [ "$rounds" = 1 ] || echo "== round $round of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out/log.txt"
+  measure
+done
 
 echo "Load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
