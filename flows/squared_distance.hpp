@@ -191,7 +191,10 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
                                      DistanceWorkspace<T>& ws) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   detail::ensure_shape(D, n, n);
-  if (n == 0) return detail::ensure_shape(ws.Xc, 0, d);
+  if (n == 0) {
+    detail::ensure_shape(ws.Xc, 0, d);  // empty, and so correctly centred
+    return;
+  }
   detail::mean_row_into(X, ws.centre);
   detail::centred_into(X, ws.centre, ws.Xc);
   const T c = distance_scale<T>(convention, d);
