@@ -169,15 +169,11 @@ void add_centred_gradient_sum(const Tensor<T>& slope, const Tensor<T>& Xc, const
 template <class T>
 void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T>& Y, T c, T weight, Tensor<T>& out,
                       DistanceWorkspace<T>& ws) {
-  detail::check_same_dimension("add_gradient_sum", X, Y);
-  if (X.shape()[0] > 0 && X.shape()[1] > 0) {
-    detail::mean_row_into(X, ws.centre);
-    detail::centred_into(X, ws.centre, ws.Xc);
-    detail::centred_into(Y, ws.centre, ws.Yc);
-    add_centred_gradient_sum(slope, ws.Xc, ws.Yc, c, weight, out);
-  } else {
-    add_centred_gradient_sum(slope, X, Y, c, weight, out);  // the shape checks; an empty sum
-  }
+  detail::check_same_dimension("add_gradient_sum", X, Y);  // before the centring reads Y against X's centre
+  detail::mean_row_into(X, ws.centre);  // the origin for an empty X
+  detail::centred_into(X, ws.centre, ws.Xc);
+  detail::centred_into(Y, ws.centre, ws.Yc);
+  add_centred_gradient_sum(slope, ws.Xc, ws.Yc, c, weight, out);
 }
 
 template <class T>
