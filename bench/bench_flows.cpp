@@ -7,6 +7,8 @@
 //   bench_flows [--particles 5,100] [--scaling] [shared options, see bench_common.hpp]
 //
 // One run is one flow.step(); warm-up runs (more than the 5 bandwidth-estimating steps) come first.
+// Each figure also records `fmas`, the multiply-adds no implementation of the step can skip (the networks'
+// passes, bench/synthetic.hpp's network_fmas): with bench_peak's rate, the floor under the step's time.
 // --scaling measures the 2-thread speedup instead (target (2)): rounds that alternate a block of steps on
 // 1 and on 2 TBB threads, so that a shared machine's changing load hits both alike; it
 // reports the median over rounds of (1-thread time / 2-thread time) per round.
@@ -104,7 +106,12 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
     const wb::Timing t = wb::time_runs(o, [&] { m.flow.step(); }, 8);
     std::printf("%-6s %5zu %-8s %12.1f %12.1f %8zu\n", m.name, n, wb::dtype_name<T>(), t.median_s * 1e6,
                 1 / t.median_s, t.runs);
-    wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t));
+    // Every network passes over the minibatch; DRLE's function-space repulsion also evaluates each one on
+    // the kernel inputs and pulls the kernel's gradient back through it.
+    const bool repels = m.name == std::string("DRLE");
+    const double fmas = static_cast<double>(n) * (wb::network_fmas(100, inputs, hidden) +
+                                                  (repels ? wb::network_fmas(kernel_points, inputs, hidden) : 0.0));
+    wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t).set("fmas", fmas));
   }
 }
 

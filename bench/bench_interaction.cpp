@@ -10,6 +10,11 @@
 //                      interaction term (DLE, same lambda2, prior, data and particles) for N = 1000
 //                      networks 8-50-1 (J = 501) on the UCI setting of bench_flows.
 //
+// Each figure records `fmas`, the multiply-adds of the exact computation (with bench_peak's rate, the
+// floor under its time): the distances as one symmetric product (N^2 J / 2), the kernel-weighted sums of
+// the particles (N^2 J; SVGD's K G another N^2 J) and, for DRLE, the particles against the prior samples
+// (N M J for the distances and as much for the sums). The step's figures add the networks' passes.
+//
 //   bench_interaction [shared options, see bench_common.hpp]
 #include <cstdio>
 #include <memory>
@@ -32,11 +37,16 @@ using namespace wgflow;
 namespace wb = wgflow::bench;
 
 template <class T>
-void report(const wb::Options& o, const std::string& workload, std::size_t n, std::size_t dim, const wb::Timing& t) {
+void report(const wb::Options& o, const std::string& workload, std::size_t n, std::size_t dim, const wb::Timing& t,
+            double fmas) {
   std::printf("%-20s %5zu %5zu %-8s %12.2f %10.1f %6zu\n", workload.c_str(), n, dim, wb::dtype_name<T>(),
               t.median_s * 1e3, 1 / t.median_s, t.runs);
-  wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t).set("dim", dim));
+  wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t).set("dim", dim).set("fmas", fmas));
 }
+
+// The multiply-adds of DRLE's parameter-space interaction with m prior samples, and of SVGD's kernel part.
+double drle_interaction_fmas(double n, double dim, double m) { return (n * n / 2 + n * n + 2 * n * m) * dim; }
+double svgd_kernel_fmas(double n, double dim) { return (n * n / 2 + 2 * n * n) * dim; }
 
 template <class T>
 void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std::size_t m) {
@@ -50,7 +60,7 @@ void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std
     ad::Tensor<T> drift = xt::zeros<T>({n, dim});
     std::uint64_t step = 0;
     const wb::Timing t = wb::time_runs(o, [&] { term.add_drift(flows::StepContext<T>{step++, particles}, drift); }, 6);
-    report<T>(o, "interaction/drle", n, dim, t);
+    report<T>(o, "interaction/drle", n, dim, t, drle_interaction_fmas(n, dim, m));
   }
 
   if (o.wants("interaction/svgd")) {
@@ -71,7 +81,7 @@ void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std
       flows::add_centred_gradient_sum(km.slope, ws.Xc, ws.Xc, flows::distance_scale<T>(config.distance, dim), inv_n,
                                       drift);
     }, 3);
-    report<T>(o, "interaction/svgd", n, dim, t);
+    report<T>(o, "interaction/svgd", n, dim, t, svgd_kernel_fmas(n, dim));
   }
 }
 
@@ -85,15 +95,18 @@ void drle_vs_dle(const wb::Options& o, std::size_t n) {
   const ad::Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
   const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
   const T eta = T(0.01), lambda2 = T(1e-6);
+  const std::size_t J = net.num_params();
+  const double networks = static_cast<double>(n) * wb::network_fmas(100, inputs, hidden);  // DRLE adds its interaction
 
   if (o.wants("step/DLE")) {
     auto dle = flows::deep_langevin_ensemble<T>(potential, prior, lambda2, particles, eta, 5);
-    report<T>(o, "step/DLE", n, net.num_params(), wb::time_runs(o, [&] { dle.step(); }, 3));
+    report<T>(o, "step/DLE", n, J, wb::time_runs(o, [&] { dle.step(); }, 3), networks);
   }
   if (o.wants("step/DRLE")) {
     flows::RepulsiveSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = lambda2};  // parameter space
     auto drle = flows::deep_repulsive_langevin_ensemble<T>(potential, prior, repulsion, particles, eta, 5);
-    report<T>(o, "step/DRLE", n, net.num_params(), wb::time_runs(o, [&] { drle.step(); }, 6));
+    report<T>(o, "step/DRLE", n, J, wb::time_runs(o, [&] { drle.step(); }, 6),
+              networks + drle_interaction_fmas(n, J, repulsion.prior_samples));
   }
 }
 

@@ -59,7 +59,7 @@ echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Results: $results"
 
 # Build the benchmark programs (release, -march=native: the project's defaults).
-targets=(bench/bench_flows bench/bench_mlp bench/bench_interaction)
+targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction)
 grep -q 'bench/bench_gemm:' "$build/build.ninja" && targets+=(bench/bench_gemm) \
   || echo "OpenBLAS not found: no GEMM comparison (scripts/install-deps.sh bench installs libopenblas-dev)"
 ninja -C "$build" "${targets[@]}" > "$out/build.log"
@@ -80,7 +80,13 @@ run_pair() {  # run_pair PROGRAM THREADS [ARGS...]: bench_X and torch_reference.
   "$build/bench/$program" --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
   torch_ref --threads "$thr" "${common[@]}" "$@" | tee -a "$out/log.txt"
 }
-measure() {  # one round of every workload asked for
+peak() {  # the cores' peak FMA rate, on one thread and on all used: compare.py reads the targets against it
+  for thr in $(printf '%s\n' 1 "$threads" | sort -un); do
+    "$build/bench/bench_peak" --threads "$thr" --json "$results" | tee -a "$out/log.txt"
+  done
+}
+measure() {  # one round of every workload asked for, between two peak probes: compare.py takes the best,
+  peak       # so that another tenant's burst must cover both to lower it
   if wants flow_step; then
     run_pair bench_flows "$threads" --particles 5,100 --only "$(only_for flow_step)"
     for thr in 1 2; do  # workload 2 at 1 and 2 threads beside PyTorch
@@ -101,6 +107,7 @@ measure() {  # one round of every workload asked for
     torch_ref --threads "$threads" --min-time "$min_time" --min-runs "$min_runs" --json "$results" --only gemm \
       | tee -a "$out/log.txt"
   fi
+  peak
 }
 for round in $(seq 1 "$rounds"); do
   [ "$rounds" = 1 ] || echo "== round $round of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$out/log.txt"

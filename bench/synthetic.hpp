@@ -1,6 +1,7 @@
 #pragma once
 // Synthetic data of the UCI regression shape for the benchmarks: the timing of a step does not depend on
-// what the numbers are, only on their shapes, so no data set needs to be downloaded.
+// what the numbers are, only on their shapes, so no data set needs to be downloaded. And the arithmetic
+// of that shape's networks, which bench/compare.py sets against the cores' peak (bench_peak).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,14 @@ std::pair<ad::Tensor<T>, ad::Tensor<T>> synthetic_regression(std::size_t rows, s
     Y(i, 0) = static_cast<T>(std::sin(s / 2) + 0.1 * rng.normal());
   }
   return {X, Y};
+}
+
+// The multiply-adds of one in-H-1 network's forward and backward pass over B rows: X W1 and X^T P
+// (B in H each), and H w2, H^T g and P = g w2^T .* act'(H) (B H each). PyTorch's step does the same
+// arithmetic; a flow's noise, kernel, loss and update come on top and are not counted, so that a count
+// times steps per second is a floor under the rate the step's arithmetic ran at.
+constexpr double network_fmas(std::size_t B, std::size_t inputs, std::size_t hidden) {
+  return 2.0 * B * inputs * hidden + 3.0 * B * hidden;
 }
 
 }  // namespace wgflow::bench
