@@ -98,10 +98,10 @@ def peak(pk, dtype, threads):
     return pk[dtype] * threads if dtype in pk and threads else None
 
 
-def floor_s(figures, peak):
-    """Seconds a run's multiply-adds take at the peak rate: no implementation of them is faster."""
+def floor_s(figures, rate):
+    """Seconds a run's multiply-adds take at `rate` G/s (the peak): no implementation of them is faster."""
     fmas = figures[0].get("fmas") if figures else None
-    return fmas / (peak * 1e9) if fmas and peak else None
+    return fmas / (rate * 1e9) if fmas and rate else None
 
 
 def table(rows):

@@ -135,18 +135,16 @@ class RadialKernel {
   T beta_;
 };
 
-// out += weight * S, with S_i = sum_j grad_1 k(x_i, y_j) = 2c ((sum_j G_ij) x_i - (G Y)_i), G = slope,
-// c = distance_scale(convention, D), for X and Y already shifted by a common centre (S is translation
-// invariant): the form for a caller that has just computed the distances, whose workspace holds the
-// centred sets (ws.Xc and ws.Yc after squared_distances_into; ws.Xc as both after
-// pairwise_squared_distances_into). Centring again cost ~3 % of a 5-network DRLE step.
+namespace detail {
+
+// add_centred_gradient_sum's work, its errors naming `who`: the function the caller called.
 template <class T>
-void add_centred_gradient_sum(const Tensor<T>& slope, const Tensor<T>& Xc, const Tensor<T>& Yc, T c, T weight,
-                              Tensor<T>& out) {
+void centred_gradient_sum(const char* who, const Tensor<T>& slope, const Tensor<T>& Xc, const Tensor<T>& Yc, T c,
+                          T weight, Tensor<T>& out) {
   const std::size_t n = Xc.shape()[0], m = Yc.shape()[0], d = Xc.shape()[1];
-  detail::check_same_dimension("add_gradient_sum", Xc, Yc);
+  check_same_dimension(who, Xc, Yc);
   if (slope.shape()[0] != n || slope.shape()[1] != m || out.shape()[0] != n || out.shape()[1] != d)
-    throw ShapeError("add_gradient_sum: X is " + shape_string({n, d}) + ", Y is " + shape_string({m, d}) +
+    throw ShapeError(std::string(who) + ": X is " + shape_string({n, d}) + ", Y is " + shape_string({m, d}) +
                      ", so the kernel slope must be " + shape_string({n, m}) + " and out " + shape_string({n, d}) +
                      "; got slope " + shape_string({slope.shape()[0], slope.shape()[1]}) + " and out " +
                      shape_string({out.shape()[0], out.shape()[1]}));
@@ -163,6 +161,19 @@ void add_centred_gradient_sum(const Tensor<T>& slope, const Tensor<T>& Xc, const
   ad::gemm<T>(false, false, n, d, m, -a, slope.data(), m, Yc.data(), d, T(1), out.data(), d);
 }
 
+}  // namespace detail
+
+// out += weight * S, with S_i = sum_j grad_1 k(x_i, y_j) = 2c ((sum_j G_ij) x_i - (G Y)_i), G = slope,
+// c = distance_scale(convention, D), for X and Y already shifted by a common centre (S is translation
+// invariant): the form for a caller that has just computed the distances, whose workspace holds the
+// centred sets (ws.Xc and ws.Yc after squared_distances_into; ws.Xc as both after
+// pairwise_squared_distances_into). Centring again cost ~3 % of a 5-network DRLE step.
+template <class T>
+void add_centred_gradient_sum(const Tensor<T>& slope, const Tensor<T>& Xc, const Tensor<T>& Yc, T c, T weight,
+                              Tensor<T>& out) {
+  detail::centred_gradient_sum("add_centred_gradient_sum", slope, Xc, Yc, c, weight, out);
+}
+
 // The same for X and Y as they are: both are shifted by X's mean row first, so that the two terms of the
 // expansion do not cancel for particles far from the origin. The centred copies live in `ws`
 // (flows/squared_distance.hpp), so a caller that keeps it allocates nothing in steady state.
@@ -173,7 +184,7 @@ void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T
   detail::mean_row_into(X, ws.centre);  // the origin for an empty X
   detail::centred_into(X, ws.centre, ws.Xc);
   detail::centred_into(Y, ws.centre, ws.Yc);
-  add_centred_gradient_sum(slope, ws.Xc, ws.Yc, c, weight, out);
+  detail::centred_gradient_sum("add_gradient_sum", slope, ws.Xc, ws.Yc, c, weight, out);
 }
 
 template <class T>
