@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "autodiff/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xfixed.hpp>
 #include <xtensor/xnoalias.hpp>

@@ -22,6 +22,7 @@
 #include <string>
 #include <type_traits>
 
+#include "autodiff/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 #include "autodiff/buffer_sums.hpp"

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "autodiff/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 namespace wgflow::ad::gemm_detail {
