@@ -60,10 +60,16 @@ T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::v
   if (!(log_count > 0))
     throw Error("median_bandwidth: log(N + offset) = log(" + std::to_string(n) + " + " + std::to_string(offset) +
                 ") is not positive; the heuristic needs N + offset > 1");
-  const T h = median(particle_squared_distances, scratch) / (2 * log_count);
-  if (!(h > 0) || !std::isfinite(h))
+  const T median_d2 = median(particle_squared_distances, scratch);
+  const T h = median_d2 / (2 * log_count);
+  // Two causes with two remedies: distances that overflowed or went NaN come from particles that diverged
+  // (the step size is at fault, not the bandwidth rule); a zero median from particles that coincide.
+  if (!std::isfinite(median_d2) || !std::isfinite(h))
+    throw Error("median_bandwidth: the median squared distance of " + std::to_string(n) + " particles is " +
+                std::to_string(median_d2) + ": the particles have diverged (try a smaller step size)");
+  if (!(h > 0))
     throw Error("median_bandwidth: the median squared distance of " + std::to_string(n) +
-                " particles is " + std::to_string(2 * log_count * h) +
+                " particles is " + std::to_string(median_d2) +
                 " (more than half of the pairs coincide); use a fixed bandwidth");
   return h;
 }

@@ -32,6 +32,7 @@
 #include <xtensor/xview.hpp>
 
 #include "autodiff/errors.hpp"
+#include "flows/finite_rows.hpp"
 #include "flows/flow.hpp"
 #include "flows/optimizers.hpp"
 #include "flows/parallel.hpp"
@@ -143,8 +144,14 @@ class MeanFieldVI final : public Flow<T> {
       }
       objective_(i, 0) = loss * inv_S + lambda * kl;
     });
+    require_finite_rows(drift_, step_, "member", [&] {
+      return std::pair{name(), std::string("the gradient of [mu | rho] (expected loss and KL to the prior)")};
+    });
     optimizer_.update(drift_, delta_);
     xt::noalias(params_) += delta_;  // in place: `+=` and `=` on a container evaluate into a temporary
+    require_finite_rows(params_, step_, "member", [&] {
+      return std::pair{name(), "[mu | rho] after the update (optimiser " + optimizer_.name() + ")"};
+    });
     xt::noalias(means_) = xt::view(params_, xt::all(), xt::range(0, J));
     ++step_;
   }

@@ -38,6 +38,7 @@
 #include "autodiff/errors.hpp"
 #include "autodiff/gemm.hpp"
 #include "flows/bandwidth.hpp"
+#include "flows/finite_rows.hpp"
 #include "flows/flow.hpp"
 #include "flows/kernels.hpp"
 #include "flows/optimizers.hpp"
@@ -109,6 +110,9 @@ class Svgd final : public Flow<T> {
       prior_.grad_log_density(std::span<const T>(particles_.data() + i * J, J), std::span<T>(gp, J));
       for (std::size_t j = 0; j < J; ++j) g[j] -= gp[j];
     });
+    require_finite_rows(G_, step_, "particle", [&] {
+      return std::pair{name(), "the gradient of term '" + potential_.name() + "' and of the prior"};
+    });
 
     pairwise_squared_distances_into(particles_, config_.distance, D2_, workspace_);
     const T h = config_.bandwidth.update(step_, D2_);
@@ -119,9 +123,15 @@ class Svgd final : public Flow<T> {
     ad::gemm<T>(false, false, n, J, n, inv_n, km_.k.data(), n, G_.data(), J, T(0), drift_.data(), J);
     add_centred_gradient_sum(km_.slope, workspace_.Xc, workspace_.Xc, distance_scale<T>(config_.distance, J), inv_n,
                              drift_);
+    require_finite_rows(drift_, step_, "particle", [&] {
+      return std::pair{name(), std::string("the SVGD drift (kernel-weighted gradients and repulsion)")};
+    });
 
     optimizer_.update(drift_, delta_);
     xt::noalias(particles_) += delta_;  // in place: particles_ += e would evaluate into a new matrix first
+    require_finite_rows(particles_, step_, "particle", [&] {
+      return std::pair{name(), "the particle after the update (optimiser " + optimizer_.name() + ")"};
+    });
     ++step_;
   }
 

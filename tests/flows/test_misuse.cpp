@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -201,4 +202,49 @@ TEST_CASE("an Inf from the interaction term's function-space embedding names the
   }
   CHECK(drle.steps_taken() == 0);
   CHECK(drle.particles() == init);
+}
+
+TEST_CASE("SVGD and mean-field VI name the step, the particle (member) and the quantity when they diverge") {
+  // A steep bowl and a step far past its stability limit: |theta| grows by a factor of ~1e4 per step
+  // until it overflows, so the flows must stop at a step naming where, not run on in NaNs.
+  auto loss = models::quadratic<double>(std::vector<double>(2, 0.0), 1e4 * xt::eye<double>(2));
+  const auto prior = models::GaussianPrior<double>::isotropic(2, 1.0);
+  flows::SvgdConfig<double> fixed;
+  fixed.bandwidth = flows::Bandwidth<double>::fixed(1.0);
+  flows::Svgd<double> svgd(loss, prior, normal_particles(4, 2, 1), flows::Sgd<double>{1.0}, fixed);
+  std::string svgd_error;
+  for (int t = 0; t < 200 && svgd_error.empty(); ++t) {
+    try {
+      svgd.step();
+    } catch (const Error& e) {
+      svgd_error = e.what();
+    }
+  }
+  CHECK_MESSAGE(svgd_error.find("svgd") != std::string::npos, svgd_error);
+  CHECK_MESSAGE(svgd_error.find(": step " + std::to_string(svgd.steps_taken()) + ", particle ") != std::string::npos,
+                svgd_error);
+  CHECK_MESSAGE(svgd_error.find("is not finite (coordinate ") != std::string::npos, svgd_error);
+
+  flows::MeanFieldVI<double> mfvi(loss, prior, normal_particles(3, 2, 2), {}, flows::Sgd<double>{1.0});
+  std::string mfvi_error;
+  for (int t = 0; t < 200 && mfvi_error.empty(); ++t) {
+    try {
+      mfvi.step();
+    } catch (const Error& e) {
+      mfvi_error = e.what();
+    }
+  }
+  CHECK_MESSAGE(mfvi_error.find("mean_field_vi(") == 0, mfvi_error);
+  CHECK_MESSAGE(mfvi_error.find(": step " + std::to_string(mfvi.steps_taken()) + ", member ") != std::string::npos,
+                mfvi_error);
+  CHECK_MESSAGE(mfvi_error.find("is not finite (coordinate ") != std::string::npos, mfvi_error);
+}
+
+TEST_CASE("the median bandwidth blames diverged particles for non-finite distances, coinciding ones for a zero median") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const Tensor<double> diverged{{0, inf, inf}, {inf, 0, inf}, {inf, inf, 0}};
+  CHECK_THROWS_WITH_AS(flows::median_bandwidth<double>(diverged), doctest::Contains("the particles have diverged"), Error);
+  const Tensor<double> same = xt::zeros<double>({3, 3});
+  CHECK_THROWS_WITH_AS(flows::median_bandwidth<double>(same), doctest::Contains("more than half of the pairs coincide"),
+                       Error);
 }
