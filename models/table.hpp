@@ -20,11 +20,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "autodiff/errors.hpp"
 #include "autodiff/tape.hpp"
@@ -195,9 +198,11 @@ inline Table parse_table(std::string_view text, std::string source) {
   std::size_t cols = 0;
   while (reader.next(fields)) {
     if (table.lines.empty()) cols = fields.size();
+    // The first row fixes the width; naming its line too lets a reader see which of the two is at fault
+    // (an extra column on line 1 would otherwise only show as every later line being short).
     if (fields.size() != cols)
-      throw DataError(reader.here() + "expected " + std::to_string(cols) + " columns, found " +
-                      std::to_string(fields.size()));
+      throw DataError(reader.here() + "expected " + std::to_string(cols) + " columns (as on line " +
+                      std::to_string(table.lines.front()) + "), found " + std::to_string(fields.size()));
     for (std::size_t j = 0; j < fields.size(); ++j) flat.push_back(detail::parse_number(fields[j], j + 1, reader));
     table.lines.push_back(reader.line());
   }
@@ -242,7 +247,18 @@ inline std::string read_text(const std::filesystem::path& file) {
   const std::streamoff size = in.tellg();
   in.seekg(0, std::ios::beg);
   if (size < 0 || !in) throw DataError(file.string() + ": cannot read");
-  std::string text(static_cast<std::size_t>(size), '\0');
+  // A size past the machine's memory (a sparse or wrong file) is refused by name rather than ending in a
+  // bare std::bad_alloc, or in the OOM killer once the pages are touched.
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page_size > 0 && size / page_size >= pages / 2)
+    throw DataError(file.string() + ": " + std::to_string(size) + " bytes, more than half of this machine's memory (" +
+                    std::to_string(pages / (1 << 20) * page_size) + " MiB): not a data table");
+  std::string text;
+  try {
+    text.assign(static_cast<std::size_t>(size), '\0');
+  } catch (const std::bad_alloc&) {
+    throw DataError(file.string() + ": " + std::to_string(size) + " bytes: too large to read into memory");
+  }
   in.read(text.data(), size);
   if (in.gcount() != size) throw DataError(file.string() + ": cannot read (changed while reading?)");
   return text;

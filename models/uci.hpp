@@ -39,13 +39,16 @@ inline std::filesystem::path locate(const std::filesystem::path& name_or_folder)
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(name_or_folder, ec)) return name_or_folder;
+  if (fs::exists(name_or_folder, ec))
+    throw DataError(name_or_folder.string() + ": is not a folder (a UCI benchmark is a folder holding data/)");
   const char* root = std::getenv("WGFLOW_UCI_DIR");
   if (root == nullptr || *root == '\0' || name_or_folder.is_absolute())
     throw DataError(name_or_folder.string() +
                     ": no such folder (and WGFLOW_UCI_DIR is not set to a folder to look the name up in)");
   const fs::path folder = fs::path(root) / name_or_folder;
   if (!fs::is_directory(folder, ec))
-    throw DataError(folder.string() + ": no such folder (looked up under WGFLOW_UCI_DIR=" + root + ")");
+    throw DataError(folder.string() + (fs::exists(folder, ec) ? ": is not a folder" : ": no such folder") +
+                    " (looked up under WGFLOW_UCI_DIR=" + root + ")");
   return folder;
 }
 

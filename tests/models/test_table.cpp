@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "models/random.hpp"
 #include "models/table.hpp"
 #include "tests/models/data_fixture.hpp"
@@ -87,15 +89,18 @@ TEST_CASE("tables: a malformed field names the file, the line, the field and the
 
 TEST_CASE("tables: a ragged row names the file, the line and both column counts") {
   CHECK_THROWS_WITH_AS(parse_table("1 2 3\n\n4 5 6\n7 8\n", "concrete/data.txt"),
-                       "concrete/data.txt:4: expected 3 columns, found 2", DataError);
-  CHECK_THROWS_WITH_AS(parse_table("1 2\n3 4 5\n", "d.txt"), "d.txt:2: expected 2 columns, found 3", DataError);
+                       "concrete/data.txt:4: expected 3 columns (as on line 1), found 2", DataError);
+  CHECK_THROWS_WITH_AS(parse_table("1 2\n3 4 5\n", "d.txt"), "d.txt:2: expected 2 columns (as on line 1), found 3", DataError);
+  // An extra column on the first row (after blank lines) shows as the next row being short: both lines named.
+  CHECK_THROWS_WITH_AS(parse_table("\n1 2 3 9\n4 5 6\n", "d.txt"), "d.txt:3: expected 4 columns (as on line 2), found 3",
+                       DataError);
   CHECK_THROWS_WITH_AS(parse_table("1,2\n3,,4\n", "d.csv"), "d.csv:2: empty field 2 in a comma-separated row",
                        DataError);
   CHECK_THROWS_WITH_AS(parse_table("1,2,\n", "d.csv"), "d.csv:1: empty field 3 in a comma-separated row", DataError);
   // The first row fixes the separator for the whole file: a row in the other style is ragged, or holds
   // a field that is no number.
-  CHECK_THROWS_WITH_AS(parse_table("1,2\n3 4\n", "d.csv"), "d.csv:2: expected 2 columns, found 1", DataError);
-  CHECK_THROWS_WITH_AS(parse_table("1 2\n3,4\n", "d.txt"), "d.txt:2: expected 2 columns, found 1", DataError);
+  CHECK_THROWS_WITH_AS(parse_table("1,2\n3 4\n", "d.csv"), "d.csv:2: expected 2 columns (as on line 1), found 1", DataError);
+  CHECK_THROWS_WITH_AS(parse_table("1 2\n3,4\n", "d.txt"), "d.txt:2: expected 2 columns (as on line 1), found 1", DataError);
   CHECK_THROWS_WITH_AS(parse_table("1,2\n3 4,5\n", "d.csv"), "d.csv:2: field 1: malformed number '3 4'", DataError);
   CHECK_THROWS_WITH_AS(parse_table("1 2\n3,4 5\n", "d.txt"), "d.txt:2: field 1: malformed number '3,4'", DataError);
 }
@@ -119,6 +124,19 @@ TEST_CASE("tables: empty and blank-only texts name the file") {
   CHECK_THROWS_WITH_AS(parse_indices("\n\n", "i.txt"), "i.txt: empty file (expected integers)", DataError);
 }
 
+TEST_CASE("tables: a file larger than the machine's memory (sparse) is refused by name, not by std::bad_alloc") {
+  wgtest::TempDir dir;
+  const auto huge = dir.path() / "huge.txt";
+  const auto bytes = static_cast<std::uintmax_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::uintmax_t>(sysconf(_SC_PAGE_SIZE));
+  wgtest::write_file(huge, "1 2\n");
+  std::error_code ec;
+  wgtest::fs::resize_file(huge, bytes, ec);  // sparse: no blocks written
+  REQUIRE_MESSAGE(!ec, "could not make a sparse file of " << bytes << " bytes: " << ec.message());
+  CHECK_THROWS_WITH_AS(read_table(huge),
+                       doctest::Contains((huge.string() + ": " + std::to_string(bytes) + " bytes, more than half").c_str()),
+                       DataError);
+}
+
 TEST_CASE("tables and indices: files that are missing, folders or empty name the path") {
   wgtest::TempDir dir;
   const auto missing = dir.path() / "missing.txt";
@@ -130,7 +148,7 @@ TEST_CASE("tables and indices: files that are missing, folders or empty name the
                        ((dir.path() / "empty.txt").string() + ": empty table (no rows of numbers)").c_str(), DataError);
   wgtest::write_file(dir.path() / "bad.txt", "1 2\n3 4\n5\n");
   CHECK_THROWS_WITH_AS(read_table(dir.path() / "bad.txt"),
-                       ((dir.path() / "bad.txt").string() + ":3: expected 2 columns, found 1").c_str(), DataError);
+                       ((dir.path() / "bad.txt").string() + ":3: expected 2 columns (as on line 1), found 1").c_str(), DataError);
   wgtest::write_file(dir.path() / "good.txt", "1 2\n3 4\n");
   CHECK(read_table(dir.path() / "good.txt").values(1, 0) == 3);
 }

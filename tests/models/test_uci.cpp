@@ -109,7 +109,7 @@ TEST_CASE("uci::load: each kind of bad benchmark names the file and the line (or
   SUBCASE("missing, empty, ragged and malformed files") {
     check_message({{"index_test_0.txt", std::nullopt}}, "@index_test_0.txt: no such file");
     check_message({{"data.txt", ""}}, "@data.txt: empty table (no rows of numbers)");
-    check_message({{"data.txt", f.at("data.txt") + "1 2 3\n"}}, "@data.txt:14: expected 4 columns, found 3");
+    check_message({{"data.txt", f.at("data.txt") + "1 2 3\n"}}, "@data.txt:14: expected 4 columns (as on line 1), found 3");
     check_message({{"data.txt", "1 2 3 4\n1 2 3 nan\n"}}, "@data.txt:2: field 4: non-finite value 'nan'");
     check_message({{"n_hidden.txt", "fifty\n"}}, "@n_hidden.txt:1: expected a non-negative integer, found 'fifty'");
     check_message({{"index_train_0.txt", "0\n1\n-2\n"}},
@@ -161,6 +161,16 @@ TEST_CASE("uci::locate looks a name up under WGFLOW_UCI_DIR") {
   CHECK_THROWS_WITH_AS(load("absent", 0),
                        ((dir.path() / "absent").string() + ": no such folder (looked up under WGFLOW_UCI_DIR=" +
                         dir.path().string() + ")")
+                           .c_str(),
+                       DataError);
+  wgtest::write_file(dir.path() / "a_file", "1 2\n");
+  CHECK_THROWS_WITH_AS(load("a_file", 0),
+                       ((dir.path() / "a_file").string() + ": is not a folder (looked up under WGFLOW_UCI_DIR=" +
+                        dir.path().string() + ")")
+                           .c_str(),
+                       DataError);
+  CHECK_THROWS_WITH_AS(load(dir.path() / "a_file", 0),
+                       ((dir.path() / "a_file").string() + ": is not a folder (a UCI benchmark is a folder holding data/)")
                            .c_str(),
                        DataError);
   ::unsetenv("WGFLOW_UCI_DIR");
