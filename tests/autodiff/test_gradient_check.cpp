@@ -1,7 +1,10 @@
 // The public gradient checker, exercised through ops a user defines outside the library (custom_op.hpp):
 // correct ops pass, wrong backward passes fail with a report that points at the fault, and a function
-// that throws or produces NaN gives a failed report rather than a crash.
+// that throws or produces NaN gives a failed report rather than a crash. The error measure is relative
+// to each entry's own gradient, less what the finite difference cannot resolve: a small relative error is
+// caught at any gradient scale, and entries whose true gradient is zero still pass.
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -63,6 +66,29 @@ auto columns(A&& a, B&& b) {
   return xt::concatenate(xt::xtuple(std::forward<A>(a), std::forward<B>(b)), 1);
 }
 
+// x^3 and exp(x), with the derivative multiplied by `factor` (1: correct; 1.01: 1 % wrong).
+auto cube_times(double factor) {
+  return custom_op([](const auto& x) { return x * x * x; },
+                   [factor](const auto& g, const auto&, const auto& x) { return factor * 3.0 * x * x * g; },
+                   "cube_times");
+}
+auto exp_times(double factor) {
+  return custom_op([](const auto& x) { return xt::exp(x); },
+                   [factor](const auto& g, const auto& y, const auto&) { return factor * y * g; }, "exp_times");
+}
+
+// Where each op's gradient is about 1e-6 (and 3e-6: the inputs about 1e-3 of the issue that motivated
+// the relative measure), about 1 and about 1e4; signs mixed where the op allows.
+struct GradientScale {
+  const char* name;
+  Domain cube, exp;
+};
+const GradientScale gradient_scales[] = {
+    {"1e-6", {-1.1e-3, 1.1e-3, 0.5e-3, 0}, {-14.5, -13.0}},  // 3 x^2 in [7.5e-7, 3.6e-6]; e^x in [5e-7, 2.3e-6]
+    {"1", {-0.8, 0.8, 0.4, 0}, {-0.3, 0.3}},                 // 3 x^2 in [0.48, 1.9]; e^x in [0.74, 1.35]
+    {"1e4", {-65.0, 65.0, 50.0, 0}, {9.0, 9.5}},             // 3 x^2 in [7.5e3, 1.3e4]; e^x in [8.1e3, 1.3e4]
+};
+
 }  // namespace
 
 TEST_CASE("ops defined outside the library pass the checker") {
@@ -122,7 +148,176 @@ TEST_CASE("a wrong backward fails, and the report names the input and its worst 
   CHECK(message.find("input 0 (3x4, 12 entries checked): max abs error") != std::string::npos);
   CHECK(message.find("input 1 (3x4, 12 entries checked)") != std::string::npos);
   CHECK(message.find("FAILED") == message.find("FAILED (tolerance 1e-06): worst entry (1, 2)"));
+  CHECK(message.find("worst entry (1, 2) autodiff ") != std::string::npos);
+  CHECK(message.find(" vs finite difference ") != std::string::npos);
+  CHECK(message.find(" (resolvable error ") != std::string::npos);
+  // The resolvable error of the finite difference at that entry is far below the error found.
+  CHECK(report.inputs[1].worst_resolvable >= 0);
+  CHECK(report.inputs[1].worst_resolvable < 1e-9);
   CHECK(message.find("FAILED") > message.find("input 1"));
+}
+
+TEST_CASE("a backward 1 % wrong is caught at every gradient scale, and the correct one passes") {
+  std::uint64_t seed = 20;
+  for (const GradientScale& scale : gradient_scales) {
+    CAPTURE(scale.name);
+    const Tensor<double> xc = random_tensor({3, 4}, seed++, scale.cube), xe = random_tensor({3, 4}, seed++, scale.exp);
+    for (const bool summed : {true, false}) {  // all-ones cotangent (the gradient itself), or a random one
+      CAPTURE(summed);
+      const auto check = [&](const auto& op, const Tensor<double>& x) {
+        return check_gradient(
+            [&](Tape<double>&, const Vars& v) { return summed ? sum(op(v[0])) : op(v[0]); }, {x});
+      };
+      for (const auto& [op_name, x, correct, wrong] :
+           {std::tuple{"cube", xc, check(cube_times(1.0), xc), check(cube_times(1.01), xc)},
+            std::tuple{"exp", xe, check(exp_times(1.0), xe), check(exp_times(1.01), xe)}}) {
+        CAPTURE(op_name);
+        CHECK_MESSAGE(correct.ok(), correct.message());
+        CHECK_FALSE(wrong.ok());
+        REQUIRE(wrong.inputs.size() == 1);
+        // Every entry is 1 % wrong, and the error measure is |1.01 g - g| / |1.01 g| less the tiny part
+        // the finite difference cannot resolve.
+        CHECK(wrong.inputs[0].max_rel_error == doctest::Approx(0.01 / 1.01).epsilon(1e-3));
+        CHECK(wrong.message().find("FAILED (tolerance 1e-06): worst entry (") != std::string::npos);
+        if (summed) {  // the worst entry's autodiff value is 1.01 times the finite difference, at this scale
+          const auto& r = wrong.inputs[0];
+          CHECK(r.worst_autodiff == doctest::Approx(1.01 * r.worst_numeric).epsilon(1e-6));
+          const double g = std::abs(r.worst_numeric);
+          if (std::string(scale.name) == "1e-6") {
+            CHECK((g > 4e-7 && g < 4e-6));
+            // The blind spot this measure closes: the error is far below the tolerance in absolute terms.
+            CHECK(r.max_abs_error < 1e-7);
+          }
+          if (std::string(scale.name) == "1") CHECK((g > 0.4 && g < 2));
+          if (std::string(scale.name) == "1e4") CHECK((g > 7e3 && g < 1.4e4));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("small relative errors are caught at a moderate scale") {
+  const Tensor<double> x = random_tensor({3, 4}, 30, Domain{-1.0, 1.0});
+  for (const double relative : {1e-3, 1e-5}) {
+    CAPTURE(relative);
+    const auto wrong_exp = exp_times(1 + relative);
+    const auto wrong_cube = cube_times(1 + relative);
+    auto on_exp = check_gradient([&](Tape<double>&, const Vars& v) { return sum(wrong_exp(v[0])); }, {x});
+    CHECK_FALSE(on_exp.ok());
+    CHECK(on_exp.inputs.at(0).max_rel_error == doctest::Approx(relative / (1 + relative)).epsilon(1e-3));
+    // Composed with built-in ops and along a random cotangent.
+    auto composed = check_gradient(
+        [&](Tape<double>&, const Vars& v) { return tanh(wrong_cube(v[0]) * v[1]) + square(v[1]); },
+        {x, random_tensor({3, 4}, 31)});
+    CHECK_FALSE(composed.ok());
+    CHECK(composed.inputs.at(0).max_rel_error > 0.9 * relative);
+    CHECK(composed.inputs.at(1).max_rel_error <= composed.tolerance);
+  }
+}
+
+TEST_CASE("entries whose true gradient is zero pass, and a nonzero autodiff value there is caught") {
+  Tensor<double> x = random_tensor({3, 4}, 32, Domain{-1.0, 1.0});
+  x(1, 2) = 0;
+  x(2, 0) = 0;
+
+  SUBCASE("x^3 at 0: the finite difference is rounding noise") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return sum(cube(v[0])); }, {x});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+  SUBCASE("x^2 e^x at 0: the finite differences have truncation errors (D(h)'s about h^4 f^(5)(0) / 30)") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return square(v[0]) * exp(v[0]); }, {x});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+  SUBCASE("cos at 0, and an input f does not use") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return sum(cos(v[0])); }, {x, x});
+    CHECK_MESSAGE(report.ok(), report.message());
+    REQUIRE(report.inputs.size() == 2);
+    // Every finite difference of the unused input is rounding noise of f (the sum's rounding may vary
+    // between evaluations at the same point), within what the finite difference cannot resolve.
+    CHECK(report.inputs[1].max_rel_error == 0);
+    // With no reduction in f, an unused input leaves its values unchanged: both gradients exactly 0.
+    auto exact = check_gradient([](Tape<double>&, const Vars& v) { return cos(v[0]); }, {Tensor<double>{{0.0}}, x});
+    CHECK_MESSAGE(exact.ok(), exact.message());
+    REQUIRE(exact.inputs.size() == 2);
+    CHECK(exact.inputs[0].max_rel_error == 0);
+    CHECK(exact.inputs[1].max_abs_error == 0);
+    CHECK(exact.inputs[1].max_rel_error == 0);
+  }
+  SUBCASE("the sum of a softmax row: every gradient is zero up to rounding on both sides") {
+    auto report = check_gradient([](Tape<double>&, const Vars& v) { return sum(softmax(v[0] * 3.0, 1)); }, {x});
+    CHECK_MESSAGE(report.ok(), report.message());
+  }
+  SUBCASE("a backward that adds 1e-7 is caught where the true gradient is zero") {
+    const auto offset = custom_op([](const auto& a) { return a * a * a; },
+                                  [](const auto& g, const auto&, const auto& a) { return (3.0 * a * a + 1e-7) * g; });
+    auto report = check_gradient([&](Tape<double>&, const Vars& v) { return sum(offset(v[0])); }, {x});
+    CHECK_FALSE(report.ok());
+    const auto& r = report.inputs.at(0);
+    CHECK(r.max_rel_error > 0.9);  // autodiff 1e-7 against a finite difference of about 0
+    CHECK(((r.worst_row == 1 && r.worst_col == 2) || (r.worst_row == 2 && r.worst_col == 0)));
+    CHECK(r.worst_autodiff == 1e-7);
+    CHECK(std::abs(r.worst_numeric) < 1e-10);
+  }
+}
+
+TEST_CASE("entries far below what double precision resolves in f pass, next to ordinary ones") {
+  // f = sum(e^x0) + 1e-16 sum(x1^3): moving an entry of x1 by h changes f ~ 12 by about 1e-18, far below
+  // its rounding (about 2e-15), so the finite difference cannot tell 3e-16 x1^2 from 0. Those entries
+  // must pass on R, not fail against their tiny gradient; x0's entries are checked as usual.
+  const Tensor<double> x0 = random_tensor({3, 4}, 33, Domain{-0.3, 0.3}), x1 = random_tensor({3, 4}, 34);
+  auto report = check_gradient(
+      [](Tape<double>&, const Vars& v) { return sum(exp(v[0])) + sum(cube(v[1])) * 1e-16; }, {x0, x1});
+  CHECK_MESSAGE(report.ok(), report.message());
+  const auto wrong = exp_times(1.01);
+  auto caught = check_gradient(
+      [&](Tape<double>&, const Vars& v) { return sum(wrong(v[0])) + sum(cube(v[1])) * 1e-16; }, {x0, x1});
+  CHECK_FALSE(caught.ok());
+  CHECK(caught.inputs.at(0).max_rel_error > 0.009);
+  CHECK(caught.inputs.at(1).max_rel_error <= caught.tolerance);
+}
+
+TEST_CASE("rounding inside f that its value does not show: noise_scale") {
+  // f = sum((x + 1e3)^2) - 2e3 sum(x) - 1e6 n is sum(x^2), about 16, computed as a difference of terms
+  // that add up to 4.8e7: it rounds on that scale (~1e-8 in f, ~1e-5 in a finite difference), which the
+  // default noise floor, built from f's value, does not see. By default the check then rests on that
+  // noise showing in |D(h) - D(h/2)| (it mostly does, but not where the rounded values happen to line
+  // up). Passing the terms' scale as noise_scale makes the floor cover it for every entry (~5e-3 here),
+  // and a backward 1 % wrong is still caught where the finite difference resolves it.
+  const Tensor<double> x = random_tensor({6, 8}, 36, Domain{-1.0, 1.0});
+  const auto badly_rounded = [](const auto& sq) {
+    return [sq](Tape<double>&, const Vars& v) { return sum(sq(v[0] + 1e3)) - sum(v[0]) * 2e3 - 48e6; };
+  };
+  const auto correct = [](const Var<double>& a) { return square(a); };
+  // d/da a^2 = 2 a, plus 0.02 (a - 1e3) = 0.02 x: the gradient of f becomes 2.02 x instead of 2 x.
+  const auto wrong_square =
+      custom_op([](const auto& a) { return a * a; },
+                [](const auto& g, const auto&, const auto& a) { return (2.0 * a + 0.02 * (a - 1e3)) * g; });
+  const auto wrong = [&](const Var<double>& a) { return wrong_square(a); };
+
+  // The premise: the finite differences are off by far more than the default floor (~2e-9 here).
+  const auto by_default = check_gradient(badly_rounded(correct), {x});
+  CHECK(by_default.inputs.at(0).max_abs_error > 1e-7);
+  GradCheckOptions opt;
+  opt.noise_scale = 4.8e7;
+  const auto scaled = check_gradient(badly_rounded(correct), {x}, opt);
+  CHECK_MESSAGE(scaled.ok(), scaled.message());
+  CHECK(scaled.inputs.at(0).worst_resolvable > 1e-3);
+  const auto caught = check_gradient(badly_rounded(wrong), {x}, opt);
+  CHECK_FALSE(caught.ok());
+  CHECK(caught.inputs.at(0).max_rel_error > 0.005);
+}
+
+TEST_CASE("the measure does not depend on the scale of f") {
+  const Tensor<double> x = random_tensor({3, 4}, 35, Domain{-1.0, 1.0});
+  const auto wrong = exp_times(1.001);
+  for (const double c : {1e-12, 1.0, 1e12}) {
+    CAPTURE(c);
+    auto good = check_gradient([&](Tape<double>&, const Vars& v) { return exp(v[0]) * c; }, {x});
+    CHECK_MESSAGE(good.ok(), good.message());
+    auto bad = check_gradient([&](Tape<double>&, const Vars& v) { return wrong(v[0]) * c; }, {x});
+    CHECK_FALSE(bad.ok());
+    CHECK(bad.inputs.at(0).max_rel_error == doctest::Approx(1e-3 / 1.001).epsilon(1e-3));
+  }
 }
 
 TEST_CASE("a non-scalar output is checked along a random cotangent, which sees every output entry") {

@@ -71,8 +71,8 @@ inline std::vector<bool> kink_pattern(const MlpSpec& spec, std::span<const doubl
 }
 
 // Whether the finite differences of a gradient check at (theta, X) stay on one linear piece of the
-// network: for each entry x_k of theta (and of X when `inputs_too`), the stencil x_k +- h, x_k +- 2h with
-// h = step max(1, |x_k|) (as in wgflow::ad::check_gradient) must not cross a kink, where a difference
+// network: for each entry x_k of theta (and of X when `inputs_too`), the stencil x_k +- h/2, +- h, +- 2h
+// with h = step max(1, |x_k|) (as in wgflow::ad::check_gradient) must not cross a kink, where a difference
 // quotient is wrong by O(slope jump / h) whatever the gradient code does. Checking the two ends x_k +- 2h
 // suffices when the kinked activations are piecewise linear (relu, leaky_relu) and the others come after
 // them: along the segment, layer 0's pre-activations are affine in x_k, so equal signs at both ends mean

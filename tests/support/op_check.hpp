@@ -86,8 +86,8 @@ void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>&
 }
 
 // Evaluates op on a float tape and on a double tape at the same (float-representable) point, with the
-// all-ones cotangent, and checks values and gradients agree to `tol` in the gradient checker's
-// measure |float - double| / max(1, |double|). Evaluating double at the float-rounded input removes the
+// all-ones cotangent, and checks values and gradients agree to `tol` in the measure
+// |float - double| / max(1, |double|) (absolute below 1: float's error is set by its own epsilon). Evaluating double at the float-rounded input removes the
 // input's rounding, so what remains is the float kernels' own error.
 template <class Op>
 void check_float_matches_double(Op op, const Domain& domain, double tol) {
