@@ -11,7 +11,11 @@
 #include <optional>
 #include <string>
 
+#include <CLI/CLI.hpp>
 #include <xtensor/xmath.hpp>
+
+#include "experiments/common/command_line.hpp"
+#include "experiments/common/run_main.hpp"
 
 #include "flows/flows.hpp"
 #include "flows/ks.hpp"
@@ -37,7 +41,9 @@ class Confinement final : public flows::Term<double> {
   double energy_ = 0;
 };
 
-int main() {
+namespace {
+
+int example() {
   const double c = 1.5, eta = 1e-2;
   const std::size_t N = 1000, steps = 1000;
   auto loss = models::double_well<double>();
@@ -57,5 +63,19 @@ int main() {
   std::printf("  q*:        mean %+.4f  variance %.4f\n", q.mean(), q.variance());
   const double ks = flows::ks_distance(theta, q), bound = flows::ks_critical_value_95(N) + 0.01;
   std::printf("  Kolmogorov-Smirnov distance %.4f (95 %% bound with the eta bias: %.4f)\n", ks, bound);
-  return ks < bound ? 0 : 1;
+  if (ks >= bound) throw Error("the particles do not follow q*: KS distance " + std::to_string(ks) + " >= " + std::to_string(bound));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace ex = wgflow::experiments;
+  return ex::run_main("example_custom_term", [&] {
+    CLI::App app("DLE on the double well plus a free-energy term of one's own, checked against its q*",
+                 "example_custom_term");
+    app.footer("Exit status: 0 the particles match q*; 1 they do not (or an error); 2 usage error.");
+    if (const int rc = ex::parse_command_line(app, argc, argv); rc >= 0) return rc;
+    return example();
+  });
 }

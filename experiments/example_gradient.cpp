@@ -2,13 +2,18 @@
 // finite differences with the public checker. Run: build/experiments/example_gradient
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <xtensor/xrandom.hpp>
 
 #include "autodiff/autodiff.hpp"
+#include "experiments/common/command_line.hpp"
+#include "experiments/common/run_main.hpp"
 
 using namespace wgflow::ad;
 
-int main() {
+namespace {
+
+int example() {
   Tape<double> tape;
   auto w = tape.variable(Tensor<double>{{0.5, -1.0, 2.0}});        // 1x3, a leaf with a gradient
   auto x = tape.constant(Tensor<double>{{1.0}, {2.0}, {-0.5}});   // 3x1, no gradient
@@ -22,5 +27,18 @@ int main() {
       [](Tape<double>&, const auto& v) { return sum(square(tanh(matmul(v[0], v[1])))); },
       {xt::random::randn<double>({1, 3}), xt::random::randn<double>({3, 1})});
   std::printf("%s", report.message().c_str());
-  return report.ok() ? 0 : 1;
+  if (!report.ok()) throw wgflow::Error("the gradient check failed (see above)");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace ex = wgflow::experiments;
+  return ex::run_main("example_gradient", [&] {
+    CLI::App app("A gradient on wgflow's tape, checked against finite differences (README.md)", "example_gradient");
+    app.footer("Exit status: 0 the gradient check passed; 1 it failed (or an error); 2 usage error.");
+    if (const int rc = ex::parse_command_line(app, argc, argv); rc >= 0) return rc;
+    return example();
+  });
 }

@@ -24,19 +24,23 @@
 
 using namespace wgflow;
 
-int main(int argc, char** argv) {
-  experiments::Experiment ex("optimal_q", "Paper §3.1: DE, DLE and DRLE on the double well, against the analytic q*");
+namespace {
+
+int run(int argc, char** argv) {
+  using namespace experiments;
+  Experiment ex("optimal_q", "Paper §3.1: DE, DLE and DRLE on the double well, against the analytic q*");
   std::size_t particles = 300;
   double eta = 1e-4, lambda = 1, lambda1 = 1, lambda2 = 1, bandwidth = 1, prior_variance = 1;
   std::uint64_t steps = 100000;
-  ex.option("--particles", particles, "number of particles N");
-  ex.option("--eta", eta, "SGD step size", 2e-3);
-  ex.option("--steps", steps, "iterations", std::uint64_t{5000});
-  ex.option("--lambda", lambda, "DLE: KL weight");
-  ex.option("--lambda1", lambda1, "DRLE: MMD weight");
-  ex.option("--lambda2", lambda2, "DRLE: KL weight");
-  ex.option("--bandwidth", bandwidth, "DRLE: fixed RBF bandwidth h, k = exp(-(t - t')^2 / (2h))");
-  ex.option("--prior-variance", prior_variance, "prior N(0, s^2), also the initialisation");
+  ex.option("--particles", particles, "number of particles N")->check(count(1, 100000));
+  ex.option("--eta", eta, "SGD step size", 2e-3)->check(finite_positive());
+  ex.option("--steps", steps, "iterations", std::uint64_t{5000})->check(count(1));
+  ex.resume_may_change("--steps");  // --resume continues a flow to any --steps at least its saved step
+  ex.option("--lambda", lambda, "DLE: KL weight")->check(finite_positive());
+  ex.option("--lambda1", lambda1, "DRLE: MMD weight")->check(finite_non_negative());
+  ex.option("--lambda2", lambda2, "DRLE: KL weight")->check(finite_positive());
+  ex.option("--bandwidth", bandwidth, "DRLE: fixed RBF bandwidth h, k = exp(-(t - t')^2 / (2h))")->check(finite_positive());
+  ex.option("--prior-variance", prior_variance, "prior N(0, s^2), also the initialisation")->check(finite_positive());
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   auto loss = models::double_well<double>();
@@ -49,9 +53,9 @@ int main(int argc, char** argv) {
   flows::RepulsiveSettings<double> repulsion{.lambda1 = lambda1, .lambda2 = lambda2,
                                              .bandwidth = flows::Bandwidth<double>::fixed(bandwidth)};
   runs.push_back(flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta, ex.seed() + 2));
-  experiments::Checkpoints checkpoints(ex);
+  Checkpoints checkpoints(ex);
   for (auto& flow : runs) {
-    experiments::Progress progress(flow.name(), steps);
+    Progress progress(flow.name(), steps);
     checkpoints.run(flow, flow.name(), steps, [&](const flows::Flow<double>& f) {
       progress.update(f.steps_taken(), *flow.term(0).energy());
       return true;
@@ -65,11 +69,13 @@ int main(int argc, char** argv) {
   const auto q_dle = flows::gibbs_density(grid, l, lambda, prior_variance);
   const auto q_drle = flows::drle_fixed_point(grid, l, flows::DrleObjective<double>{lambda1, lambda2, bandwidth, prior_variance});
 
-  experiments::CsvWriter density(ex.path("density.csv"), {"theta", "q_dle", "q_drle"});
+  CsvWriter density(ex.path("density.csv"), {"theta", "q_dle", "q_drle"});
   for (std::size_t i = 0; i < grid.size(); ++i) density.row(grid.point(i), q_dle.values()[i], q_drle.density.values()[i]);
-  experiments::CsvWriter out(ex.path("particles.csv"), {"method", "particle", "theta"});
+  density.close();
+  CsvWriter out(ex.path("particles.csv"), {"method", "particle", "theta"});
   for (const auto& flow : runs)
     for (std::size_t i = 0; i < particles; ++i) out.row(flow.name(), i, flow.particles()(i, 0));
+  out.close();
 
   // DE has no unique optimum: it is compared with DLE's q* to show that it does not sample it, and its
   // collapse is the fraction of particles within 0.01 of a minimum.
@@ -97,4 +103,9 @@ int main(int argc, char** argv) {
              {"sd_q_dle", std::sqrt(q_dle.variance())},
              {"sd_q_drle", std::sqrt(q_drle.density.variance())},
              {"drle_fixed_point_iterations", q_drle.iterations}});
+  return exit_ok;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return experiments::run_main("optimal_q", [&] { return run(argc, argv); }); }

@@ -44,44 +44,58 @@ bool in_gap(double x, const std::vector<double>& gaps) {
   return false;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  experiments::Experiment ex("regression_1d", "Paper §3.4: predictive uncertainty of DE, DLE, DRLE, SVGD, mean-field VI");
+int run(int argc, char** argv) {
+  using namespace experiments;
+  Experiment ex("regression_1d", "Paper §3.4: predictive uncertainty of DE, DLE, DRLE, SVGD, mean-field VI");
   std::size_t particles = 20, points = 60, hidden = 50, kernel_inputs = 25;
   double eta = 5e-2, lambda = 3e-4, lambda1 = 0.1, noise = 0.1, frequency = 0.5, vi_eta = 1e-2, input_scale = 0.25;
   std::uint64_t steps = 10000;
   std::vector<double> gaps{-8, -4, 2, 6};
-  ex.option("--particles", particles, "ensemble size N");
-  ex.option("--points", points, "training points");
-  ex.option("--gaps", gaps, "held-out intervals, as pairs lo hi lo hi ...");
-  ex.option("--noise", noise, "sd of the target noise");
-  ex.option("--frequency", frequency, "targets sin(frequency * x) + noise");
-  ex.option("--hidden", hidden, "hidden units of the 1-H-1 tanh network");
-  ex.option("--eta", eta, "SGD step size of DE, DLE, DRLE and SVGD");
-  ex.option("--steps", steps, "iterations of every method", std::uint64_t{2000});
+  // At least 2: SVGD's and DRLE's median bandwidths need two particles to measure a distance.
+  ex.option("--particles", particles, "ensemble size N")->check(count(2, 10000));
+  ex.option("--points", points, "training points")->check(count(1, 1000000));
+  ex.option("--gaps", gaps, "held-out intervals, as pairs lo hi lo hi ...")->check(finite());
+  ex.option("--noise", noise, "sd of the target noise")->check(finite_in(0, 1e6));
+  ex.option("--frequency", frequency, "targets sin(frequency * x) + noise")->check(finite_in(-1e6, 1e6));
+  ex.option("--hidden", hidden, "hidden units of the 1-H-1 tanh network")->check(count(1, 10000));
+  ex.option("--eta", eta, "SGD step size of DE, DLE, DRLE and SVGD")->check(finite_positive());
+  ex.option("--steps", steps, "iterations of every method", std::uint64_t{2000})->check(count(1));
+  ex.resume_may_change("--steps");  // --resume continues a flow to any --steps at least its saved step
   // lambda = 2 noise^2 / points makes exp(-l / lambda) the Gaussian likelihood of the data (l is the mean
   // squared error): the Bayesian posterior, tempered by nothing.
-  ex.option("--lambda", lambda, "KL weight of DLE and DRLE; temperature of SVGD and mean-field VI");
-  ex.option("--lambda1", lambda1, "DRLE: MMD weight (function space, median bandwidth)");
-  ex.option("--kernel-inputs", kernel_inputs, "DRLE: K inputs on [-12, 12] where the kernel compares functions");
-  ex.option("--vi-eta", vi_eta, "mean-field VI: Adam step size");
+  ex.option("--lambda", lambda, "KL weight of DLE and DRLE; temperature of SVGD and mean-field VI")
+      ->check(finite_positive());
+  ex.option("--lambda1", lambda1, "DRLE: MMD weight (function space, median bandwidth)")->check(finite_non_negative());
+  ex.option("--kernel-inputs", kernel_inputs, "DRLE: K inputs on [-12, 12] where the kernel compares functions")
+      ->check(count(2, 10000));
+  ex.option("--vi-eta", vi_eta, "mean-field VI: Adam step size")->check(finite_positive());
+  ex.on_parsed([&] {
+    if (gaps.size() % 2 != 0) throw UsageError("--gaps takes pairs lo hi, got " + std::to_string(gaps.size()) + " numbers");
+    for (std::size_t g = 0; g < gaps.size(); g += 2)
+      if (!(gaps[g] < gaps[g + 1]))
+        throw UsageError("--gaps: the interval (" + std::to_string(gaps[g]) + ", " + std::to_string(gaps[g + 1]) +
+                         ") is empty; give each as lo hi with lo < hi");
+  });
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
-  if (gaps.size() % 2 != 0) throw Error("regression_1d: --gaps takes pairs lo hi, got " + std::to_string(gaps.size()) + " numbers");
 
   // Data: x uniform on [-12, 12] outside the gaps (rejection), y = sin(frequency x) + noise. The network sees x / 4.
   Tensor<double> X = Tensor<double>::from_shape({points, 1}), Y = Tensor<double>::from_shape({points, 1});
-  experiments::CsvWriter data(ex.path("data.csv"), {"x", "y"});
+  CsvWriter data(ex.path("data.csv"), {"x", "y"});
   for (std::size_t i = 0; i < points; ++i) {
     Rng rng = Rng::stream(ex.seed(), i, 1);
     double x;
-    do x = rng.uniform(-12, 12);
-    while (in_gap(x, gaps));
+    // Bounded: gaps covering all of [-12, 12] would otherwise reject forever.
+    std::size_t tries = 0;
+    do {
+      if (++tries > 100000) throw UsageError("--gaps leave no room for data on [-12, 12]");
+      x = rng.uniform(-12, 12);
+    } while (in_gap(x, gaps));
     const double y = std::sin(frequency * x) + noise * rng.normal();
     X(i, 0) = input_scale * x;
     Y(i, 0) = y;
     data.row(x, y);
   }
+  data.close();
 
   const models::Mlp<double> net({.widths = {1, hidden, 1}, .hidden = models::Activation::tanh()});
   const auto init_rule = models::Initializer::kaiming(1.0, 1.0);
@@ -113,11 +127,11 @@ int main(int argc, char** argv) {
   const std::size_t grid_points = 241;
   Tensor<double> grid = Tensor<double>::from_shape({grid_points, 1});
   for (std::size_t g = 0; g < grid_points; ++g) grid(g, 0) = input_scale * (-12.0 + 0.1 * static_cast<double>(g));
-  experiments::CsvWriter out(ex.path("predictions.csv"), {"method", "x", "mean", "sd", "in_gap"});
+  CsvWriter out(ex.path("predictions.csv"), {"method", "x", "mean", "sd", "in_gap"});
   nlohmann::json results;
-  experiments::Checkpoints checkpoints(ex);
+  Checkpoints checkpoints(ex);
   for (std::size_t r = 0; r < runs.size(); ++r) {
-    experiments::Progress progress(names[r], steps);
+    Progress progress(names[r], steps);
     checkpoints.run(*runs[r], names[r], steps, [&](const flows::Flow<double>& f) {
       const Tensor<double>& p = f.particles();  // the loss of the first member, on all training points
       progress.update(f.steps_taken(), potential.loss_on(std::span<const double>(p.data(), p.shape()[1]), X, Y));
@@ -141,5 +155,11 @@ int main(int argc, char** argv) {
     results[names[r]] = {{"sd_in_gaps", gap_sd}, {"sd_on_data", data_sd}, {"gap_to_data_sd_ratio", gap_sd / data_sd},
                          {"train_rmse", std::sqrt(sse / static_cast<double>(points))}};
   }
+  out.close();
   ex.finish(results);
+  return exit_ok;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return experiments::run_main("regression_1d", [&] { return run(argc, argv); }); }

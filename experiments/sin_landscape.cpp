@@ -60,21 +60,23 @@ nlohmann::json statistics(const ad::Tensor<double>& p) {
   return {{"distinct_minima", minima.size()}, {"mean_nearest_neighbour_distance", neighbour}, {"sd_mod_pi", std::sqrt(var)}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  experiments::Experiment ex("sin_landscape", "Paper §3.3: DE, DLE and DRLE on -|sin t|, many global minima");
+int run(int argc, char** argv) {
+  using namespace experiments;
+  Experiment ex("sin_landscape", "Paper §3.3: DE, DLE and DRLE on -|sin t|, many global minima");
   std::size_t particles = 20;
   double eta = 1e-2, lambda = 1e-3, lambda1 = 0.6, lambda2 = 1e-3, bandwidth = 0.1, half_width = 1000 * pi;
   std::uint64_t steps = 1000;
-  ex.option("--particles", particles, "number of particles N");
-  ex.option("--eta", eta, "SGD step size");
-  ex.option("--steps", steps, "iterations");
-  ex.option("--lambda", lambda, "DLE: KL weight (noise only: the prior drift is off)");
-  ex.option("--lambda1", lambda1, "DRLE: repulsion weight");
-  ex.option("--lambda2", lambda2, "DRLE: KL weight (the paper does not state it; DLE's lambda by default)");
-  ex.option("--bandwidth", bandwidth, "DRLE: fixed RBF bandwidth h");
-  ex.option("--half-width", half_width, "paper start: uniform on [-w, w]");
+  ex.option("--particles", particles, "number of particles N")->check(count(1, 100000));
+  ex.option("--eta", eta, "SGD step size")->check(finite_positive());
+  ex.option("--steps", steps, "iterations")->check(count(1));
+  ex.resume_may_change("--steps");  // --resume continues a flow to any --steps at least its saved step
+  ex.option("--lambda", lambda, "DLE: KL weight (noise only: the prior drift is off)")->check(finite_non_negative());
+  ex.option("--lambda1", lambda1, "DRLE: repulsion weight")->check(finite_non_negative());
+  ex.option("--lambda2", lambda2, "DRLE: KL weight (the paper does not state it; DLE's lambda by default)")
+      ->check(finite_non_negative());
+  ex.option("--bandwidth", bandwidth, "DRLE: fixed RBF bandwidth h")->check(finite_positive());
+  // Bounded so that the start's width 2w and the particles' positions stay finite.
+  ex.option("--half-width", half_width, "paper start: uniform on [-w, w]")->check(finite_in(0, 1e15, true));
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   auto loss = models::neg_abs_sin<double>();
@@ -82,9 +84,9 @@ int main(int argc, char** argv) {
   // variance does not matter; it must merely exist.
   const auto prior = models::GaussianPrior<double>::isotropic(1, 1.0);
 
-  experiments::CsvWriter out(ex.path("particles.csv"), {"start", "method", "particle", "theta", "theta_mod_pi"});
+  CsvWriter out(ex.path("particles.csv"), {"start", "method", "particle", "theta", "theta_mod_pi"});
   nlohmann::json results;
-  experiments::Checkpoints checkpoints(ex);
+  Checkpoints checkpoints(ex);
   for (const std::string start : {"paper", "crowded"}) {
     const double lo = start == "paper" ? -half_width : 0.0, hi = start == "paper" ? half_width : pi;
     ad::Tensor<double> init = ad::Tensor<double>::from_shape({particles, 1});
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
     runs.push_back(flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta, ex.seed() + 2));
     results[start]["pairs_in_kernel_range_at_start"] = pairs_in_range(init, bandwidth);
     for (auto& flow : runs) {
-      experiments::Progress progress(start + " " + flow.name(), steps);
+      Progress progress(start + " " + flow.name(), steps);
       checkpoints.run(flow, start + " " + flow.name(), steps, [&](const flows::Flow<double>& f) {
         progress.update(f.steps_taken(), *flow.term(0).energy());
         return true;
@@ -112,5 +114,11 @@ int main(int argc, char** argv) {
       results[start][flow.name()] = statistics(p);
     }
   }
+  out.close();
   ex.finish(results);
+  return exit_ok;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return experiments::run_main("sin_landscape", [&] { return run(argc, argv); }); }

@@ -54,22 +54,24 @@ Spread spread(const ad::Tensor<double>& p) {
   return s;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  experiments::Experiment ex("toy_gmm", "Paper §3.2: DE, DLE and DRLE on a four-mode Gaussian mixture");
+int run(int argc, char** argv) {
+  using namespace experiments;
+  Experiment ex("toy_gmm", "Paper §3.2: DE, DLE and DRLE on a four-mode Gaussian mixture");
   std::size_t particles = 300, prior_samples = 200;
   double eta = 1e-2, lambda1 = 0.6, lambda2 = 0.2, prior_variance = 1;
   std::uint64_t steps = 10000;
   std::vector<double> lambdas{0.2, 0.3, 0.4};
-  ex.option("--particles", particles, "number of particles N");
-  ex.option("--eta", eta, "SGD step size");
-  ex.option("--steps", steps, "iterations", std::uint64_t{2000});
-  ex.option("--lambdas", lambdas, "DLE: KL weights, one run each");
-  ex.option("--lambda1", lambda1, "DRLE: MMD weight");
-  ex.option("--lambda2", lambda2, "DRLE: KL weight");
-  ex.option("--prior-samples", prior_samples, "DRLE: prior samples M");
-  ex.option("--prior-variance", prior_variance, "prior N(0, s^2 I): the initialisation and DRLE's prior samples");
+  // At least 2: DRLE's median bandwidth needs two particles to measure a distance.
+  ex.option("--particles", particles, "number of particles N")->check(count(2, 100000));
+  ex.option("--eta", eta, "SGD step size")->check(finite_positive());
+  ex.option("--steps", steps, "iterations", std::uint64_t{2000})->check(count(1));
+  ex.resume_may_change("--steps");  // --resume continues a flow to any --steps at least its saved step
+  ex.option("--lambdas", lambdas, "DLE: KL weights, one run each")->check(finite_positive());
+  ex.option("--lambda1", lambda1, "DRLE: MMD weight")->check(finite_non_negative());
+  ex.option("--lambda2", lambda2, "DRLE: KL weight")->check(finite_positive());
+  ex.option("--prior-samples", prior_samples, "DRLE: prior samples M")->check(count(1, 100000));
+  ex.option("--prior-variance", prior_variance, "prior N(0, s^2 I): the initialisation and DRLE's prior samples")
+      ->check(finite_positive());
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   auto loss = models::four_gaussian_mixture<double>();
@@ -89,11 +91,11 @@ int main(int argc, char** argv) {
   runs.emplace_back("DRLE", flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta,
                                                                             ex.seed() + 1 + lambdas.size()));
 
-  experiments::CsvWriter out(ex.path("particles.csv"), {"setting", "particle", "x", "y"});
+  CsvWriter out(ex.path("particles.csv"), {"setting", "particle", "x", "y"});
   nlohmann::json results;
-  experiments::Checkpoints checkpoints(ex);
+  Checkpoints checkpoints(ex);
   for (auto& [label, flow] : runs) {
-    experiments::Progress progress(label, steps);
+    Progress progress(label, steps);
     checkpoints.run(flow, label, steps, [&](const flows::Flow<double>& f) {
       progress.update(f.steps_taken(), *flow.term(0).energy());
       return true;
@@ -104,5 +106,11 @@ int main(int argc, char** argv) {
     results[label] = {{"mean_squared_distance_to_centre", s.mean_squared_distance}, {"modes_covered", s.modes_covered}};
   }
   for (double lambda : lambdas) results["expected_dle_msd_2lambda"].push_back(2 * lambda);
+  out.close();
   ex.finish(results);
+  return exit_ok;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return experiments::run_main("toy_gmm", [&] { return run(argc, argv); }); }

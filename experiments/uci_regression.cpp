@@ -36,7 +36,11 @@
 // A split that diverges is run again with the method's step halved, up to 3 times (--max-halvings): the
 // step used and the halvings are in splits.csv and the tables say where it happened (on the four default
 // data sets it never does; naval's collinear inputs need it for DE, DLE and DRLE). A split that still
-// diverges is reported (status column, table) and left out of the means, never hidden.
+// diverges, or whose metrics are absurd (test RMSE over 1000 target sds) or overflow in the original
+// units, is reported (status column, NaN metrics, table) and left out of the means, never hidden; the
+// run then exits with 3 (experiments/common/run_main.hpp lists the exit codes).
+// Refused up front: --particles 1 (an ensemble of one has no spread), a data set named twice (also as
+// boston and bostonHousing: it would run twice under one journal key), a repeated --datasets flag.
 // NLLs: see experiments/uci/metrics.hpp (nll_ensemble: the reference code's, ensemble variance only;
 // nll_noise: plus the training residual variance of the ensemble mean).
 #include <algorithm>
@@ -74,10 +78,15 @@ std::string folder_name(const std::string& s) {
   return s;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  experiments::Experiment ex("uci_regression", "UCI regression table: DE, DLE, DRLE, SVGD, MFVI (paper §4)");
+int run(int argc, char** argv) {
+  using namespace experiments;
+  Experiment ex("uci_regression", "UCI regression table: DE, DLE, DRLE, SVGD, MFVI (paper §4)");
+  ex.cli().footer(std::string(exit_codes_help) + "; 3 some jobs failed: the run finished and wrote its tables, but "
+                  "some jobs diverged for good or gave non-finite metrics (the status column of splits.csv).");
+  // Jobs last seconds: a finished job is journaled instead of checkpointed (the flag stays for config
+  // files shared with the toy programs, hidden and refused when set).
+  ex.cli().get_option("--checkpoint-every")->group("");
+  ex.cli().get_option("--resume")->description("run only the jobs missing from <out>/jobs.jsonl (same settings)");
   std::string data_root;
   std::vector<std::string> datasets = default_datasets;
   std::vector<std::string> method_names = {"DE", "DLE", "DRLE", "SVGD", "MFVI"};
@@ -87,31 +96,38 @@ int main(int argc, char** argv) {
   ex.option("--data", data_root, "folder holding the UCI data sets (default: $UCI_DATA, then $WGFLOW_UCI_DIR)");
   ex.option("--datasets", datasets, "data sets (folder names, or boston, naval, power, protein, wine)")->delimiter(',');
   ex.option("--methods", method_names, "methods: DE, DLE, DRLE, SVGD, MFVI")->delimiter(',');
-  ex.option("--splits", max_splits, "use the first K splits of each data set (0: all)");
+  ex.option("--splits", max_splits, "use the first K splits of each data set (0: all)")->check(count(0, 1000));
   ex.flag("--full", full, "all nine data sets, all splits (overrides --datasets and --splits)");
-  ex.option("--particles", s.particles, "ensemble size N");
-  ex.option("--batch-size", s.batch_size, "minibatch size");
-  ex.option("--epochs", s.epochs, "training epochs, every method (paper: 40; 160 from the authors' sweep)");
-  ex.option("--init", s.init, "initialiser and prior: kaiming_fan_out, kaiming_fan_in, torch_default");
-  ex.option("--init-weight-var", s.init_weight_var, "kaiming: weight variance v_w (divided by the fan)");
-  ex.option("--init-bias-var", s.init_bias_var, "kaiming: bias variance v_b (divided by the fan)");
-  ex.option("--de-eta", s.de_eta, "DE: SGD step");
-  ex.option("--dle-eta", s.dle_eta, "DLE: SGD step (paper: 0.5, which diverges here)");
-  ex.option("--dle-lambda", s.dle_lambda, "DLE: KL weight lambda");
-  ex.option("--drle-eta", s.drle_eta, "DRLE: SGD step (paper sweep: 5e-3 or 5e-4)");
-  ex.option("--drle-lambda1", s.drle_lambda1, "DRLE: MMD weight lambda1");
-  ex.option("--drle-lambda2", s.drle_lambda2, "DRLE: KL weight lambda2");
-  ex.option("--drle-prior-samples", s.drle_prior_samples, "DRLE: prior samples M");
-  ex.option("--svgd-lr", s.svgd_lr, "SVGD: Adam learning rate");
-  ex.option("--svgd-lambda", s.svgd_lambda, "SVGD: target temperature lambda");
-  ex.option("--mfvi-lr", s.mfvi_lr, "MFVI: Adam learning rate");
-  ex.option("--mfvi-lambda", s.mfvi_lambda, "MFVI: KL weight lambda");
-  ex.option("--mfvi-initial-sd", s.mfvi_initial_sd, "MFVI: initial sd of every coordinate");
-  ex.option("--mfvi-draws", s.mfvi_draws, "MFVI: predictive draws per member");
-  ex.option("--max-halvings", s.max_halvings, "after a divergence, retry with the step halved up to this often");
-  if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
-
-  try {
+  // An ensemble of one has no spread to measure: its ensemble NLL is absurd and SVGD's and DRLE's median
+  // bandwidths do not exist.
+  ex.option("--particles", s.particles, "ensemble size N")->check(count(2, 10000));
+  ex.option("--batch-size", s.batch_size, "minibatch size")->check(count(1, 1000000));
+  ex.option("--epochs", s.epochs, "training epochs, every method (paper: 40; 160 from the authors' sweep)")
+      ->check(count(1, 1000000));
+  ex.option("--init", s.init, "initialiser and prior: kaiming_fan_out, kaiming_fan_in, torch_default")
+      ->check(CLI::IsMember({"kaiming_fan_out", "kaiming_fan_in", "torch_default"}));
+  ex.option("--init-weight-var", s.init_weight_var, "kaiming: weight variance v_w (divided by the fan)")
+      ->check(finite_positive());
+  ex.option("--init-bias-var", s.init_bias_var, "kaiming: bias variance v_b (divided by the fan)")
+      ->check(finite_positive());
+  ex.option("--de-eta", s.de_eta, "DE: SGD step")->check(finite_positive());
+  ex.option("--dle-eta", s.dle_eta, "DLE: SGD step (paper: 0.5, which diverges here)")->check(finite_positive());
+  ex.option("--dle-lambda", s.dle_lambda, "DLE: KL weight lambda")->check(finite_non_negative());
+  ex.option("--drle-eta", s.drle_eta, "DRLE: SGD step (paper sweep: 5e-3 or 5e-4)")->check(finite_positive());
+  ex.option("--drle-lambda1", s.drle_lambda1, "DRLE: MMD weight lambda1")->check(finite_non_negative());
+  ex.option("--drle-lambda2", s.drle_lambda2, "DRLE: KL weight lambda2")->check(finite_non_negative());
+  ex.option("--drle-prior-samples", s.drle_prior_samples, "DRLE: prior samples M")->check(count(1, 100000));
+  ex.option("--svgd-lr", s.svgd_lr, "SVGD: Adam learning rate")->check(finite_positive());
+  ex.option("--svgd-lambda", s.svgd_lambda, "SVGD: target temperature lambda")->check(finite_positive());
+  ex.option("--mfvi-lr", s.mfvi_lr, "MFVI: Adam learning rate")->check(finite_positive());
+  ex.option("--mfvi-lambda", s.mfvi_lambda, "MFVI: KL weight lambda")->check(finite_non_negative());
+  ex.option("--mfvi-initial-sd", s.mfvi_initial_sd, "MFVI: initial sd of every coordinate")->check(finite_positive());
+  ex.option("--mfvi-draws", s.mfvi_draws, "MFVI: predictive draws per member")->check(count(1, 10000));
+  ex.option("--max-halvings", s.max_halvings, "after a divergence, retry with the step halved up to this often")
+      ->check(count(0, 30));
+  // Usage errors are found before the --out folder is touched.
+  std::vector<Method> methods;
+  ex.on_parsed([&] {
     if (data_root.empty())
       for (const char* var : {"UCI_DATA", "WGFLOW_UCI_DIR"})
         if (const char* v = std::getenv(var); v != nullptr && *v != '\0') {
@@ -119,120 +135,146 @@ int main(int argc, char** argv) {
           break;
         }
     if (data_root.empty())
-      throw Error("uci_regression: no data folder: pass --data PATH (the folder holding bostonHousing/, yacht/, "
-                  "...) or set UCI_DATA");
+      throw UsageError("no data folder: pass --data PATH (the folder holding bostonHousing/, yacht/, "
+                       "...) or set UCI_DATA");
     if (full) {
       datasets.assign(models::uci::names.begin(), models::uci::names.end());
       max_splits = 0;
     }
     if (ex.quick() && max_splits == 0) max_splits = 2;
     if (ex.checkpoint_every() != 0)
-      throw Error("uci_regression: --checkpoint-every is not used here: every finished job is saved to " +
-                  ex.path("jobs.jsonl").string() + ", and --resume runs only the jobs it lacks");
-    std::vector<Method> methods;
-    for (const auto& m : method_names) methods.push_back(parse_method(m));
-
-    // Every split of every data set, loaded up front (any data error stops the run before training).
-    std::vector<Job> jobs;
-    std::vector<DatasetInfo> infos;
-    std::vector<std::vector<models::uci::Split>> splits(datasets.size());
+      throw UsageError("--checkpoint-every is not used here: every finished job is saved to " +
+                       ex.path("jobs.jsonl").string() + ", and --resume runs only the jobs it lacks");
+    for (const auto& m : method_names) {
+      try {
+        methods.push_back(parse_method(m));
+      } catch (const Error& e) {
+        throw UsageError(std::string("--methods: ") + e.what());
+      }
+      if (std::count(methods.begin(), methods.end() - 1, methods.back()) != 0)
+        throw UsageError("--methods names " + method_name(methods.back()) + " twice");
+    }
+    // A data set named twice (also as boston and bostonHousing) would run twice under one journal key,
+    // with other seeds: refused.
     for (std::size_t d = 0; d < datasets.size(); ++d) {
-      const std::string name = folder_name(datasets[d]);
-      const auto bench = models::uci::describe(std::filesystem::path(data_root) / name);
-      const std::size_t n = max_splits > 0 ? std::min(max_splits, bench.n_splits) : bench.n_splits;
-      for (std::size_t k = 0; k < n; ++k) splits[d].push_back(models::uci::load(bench.folder, k));
-      infos.push_back({name, bench.n_hidden, n});
-      for (std::size_t k = 0; k < n; ++k)
-        for (Method m : methods) jobs.push_back({d, k, m, steps_for(s, splits[d][k].train.size())});
+      if (datasets[d].empty()) throw UsageError("--datasets has an empty name");
+      for (std::size_t e = 0; e < d; ++e)
+        if (folder_name(datasets[e]) == folder_name(datasets[d]))
+          throw UsageError("--datasets names " + folder_name(datasets[d]) + " twice ('" + datasets[e] + "' and '" +
+                           datasets[d] + "')");
     }
+  });
+  if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
-    std::vector<std::string> folders;
-    for (const DatasetInfo& info : infos) folders.push_back(info.name);
-    Journal journal(ex.path("jobs.jsonl"), journal_settings(s, ex.seed(), folders), ex.resume());
-    const auto key_of = [&](const Job& j) {
-      return Journal::Key{infos[j.dataset].name, j.split, method_name(j.method)};
-    };
-    std::vector<RunResult> results(jobs.size());
-    std::vector<std::size_t> todo;
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      if (const auto r = journal.find(key_of(jobs[i])))
-        results[i] = *r;
-      else
-        todo.push_back(i);
-    }
-    if (ex.resume())
-      std::fprintf(stderr, "[uci_regression] resuming: %zu of %zu jobs were finished in %s%s\n",
-                   jobs.size() - todo.size(), jobs.size(), ex.path("jobs.jsonl").c_str(),
-                   journal.dropped_torn_line() ? " (its torn last line dropped)" : "");
-
-    // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
-    // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.
-    const std::size_t threads =
-        static_cast<std::size_t>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-    std::uint64_t total_steps = 0;
-    for (std::size_t i : todo) total_steps += jobs[i].steps;
-    double expected = 0;
-    {
-      tbb::task_arena one(1);
-      Settings probe = s;
-      probe.epochs = 10;  // at least 10 steps; the probe stops after 10
-      std::vector<double> per_step(5, 0.0);
-      for (Method m : methods) {
-        one.execute([&] {
-          std::uint64_t taken = 0;
-          const auto t0 = std::chrono::steady_clock::now();
-          try {
-            run_method(m, splits[0][0], infos[0].hidden, probe, Seeds::of(ex.seed(), 0, 0, m), [&](double) {
-              if (++taken == 10) throw Error("probe done");
-            });
-          } catch (const Error&) {
-          }
-          per_step[static_cast<std::size_t>(m)] =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 10;
-        });
-      }
-      for (std::size_t i : todo) {
-        const Job& j = jobs[i];
-        const double width = static_cast<double>(infos[j.dataset].hidden) / static_cast<double>(infos[0].hidden);
-        expected += static_cast<double>(j.steps) * per_step[static_cast<std::size_t>(j.method)] * width;
-      }
-      expected /= static_cast<double>(std::max<std::size_t>(1, std::min(threads, todo.size())));
-    }
-    std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method) to run, %llu SGD steps in all, "
-                 "%zu threads; expected wall time about %.0f s\n",
-                 datasets.size(), todo.size(), static_cast<unsigned long long>(total_steps), threads, expected);
-
-    // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
-    // files do not depend on the schedule.
-    std::atomic<std::uint64_t> done{0};
-    std::mutex log;
-    experiments::Progress progress("uci_regression", total_steps, 5.0);
-    tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
-      const std::size_t i = todo[t];
-      const Job& j = jobs[i];
-      results[i] = run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
-                              Seeds::of(ex.seed(), j.dataset, j.split, j.method), [&](double loss) {
-                                const std::uint64_t now = ++done;
-                                if (now % 64 == 0) {
-                                  std::lock_guard lock(log);
-                                  progress.update(std::min(now, total_steps), loss);  // retries add steps
-                                }
-                              });
-      journal.record(key_of(j), results[i]);
-      std::lock_guard lock(log);
-      const RunResult& r = results[i];
-      std::fprintf(stderr, "  %-24s split %2zu %-4s rmse %8.4f  nll_ens %9.3f  nll_noise %7.3f  %.1f s%s%s\n",
-                   infos[j.dataset].name.c_str(), j.split, method_name(j.method).c_str(), r.metrics.rmse,
-                   r.metrics.nll_ensemble, r.metrics.nll_noise, r.seconds, r.status == "ok" ? "" : "  ",
-                   r.status == "ok" ? "" : r.status.c_str());
-    }, tbb::simple_partitioner());
-
-    const Summary summary = write_results(ex, jobs, infos, methods, s, results);
-    std::cout << summary.markdown;
-    ex.finish(summary.json);
-  } catch (const std::exception& e) {
-    std::cerr << "uci_regression: " << e.what() << "\n";
-    return 1;
+  // Every split of every data set, loaded up front (any data error stops the run before training).
+  std::vector<Job> jobs;
+  std::vector<DatasetInfo> infos;
+  std::vector<std::vector<models::uci::Split>> splits(datasets.size());
+  for (std::size_t d = 0; d < datasets.size(); ++d) {
+    const std::string name = folder_name(datasets[d]);
+    const auto bench = models::uci::describe(std::filesystem::path(data_root) / name);
+    const std::size_t n = max_splits > 0 ? std::min(max_splits, bench.n_splits) : bench.n_splits;
+    for (std::size_t k = 0; k < n; ++k) splits[d].push_back(models::uci::load(bench.folder, k));
+    infos.push_back({name, bench.n_hidden, n});
+    for (std::size_t k = 0; k < n; ++k)
+      for (Method m : methods) jobs.push_back({d, k, m, steps_for(s, splits[d][k].train.size())});
   }
-  return 0;
+
+  std::vector<std::string> folders;
+  for (const DatasetInfo& info : infos) folders.push_back(info.name);
+  Journal journal(ex.path("jobs.jsonl"), journal_settings(s, ex.seed(), folders), ex.resume());
+  const auto key_of = [&](const Job& j) {
+    return Journal::Key{infos[j.dataset].name, j.split, method_name(j.method)};
+  };
+  std::vector<RunResult> results(jobs.size());
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (const auto r = journal.find(key_of(jobs[i])))
+      results[i] = *r;
+    else
+      todo.push_back(i);
+  }
+  if (ex.resume())
+    std::fprintf(stderr, "[uci_regression] resuming: %zu of %zu jobs were finished in %s%s\n",
+                 jobs.size() - todo.size(), jobs.size(), ex.path("jobs.jsonl").c_str(),
+                 journal.dropped_torn_line() ? " (its torn last line dropped)" : "");
+
+  // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
+  // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.
+  const std::size_t threads =
+      static_cast<std::size_t>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  std::uint64_t total_steps = 0;
+  for (std::size_t i : todo) total_steps += jobs[i].steps;
+  double expected = 0;
+  {
+    tbb::task_arena one(1);
+    Settings probe = s;
+    probe.epochs = 10;  // at least 10 steps; the probe stops after 10
+    std::vector<double> per_step(5, 0.0);
+    for (Method m : methods) {
+      one.execute([&] {
+        std::uint64_t taken = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+          run_method(m, splits[0][0], infos[0].hidden, probe, Seeds::of(ex.seed(), 0, 0, m), [&](double) {
+            if (++taken == 10) throw Error("probe done");
+          });
+        } catch (const Error&) {
+        }
+        per_step[static_cast<std::size_t>(m)] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 10;
+      });
+    }
+    for (std::size_t i : todo) {
+      const Job& j = jobs[i];
+      const double width = static_cast<double>(infos[j.dataset].hidden) / static_cast<double>(infos[0].hidden);
+      expected += static_cast<double>(j.steps) * per_step[static_cast<std::size_t>(j.method)] * width;
+    }
+    expected /= static_cast<double>(std::max<std::size_t>(1, std::min(threads, todo.size())));
+  }
+  std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method) to run, %llu SGD steps in all, "
+               "%zu threads; expected wall time about %.0f s\n",
+               datasets.size(), todo.size(), static_cast<unsigned long long>(total_steps), threads, expected);
+
+  // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
+  // files do not depend on the schedule.
+  std::atomic<std::uint64_t> done{0};
+  std::mutex log;
+  experiments::Progress progress("uci_regression", total_steps, 5.0);
+  tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
+    const std::size_t i = todo[t];
+    const Job& j = jobs[i];
+    results[i] = run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
+                            Seeds::of(ex.seed(), j.dataset, j.split, j.method), [&](double loss) {
+                              const std::uint64_t now = ++done;
+                              if (now % 64 == 0) {
+                                std::lock_guard lock(log);
+                                progress.update(std::min(now, total_steps), loss);  // retries add steps
+                              }
+                            });
+    journal.record(key_of(j), results[i]);
+    std::lock_guard lock(log);
+    const RunResult& r = results[i];
+    std::fprintf(stderr, "  %-24s split %2zu %-4s rmse %8.4f  nll_ens %9.3f  nll_noise %7.3f  %.1f s%s%s\n",
+                 infos[j.dataset].name.c_str(), j.split, method_name(j.method).c_str(), r.metrics.rmse,
+                 r.metrics.nll_ensemble, r.metrics.nll_noise, r.seconds, r.status == "ok" ? "" : "  ",
+                 r.status == "ok" ? "" : r.status.c_str());
+  }, tbb::simple_partitioner());
+
+  const Summary summary = write_results(ex, jobs, infos, methods, s, results);
+  std::cout << summary.markdown << std::flush;
+  if (!std::cout) throw IoError("cannot print the tables on stdout (they are in " + ex.path("table.md").string() + ")");
+  ex.finish(summary.json);
+  std::size_t failed = 0;
+  for (const RunResult& r : results) failed += r.status != "ok";
+  if (failed != 0) {
+    std::cerr << "uci_regression: " << failed << " of " << results.size()
+              << " jobs failed (see the status column of " << ex.path("splits.csv").string() << ")\n";
+    return exit_jobs_failed;
+  }
+  return exit_ok;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return experiments::run_main("uci_regression", [&] { return run(argc, argv); }); }

@@ -13,17 +13,28 @@
 // thread count. The flow must be constructed exactly as in the saved run (same flags); load_checkpoint
 // refuses one that is not, naming the file at fault.
 //
+// The settings that shape the result (Experiment::result_settings: the seed and every option but those
+// declared resume_may_change, e.g. --steps) are stored as values in <out>/checkpoints/settings.json when
+// checkpointing starts; --resume compares them first and refuses a run whose settings differ, naming the
+// setting and both values (a checkpoint holds particles and noise seeds, not the prior or the weights of
+// the terms, so a changed setting would silently mix two runs in one result).
+//
 // Tags name the folders, so each flow of a program needs its own (e.g. "DLE lambda=0.2"; characters
 // outside [A-Za-z0-9._-] become '_'); a repeated tag is an error rather than two flows sharing a folder.
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <string>
 #include <type_traits>
 
+#include <nlohmann/json.hpp>
+
 #include "autodiff/errors.hpp"
+#include "experiments/common/atomic_file.hpp"
 #include "experiments/common/experiment.hpp"
+#include "experiments/common/run_main.hpp"
 #include "flows/checkpoint.hpp"
 #include "flows/flow.hpp"
 #include "flows/mean_field_vi.hpp"
@@ -35,7 +46,9 @@ namespace wgflow::experiments {
 class Checkpoints {
  public:
   explicit Checkpoints(const Experiment& ex)
-      : every_(ex.checkpoint_every()), resume_(ex.resume()), root_(ex.path("checkpoints")) {}
+      : every_(ex.checkpoint_every()), resume_(ex.resume()), root_(ex.path("checkpoints")) {
+    check_settings(ex.result_settings());
+  }
 
   bool enabled() const { return every_ != 0; }
 
@@ -75,6 +88,40 @@ class Checkpoints {
   bool resume_;
   std::filesystem::path root_;
   std::set<std::string> claimed_;
+
+  // With --resume, compares `settings` with the stored ones (if any checkpoint exists); when
+  // checkpointing, stores them (unless they are there already).
+  void check_settings(const nlohmann::json& settings) const {
+    namespace fs = std::filesystem;
+    const fs::path file = root_ / "settings.json";
+    std::error_code ec;
+    const bool stored = fs::exists(file, ec);
+    if (resume_ && stored) {
+      nlohmann::json saved;
+      try {
+        std::ifstream in(file);
+        saved = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error("checkpointing: " + file.string() + " is not valid JSON (" + e.what() + ")");
+      }
+      // Compared as text: JSON equality would call a NaN equal to nothing and unequal to nothing.
+      for (const auto& [key, value] : settings.items()) {
+        const std::string before = saved.contains(key) ? saved[key].dump() : "(unset)";
+        if (before != value.dump())
+          throw UsageError("--resume: the checkpoints in " + root_.string() + " were made with --" + key + " " +
+                           before + ", this run has " + value.dump() +
+                           "; resume with the same settings, or use another --out");
+      }
+    } else if (resume_ && !fs::is_empty(root_, ec) && !ec) {
+      throw UsageError("--resume: the checkpoints in " + root_.string() + " have no settings.json (an older "
+                       "version's), so this run's settings cannot be checked against them; use another --out");
+    }
+    if (every_ != 0 && !(resume_ && stored)) {
+      fs::create_directories(root_, ec);
+      if (ec) throw io_error("create", root_, ec.value());
+      write_file_atomically(file, [&](std::ostream& out) { out << settings.dump(2) << "\n"; });
+    }
+  }
 
   static std::string folder_name(const std::string& tag) {
     if (tag.empty() || tag[0] == '.')

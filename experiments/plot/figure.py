@@ -5,6 +5,7 @@ Each figure script takes the experiment's output folder (as written by the progr
 """
 import csv
 import json
+import os
 import pathlib
 import sys
 
@@ -33,6 +34,17 @@ def meta(path: pathlib.Path) -> dict:
 
 
 def save(fig, path: pathlib.Path) -> None:
+    """Writes the figure atomically, as the programs write their files (experiments/common/atomic_file.hpp):
+    to a hidden temporary name beside it, synced, then renamed; a failure (a full disk, a read-only folder)
+    exits non-zero with one line naming the file and the reason, and leaves no cut PNG."""
     fig.tight_layout()
-    fig.savefig(path)
+    tmp = path.with_name("." + path.name + ".tmp")
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        sys.exit(f"{pathlib.Path(sys.argv[0]).stem}: error: cannot write {path}: {e.strerror or e}")
     print(f"wrote {path}")

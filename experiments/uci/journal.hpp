@@ -9,6 +9,7 @@
 // Line 1 records the settings and the seed; --resume with other settings is refused, naming the setting,
 // since mixing the two runs' jobs would give a table neither run describes. A torn last line (a kill
 // mid-write) is dropped and that job is run again; a bad line elsewhere is an error naming its number.
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +25,8 @@
 #include <nlohmann/json.hpp>
 
 #include "autodiff/errors.hpp"
+#include "experiments/common/atomic_file.hpp"
+#include "experiments/common/run_main.hpp"
 #include "experiments/uci/methods.hpp"
 
 namespace wgflow::experiments::uci {
@@ -95,7 +98,7 @@ class Journal {
       out_ = std::fopen(file_.c_str(), "w");
       if (out_ != nullptr) append(nlohmann::json{{"settings", settings}});
     }
-    if (out_ == nullptr) throw Error("uci_regression: cannot write the journal " + file_.string());
+    if (out_ == nullptr) throw io_error("write the journal", file_, errno);
   }
   ~Journal() {
     if (out_ != nullptr) std::fclose(out_);
@@ -130,10 +133,17 @@ class Journal {
   bool torn_ = false;
 
   void append(const nlohmann::json& line) {
+    if (out_ == nullptr) throw IoError("cannot append to the journal " + file_.string() + " after a failed write");
     const std::string text = line.dump() + "\n";
+    errno = 0;
     if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0 ||
-        ::fsync(::fileno(out_)) != 0)
-      throw Error("uci_regression: cannot append to the journal " + file_.string());
+        (::fsync(::fileno(out_)) != 0 && errno != EINVAL)) {
+      const int errnum = errno != 0 ? errno : EIO;
+      // No line is appended after a failed one (a torn line may only be the last: see read()).
+      std::fclose(out_);
+      out_ = nullptr;
+      throw io_error("append to the journal", file_, errnum);
+    }
   }
 
   // Reads the journal; false if it holds not even its settings line (a kill during the first write).
@@ -158,11 +168,12 @@ class Journal {
       if (number == 1) {
         if (!line.contains("settings"))
           throw Error(where + "no settings line: not a uci_regression journal");
+        // Compared as text: JSON equality would call a NaN neither equal nor unequal to anything.
         for (const auto& [key, value] : settings.items())
-          if (!line["settings"].contains(key) || line["settings"][key] != value)
-            throw Error(where + "the journaled run used " + key + " = " +
-                        (line["settings"].contains(key) ? line["settings"][key].dump() : "(unset)") + ", this run " +
-                        value.dump() + "; resume with the same settings, or use another --out");
+          if (!line["settings"].contains(key) || line["settings"][key].dump() != value.dump())
+            throw UsageError(where + "--resume: the journaled run used " + key + " = " +
+                             (line["settings"].contains(key) ? line["settings"][key].dump() : "(unset)") +
+                             ", this run " + value.dump() + "; resume with the same settings, or use another --out");
         continue;
       }
       try {
@@ -177,7 +188,7 @@ class Journal {
       torn_ = true;
       // Cut the torn line off, so that the lines appended next start on a line of their own.
       in.close();
-      std::ofstream(file_, std::ios::trunc) << kept;
+      write_file_atomically(file_, [&](std::ostream& out) { out << kept; });
     }
     return true;
   }

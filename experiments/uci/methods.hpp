@@ -17,7 +17,9 @@
 // Seeds: the minibatch order and the initial particles depend on (seed, data set, split) only, so the
 // five methods start from the same networks and see the same batches on a split (paired comparisons);
 // each method's noise has its own stream.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -64,7 +66,7 @@ inline Method parse_method(const std::string& s) {
     for (char c : s) lower += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (lower == name) return m;
   }
-  throw Error("uci_regression: unknown method '" + s + "' (known: DE, DLE, DRLE, SVGD, MFVI)");
+  throw Error("unknown method '" + s + "' (known: DE, DLE, DRLE, SVGD, MFVI)");
 }
 
 // The defaults are the settings the runner uses; uci_regression.cpp documents why each differs from the
@@ -109,7 +111,7 @@ struct RunResult {
   std::size_t halvings = 0;  // how often the step was halved after a divergence
   std::uint64_t steps = 0;
   double seconds = 0;
-  std::string status = "ok";  // or "diverged: <why>"
+  std::string status = "ok";  // or "diverged: <why>" (retried with a halved step), "failed: <why>"
   double final_loss = std::nan("");  // the loss at the last step (see run_method)
 };
 
@@ -137,9 +139,20 @@ inline std::uint64_t steps_for(const Settings& s, std::size_t n_train) {
   return static_cast<std::uint64_t>(s.epochs) * ((n_train + s.batch_size - 1) / s.batch_size);
 }
 
+// A test RMSE beyond this many standard deviations of the targets is a divergence whatever the flow
+// says (predicting the training mean scores about 1): e.g. an Adam learning rate of 1e6 gives 3e10.
+inline constexpr double absurd_rmse = 1e3;
+
+inline SplitMetrics failed_metrics() {
+  const double nan = std::nan("");
+  return {nan, nan, nan, nan, nan};
+}
+
 // Trains `method` on split.train (standardised) with `hidden` units and evaluates on split.test.
 // on_step(loss) is called after every step from the calling thread, with the step's mean minibatch loss
-// over particles (MFVI: the members' mean objective). A flow that diverges (a non-finite particle or prediction) yields status "diverged".
+// over particles (MFVI: the members' mean objective). A flow that diverges (a non-finite particle or
+// prediction, or an absurd test RMSE) yields status "diverged: <why>"; metrics that overflow in the
+// original units, "failed: <why>". Either way the metrics are NaN.
 template <class OnStep>
 RunResult run_method(Method method, const models::uci::Split& split, std::size_t hidden, const Settings& s,
                      const Seeds& seeds, OnStep&& on_step) {
@@ -225,10 +238,32 @@ RunResult run_method(Method method, const models::uci::Split& split, std::size_t
       mse += (train.Y()(i, 0) - train_pred.mean(i, 0)) * (train.Y()(i, 0) - train_pred.mean(i, 0));
     mse /= static_cast<double>(train.size());
     const double scale = split.scaling.targets.scale()(0, 0);
-    out.metrics = split_metrics(test.Y(), test_pred.mean, test_pred.variance, mse, scale);
-    out.train_rmse = std::sqrt(mse) * scale;
-    if (!std::isfinite(out.metrics.rmse) || !std::isfinite(out.metrics.nll_noise))
-      out.status = "diverged: non-finite predictions after " + std::to_string(out.steps) + " steps";
+    const auto finite = [](const Tensor<double>& t) {
+      return std::all_of(t.begin(), t.end(), [](double x) { return std::isfinite(x); });
+    };
+    const std::string after = " after " + std::to_string(out.steps) + " steps";
+    if (!finite(test_pred.mean) || !finite(test_pred.variance) || !std::isfinite(mse)) {
+      out.status = "diverged: non-finite predictions" + after;
+    } else {
+      out.metrics = split_metrics(test.Y(), test_pred.mean, test_pred.variance, mse, scale);
+      out.train_rmse = std::sqrt(mse) * scale;
+      const SplitMetrics& m = out.metrics;
+      char buf[160];
+      if (!std::isfinite(m.rmse) || !std::isfinite(m.nll_noise) || !std::isfinite(m.nll_ensemble)) {
+        // Finite predictions, but the squared errors overflow once mapped back to the original units.
+        std::snprintf(buf, sizeof buf, "failed: the test metrics overflow in the original units (targets' sd %.3g)",
+                      scale);
+        out.status = buf;
+      } else if (m.rmse > absurd_rmse * scale) {
+        std::snprintf(buf, sizeof buf, "diverged: test RMSE %.3g is over %.0f times the targets' sd %.3g", m.rmse,
+                      absurd_rmse, scale);
+        out.status = buf + after;
+      }
+    }
+  }
+  if (out.status != "ok") {  // a failed job's numbers are NaN in every table, never a plausible 0
+    out.metrics = failed_metrics();
+    out.train_rmse = std::nan("");
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
@@ -243,7 +278,7 @@ RunResult run_with_backoff(Method method, const models::uci::Split& split, std::
   for (std::size_t halvings = 0;; ++halvings) {
     RunResult r = run_method(method, split, hidden, s, seeds, on_step);
     r.halvings = halvings;
-    if (r.status == "ok" || halvings >= s.max_halvings) return r;
+    if (r.status.rfind("diverged", 0) != 0 || halvings >= s.max_halvings) return r;
     s.eta_ref(method) /= 2;
   }
 }

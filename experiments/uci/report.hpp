@@ -9,11 +9,11 @@
 //                published_nll_se, seconds
 // eta is the step a split used: the method's, or smaller after `halvings` divergences (see
 // run_with_backoff); the tables mark data sets where that happened.
-// Failed (diverged) splits are listed in splits.csv and left out of the means; summary.csv counts them.
+// Failed splits (status "diverged: ..." or "failed: ...") are listed in splits.csv with NaN metrics and
+// left out of the means; summary.csv counts them.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiments/common/atomic_file.hpp"
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
 #include "experiments/uci/methods.hpp"
@@ -78,15 +79,17 @@ inline Summary write_results(const Experiment& ex, const std::vector<Job>& jobs,
                   r.metrics.nll_noise, r.metrics.noise_sd, r.metrics.mean_sd, r.train_rmse, r.final_loss, r.seconds);
     Cell& c = cells[{j.dataset, j.method}];
     c.seconds += r.seconds;
-    if (r.halvings > 0) ++c.halved;
     if (r.status != "ok") {
       ++c.failed;
       continue;
     }
+    if (r.halvings > 0) ++c.halved;  // a split that succeeded at a smaller step
     c.rmse.push_back(r.metrics.rmse);
     c.nll_e.push_back(r.metrics.nll_ensemble);
     c.nll_n.push_back(r.metrics.nll_noise);
   }
+
+  per_split.close();
 
   CsvWriter summary(ex.path("summary.csv"),
                     {"dataset", "method", "splits", "failed", "rmse_mean", "rmse_se", "nll_ensemble_mean",
@@ -116,7 +119,7 @@ inline Summary write_results(const Experiment& ex, const std::vector<Job>& jobs,
       summary.row(infos[d].name, method_name(m), rmse.count, c.failed, rmse.mean, rmse.se, nll_e.mean, nll_e.se,
                   nll_n.mean, nll_n.se, pub ? pub->rmse : nan, pub ? pub->rmse_se : nan, pub ? pub->nll : nan,
                   pub ? pub->nll_se : nan, c.seconds);
-      std::string failed = c.failed ? " (" + std::to_string(c.failed) + " diverged)" : "";
+      std::string failed = c.failed ? " (" + std::to_string(c.failed) + " failed)" : "";
       if (c.halved) failed += " (" + std::to_string(c.halved) + " with a halved step)";
       t_rmse << " " << pm(rmse, 3) << failed << " |";
       t_noise << " " << pm(nll_n, 2) << failed << " |";
@@ -138,8 +141,9 @@ inline Summary write_results(const Experiment& ex, const std::vector<Job>& jobs,
     }
     for (auto* t : {&t_rmse, &t_noise, &t_ens}) *t << "\n";
   }
+  summary.close();
   Summary out{t_rmse.str() + t_noise.str() + t_ens.str(), json};
-  std::ofstream(ex.path("table.md")) << out.markdown;
+  write_file_atomically(ex.path("table.md"), [&](std::ostream& t) { t << out.markdown; });
   return out;
 }
 

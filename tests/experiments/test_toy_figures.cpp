@@ -13,7 +13,10 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/experiments/program_runner.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,7 +37,8 @@ int run(const std::string& binary, const std::string& args, const fs::path& out,
   const std::string command =
       binary + " --threads " + std::to_string(threads) + " --out " + out.string() + " " + args + " 2>/dev/null";
   INFO("command: " << command);
-  return std::system(command.c_str());
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;  // the exit code; -1 for a signal
 }
 
 // The header line and the number of data rows.
@@ -156,9 +160,16 @@ TEST_CASE("--checkpoint-every and --resume: a run stopped at step 20 and resumed
   REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, args + " --steps 20 --checkpoint-every 10", part.path) == 0);
   for (const char* flow : {"DE", "DLE", "DRLE"}) CHECK(fs::exists(part.path / "checkpoints" / flow / "manifest.json"));
   const std::string at_20 = file_text(part.path / "particles.csv");
-  // Another seed for the second half: a fresh start would draw other initial particles and noise, so equal
-  // bits prove that particles, step, noise seed and DRLE's prior samples all came from the checkpoint.
-  REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, "--particles 30 --eta 1e-2 --seed 99 --steps 40 --resume", part.path) == 0);
+  // Settings that shape the result must match the saved run's: another seed (which would draw other
+  // particles) or prior is refused, naming the setting and both values, and the checkpoints stay as they were.
+  CHECK(run(WGFLOW_OPTIMAL_Q_BIN, "--particles 30 --eta 1e-2 --seed 99 --steps 40 --resume", part.path) == 2);
+  const auto refused = wgtest::run_program(WGFLOW_OPTIMAL_Q_BIN,
+                                           {"--particles", "30", "--eta", "1e-2", "--seed", "3", "--prior-variance", "2",
+                                            "--steps", "40", "--resume", "--out", part.path.string()},
+                                           part.path.parent_path() / "refused.txt", std::chrono::seconds(60));
+  CHECK(refused.code == 2);
+  CHECK_MESSAGE(refused.err.find("--prior-variance 1.0, this run has 2.0") != std::string::npos, refused.err);
+  REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, args + " --steps 40 --resume", part.path) == 0);
   const std::string resumed = file_text(part.path / "particles.csv");
   CHECK(resumed != at_20);
   CHECK(resumed == file_text(whole.path / "particles.csv"));

@@ -116,7 +116,9 @@ TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the s
     CAPTURE(methods[i]);
     CHECK(r.at("method") == methods[i]);
     CHECK(r.at("status") == "ok");
-    CHECK(r.at("halvings") == "0");
+    // SGD at eta = 0.1 blows this 9-row toy up (test RMSE ~1e25 after 6 steps): an absurd result, which
+    // counts as a divergence and is run again at half the step. Adam (MFVI) does not.
+    CHECK(r.at("halvings") == (i < 2 ? "1" : "0"));
     CHECK(r.at("n_train") == "9");
     CHECK(r.at("n_test") == "3");
     CHECK(r.at("steps") == "6");
@@ -149,7 +151,7 @@ TEST_CASE("uci_regression halves a diverging step, and reports a split that stil
   // eta = 1e6 overflows the network within a few of the 6 steps; so do 5e5 and 2.5e5.
   REQUIRE_MESSAGE(run("--data '" + data.string() + "' --datasets synthetic --methods DE --epochs 2 --batch-size 4 "
                       "--de-eta 1e6 --max-halvings 2",
-                      dir.path() / "out") == 0,
+                      dir.path() / "out") == 3,  // 3: the run finished, but some jobs failed
                   slurp(dir.path() / "out.log"));
   const Csv splits = read_csv(dir.path() / "out" / "splits.csv");
   REQUIRE(splits.rows.size() == 1);
@@ -160,6 +162,8 @@ TEST_CASE("uci_regression halves a diverging step, and reports a split that stil
   REQUIRE(summary.rows.size() == 1);
   CHECK(summary.rows[0].at("splits") == "0");
   CHECK(summary.rows[0].at("failed") == "1");
+  CHECK(splits.rows[0].at("rmse") == "nan");  // a failed split's metrics are NaN, never a plausible 0
+  CHECK(splits.rows[0].at("nll_noise") == "nan");
 }
 
 TEST_CASE("uci_regression on yacht (1 split, 1 epoch): metrics in the original units beside the published ones") {

@@ -1,0 +1,110 @@
+#pragma once
+// Writing an output file so that it is either complete or absent: the text goes to a temporary file in
+// the target's folder (".<name>.tmp", hidden; the same file system, so the rename is atomic), which is
+// written with checked system calls, fsynced, closed and renamed over the target. A full disk, a
+// read-only folder or a vanished one is an IoError naming the file and the system's reason
+// (strerror(errno)), never a silently cut file: a result is reported only after every byte is on disk.
+//
+//   write_file_atomically(ex.path("meta.json"), [&](std::ostream& out) { out << meta.dump(2) << "\n"; });
+//
+//   AtomicFile f(path);           // the same in two steps, for writers that fill a file row by row
+//   f.stream() << ...;
+//   f.commit();                   // writes, fsyncs, renames; without it the destructor leaves no trace
+//
+// The text is buffered in memory until commit: every output of the experiment programs is small (the
+// largest, a density on 1601 grid points, is under 100 KB), and one write loop at the end is what lets
+// each failure carry its errno.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+#include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "autodiff/errors.hpp"
+
+namespace wgflow::experiments {
+
+// An output file could not be written (or a folder not created): the message names the path and the
+// system's reason.
+struct IoError : Error {
+  using Error::Error;
+};
+
+// "cannot <what> <path>: <strerror(errnum)>".
+inline IoError io_error(const std::string& what, const std::filesystem::path& path, int errnum) {
+  return IoError("cannot " + what + " " + path.string() + ": " + std::strerror(errnum));
+}
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target)
+      : target_(std::move(target)), temp_(target_.parent_path() / ("." + target_.filename().string() + ".tmp")) {}
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() {
+    if (!committed_) ::unlink(temp_.c_str());  // a temp file is only ever left by a failed commit
+  }
+
+  std::ostream& stream() { return text_; }
+  const std::filesystem::path& path() const { return target_; }
+  bool committed() const { return committed_; }
+
+  // Writes the text to the temporary file, fsyncs and closes it, renames it over the target and fsyncs
+  // the folder. Throws IoError on any failure (and removes the temporary file); call at most once.
+  void commit() {
+    if (committed_) throw Error("AtomicFile: " + target_.string() + " committed twice");
+    if (!text_) throw IoError("cannot format the contents of " + target_.string());
+    const std::string text = text_.str();
+    const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw io_error("write", target_, errno);
+    const auto fail = [&](int errnum) {
+      ::close(fd);
+      ::unlink(temp_.c_str());
+      return io_error("write", target_, errnum);
+    };
+    for (std::size_t done = 0; done < text.size();) {
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw fail(n < 0 ? errno : EIO);
+      done += static_cast<std::size_t>(n);
+    }
+    // EINVAL: a file system without fsync (e.g. some pseudo file systems); the data were still accepted.
+    if (::fsync(fd) != 0 && errno != EINVAL) throw fail(errno);
+    if (::close(fd) != 0) {
+      const int errnum = errno;
+      ::unlink(temp_.c_str());
+      throw io_error("write", target_, errnum);
+    }
+    if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+      const int errnum = errno;
+      ::unlink(temp_.c_str());
+      throw io_error("write", target_, errnum);
+    }
+    committed_ = true;
+    // The rename itself survives a crash only once the folder is synced; failing that is not worth a lost run.
+    const std::filesystem::path folder = target_.has_parent_path() ? target_.parent_path() : ".";
+    if (const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
+
+ private:
+  std::filesystem::path target_, temp_;
+  std::ostringstream text_;
+  bool committed_ = false;
+};
+
+// Writes `path` atomically from `fill(std::ostream&)`; throws IoError on failure.
+inline void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill) {
+  AtomicFile file(path);
+  fill(file.stream());
+  file.commit();
+}
+
+}  // namespace wgflow::experiments

@@ -1,0 +1,82 @@
+#pragma once
+// Running an experiment program as a child process the way a user's shell would, and seeing how it ended:
+// its exit code, or the signal that killed it, or that it ran past a time limit (then it is killed and
+// counted as hung). Optionally under RLIMIT_FSIZE with SIGXFSZ ignored, so that writes past the limit
+// fail with EFBIG: a full disk for a test that cannot mount a tiny file system.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace wgtest {
+
+struct ProgramRun {
+  bool exited = false;     // ended by exit(); `code` is its status
+  int code = -1;
+  bool signaled = false;   // killed by a signal (not by us); `signal` is which
+  int signal = 0;
+  bool timed_out = false;  // ran past the limit and was killed
+  std::string err;         // everything it wrote on stderr
+};
+
+// Runs `binary` with `args` (stdout discarded, stderr captured through `err_file`), killing it after
+// `timeout`. `file_size_limit`: RLIMIT_FSIZE in bytes for the child.
+inline ProgramRun run_program(const std::string& binary, const std::vector<std::string>& args,
+                              const std::filesystem::path& err_file, std::chrono::seconds timeout,
+                              std::optional<rlim_t> file_size_limit = std::nullopt) {
+  ProgramRun run;
+  const pid_t pid = ::fork();
+  if (pid < 0) return run;
+  if (pid == 0) {
+    const int out = ::open("/dev/null", O_WRONLY);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    if (file_size_limit) {
+      std::signal(SIGXFSZ, SIG_IGN);
+      const rlimit limit{*file_size_limit, *file_size_limit};
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      run.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!run.timed_out) {
+    run.exited = WIFEXITED(status);
+    run.code = run.exited ? WEXITSTATUS(status) : -1;
+    run.signaled = WIFSIGNALED(status);
+    run.signal = run.signaled ? WTERMSIG(status) : 0;
+  }
+  std::ifstream in(err_file);
+  std::stringstream text;
+  text << in.rdbuf();
+  run.err = text.str();
+  return run;
+}
+
+}  // namespace wgtest
