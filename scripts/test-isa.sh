@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The autodiff suite built for each x86-64 ISA level the code specialises (the GEMM tiles, the dense head's
-# lane sums, the vector normals, xsimd's kernels): x86-64-v2 (SSE4.2), x86-64-v3 (AVX2 + FMA) and
-# x86-64-v4 (AVX-512F/BW/DQ/VL), each in its own portable release build (build-isa-LEVEL, or
+# The tests of every ISA-specific path (tests/test_isa: the autodiff suite with its GEMM tiles, lane sums
+# and xsimd kernels, plus the dense layer, the fused dense head and the vector normals of the models
+# suite) built for each x86-64 ISA level the code specialises: x86-64-v2 (SSE4.2), x86-64-v3 (AVX2 + FMA)
+# and x86-64-v4 (AVX-512F/BW/DQ/VL), each in its own portable release build (build-isa-LEVEL, or
 # $WGFLOW_ISA_BUILD_DIR-LEVEL). Why: CI runs on whatever CPU the machine has, and a -march=native build
 # compiles only that CPU's paths; an ISA-specific break (a kernel that fails to compile or computes wrong
 # on another level) would otherwise land unseen. Every level is compiled; a level is run where this CPU can
@@ -24,9 +25,9 @@ for level in "${levels[@]}"; do
   case "$level" in x86-64-v2 | x86-64-v3 | x86-64-v4) ;; *) echo "unknown ISA level: $level" >&2; exit 2 ;; esac
   dir="$prefix-$level"
   start=$SECONDS
-  echo "== ISA leg $level: building $dir/tests/test_autodiff"
+  echo "== ISA leg $level: building $dir/tests/test_isa"
   if ! { { [ -f "$dir/build.ninja" ] || meson setup "$dir" -Dportable=true "-Dcpp_args=-march=$level" >/dev/null; } &&
-         ninja -C "$dir" tests/test_autodiff; }; then
+         ninja -C "$dir" tests/test_isa; }; then
     failed=$((failed + 1))
     summary+=("ISA leg $level: build FAILED ($((SECONDS - start)) s)")
     continue
@@ -36,7 +37,7 @@ for level in "${levels[@]}"; do
     continue
   fi
   log=$(mktemp)
-  "$dir/tests/test_autodiff" --no-intro=true 2>&1 | tee "$log"
+  "$dir/tests/test_isa" --no-intro=true 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   read -r p f < <(awk '/\[doctest\] test cases:/ {
       for (i = 1; i <= NF; i++) { if ($i == "passed") p = $(i-1); if ($i == "failed") f = $(i-1) } }

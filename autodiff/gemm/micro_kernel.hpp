@@ -18,6 +18,7 @@
 
 #include "autodiff/gemm/blocking.hpp"
 #include "autodiff/in_register.hpp"
+#include "autodiff/lane_fma.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -140,7 +141,7 @@ inline void store_edge(const Tile<T, MR, NV>& t, T alpha, T beta, T* c, std::siz
           if (l < lanes) cr[l] = buf[l];
       } else {
         for (std::size_t l = 0; l < W; ++l)
-          if (l < lanes) cr[l] = std::fma(beta, cr[l], buf[l]);
+          if (l < lanes) cr[l] = lane_fma(beta, cr[l], buf[l]);
       }
     }
 }

@@ -22,6 +22,7 @@
 #include "autodiff/gemm/product.hpp"
 #include "autodiff/gemm/scratch.hpp"
 #include "autodiff/gemm/transpose.hpp"
+#include "autodiff/lane_fma.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -48,7 +49,7 @@ inline void narrow_block(const Product<T>& pr, const T* col, std::size_t step, s
   for (std::size_t j = 0; j < NC; ++j) (va * acc[j]).store_aligned(buf[j].data());
   for (std::size_t r = 0; r < mr; ++r) {
     T* c = pr.c + (i + r) * pr.ldc + j0;
-    for (std::size_t j = 0; j < NC; ++j) c[j] = pr.beta == T(0) ? buf[j][r] : std::fma(pr.beta, c[j], buf[j][r]);
+    for (std::size_t j = 0; j < NC; ++j) c[j] = pr.beta == T(0) ? buf[j][r] : lane_fma(pr.beta, c[j], buf[j][r]);
   }
 }
 

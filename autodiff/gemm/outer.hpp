@@ -17,6 +17,7 @@
 #include "autodiff/gemm/blocking.hpp"
 #include "autodiff/gemm/product.hpp"
 #include "autodiff/gemm/scratch.hpp"
+#include "autodiff/lane_fma.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -56,7 +57,7 @@ void gemm_outer(const Product<T>& pr) {
   if (beta == T(0)) rows(pr, b, alpha, [](T* c, Batch<T> x) { x.store_unaligned(c); }, [](T* c, T x) { *c = x; });
   else rows(pr, b, alpha,
             [vb = Batch<T>(beta)](T* c, Batch<T> x) { xsimd::fma(vb, Batch<T>::load_unaligned(c), x).store_unaligned(c); },
-            [beta](T* c, T x) { *c = std::fma(beta, *c, x); });
+            [beta](T* c, T x) { *c = lane_fma(beta, *c, x); });
 }
 
 }  // namespace wgflow::ad::gemm_detail

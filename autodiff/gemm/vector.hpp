@@ -21,6 +21,7 @@
 #include "autodiff/gemm/blocking.hpp"
 #include "autodiff/gemm/product.hpp"
 #include "autodiff/gemm/scratch.hpp"
+#include "autodiff/lane_fma.hpp"
 
 namespace wgflow::ad::gemm_detail {
 
@@ -69,7 +70,7 @@ void gemv_axpy(std::size_t rows, std::size_t k, MatrixView<T> X, const T* x, T a
     const Batch<T> xp(x[p]);
     const T* col = X.data + p * ld + i;
     for (std::size_t v = 0; v < full; ++v) acc[v] = xsimd::fma(Batch<T>::load_unaligned(col + v * W), xp, acc[v]);
-    for (std::size_t r = 0; r < tail; ++r) single[r] = std::fma(col[full * W + r], x[p], single[r]);
+    for (std::size_t r = 0; r < tail; ++r) single[r] = lane_fma(col[full * W + r], x[p], single[r]);
   }
   for (std::size_t v = 0; v < full; ++v) acc[v].store_aligned(lanes.data() + v * W);
   for (std::size_t r = 0; r < tail; ++r) lanes[full * W + r] = single[r];

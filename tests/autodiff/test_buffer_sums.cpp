@@ -37,7 +37,9 @@ void check_lane_sums() {
       differs_from_reversed += reversed != want;
     }
   }
-  CHECK(differs_from_reversed > 0);  // the draws do tell orders of summation apart
+  // The draws do tell orders of summation apart, where there are orders: two lanes (double on SSE) have
+  // one sum, a + b = b + a exactly.
+  if constexpr (W > 2) CHECK(differs_from_reversed > 0);
 }
 
 }  // namespace
