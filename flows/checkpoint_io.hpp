@@ -13,7 +13,10 @@
 //
 // Every array is a rank-2 tensor of the flow's scalar type (numpy.load reads them as float64 / float32
 // arrays); integers that must survive exactly (step counts, seeds) live in the manifest, whose JSON
-// integers are 64-bit exact.
+// integers are 64-bit exact. The manifest carries a checksum of its own fields ("fnv1a64" over their
+// compact dump, keys sorted), so that a manifest edited to another valid step count or seed is refused
+// like a changed array, instead of resuming a run that never happened (format version 2; version 1
+// manifests had none and are refused by version).
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -42,7 +45,7 @@ namespace wgflow::flows {
 using ad::Tensor;
 
 inline constexpr const char* checkpoint_format = "wgflow-checkpoint";
-inline constexpr int checkpoint_version = 1;
+inline constexpr int checkpoint_version = 2;
 
 // What a checkpoint holds: named arrays (file stem -> array, e.g. "particles" -> particles.npy) and the
 // rest of the state in a JSON manifest.
@@ -177,6 +180,7 @@ void write_snapshot(const Snapshot<T>& snapshot, const std::filesystem::path& di
                                 {"fnv1a64", detail::fnv1a64(bytes)}};
     if (options.after_file) options.after_file(staging / file);
   }
+  manifest["fnv1a64"] = detail::fnv1a64(manifest.dump());  // of every other field: see the top of this file
   detail::write_file_durably(staging / "manifest.json", manifest.dump(2) + "\n");
   if (options.after_file) options.after_file(staging / "manifest.json");
   detail::sync_directory(staging);
@@ -219,6 +223,14 @@ Snapshot<T> read_snapshot(const std::filesystem::path& requested) {
   if (field("version") != checkpoint_version)
     throw Error("checkpoint: " + manifest_path.string() + " has format version " + field("version").dump() +
                 "; this build reads version " + std::to_string(checkpoint_version));
+  {
+    nlohmann::json fields = s.manifest;
+    const std::string saved = field("fnv1a64").is_string() ? field("fnv1a64").template get<std::string>() : "";
+    fields.erase("fnv1a64");
+    if (detail::fnv1a64(fields.dump()) != saved)
+      throw Error("checkpoint: " + manifest_path.string() +
+                  ": checksum mismatch (the manifest was changed after the save)");
+  }
   for (const auto& [stem, entry] : field("arrays").items()) {
     const std::filesystem::path path = dir / entry.value("file", stem + ".npy");
     try {

@@ -228,6 +228,24 @@ TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, 
     fs::remove(particles);
     CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, dir), contains(particles.string()), Error);
   }
+  SUBCASE("a manifest edited to another valid step count or seed") {
+    for (const char* key : {"steps", "seed"}) {
+      std::ifstream in(dir / "manifest.json");
+      nlohmann::json m = nlohmann::json::parse(in);
+      in.close();
+      const nlohmann::json saved = m;
+      m[key] = m.at(key).get<std::uint64_t>() + 1;  // still a valid value: only the checksum tells
+      write_text(dir / "manifest.json", m.dump(2));
+      auto other = setup.make();
+      CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, dir),
+                           contains(manifest + ": checksum mismatch (the manifest was changed after the save)"), Error);
+      CHECK(other.steps_taken() == 0);
+      write_text(dir / "manifest.json", saved.dump(4));  // the same fields, laid out differently: accepted
+      auto same = setup.make();
+      CHECK_NOTHROW(flows::load_checkpoint(same, dir));
+      CHECK(same.steps_taken() == 10);
+    }
+  }
   SUBCASE("another format version, or no manifest") {
     std::ifstream in(dir / "manifest.json");
     nlohmann::json m = nlohmann::json::parse(in);
