@@ -204,6 +204,22 @@ TEST_CASE("an Inf from the interaction term's function-space embedding names the
   CHECK(drle.particles() == init);
 }
 
+namespace {
+
+// Steps `flow` until a step throws (at most 200 steps) and returns the message, or "" if none did.
+std::string first_error(flows::Flow<double>& flow) {
+  for (int t = 0; t < 200; ++t) {
+    try {
+      flow.step();
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("SVGD and mean-field VI name the step, the particle (member) and the quantity when they diverge") {
   // A steep bowl and a step far past its stability limit: |theta| grows by a factor of ~1e4 per step
   // until it overflows, so the flows must stop at a step naming where, not run on in NaNs.
@@ -212,28 +228,14 @@ TEST_CASE("SVGD and mean-field VI name the step, the particle (member) and the q
   flows::SvgdConfig<double> fixed;
   fixed.bandwidth = flows::Bandwidth<double>::fixed(1.0);
   flows::Svgd<double> svgd(loss, prior, normal_particles(4, 2, 1), flows::Sgd<double>{1.0}, fixed);
-  std::string svgd_error;
-  for (int t = 0; t < 200 && svgd_error.empty(); ++t) {
-    try {
-      svgd.step();
-    } catch (const Error& e) {
-      svgd_error = e.what();
-    }
-  }
+  const std::string svgd_error = first_error(svgd);
   CHECK_MESSAGE(svgd_error.find("svgd") != std::string::npos, svgd_error);
   CHECK_MESSAGE(svgd_error.find(": step " + std::to_string(svgd.steps_taken()) + ", particle ") != std::string::npos,
                 svgd_error);
   CHECK_MESSAGE(svgd_error.find("is not finite (coordinate ") != std::string::npos, svgd_error);
 
   flows::MeanFieldVI<double> mfvi(loss, prior, normal_particles(3, 2, 2), {}, flows::Sgd<double>{1.0});
-  std::string mfvi_error;
-  for (int t = 0; t < 200 && mfvi_error.empty(); ++t) {
-    try {
-      mfvi.step();
-    } catch (const Error& e) {
-      mfvi_error = e.what();
-    }
-  }
+  const std::string mfvi_error = first_error(mfvi);
   CHECK_MESSAGE(mfvi_error.find("mean_field_vi(") == 0, mfvi_error);
   CHECK_MESSAGE(mfvi_error.find(": step " + std::to_string(mfvi.steps_taken()) + ", member ") != std::string::npos,
                 mfvi_error);
