@@ -7,9 +7,9 @@
 //   auto loss = sum(square(tanh(matmul(w, x))));
 //   tape.backward(loss);                                    // w.adj() now holds d loss / d w
 //   tape.clear();                                           // reuse the memory for the next step
-#include "autodiff/buffer_sums.hpp"
-#include "autodiff/errors.hpp"
-#include "autodiff/gemm.hpp"
+#include "core/buffer_sums.hpp"
+#include "core/errors.hpp"
+#include "core/gemm.hpp"
 #include "autodiff/gradient_check.hpp"
 #include "autodiff/custom_op.hpp"
 #include "autodiff/tape.hpp"

@@ -58,7 +58,7 @@
 #include <xtensor/xexpression.hpp>
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "autodiff/ops/broadcast.hpp"
 #include "autodiff/tape.hpp"
 

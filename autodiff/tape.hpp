@@ -7,9 +7,7 @@
 // owned by the tape; clear() rewinds it, so a training step that rebuilds the same graph allocates
 // nothing after its first run. Tapes share nothing: use one per thread (Tape::local()).
 //
-// Every value is a rank-2 tensor (rows x cols): a scalar is 1x1, a vector n x 1 or 1 x n. Fixing the
-// rank keeps xtensor on its fast fixed-rank path and makes NumPy broadcasting of rows and columns
-// exactly the 2-D case.
+// Every value is a rank-2 tensor (core/tensor.hpp): a scalar is 1x1, a vector n x 1 or 1 x n.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xfixed.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -31,7 +29,8 @@
 
 #include "autodiff/anomaly.hpp"
 #include "autodiff/arena.hpp"
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 // Checks that a Var is not used after its tape was cleared. On by default in debug builds; define
 // WGFLOW_TAPE_CHECKS=1 to keep them in an optimised build (the tests do).
@@ -45,11 +44,8 @@
 
 namespace wgflow::ad {
 
-using Shape = std::array<std::size_t, 2>;
-
-// An owning rank-2 tensor: what users pass in and get out.
-template <class T>
-using Tensor = xt::xtensor<T, 2>;
+using wgflow::Shape;   // core/tensor.hpp: the ground floor's rank-2 value type
+using wgflow::Tensor;
 
 // A non-owning rank-2 view of tape memory; assignable from any xtensor expression.
 template <class T>

@@ -75,12 +75,12 @@ template <class T>
 void run(const wb::Options& o, std::size_t n, bool scaling) {
   const std::size_t inputs = 8, hidden = 50, rows = 1000, kernel_points = 100;
   const auto [X, Y] = wb::synthetic_regression<T>(rows, inputs, 1);
-  const ad::Tensor<T> kernel_inputs = wb::synthetic_regression<T>(kernel_points, inputs, 2).first;
+  const Tensor<T> kernel_inputs = wb::synthetic_regression<T>(kernel_points, inputs, 2).first;
 
   models::Mlp<T> net({.widths = {inputs, hidden, 1}});
   models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
   const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
-  const ad::Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
+  const Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
   const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
   const T eta = T(0.01);
 

@@ -1,4 +1,4 @@
-// Benchmark of wgflow::ad::gemm against OpenBLAS (cblas_sgemm / cblas_dgemm), same inputs, same
+// Benchmark of wgflow::gemm against OpenBLAS (cblas_sgemm / cblas_dgemm), same inputs, same
 // thread count.
 //
 //   bench_gemm [--threads N] [--min-time SECONDS] [--square] [--sizes N,N,..] [--small] [--json PATH]
@@ -26,7 +26,7 @@
 
 #include <tbb/global_control.h>
 
-#include "autodiff/gemm.hpp"
+#include "core/gemm.hpp"
 
 namespace {
 
@@ -100,7 +100,7 @@ void square_table(const Options& o) {
     std::vector<T> c1(n * n), c2(n * n);
     const int ni = static_cast<int>(n);
     auto [tw, tb] = time_pair(
-        [&] { wgflow::ad::gemm<T>(false, false, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c1.data(), n); },
+        [&] { wgflow::gemm<T>(false, false, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c1.data(), n); },
         [&] { blas<T>(false, false, ni, ni, ni, T(1), a.data(), ni, b.data(), ni, T(0), c2.data(), ni); },
         o.min_time);
     double diff = 0;  // sanity: both computed the same product (differences are rounding, ~ sqrt(n) eps)
@@ -140,7 +140,7 @@ void small_table(const Options& o) {
     const std::size_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
     const auto a = random_vector<T>(s.m * s.k, 1), b = random_vector<T>(s.k * s.n, 2);
     std::vector<T> c(s.m * s.n);
-    auto wg = [&] { wgflow::ad::gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0), c.data(), s.n); };
+    auto wg = [&] { wgflow::gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0), c.data(), s.n); };
     auto ob = [&] {
       blas<T>(s.ta, s.tb, int(s.m), int(s.n), int(s.k), T(1), a.data(), int(lda), b.data(), int(ldb), T(0), c.data(),
               int(s.n));
@@ -197,9 +197,9 @@ int main(int argc, char** argv) {
 
   std::printf("CPU: %s (%u hardware threads)\n", cpu_model().c_str(), std::thread::hardware_concurrency());
   std::printf("OpenBLAS: %s, core %s\n", OPENBLAS_VERSION, openblas_get_corename());
-  std::printf("wgflow micro-kernel: %s, float %zux%zu, double %zux%zu\n", wgflow::ad::gemm_detail::Arch::name(),
-              wgflow::ad::gemm_detail::Blocking<float>::MR, wgflow::ad::gemm_detail::Blocking<float>::NR,
-              wgflow::ad::gemm_detail::Blocking<double>::MR, wgflow::ad::gemm_detail::Blocking<double>::NR);
+  std::printf("wgflow micro-kernel: %s, float %zux%zu, double %zux%zu\n", wgflow::gemm_detail::Arch::name(),
+              wgflow::gemm_detail::Blocking<float>::MR, wgflow::gemm_detail::Blocking<float>::NR,
+              wgflow::gemm_detail::Blocking<double>::MR, wgflow::gemm_detail::Blocking<double>::NR);
   if (o.small) {
     const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
     openblas_set_num_threads(1);

@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "autodiff/gemm.hpp"
+#include "core/gemm.hpp"
 #include "bench/bench_common.hpp"
 #include "bench/synthetic.hpp"
 #include "flows/flows.hpp"
@@ -51,13 +51,13 @@ double svgd_kernel_fmas(double n, double dim) { return (n * n / 2 + 2 * n * n) *
 template <class T>
 void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std::size_t m) {
   const auto prior = models::GaussianPrior<T>::isotropic(dim, 1.0);
-  const ad::Tensor<T> particles = prior.sample(n, 1);
+  const Tensor<T> particles = prior.sample(n, 1);
 
   if (o.wants("interaction/drle")) {
     flows::InteractionEnergy<T> term(flows::InteractionSettings<T>{.lambda1 = T(1e-3)},
                                      std::make_unique<flows::ParameterSpace<T>>(), prior.sample(m, 2));
     term.attach(particles);
-    ad::Tensor<T> drift = xt::zeros<T>({n, dim});
+    Tensor<T> drift = xt::zeros<T>({n, dim});
     std::uint64_t step = 0;
     const wb::Timing t = wb::time_runs(o, [&] { term.add_drift(flows::StepContext<T>{step++, particles}, drift); }, 6);
     report<T>(o, "interaction/drle", n, dim, t, drle_interaction_fmas(n, dim, m));
@@ -66,18 +66,18 @@ void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std
   if (o.wants("interaction/svgd")) {
     const flows::SvgdConfig<T> config;  // the defaults Svgd uses: RBF, sum of squares, rolling median
     flows::Bandwidth<T> bandwidth = config.bandwidth;
-    const ad::Tensor<T> G = prior.sample(n, 3);  // the score -grad log pi at each particle, given
-    ad::Tensor<T> drift = ad::Tensor<T>::from_shape({n, dim});
+    const Tensor<T> G = prior.sample(n, 3);  // the score -grad log pi at each particle, given
+    Tensor<T> drift = Tensor<T>::from_shape({n, dim});
     const T inv_n = T(1) / static_cast<T>(n);
     std::uint64_t step = 0;
-    ad::Tensor<T> D2;
+    Tensor<T> D2;
     flows::DistanceWorkspace<T> ws;
     flows::KernelMatrices<T> km;
     const wb::Timing t = wb::time_runs(o, [&] {  // as Svgd::step does it, into buffers kept across steps
       flows::pairwise_squared_distances_into(particles, config.distance, D2, ws);
       const T h = bandwidth.update(step++, D2);
       config.kernel.evaluate_into(D2, h, km);
-      ad::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), drift.data(), dim);
+      wgflow::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), drift.data(), dim);
       flows::add_centred_gradient_sum(km.slope, ws.Xc, ws.Xc, flows::distance_scale<T>(config.distance, dim), inv_n,
                                       drift);
     }, 3);
@@ -92,7 +92,7 @@ void drle_vs_dle(const wb::Options& o, std::size_t n) {
   models::Mlp<T> net({.widths = {inputs, hidden, 1}});
   models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
   const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
-  const ad::Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
+  const Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
   const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
   const T eta = T(0.01), lambda2 = T(1e-6);
   const std::size_t J = net.num_params();

@@ -16,7 +16,7 @@
 #include "models/initializer.hpp"
 #include "models/loss.hpp"
 #include "models/mlp.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace {
 
@@ -32,7 +32,7 @@ void run(const wb::Options& o) {
   const std::size_t batch = 256, inputs = 784, classes = 10;
   models::Mlp<T> net({.widths = {inputs, 1024, 1024, classes}});
   const models::ParameterLayout& layout = net.layout();
-  ad::Tensor<T> theta_init = models::Initializer::torch_default().sample<T>(layout, 1, 1);
+  Tensor<T> theta_init = models::Initializer::torch_default().sample<T>(layout, 1, 1);
   std::vector<T> theta(theta_init.begin(), theta_init.end()), grad(theta.size());
   const models::Loss loss = models::Loss::softmax_cross_entropy();
   const T eta = T(1e-3);
@@ -50,8 +50,8 @@ void run(const wb::Options& o) {
     ad::Tape<T>& tape = ad::Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> blocks = layout.leaves(tape, std::span<const T>(theta), std::span<T>(grad));
-    const ad::Var<T> x = tape.external(ad::Shape{batch, inputs}, X.data());
-    const ad::Var<T> labels = tape.external(ad::Shape{batch, 1}, y.data());
+    const ad::Var<T> x = tape.external(Shape{batch, inputs}, X.data());
+    const ad::Var<T> labels = tape.external(Shape{batch, 1}, y.data());
     const ad::Var<T> L = loss(net.forward(std::span<const ad::Var<T>>(blocks), x), labels);
     const auto t1 = wb::Clock::now();
     tape.backward(L);

@@ -7,15 +7,15 @@
 #include <cstdint>
 #include <utility>
 
-#include "autodiff/tape.hpp"
-#include "models/random.hpp"
+#include "core/tensor.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::bench {
 
 // rows x inputs inputs ~ N(0, 1) and targets y = sin(sum_j x_j / 2) + 0.1 noise (rows x 1).
 template <class T>
-std::pair<ad::Tensor<T>, ad::Tensor<T>> synthetic_regression(std::size_t rows, std::size_t inputs, std::uint64_t seed) {
-  ad::Tensor<T> X = ad::Tensor<T>::from_shape({rows, inputs}), Y = ad::Tensor<T>::from_shape({rows, 1});
+std::pair<Tensor<T>, Tensor<T>> synthetic_regression(std::size_t rows, std::size_t inputs, std::uint64_t seed) {
+  Tensor<T> X = Tensor<T>::from_shape({rows, inputs}), Y = Tensor<T>::from_shape({rows, 1});
   Rng rng = Rng::stream(seed, 0);
   for (std::size_t i = 0; i < rows; ++i) {
     double s = 0;

@@ -18,8 +18,8 @@
 #include "experiments/common/run_main.hpp"
 
 #include "flows/flows.hpp"
-#include "flows/ks.hpp"
-#include "flows/optimal_density.hpp"
+#include "analysis/ks.hpp"
+#include "analysis/optimal_density.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 
@@ -30,7 +30,7 @@ class Confinement final : public flows::Term<double> {
  public:
   explicit Confinement(double c) : c_(c) {}
   std::string name() const override { return "confinement"; }
-  void add_drift(const flows::StepContext<double>& ctx, flows::Tensor<double>& drift) override {
+  void add_drift(const flows::StepContext<double>& ctx, wgflow::Tensor<double>& drift) override {
     drift += c_ * ctx.particles;                                                // grad (c/2)|theta|^2
     energy_ = c_ / 2 * xt::mean(xt::sum(xt::square(ctx.particles), {1}))();  // (c/2) mean_i |theta_i|^2
   }
@@ -54,14 +54,14 @@ int example() {
   flow.run(steps);
 
   // The analytic optimum on a grid, and the particles' distance to it.
-  const flows::Grid<double> grid(-5.0, 5.0, 1001);
-  const auto q = flows::gibbs_density(grid, flows::loss_of(loss), 1.0, /*prior_variance=*/1 / (1 + c));
-  const flows::Tensor<double>& theta = flow.particles();
+  const analysis::Grid<double> grid(-5.0, 5.0, 1001);
+  const auto q = analysis::gibbs_density(grid, analysis::loss_of(loss), 1.0, /*prior_variance=*/1 / (1 + c));
+  const wgflow::Tensor<double>& theta = flow.particles();
   const double mean = xt::mean(theta)(), variance = xt::variance(theta)();
   std::printf("DLE + confinement (c = %.2f): %zu particles, %zu steps of eta = %.0e\n", c, N, steps, eta);
   std::printf("  particles: mean %+.4f  variance %.4f\n", mean, variance);
   std::printf("  q*:        mean %+.4f  variance %.4f\n", q.mean(), q.variance());
-  const double ks = flows::ks_distance(theta, q), bound = flows::ks_critical_value_95(N) + 0.01;
+  const double ks = analysis::ks_distance(theta, q), bound = analysis::ks_critical_value_95(N) + 0.01;
   std::printf("  Kolmogorov-Smirnov distance %.4f (95 %% bound with the eta bias: %.4f)\n", ks, bound);
   if (ks >= bound) throw Error("the particles do not follow q*: KS distance " + std::to_string(ks) + " >= " + std::to_string(bound));
   return 0;

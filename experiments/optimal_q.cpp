@@ -17,8 +17,8 @@
 #include "experiments/common/experiment.hpp"
 #include "experiments/common/progress.hpp"
 #include "flows/flows.hpp"
-#include "flows/ks.hpp"
-#include "flows/optimal_density.hpp"
+#include "analysis/ks.hpp"
+#include "analysis/optimal_density.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 
@@ -45,7 +45,7 @@ int run(int argc, char** argv) {
 
   auto loss = models::double_well<double>();
   const auto prior = models::GaussianPrior<double>::isotropic(1, prior_variance);
-  const ad::Tensor<double> init = prior.sample(particles, ex.seed());
+  const Tensor<double> init = prior.sample(particles, ex.seed());
 
   std::vector<flows::ParticleFlow<double>> runs;
   runs.push_back(flows::deep_ensemble(loss, init, eta, ex.seed()));
@@ -64,10 +64,10 @@ int run(int argc, char** argv) {
 
   // The optima on [-4, 4]: q* is below 1e-6 of its peak beyond |t| = 3 (the plotted range) for these
   // settings, so the truncation does not show in the KS distances.
-  const flows::Grid<double> grid(-4.0, 4.0, 1601);
-  const auto l = flows::loss_of(loss);
-  const auto q_dle = flows::gibbs_density(grid, l, lambda, prior_variance);
-  const auto q_drle = flows::drle_fixed_point(grid, l, flows::DrleObjective<double>{lambda1, lambda2, bandwidth, prior_variance});
+  const analysis::Grid<double> grid(-4.0, 4.0, 1601);
+  const auto l = analysis::loss_of(loss);
+  const auto q_dle = analysis::gibbs_density(grid, l, lambda, prior_variance);
+  const auto q_drle = analysis::drle_fixed_point(grid, l, analysis::DrleObjective<double>{lambda1, lambda2, bandwidth, prior_variance});
 
   CsvWriter density(ex.path("density.csv"), {"theta", "q_dle", "q_drle"});
   for (std::size_t i = 0; i < grid.size(); ++i) density.row(grid.point(i), q_dle.values()[i], q_drle.density.values()[i]);
@@ -85,17 +85,17 @@ int run(int argc, char** argv) {
     at_global += std::abs(de(i, 0) + 2) < 0.01;
     at_minimum += std::abs(de(i, 0) + 2) < 0.01 || std::abs(de(i, 0) - 1) < 0.01;
   }
-  auto sd = [&](const ad::Tensor<double>& p) {
+  auto sd = [&](const Tensor<double>& p) {
     double m = 0, v = 0;
     for (double x : p) m += x;
     m /= static_cast<double>(p.size());
     for (double x : p) v += (x - m) * (x - m);
     return std::sqrt(v / static_cast<double>(p.size()));
   };
-  ex.finish({{"ks_de_vs_dle_q", flows::ks_distance(de, q_dle)},
-             {"ks_dle", flows::ks_distance(runs[1].particles(), q_dle)},
-             {"ks_drle", flows::ks_distance(runs[2].particles(), q_drle.density)},
-             {"ks_critical_95", flows::ks_critical_value_95(particles)},
+  ex.finish({{"ks_de_vs_dle_q", analysis::ks_distance(de, q_dle)},
+             {"ks_dle", analysis::ks_distance(runs[1].particles(), q_dle)},
+             {"ks_drle", analysis::ks_distance(runs[2].particles(), q_drle.density)},
+             {"ks_critical_95", analysis::ks_critical_value_95(particles)},
              {"de_fraction_at_minima", static_cast<double>(at_minimum) / static_cast<double>(particles)},
              {"de_fraction_at_global_minimum", static_cast<double>(at_global) / static_cast<double>(particles)},
              {"sd_dle", sd(runs[1].particles())},

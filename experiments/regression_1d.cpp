@@ -31,10 +31,9 @@
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 using namespace wgflow;
-using ad::Tensor;
 
 namespace {
 

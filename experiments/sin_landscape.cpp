@@ -25,7 +25,7 @@
 #include "experiments/common/progress.hpp"
 #include "flows/flows.hpp"
 #include "models/prior.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 #include "models/toy_potentials.hpp"
 
 using namespace wgflow;
@@ -34,14 +34,14 @@ using std::numbers::pi;
 namespace {
 
 // Pairs closer than 5 bandwidth-standard-deviations (k > exp(-12.5) ~ 4e-6) feel the repulsion at all.
-std::size_t pairs_in_range(const ad::Tensor<double>& p, double bandwidth) {
+std::size_t pairs_in_range(const Tensor<double>& p, double bandwidth) {
   std::size_t count = 0;
   for (std::size_t i = 0; i < p.shape()[0]; ++i)
     for (std::size_t j = i + 1; j < p.shape()[0]; ++j) count += std::abs(p(i, 0) - p(j, 0)) < 5 * std::sqrt(bandwidth);
   return count;
 }
 
-nlohmann::json statistics(const ad::Tensor<double>& p) {
+nlohmann::json statistics(const Tensor<double>& p) {
   const std::size_t n = p.shape()[0];
   std::set<long long> minima;  // k of the minimum pi/2 + k pi nearest to each particle
   double neighbour = 0, mean = 0, var = 0;
@@ -89,7 +89,7 @@ int run(int argc, char** argv) {
   Checkpoints checkpoints(ex);
   for (const std::string start : {"paper", "crowded"}) {
     const double lo = start == "paper" ? -half_width : 0.0, hi = start == "paper" ? half_width : pi;
-    ad::Tensor<double> init = ad::Tensor<double>::from_shape({particles, 1});
+    Tensor<double> init = Tensor<double>::from_shape({particles, 1});
     for (std::size_t i = 0; i < particles; ++i) {
       Rng rng = Rng::stream(ex.seed(), i, start == "paper" ? 0 : 1);
       init(i, 0) = rng.uniform(lo, hi);

@@ -36,7 +36,7 @@ struct Spread {
   int modes_covered = 0;             // centres nearest to >= 5 % of the particles
 };
 
-Spread spread(const ad::Tensor<double>& p) {
+Spread spread(const Tensor<double>& p) {
   const std::size_t n = p.shape()[0];
   std::array<std::size_t, 4> count{};
   Spread s;
@@ -76,7 +76,7 @@ int run(int argc, char** argv) {
 
   auto loss = models::four_gaussian_mixture<double>();
   const auto prior = models::GaussianPrior<double>::isotropic(2, prior_variance);
-  const ad::Tensor<double> init = prior.sample(particles, ex.seed());
+  const Tensor<double> init = prior.sample(particles, ex.seed());
 
   // (label, flow): the label names the setting in the CSV and in meta.json.
   std::vector<std::pair<std::string, flows::ParticleFlow<double>>> runs;

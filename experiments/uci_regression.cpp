@@ -138,7 +138,7 @@ int run(int argc, char** argv) {
       throw UsageError("no data folder: pass --data PATH (the folder holding bostonHousing/, yacht/, "
                        "...) or set UCI_DATA");
     if (full) {
-      datasets.assign(models::uci::names.begin(), models::uci::names.end());
+      datasets.assign(data::uci::names.begin(), data::uci::names.end());
       max_splits = 0;
     }
     if (ex.quick() && max_splits == 0) max_splits = 2;
@@ -169,12 +169,12 @@ int run(int argc, char** argv) {
   // Every split of every data set, loaded up front (any data error stops the run before training).
   std::vector<Job> jobs;
   std::vector<DatasetInfo> infos;
-  std::vector<std::vector<models::uci::Split>> splits(datasets.size());
+  std::vector<std::vector<data::uci::Split>> splits(datasets.size());
   for (std::size_t d = 0; d < datasets.size(); ++d) {
     const std::string name = folder_name(datasets[d]);
-    const auto bench = models::uci::describe(std::filesystem::path(data_root) / name);
+    const auto bench = data::uci::describe(std::filesystem::path(data_root) / name);
     const std::size_t n = max_splits > 0 ? std::min(max_splits, bench.n_splits) : bench.n_splits;
-    for (std::size_t k = 0; k < n; ++k) splits[d].push_back(models::uci::load(bench.folder, k));
+    for (std::size_t k = 0; k < n; ++k) splits[d].push_back(data::uci::load(bench.folder, k));
     infos.push_back({name, bench.n_hidden, n});
     for (std::size_t k = 0; k < n; ++k)
       for (Method m : methods) jobs.push_back({d, k, m, steps_for(s, splits[d][k].train.size())});

@@ -19,12 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 // The median of all entries, with NumPy's convention for an even count (the mean of the two middle
 // values). O(n) expected time (nth_element) on a copy of the entries in `scratch`, which a caller that

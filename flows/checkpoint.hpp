@@ -1,7 +1,7 @@
 #pragma once
 // Saving a flow and resuming it exactly:
 //
-//   save_checkpoint(flow, "run/checkpoint");      // crash-safe: see flows/checkpoint_io.hpp
+//   save_checkpoint(flow, "run/checkpoint");      // crash-safe: see data/checkpoint_folder.hpp
 //   ...
 //   auto flow = deep_repulsive_langevin_ensemble(potential, prior, settings, init, eta, seed);  // as before
 //   load_checkpoint(flow, "run/checkpoint");      // now at the saved step; stepping on gives the same bits
@@ -27,14 +27,21 @@
 
 #include <xtensor/xview.hpp>
 
-#include "autodiff/errors.hpp"
-#include "flows/checkpoint_io.hpp"
+#include "core/errors.hpp"
+#include "data/checkpoint_folder.hpp"
 #include "flows/mean_field_vi.hpp"
 #include "flows/optimizers.hpp"
 #include "flows/particle_flow.hpp"
 #include "flows/svgd.hpp"
 
 namespace wgflow::flows {
+
+// The folder format (data/checkpoint_folder.hpp), re-exported: a flow's checkpoint is one of its snapshots.
+using data::read_snapshot;
+using data::resolve_checkpoint;
+using data::SaveOptions;
+using data::Snapshot;
+using data::write_snapshot;
 
 // Reads and writes the flows' private state; each supported flow befriends it.
 struct CheckpointAccess {

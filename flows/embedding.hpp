@@ -22,13 +22,12 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/errors.hpp"
-#include "flows/parallel.hpp"
+#include "core/errors.hpp"
+#include "core/parallel.hpp"
 #include "models/model.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 template <class T>
 class Embedding {

@@ -11,8 +11,8 @@
 #include <string>
 #include <utility>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
@@ -20,7 +20,7 @@ namespace wgflow::flows {
 // ("particle", "member"); describe() returns the pair {flow name, quantity at fault} and is called only on
 // failure, so that a healthy step builds no string (steady-state steps allocate nothing).
 template <class T, class Describe>
-void require_finite_rows(const ad::Tensor<T>& x, std::uint64_t step, const char* row_name, const Describe& describe) {
+void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row_name, const Describe& describe) {
   const std::size_t rows = x.shape()[0], cols = x.shape()[1];
   const T* p = x.data();
   T sum = 0;  // one branch-free pass: a NaN or an infinity anywhere makes the sum non-finite

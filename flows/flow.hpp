@@ -5,12 +5,11 @@
 #include <functional>
 #include <string>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 template <class T>
 class Flow {

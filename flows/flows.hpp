@@ -5,7 +5,7 @@
 //   using namespace wgflow;
 //   auto loss = models::double_well<double>();                        // any models::Potential<double>
 //   auto prior = models::GaussianPrior<double>::isotropic(1, 1.0);    // any flows::PriorLike type
-//   ad::Tensor<double> init = prior.sample(300, /*seed=*/1);          // N x J
+//   Tensor<double> init = prior.sample(300, /*seed=*/1);          // N x J
 //
 //   auto de = flows::deep_ensemble(loss, init, 1e-3);                               // F = int l dQ
 //   auto dle = flows::deep_langevin_ensemble<double>(loss, prior, 1.0, init, 1e-3, 7); // + lambda KL(Q||P)

@@ -28,7 +28,7 @@
 
 #include <xtensor/xmath.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "flows/embedding.hpp"
 #include "flows/kernels.hpp"
 #include "flows/term.hpp"

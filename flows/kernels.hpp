@@ -31,17 +31,16 @@
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xmath.hpp>
 
-#include "autodiff/buffer_sums.hpp"
-#include "autodiff/errors.hpp"
-#include "autodiff/gemm.hpp"
-#include "autodiff/tape.hpp"
+#include "core/buffer_sums.hpp"
+#include "core/errors.hpp"
+#include "core/gemm.hpp"
+#include "core/tensor.hpp"
 #include "flows/bandwidth.hpp"
-#include "flows/parallel.hpp"
+#include "core/parallel.hpp"
 #include "flows/squared_distance.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 // A kernel evaluated between two point sets: k(x_i, y_j) and the profile's slope phi'(d^2_ij).
 template <class T>
@@ -152,13 +151,13 @@ void centred_gradient_sum(const char* who, const Tensor<T>& slope, const Tensor<
   const T a = 2 * c * weight;
   for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      const T g = ad::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
+      const T g = wgflow::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
       const T* x = Xc.data() + i * d;
       T* o = out.data() + i * d;
       for (std::size_t k = 0; k < d; ++k) o[k] += a * g * x[k];
     }
   });
-  ad::gemm<T>(false, false, n, d, m, -a, slope.data(), m, Yc.data(), d, T(1), out.data(), d);
+  wgflow::gemm<T>(false, false, n, d, m, -a, slope.data(), m, Yc.data(), d, T(1), out.data(), d);
 }
 
 }  // namespace detail

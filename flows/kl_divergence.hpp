@@ -17,8 +17,8 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/errors.hpp"
-#include "flows/parallel.hpp"
+#include "core/errors.hpp"
+#include "core/parallel.hpp"
 #include "flows/prior.hpp"
 #include "flows/term.hpp"
 

@@ -31,14 +31,14 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "flows/finite_rows.hpp"
 #include "flows/flow.hpp"
 #include "flows/optimizers.hpp"
-#include "flows/parallel.hpp"
+#include "core/parallel.hpp"
 #include "models/potential.hpp"
 #include "models/prior.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::flows {
 

@@ -29,12 +29,11 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 namespace detail {
 template <class T>

@@ -37,12 +37,12 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "flows/flow.hpp"
 #include "flows/optimizers.hpp"
-#include "flows/parallel.hpp"
+#include "core/parallel.hpp"
 #include "flows/term.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::flows {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/errors.hpp"
-#include "flows/parallel.hpp"
+#include "core/errors.hpp"
+#include "core/parallel.hpp"
 #include "flows/term.hpp"
 #include "models/potential.hpp"
 

@@ -7,13 +7,12 @@
 #include <span>
 #include <vector>
 
-#include "autodiff/errors.hpp"
-#include "flows/parallel.hpp"
+#include "core/errors.hpp"
+#include "core/parallel.hpp"
 #include "models/model.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 template <class T>
 struct EnsemblePrediction {

@@ -25,7 +25,7 @@
 #include "flows/prior.hpp"
 #include "models/model.hpp"
 #include "models/potential.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::flows {
 

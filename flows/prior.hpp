@@ -17,11 +17,10 @@
 #include <span>
 #include <utility>
 
-#include "autodiff/tape.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 template <class P, class T>
 concept PriorLike = requires(const P& p, std::span<const T> theta, std::span<T> out, std::uint64_t n) {

@@ -22,15 +22,14 @@
 
 #include <xtensor/xtensor.hpp>
 
-#include "autodiff/buffer_sums.hpp"
-#include "autodiff/errors.hpp"
-#include "autodiff/gemm.hpp"
-#include "autodiff/tape.hpp"
-#include "flows/parallel.hpp"
+#include "core/buffer_sums.hpp"
+#include "core/errors.hpp"
+#include "core/gemm.hpp"
+#include "core/tensor.hpp"
+#include "core/parallel.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 enum class DistanceConvention {
   sum,   // ||x - y||^2
@@ -69,11 +68,11 @@ void ensure_shape(Tensor<T>& A, std::size_t rows, std::size_t cols) {
 }
 
 // The passes over N x D and N x N matrices below run in parallel pieces of rows (or columns) when the
-// matrix is large (flows/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
+// matrix is large (core/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
 // interaction step, and serial they would hold a second thread idle.
 
 // The mean row of X (1 x D), the common centre by which both point sets are shifted, into `centre`.
-// Column sums (ad::add_column_sums), then one division, in pieces of columns (in parallel when large).
+// Column sums (wgflow::add_column_sums), then one division, in pieces of columns (in parallel when large).
 template <class T>
 void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
@@ -84,7 +83,7 @@ void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   if (n == 0) return;
   const T count = static_cast<T>(n);
   for_each_piece(d, n * d, [&](std::size_t k0, std::size_t k1) {
-    ad::add_column_sums(X.data() + k0, n, k1 - k0, d, c + k0);
+    wgflow::add_column_sums(X.data() + k0, n, k1 - k0, d, c + k0);
     for (std::size_t k = k0; k < k1; ++k) c[k] /= count;
   });
 }
@@ -126,7 +125,7 @@ void scaled_squared_norms_into(const Tensor<T>& X, T c, std::vector<T>& out) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
   out.resize(n);
   for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) out[i] = c * ad::row_sum(X.data() + i * d, d, [](auto v) { return v * v; });
+    for (std::size_t i = i0; i < i1; ++i) out[i] = c * wgflow::row_sum(X.data() + i * d, d, [](auto v) { return v * v; });
   });
 }
 
@@ -138,7 +137,7 @@ void expanded_squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, T c
   const std::size_t n = X.shape()[0], m = Y.shape()[0], d = X.shape()[1];
   ensure_shape(D, n, m);
   if (n == 0 || m == 0) return;
-  ad::gemm<T>(false, true, n, m, d, T(-2) * c, X.data(), d, Y.data(), d, T(0), D.data(), m);
+  wgflow::gemm<T>(false, true, n, m, d, T(-2) * c, X.data(), d, Y.data(), d, T(0), D.data(), m);
   scaled_squared_norms_into(X, c, x2);
   scaled_squared_norms_into(Y, c, y2);
   for_each_piece(n, n * m, [&](std::size_t i0, std::size_t i1) {
@@ -199,8 +198,8 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
   detail::centred_into(X, ws.centre, ws.Xc);
   const T c = distance_scale<T>(convention, d);
   const T* x = ws.Xc.data();
-  // Only the upper triangle is computed (ad::gemm_upper): about half of the N^2 D multiply-adds.
-  ad::gemm_upper<T>(false, true, n, d, T(-2) * c, x, d, x, d, T(0), D.data(), n);
+  // Only the upper triangle is computed (wgflow::gemm_upper): about half of the N^2 D multiply-adds.
+  wgflow::gemm_upper<T>(false, true, n, d, T(-2) * c, x, d, x, d, T(0), D.data(), n);
   std::vector<T>& x2 = ws.x2;
   detail::scaled_squared_norms_into(ws.Xc, c, x2);
   T* p = D.data();

@@ -35,8 +35,8 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/gemm.hpp"
+#include "core/errors.hpp"
+#include "core/gemm.hpp"
 #include "flows/bandwidth.hpp"
 #include "flows/finite_rows.hpp"
 #include "flows/flow.hpp"
@@ -120,7 +120,7 @@ class Svgd final : public Flow<T> {
 
     // drift = (1/N) K G + (1/N) S.
     detail::ensure_shape(drift_, n, J);
-    ad::gemm<T>(false, false, n, J, n, inv_n, km_.k.data(), n, G_.data(), J, T(0), drift_.data(), J);
+    wgflow::gemm<T>(false, false, n, J, n, inv_n, km_.k.data(), n, G_.data(), J, T(0), drift_.data(), J);
     add_centred_gradient_sum(km_.slope, workspace_.Xc, workspace_.Xc, distance_scale<T>(config_.distance, J), inv_n,
                              drift_);
     require_finite_rows(drift_, step_, "particle", [&] {

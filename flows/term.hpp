@@ -27,11 +27,10 @@
 #include <optional>
 #include <string>
 
-#include "autodiff/tape.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
 
-using ad::Tensor;
 
 // What a term sees at one step.
 template <class T>

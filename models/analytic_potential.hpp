@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "models/potential.hpp"
 
 namespace wgflow::models {

@@ -18,8 +18,8 @@
 #include <cstddef>
 #include <string>
 
-#include "autodiff/buffer_sums.hpp"
-#include "autodiff/gemm.hpp"
+#include "core/buffer_sums.hpp"
+#include "core/gemm.hpp"
 #include "autodiff/tape.hpp"
 #include "models/activation.hpp"
 
@@ -57,9 +57,9 @@ ad::Var<T> node(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>* b, c
   using Kind = Activation::Kind;
   if (!fusable(act)) return act(node(X, W, b, Activation::identity()));
 
-  ad::Var<T> out = b ? ad::make_output(ad::Shape{B, n}, {X, W, *b}) : ad::make_output(ad::Shape{B, n}, {X, W});
+  ad::Var<T> out = b ? ad::make_output(Shape{B, n}, {X, W, *b}) : ad::make_output(Shape{B, n}, {X, W});
   T* __restrict o = out.data();
-  ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W.data(), n, T(0), o, n);
+  wgflow::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W.data(), n, T(0), o, n);
   // Then bias and activation in one pass over the product (a bias copied into C first, for a beta = 1
   // product, would cost a pass of its own). The selects are those of ad::relu and ad::leaky_relu.
   const Kind kind = act.kind();
@@ -94,9 +94,9 @@ ad::Var<T> node(const ad::Var<T>& X, const ad::Var<T>& W, const ad::Var<T>* b, c
         p[i] = y[i] > T(0) ? gi : slope * gi;
       }
     const T* P = kind == Kind::identity ? g : p;
-    if (X.needs_grad()) ad::gemm<T>(false, true, B, in, n, T(1), P, n, W.data(), n, T(1), X.adj().data(), in);
-    if (W.needs_grad()) ad::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W.adj().data(), n);
-    if (bias_grad) ad::add_column_sums(P, B, n, n, bias.adj().data());
+    if (X.needs_grad()) wgflow::gemm<T>(false, true, B, in, n, T(1), P, n, W.data(), n, T(1), X.adj().data(), in);
+    if (W.needs_grad()) wgflow::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W.adj().data(), n);
+    if (bias_grad) wgflow::add_column_sums(P, B, n, n, bias.adj().data());
   });
   return out;
 }

@@ -22,12 +22,12 @@
 #include <string>
 #include <type_traits>
 
-#include "autodiff/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
-#include "autodiff/buffer_sums.hpp"
-#include "autodiff/gemm.hpp"
-#include "autodiff/in_register.hpp"
+#include "core/buffer_sums.hpp"
+#include "core/gemm.hpp"
+#include "core/in_register.hpp"
 #include "autodiff/tape.hpp"
 #include "models/activation.hpp"
 #include "models/dense.hpp"
@@ -105,7 +105,7 @@ void forward_rows(T* __restrict h, std::size_t B, std::size_t n, const T* __rest
 // 8-input layer: k = 8 steps per register tile, against the tile's set-up and write-back). W1, b1 and w2
 // are first copied into aligned vectors of h's columns (PackedHead, a few KB); then each row's hidden
 // values are accumulated in registers, activated, stored and dotted with w2 while still there, and the
-// row sums are reduced W rows at a time (ad::lane_sums). Every value is the one gemm + forward_rows
+// row sums are reduced W rows at a time (wgflow::lane_sums). Every value is the one gemm + forward_rows
 // give, bit for bit: an entry of H is the same FMA chain over the inputs, a row's dot product the same
 // even/odd accumulators in the same order. A DE step's forward of 100 x 8 x 50, AMD EPYC Zen 3: 2.7 ->
 // 1.8 us (float32), 5.2 -> 3.2 us (float64).
@@ -160,7 +160,7 @@ inline void forward_chunk(const PackedHead<T>& head, const RowTail<T>& tail, std
   for (std::size_t p = 0; p < head.in; ++p, w += head.vectors * W) {
     const Batch a0(x0[p]), a1(x1[p]);
     for (std::size_t c = 0; c < CN; ++c) {
-      const Batch wv = ad::in_register(Batch::load_aligned(w + c * W));
+      const Batch wv = wgflow::in_register(Batch::load_aligned(w + c * W));
       acc0[c] = xsimd::fma(a0, wv, acc0[c]);
       acc1[c] = xsimd::fma(a1, wv, acc1[c]);
     }
@@ -226,7 +226,7 @@ void forward_small(const T* X, std::size_t B, const PackedHead<T>& head, T b2, T
       sums[r] = even[0] + odd[0];
       sums[r + 1] = even[1] + odd[1];
     }
-    const Batch s = ad::lane_sums<T>(sums) + Batch(b2);
+    const Batch s = wgflow::lane_sums<T>(sums) + Batch(b2);
     if (rows == W) {
       s.store_unaligned(out + i0);
     } else {
@@ -338,7 +338,7 @@ ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_ident
     return b2 ? dense(hidden, w2, *b2, Activation::identity()) : dense(hidden, w2, Activation::identity());
   }
 
-  auto make = [B](std::initializer_list<ad::Var<T>> inputs) { return ad::make_output(ad::Shape{B, 1}, inputs); };
+  auto make = [B](std::initializer_list<ad::Var<T>> inputs) { return ad::make_output(Shape{B, 1}, inputs); };
   ad::Var<T> out = b1 ? (b2 ? make({X, W1, *b1, w2, *b2}) : make({X, W1, *b1, w2}))
                       : (b2 ? make({X, W1, w2, *b2}) : make({X, W1, w2}));
   ad::Tape<T>& tape = out.tape();
@@ -356,7 +356,7 @@ ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_ident
       const d::PackedHead<T> head(W1.data(), bias1, w2.data(), in, n, buffer);
       d::forward_small(X.data(), B, head, bias2, H, out.data(), buffer + packed, act_batch);
     } else {
-      ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), H, n);
+      wgflow::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), H, n);
       d::forward_rows(H, B, n, bias1, w2.data(), bias2, out.data(), act_batch, act_scalar);
     }
   };
@@ -385,8 +385,8 @@ ad::Var<T> dense_head(const ad::Var<T>& X, const ad::Var<T>& W1, std::type_ident
       for (std::size_t i = 0; i < B; ++i) s += g[i];
       bias2_var.adj().data()[0] += s;
     }
-    if (X.needs_grad()) ad::gemm<T>(false, true, B, in, n, T(1), P, n, W1.data(), n, T(1), X.adj().data(), in);
-    if (W1.needs_grad()) ad::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W1.adj().data(), n);
+    if (X.needs_grad()) wgflow::gemm<T>(false, true, B, in, n, T(1), P, n, W1.data(), n, T(1), X.adj().data(), in);
+    if (W1.needs_grad()) wgflow::gemm<T>(true, false, in, n, B, T(1), X.data(), in, P, n, T(1), W1.adj().data(), n);
   });
   return out;
 }

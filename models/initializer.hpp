@@ -29,13 +29,12 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tape.hpp"
+#include "core/tensor.hpp"
 #include "models/parameter_layout.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::models {
 
-using ad::Tensor;
 
 class Initializer {
  public:

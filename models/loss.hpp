@@ -30,7 +30,7 @@ namespace wgflow::models {
 
 namespace detail {
 
-inline void check_residual_shapes(const ad::Shape& F, const ad::Shape& Y) {
+inline void check_residual_shapes(const Shape& F, const Shape& Y) {
   if (F != Y)
     throw ShapeError("squared residual: outputs are " + shape_string(F) + ", targets " + shape_string(Y) +
                      "; they must match");
@@ -67,7 +67,7 @@ template <class T>
 ad::Var<T> mean_squared_residual(const ad::Var<T>& F, const ad::Var<T>& Y) {
   detail::check_residual_shapes(F.shape(), Y.shape());
   const T scale = T(1) / static_cast<T>(F.rows());
-  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y});
+  ad::Var<T> out = ad::make_output(Shape{1, 1}, {F, Y});
   out.data()[0] = detail::residual_sum(F.data(), Y.data(), F.size()) * scale;
   out.on_backward([F, Y, out, scale] { detail::add_residual_adjoints(F, Y, T(2) * scale * out.adj()(0, 0)); });
   return out;
@@ -87,7 +87,7 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, std::type_iden
   const T k = static_cast<T>(F.cols());
   const T constant = k * (std::log(sigma) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>));
   const T scale = T(1) / (static_cast<T>(F.rows()) * sigma * sigma);  // 1 / (B sigma^2)
-  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y});
+  ad::Var<T> out = ad::make_output(Shape{1, 1}, {F, Y});
   out.data()[0] = T(0.5) * detail::residual_sum(F.data(), Y.data(), F.size()) * scale + constant;
   out.on_backward([F, Y, out, scale] { detail::add_residual_adjoints(F, Y, scale * out.adj()(0, 0)); });
   return out;
@@ -97,7 +97,7 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, std::type_iden
 //   d/dF = e^{-2s} (F - Y) / B = -d/dY,   d/ds = k - R e^{-2s}.
 template <class T>
 ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, const ad::Var<T>& log_sigma) {
-  if (log_sigma.shape() != ad::Shape{1, 1})
+  if (log_sigma.shape() != Shape{1, 1})
     throw ShapeError("gaussian_nll: log_sigma must be 1x1, got " + shape_string(log_sigma.shape()));
   detail::check_residual_shapes(F.shape(), Y.shape());
   const T k = static_cast<T>(F.cols());
@@ -106,7 +106,7 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, const ad::Var<
   const T precision = std::exp(T(-2) * s);  // 1 / sigma^2
   const T inv_B = T(1) / static_cast<T>(F.rows());
   const T R = detail::residual_sum(F.data(), Y.data(), F.size()) * inv_B;
-  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {F, Y, log_sigma});
+  ad::Var<T> out = ad::make_output(Shape{1, 1}, {F, Y, log_sigma});
   out.data()[0] = T(0.5) * R * precision + k * s + constant;
   out.on_backward([F, Y, log_sigma, out, k, R, precision, inv_B] {
     const T g = out.adj()(0, 0);
@@ -121,9 +121,9 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, const ad::Var<
 template <class T>
 ad::Var<T> mean_label_nll(const ad::Var<T>& L, const ad::Var<T>& labels) {
   const std::size_t B = L.rows(), k = L.cols();
-  if (labels.shape() != ad::Shape{B, 1})
+  if (labels.shape() != Shape{B, 1})
     throw ShapeError("softmax_cross_entropy: labels are " + shape_string(labels.shape()) + ", expected " +
-                     shape_string(ad::Shape{B, 1}) + " (one class index per row of the " + shape_string(L.shape()) +
+                     shape_string(Shape{B, 1}) + " (one class index per row of the " + shape_string(L.shape()) +
                      " logits)");
   std::size_t* index = L.tape().template allocate<std::size_t>(B);
   T total = 0;
@@ -135,7 +135,7 @@ ad::Var<T> mean_label_nll(const ad::Var<T>& L, const ad::Var<T>& labels) {
     index[i] = static_cast<std::size_t>(y);
     total += L.data()[i * k + index[i]];
   }
-  ad::Var<T> out = ad::make_output(ad::Shape{1, 1}, {L});
+  ad::Var<T> out = ad::make_output(Shape{1, 1}, {L});
   const T scale = T(1) / static_cast<T>(B);
   out.data()[0] = -total * scale;
   out.on_backward([L, out, index, B, k, scale] {

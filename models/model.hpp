@@ -9,12 +9,11 @@
 #include <span>
 #include <string>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "autodiff/tape.hpp"
 
 namespace wgflow::models {
 
-using ad::Tensor;
 
 // One evaluation of a model kept for a later pullback (Model::record, Model::pullback_recorded), like the
 // function that JAX's vjp returns. The caller owns one per evaluation it keeps (function-space repulsion:

@@ -11,9 +11,9 @@
 // Parameters: theta = (the network's parameters, then the loss's own: "noise.log_sigma" for
 // Loss::gaussian_nll_learned_noise()); layout() names them all.
 //
-// Minibatches (models/minibatch.hpp's MinibatchSchedule): step t uses batch t mod batches_per_epoch of
+// Minibatches (data/minibatch.hpp's data::MinibatchSchedule): step t uses batch t mod batches_per_epoch of
 // epoch t / batches_per_epoch's permutation, drawn from Rng::stream(seed, epoch). By default the last,
-// smaller batch of an epoch is kept, so every row is used exactly once per epoch (LastBatch::drop leaves
+// smaller batch of an epoch is kept, so every row is used exactly once per epoch (data::LastBatch::drop leaves
 // the n mod B remainder out instead, as a DataLoader with drop_last does).
 //
 // Cost: begin_step gathers the batch once into member buffers shared by all particles; each
@@ -32,9 +32,9 @@
 #include <xtensor/xfixed.hpp>
 
 #include "autodiff/tape.hpp"
-#include "models/dataset.hpp"
+#include "data/dataset.hpp"
 #include "models/loss.hpp"
-#include "models/minibatch.hpp"
+#include "data/minibatch.hpp"
 #include "models/mlp.hpp"
 #include "models/parameter_layout.hpp"
 #include "models/potential.hpp"
@@ -44,7 +44,7 @@ namespace wgflow::models {
 struct MinibatchOptions {
   std::size_t batch_size = 100;
   std::uint64_t seed = 0;
-  LastBatch last_batch = LastBatch::keep;
+  data::LastBatch last_batch = data::LastBatch::keep;
 };
 
 template <class T>
@@ -78,7 +78,7 @@ class NetworkPotential final : public Potential<T> {
   const ParameterLayout& layout() const { return layout_; }
   const Mlp<T>& model() const { return model_; }
   const Loss& loss() const { return loss_; }
-  const MinibatchSchedule& schedule() const { return schedule_; }
+  const data::MinibatchSchedule& schedule() const { return schedule_; }
   std::size_t batches_per_epoch() const { return schedule_.batches_per_epoch(); }
 
   // The rows of the current minibatch, in the order used.
@@ -90,8 +90,8 @@ class NetworkPotential final : public Potential<T> {
     const std::size_t d = X_.shape()[1], k = Y_.shape()[1];
     batch_size_ = rows.size();
     std::copy(rows.begin(), rows.end(), batch_rows_.begin());
-    gather_rows(X_.data(), d, rows, batch_X_.data());
-    gather_rows(Y_.data(), k, rows, batch_Y_.data());
+    data::gather_rows(X_.data(), d, rows, batch_X_.data());
+    data::gather_rows(Y_.data(), k, rows, batch_Y_.data());
   }
 
   // l(theta) on the current minibatch; grad = d l / d theta. Safe to call concurrently.
@@ -143,7 +143,7 @@ class NetworkPotential final : public Potential<T> {
   Mlp<T> model_;
   Loss loss_;
   Tensor<T> X_, Y_;
-  MinibatchSchedule schedule_;
+  data::MinibatchSchedule schedule_;
   ParameterLayout layout_;
   std::vector<T> batch_X_, batch_Y_;  // the current batch, row-major, sized for a full batch
   std::vector<std::size_t> batch_rows_;

@@ -30,7 +30,7 @@
 
 namespace wgflow::models {
 
-using ad::Shape;
+using wgflow::Shape;
 using ad::Tape;
 using ad::Var;
 

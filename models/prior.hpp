@@ -17,14 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tape.hpp"
+#include "core/tensor.hpp"
 #include "models/initializer.hpp"
 #include "models/parameter_layout.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 namespace wgflow::models {
 
-using ad::Tensor;
 
 template <class T>
 class GaussianPrior {

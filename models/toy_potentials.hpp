@@ -21,12 +21,11 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tape.hpp"
+#include "core/tensor.hpp"
 #include "models/analytic_potential.hpp"
 
 namespace wgflow::models {
 
-using ad::Tensor;
 
 template <class T>
 AnalyticPotential<T> double_well(std::size_t dim = 1) {

@@ -22,7 +22,7 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
-#include "autodiff/gemm.hpp"
+#include "core/gemm.hpp"
 #include "autodiff/ops/reduce.hpp"
 #include "autodiff/tape.hpp"
 

@@ -3,7 +3,7 @@
 // A transposed operand is read in place by the GEMM kernel, never materialised.
 #include <string>
 
-#include "autodiff/gemm.hpp"
+#include "core/gemm.hpp"
 #include "autodiff/tape.hpp"
 
 namespace wgflow::ad {

@@ -9,7 +9,7 @@
 // <out>/checkpoints/<tag>/ (flows/checkpoint.hpp: crash-safe). With --resume a flow whose checkpoint
 // folder exists is loaded from it first and runs on from the saved step to `steps` in total; one without
 // a checkpoint starts afresh. Since a checkpoint holds the flow's whole state and the flows' noise is keyed
-// by the step (models/random.hpp), the result is the uninterrupted run's, bit for bit, whatever the
+// by the step (core/random.hpp), the result is the uninterrupted run's, bit for bit, whatever the
 // thread count. The flow must be constructed exactly as in the saved run (same flags); load_checkpoint
 // refuses one that is not, naming the file at fault.
 //
@@ -31,7 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "experiments/common/atomic_file.hpp"
 #include "experiments/common/experiment.hpp"
 #include "experiments/common/run_main.hpp"

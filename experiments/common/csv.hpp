@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "experiments/common/atomic_file.hpp"
 
 namespace wgflow::experiments {

@@ -16,7 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 
 namespace wgflow::experiments {
 

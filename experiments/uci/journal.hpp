@@ -24,7 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "experiments/common/atomic_file.hpp"
 #include "experiments/common/run_main.hpp"
 #include "experiments/uci/methods.hpp"

@@ -30,7 +30,7 @@
 
 #include <xtensor/xmath.hpp>
 
-#include "autodiff/errors.hpp"
+#include "core/errors.hpp"
 #include "experiments/uci/metrics.hpp"
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
@@ -40,8 +40,8 @@
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
-#include "models/random.hpp"
-#include "models/uci.hpp"
+#include "core/random.hpp"
+#include "data/uci.hpp"
 
 namespace wgflow::experiments::uci {
 
@@ -154,15 +154,15 @@ inline SplitMetrics failed_metrics() {
 // prediction, or an absurd test RMSE) yields status "diverged: <why>"; metrics that overflow in the
 // original units, "failed: <why>". Either way the metrics are NaN.
 template <class OnStep>
-RunResult run_method(Method method, const models::uci::Split& split, std::size_t hidden, const Settings& s,
+RunResult run_method(Method method, const data::uci::Split& split, std::size_t hidden, const Settings& s,
                      const Seeds& seeds, OnStep&& on_step) {
   using namespace wgflow::models;
   const auto start = std::chrono::steady_clock::now();
   RunResult out;
   out.n_train = split.train.size();
   out.n_test = split.test.size();
-  const Dataset& train = split.train;
-  const Dataset& test = split.test;
+  const data::Dataset& train = split.train;
+  const data::Dataset& test = split.test;
   Mlp<double> net({.widths = {train.num_inputs(), hidden, 1}});
   NetworkPotential<double> potential(net, Loss::squared_error(), train.X(), train.Y(),
                                      {.batch_size = s.batch_size, .seed = seeds.data});
@@ -273,7 +273,7 @@ RunResult run_method(Method method, const models::uci::Split& split, std::size_t
 // step the loss's curvature cannot take (naval's collinear inputs at eta = 0.1) is then reported as a
 // smaller eta and a halvings count, not as a missing split.
 template <class OnStep>
-RunResult run_with_backoff(Method method, const models::uci::Split& split, std::size_t hidden, Settings s,
+RunResult run_with_backoff(Method method, const data::uci::Split& split, std::size_t hidden, Settings s,
                            const Seeds& seeds, OnStep&& on_step) {
   for (std::size_t halvings = 0;; ++halvings) {
     RunResult r = run_method(method, split, hidden, s, seeds, on_step);

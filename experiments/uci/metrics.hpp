@@ -17,8 +17,8 @@
 #include <numbers>
 #include <vector>
 
-#include "autodiff/errors.hpp"
-#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::experiments::uci {
 
@@ -33,8 +33,8 @@ struct SplitMetrics {
 // All arguments standardised (n x 1): test targets y, ensemble mean m and variance v; train_mse is the
 // ensemble mean's mean squared residual on the training split. target_scale is the training split's
 // target standard deviation, which maps everything back to the original units.
-inline SplitMetrics split_metrics(const ad::Tensor<double>& y, const ad::Tensor<double>& m,
-                                  const ad::Tensor<double>& v, double train_mse, double target_scale) {
+inline SplitMetrics split_metrics(const Tensor<double>& y, const Tensor<double>& m,
+                                  const Tensor<double>& v, double train_mse, double target_scale) {
   const std::size_t n = y.shape(0);
   if (n == 0 || m.shape(0) != n || v.shape(0) != n || y.shape(1) != 1 || m.shape(1) != 1 || v.shape(1) != 1)
     throw ShapeError("uci::split_metrics: targets " + shape_string({y.shape(0), y.shape(1)}) + ", mean " +

@@ -21,7 +21,7 @@
 #include "experiments/common/csv.hpp"
 #include "experiments/common/run_main.hpp"
 #include "experiments/common/validators.hpp"
-#include "tests/models/data_fixture.hpp"
+#include "tests/data/data_fixture.hpp"
 
 namespace program_common {
 

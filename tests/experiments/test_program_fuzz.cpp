@@ -5,7 +5,7 @@
 // 0 (uci_regression: or 3, some jobs failed) and a complete output folder (every expected file present
 // and parseable, no temporary file left), or with exit 1 or 2 and exactly one line
 // "<program>: error: ..." ending stderr; never a signal, never past the time limit. Seeded: the same
-// cases every run (in the spirit of tests/models/test_loader_mutation.cpp).
+// cases every run (in the spirit of tests/data/test_loader_mutation.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "models/random.hpp"
+#include "core/random.hpp"
 #include "tests/experiments/program_runner.hpp"
-#include "tests/models/data_fixture.hpp"
+#include "tests/data/data_fixture.hpp"
 
 // A named namespace: with unity builds this file shares a translation unit with the other suites.
 namespace program_fuzz {

@@ -16,7 +16,7 @@
 
 #include <sys/wait.h>
 
-#include "tests/models/data_fixture.hpp"
+#include "tests/data/data_fixture.hpp"
 
 #ifndef WGFLOW_UCI_REGRESSION_BIN
 #error "WGFLOW_UCI_REGRESSION_BIN must name the uci_regression program (set by tests/experiments/meson.build)"
@@ -85,7 +85,7 @@ double number(const std::map<std::string, std::string>& row, const std::string& 
   return std::stod(row.at(column));
 }
 
-// A data folder in `dir` holding the one-split benchmark "synthetic" (tests/models/data_fixture.hpp).
+// A data folder in `dir` holding the one-split benchmark "synthetic" (tests/data/data_fixture.hpp).
 fs::path synthetic_benchmark(const wgtest::TempDir& dir) {
   const fs::path data = dir.path() / "data";
   fs::create_directories(data / "synthetic");

@@ -1,4 +1,4 @@
-// Checkpoints (flows/checkpoint.hpp, flows/checkpoint_io.hpp): resuming is bit-exact, a save that dies
+// Checkpoints (flows/checkpoint.hpp, data/checkpoint_folder.hpp): resuming is bit-exact, a save that dies
 // midway leaves the previous checkpoint loadable, and a checkpoint that does not fit the flow is refused
 // with an error naming the file at fault.
 #include <doctest/doctest.h>
@@ -19,7 +19,7 @@
 #include "tests/flows/flow_fixture.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 using wgtest::diagonal_quadratic;
 using wgtest::normal_particles;
 namespace fs = std::filesystem;

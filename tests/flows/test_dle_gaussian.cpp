@@ -11,7 +11,7 @@
 #include "models/toy_potentials.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 
 // In float too: a float32 flow draws its noise by Rng's float Box-Muller, not the double one rounded.
 TEST_CASE_TEMPLATE("DLE on a quadratic with a Gaussian prior: particle mean and variance match the Gibbs measure", T,

@@ -12,7 +12,7 @@
 #include "models/prior.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 
 TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the drift of a fresh evaluation") {
   const models::Mlp<double> net({.widths = {3, 6, 1}});  // ReLU, scalar output: the fused head

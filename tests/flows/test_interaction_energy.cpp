@@ -30,7 +30,7 @@ using namespace wgflow;
 using ad::Tape;
 using ad::Var;
 using flows::DistanceConvention;
-using flows::Tensor;
+using wgflow::Tensor;
 
 namespace {
 

@@ -10,13 +10,13 @@
 #include <xtensor/xview.hpp>
 
 #include "flows/kernels.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 using wgflow::Rng;
 using wgflow::flows::Bandwidth;
 using wgflow::flows::DistanceConvention;
 using wgflow::flows::RadialKernel;
-using wgflow::flows::Tensor;
+using wgflow::Tensor;
 namespace fl = wgflow::flows;
 
 namespace {

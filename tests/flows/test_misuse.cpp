@@ -19,7 +19,7 @@
 #include "tests/flows/flow_fixture.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 using wgtest::normal_particles;
 
 namespace {

@@ -9,7 +9,7 @@ using wgflow::flows::Adam;
 using wgflow::flows::Momentum;
 using wgflow::flows::Optimizer;
 using wgflow::flows::Sgd;
-using wgflow::flows::Tensor;
+using wgflow::Tensor;
 
 TEST_CASE("SGD moves against the drift by eta") {
   Sgd<double> sgd{0.1};

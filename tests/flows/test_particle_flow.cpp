@@ -15,7 +15,7 @@
 #include "tests/flows/flow_fixture.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 using wgtest::diagonal_quadratic;
 using wgtest::normal_particles;
 

@@ -31,7 +31,7 @@
 
 using namespace wgflow;
 using wgtest::allocations_during;
-using flows::Tensor;
+using wgflow::Tensor;
 
 TEST_CASE("the allocation counter sees tensors and vectors (so the zero counts below can fail)") {
   // The results escape into outer variables, so that the compiler cannot elide the allocations.

@@ -10,7 +10,7 @@
 #include "models/toy_potentials.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 
 TEST_CASE("SVGD on a correlated 2-D Gaussian: particle mean and covariance match the target") {
   // l(t) = (t - m)^T A (t - m) / 2 with A = Sigma^-1, Sigma = [[1, 0.8], [0.8, 1]]; prior N(0, 100 I); lambda = 1.

@@ -2,7 +2,7 @@
 // parameter space and in function space. The sizes are chosen so that every parallel path runs: the
 // particles' potential gradients, the embeddings and pullbacks (one task per particle), the kernel
 // matrices (rows in parallel) and the N x N x J distance GEMM, which at 128 x 128 x 193 = 3.2e6
-// multiply-adds is above autodiff/gemm.hpp's threshold for sharing a product among threads.
+// multiply-adds is above core/gemm.hpp's threshold for sharing a product among threads.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -17,10 +17,10 @@
 #include "models/initializer.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
-#include "models/random.hpp"
+#include "core/random.hpp"
 
 using namespace wgflow;
-using flows::Tensor;
+using wgflow::Tensor;
 
 namespace {
 

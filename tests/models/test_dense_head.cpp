@@ -202,7 +202,7 @@ void compare_forward_paths(std::size_t B, std::size_t in, std::size_t n, bool bi
   const T b2 = T(0.375);
   REQUIRE(d::PackedHead<T>::fits(in, n));
   std::vector<T> h_gemm(B * n), out_gemm(B), h_small(B * n), out_small(B), spare(n);
-  wgflow::ad::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), h_gemm.data(), n);
+  wgflow::gemm<T>(false, false, B, n, in, T(1), X.data(), in, W1.data(), n, T(0), h_gemm.data(), n);
   d::forward_rows(h_gemm.data(), B, n, bias1 ? b1.data() : nullptr, w2.data(), b2, out_gemm.data(), act, act_scalar);
   std::vector<T, xsimd::aligned_allocator<T, 64>> buffer(d::PackedHead<T>::buffer_size(in, n));
   const d::PackedHead<T> head(W1.data(), bias1 ? b1.data() : nullptr, w2.data(), in, n, buffer.data());

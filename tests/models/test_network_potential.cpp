@@ -15,7 +15,7 @@
 
 using namespace wgtest;
 using wgflow::models::Initializer;
-using wgflow::models::LastBatch;
+using wgflow::data::LastBatch;
 using wgflow::models::Loss;
 using wgflow::models::NetworkPotential;
 

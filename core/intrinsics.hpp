@@ -1,0 +1,54 @@
+#pragma once
+// The x86 intrinsics headers, made safe for xsimd 8.1 under GCC 12 (Debian 12's toolchain). meson.build
+// force-includes this file first in every wgflow translation unit (-include core/intrinsics.hpp, carried
+// by wgflow_dep), because both repairs below only work if they come before the first <immintrin.h> or
+// xsimd include, and TBB's headers include <immintrin.h> themselves. The headers through which wgflow
+// reaches xsimd (autodiff/tape.hpp and the few that include xsimd directly) include it too, for a program
+// compiled by hand whose first include is a wgflow header.
+//
+// 1. Warnings. GCC 12's AVX and AVX-512 intrinsics build "undefined" vectors as `__m512i __Y = __Y;` (the
+//    _mm512_undefined_* idiom). Once xsimd's math (log, pow, tanh, hadd, ...) is inlined into a loop of
+//    ours, the optimiser reports `'__Y' may be used uninitialized [-Wmaybe-uninitialized]` at those lines,
+//    in the system header, for every caller (132 such warnings in an AVX-512 release build). The value is
+//    meant to be unspecified; the warning is a false positive (GCC bug 105593). It is located at the
+//    intrinsic headers' own lines, so silencing it around their one inclusion here is the narrowest place
+//    that works: our own code keeps the warning.
+//
+// 2. -O0 builds on AVX-512BW CPUs. Without __OPTIMIZE__, GCC 12 defines _mm512_mask_blend_epi8 and
+//    _mm512_mask_blend_epi16 as macros that cast their operands straight to __v64qi / __v32hi. xsimd's
+//    AVX-512BW integer select (reached from xt::log and xsimd::sincos through xsimd's generic log) passes
+//    it xsimd::batch objects, which convert to __m512i but not to those types, so any -O0 build (a debug
+//    build, the sanitizer build) fails:
+//      /usr/include/xsimd/arch/xsimd_avx512bw.hpp:321:24: error: invalid cast from type
+//      'const xsimd::batch<long int, xsimd::avx512bw>' to type '__v64qi'
+//    With optimisation the same intrinsics are functions taking __m512i; at -O0 we replace the two macros
+//    by such functions (same names, same types, same builtins), so the build keeps the CPU's full ISA.
+#if defined(__x86_64__) || defined(__i386__)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
+
+#if defined(_mm512_mask_blend_epi8) || defined(_mm512_mask_blend_epi16)
+#if defined(XSIMD_HPP)
+#error "core/intrinsics.hpp must come before xsimd (and xtensor): include a wgflow header first"
+#endif
+#undef _mm512_mask_blend_epi8
+#undef _mm512_mask_blend_epi16
+extern __inline __m512i __attribute__((__gnu_inline__, __always_inline__, __artificial__))
+_mm512_mask_blend_epi8(__mmask64 __U, __m512i __A, __m512i __W) {
+  return (__m512i)__builtin_ia32_blendmb_512_mask((__v64qi)__A, (__v64qi)__W, __U);
+}
+extern __inline __m512i __attribute__((__gnu_inline__, __always_inline__, __artificial__))
+_mm512_mask_blend_epi16(__mmask32 __U, __m512i __A, __m512i __W) {
+  return (__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)__A, (__v32hi)__W, __U);
+}
+#endif
+
+#endif
