@@ -24,7 +24,7 @@
 #include "bench/synthetic.hpp"
 #include "flows/flows.hpp"
 #include "models/initializer.hpp"
-#include "models/loss.hpp"
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
@@ -78,7 +78,7 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
   const Tensor<T> kernel_inputs = wb::synthetic_regression<T>(kernel_points, inputs, 2).first;
 
   models::Mlp<T> net({.widths = {inputs, hidden, 1}});
-  models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
+  models::NetworkPotential<T> potential(net, models::SquaredError<T>(), X, Y, {.batch_size = 100, .seed = 3});
   const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
   const Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
   const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
@@ -88,13 +88,14 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
     const char* name;
     flows::ParticleFlow<T> flow;
   };
-  flows::RepulsiveSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = T(1e-6)};
-  repulsion.model = &net;
-  repulsion.kernel_inputs = kernel_inputs;
   std::vector<Method> methods;
-  methods.push_back({"DE", flows::deep_ensemble<T>(potential, particles, eta, 5)});
-  methods.push_back({"DLE", flows::deep_langevin_ensemble<T>(potential, prior, T(1e-4), particles, eta, 5)});
-  methods.push_back({"DRLE", flows::deep_repulsive_langevin_ensemble<T>(potential, prior, repulsion, particles, eta, 5)});
+  methods.push_back({"DE", flows::deep_ensemble<T>(potential, particles, {.eta = eta, .seed = 5})});
+  methods.push_back({"DLE", flows::deep_langevin_ensemble<T>(potential, prior, particles,
+                                                             {.lambda = T(1e-4), .eta = eta, .seed = 5})});
+  methods.push_back({"DRLE", flows::deep_repulsive_langevin_ensemble<T>(
+                                 potential, prior, particles,
+                                 {.lambda1 = T(1e-3), .lambda2 = T(1e-6), .model = &net,
+                                  .kernel_inputs = kernel_inputs, .eta = eta, .seed = 5})});
 
   for (Method& m : methods) {
     const std::string workload = std::string("flow_step/") + m.name;

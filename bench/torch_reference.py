@@ -14,7 +14,7 @@ figure (same keys as the C++ programs, "impl": "torch") so that bench/run.sh can
 How the ensembles are made fast: all N networks live in one flat N x J parameter tensor (J = 501), viewed
 as batched weight tensors; a forward pass is two torch.baddbmm calls for all networks at once, a step is
 one autograd.grad call and one in-place update of the flat tensor. No Python loop runs over networks. For
-DRLE the function-space drift is computed on detached features and pulled back in the same backward pass
+DRLE the function-space gradient is computed on detached features and pulled back in the same backward pass
 as the loss (grad of sum_i l_i + <f_i, g_i>), so one step costs one forward and one backward of the
 batched graph. The bandwidth follows the reference's median rule (estimated at the first 5 steps, then
 frozen), as wgflow's does; warm-up steps cover those.
@@ -176,7 +176,7 @@ class EnsembleFlow:
         rows = self.perm[(self.t % per_epoch) * self.batch:(self.t % per_epoch + 1) * self.batch]
         return self.X[rows], self.Y[rows]
 
-    def interaction_drift(self, F):
+    def interaction_gradient(self, F):
         """lambda1 ((1/N) S(F, F) - (1/M) S(F, prior features)) with the mean-of-squares convention."""
         c = 1.0 / F.shape[1]
         d2 = sq_distances(F, F, c)
@@ -195,20 +195,20 @@ class EnsembleFlow:
         total = ((out - Yb) ** 2).mean(dim=(1, 2)).sum()  # sum over networks of each one's mean squared error
         if self.method == "DRLE" and self.space == "function":
             F = ensemble_forward(theta, self.XK).squeeze(2)  # N x 100 features
-            g = self.interaction_drift(F.detach())
+            g = self.interaction_gradient(F.detach())
             total = total + (F * g).sum()  # its gradient pulls g back through the network
             (grad,) = torch.autograd.grad(total, theta)
         else:
             (grad,) = torch.autograd.grad(total, theta)
             if self.method == "DRLE":
-                grad = grad + self.interaction_drift(theta.detach())
+                grad = grad + self.interaction_gradient(theta.detach())
         with torch.no_grad():
             if self.method == "DE":
                 theta.sub_(grad, alpha=self.eta)
             else:
-                drift = grad.add_(theta * self.lam / self.var)  # + lambda grad(-log p)
+                gradient = grad.add_(theta * self.lam / self.var)  # + lambda grad(-log p)
                 noise = torch.randn(theta.shape, generator=self.gen, dtype=theta.dtype)
-                theta.add_(drift, alpha=-self.eta).add_(noise, alpha=math.sqrt(2 * self.lam * self.eta))
+                theta.add_(gradient, alpha=-self.eta).add_(noise, alpha=math.sqrt(2 * self.lam * self.eta))
         self.t += 1
 
 
@@ -284,10 +284,10 @@ def bench_interaction(b, dtypes, n=1000, dim=500, m=200):
                 kp = torch.exp(sq_distances(X, P, c) * (-0.5 / h))
                 centre = X.mean(0, keepdim=True)
                 Xc, Pc = X - centre, P - centre
-                drift = lam1 * (rbf_gradient_sum(Xc, Xc, k * (-0.5 / h), c) / n
-                                - rbf_gradient_sum(Xc, Pc, kp * (-0.5 / h), c) / m)
+                gradient = lam1 * (rbf_gradient_sum(Xc, Xc, k * (-0.5 / h), c) / n
+                                   - rbf_gradient_sum(Xc, Pc, kp * (-0.5 / h), c) / m)
                 energy = lam1 / 2 * (k.mean() - 2 * kp.mean())  # as InteractionEnergy reports it
-                return drift, energy
+                return gradient, energy
 
             report(b, "interaction/drle", n, dim, dtype, b.time_runs(drle, warmup=6))
 

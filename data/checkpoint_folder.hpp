@@ -15,8 +15,9 @@
 // arrays); integers that must survive exactly (step counts, seeds) live in the manifest, whose JSON
 // integers are 64-bit exact. The manifest carries a checksum of its own fields ("fnv1a64" over their
 // compact dump, keys sorted), so that a manifest edited to another valid step count or seed is refused
-// like a changed array, instead of resuming a run that never happened (format version 2; version 1
-// manifests had none and are refused by version).
+// like a changed array, instead of resuming a run that never happened. Format version 3: every method is
+// one integrator's flow ("kind": "particle_flow"; SVGD and mean-field VI saved their own kinds in version
+// 2), and terms carry their gradient's names; older versions are refused by version.
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -44,7 +45,7 @@ namespace wgflow::data {
 
 
 inline constexpr const char* checkpoint_format = "wgflow-checkpoint";
-inline constexpr int checkpoint_version = 2;
+inline constexpr int checkpoint_version = 3;
 
 // What a checkpoint holds: named arrays (file stem -> array, e.g. "particles" -> particles.npy) and the
 // rest of the state in a JSON manifest.

@@ -1,7 +1,7 @@
 // Adding a free-energy term of your own (flows/term.hpp), then running a flow with it.
 //
 // The new term is a confinement F_c(Q) = (c/2) int |theta|^2 dQ. Its first variation is c |theta|^2 / 2, so
-// it moves every particle with the drift c theta. Added to DLE on the double well of paper §3.1, the free
+// its gradient at every particle is c theta. Added to DLE on the double well of paper §3.1, the free
 // energy int l dQ + F_c + KL(Q || N(0, 1)) has the Gibbs minimiser q* ∝ exp(-l(t) - (1 + c) t^2 / 2): the
 // paper's DLE optimum with the prior variance 1 / (1 + c). The program checks the particles against it.
 //
@@ -25,13 +25,13 @@
 
 using namespace wgflow;
 
-// The whole term: a name, its drift, and (optionally) its energy at the particles.
+// The whole term: a name, its gradient, and (optionally) its energy at the particles.
 class Confinement final : public flows::Term<double> {
  public:
   explicit Confinement(double c) : c_(c) {}
   std::string name() const override { return "confinement"; }
-  void add_drift(const flows::StepContext<double>& ctx, wgflow::Tensor<double>& drift) override {
-    drift += c_ * ctx.particles;                                                // grad (c/2)|theta|^2
+  void add_gradient(const flows::StepContext<double>& ctx, Tensor<double>& gradient) override {
+    gradient += c_ * ctx.particles;                                             // grad (c/2)|theta|^2
     energy_ = c_ / 2 * xt::mean(xt::sum(xt::square(ctx.particles), {1}))();  // (c/2) mean_i |theta_i|^2
   }
   std::optional<double> energy() const override { return energy_; }
@@ -49,14 +49,14 @@ int example() {
   auto loss = models::double_well<double>();
   const auto prior = models::GaussianPrior<double>::isotropic(1, 1.0);
 
-  auto flow = flows::deep_langevin_ensemble<double>(loss, prior, /*lambda=*/1.0, prior.sample(N, 1), eta, /*seed=*/7);
+  auto flow = flows::deep_langevin_ensemble(loss, prior, prior.sample(N, 1), {.lambda = 1.0, .eta = eta, .seed = 7});
   flow.add(std::make_unique<Confinement>(c));
   flow.run(steps);
 
   // The analytic optimum on a grid, and the particles' distance to it.
   const analysis::Grid<double> grid(-5.0, 5.0, 1001);
   const auto q = analysis::gibbs_density(grid, analysis::loss_of(loss), 1.0, /*prior_variance=*/1 / (1 + c));
-  const wgflow::Tensor<double>& theta = flow.particles();
+  const Tensor<double>& theta = flow.particles();
   const double mean = xt::mean(theta)(), variance = xt::variance(theta)();
   std::printf("DLE + confinement (c = %.2f): %zu particles, %zu steps of eta = %.0e\n", c, N, steps, eta);
   std::printf("  particles: mean %+.4f  variance %.4f\n", mean, variance);

@@ -48,15 +48,16 @@ int run(int argc, char** argv) {
   const Tensor<double> init = prior.sample(particles, ex.seed());
 
   std::vector<flows::ParticleFlow<double>> runs;
-  runs.push_back(flows::deep_ensemble(loss, init, eta, ex.seed()));
-  runs.push_back(flows::deep_langevin_ensemble<double>(loss, prior, lambda, init, eta, ex.seed() + 1));
-  flows::RepulsiveSettings<double> repulsion{.lambda1 = lambda1, .lambda2 = lambda2,
-                                             .bandwidth = flows::Bandwidth<double>::fixed(bandwidth)};
-  runs.push_back(flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta, ex.seed() + 2));
+  runs.push_back(flows::deep_ensemble(loss, init, {.eta = eta, .seed = ex.seed()}));
+  runs.push_back(flows::deep_langevin_ensemble(loss, prior, init, {.lambda = lambda, .eta = eta, .seed = ex.seed() + 1}));
+  runs.push_back(flows::deep_repulsive_langevin_ensemble(
+      loss, prior, init,
+      {.lambda1 = lambda1, .lambda2 = lambda2, .bandwidth = flows::Bandwidth<double>::fixed(bandwidth), .eta = eta,
+       .seed = ex.seed() + 2}));
   Checkpoints checkpoints(ex);
   for (auto& flow : runs) {
     Progress progress(flow.name(), steps);
-    checkpoints.run(flow, flow.name(), steps, [&](const flows::Flow<double>& f) {
+    checkpoints.run(flow, flow.name(), steps, [&](const flows::ParticleFlow<double>& f) {
       progress.update(f.steps_taken(), *flow.term(0).energy());
       return true;
     }, 1000);

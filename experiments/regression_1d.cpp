@@ -100,27 +100,24 @@ int run(int argc, char** argv) {
   const auto init_rule = models::Initializer::kaiming(1.0, 1.0);
   const auto prior = models::GaussianPrior<double>::from_initializer(init_rule, net.layout());
   const Tensor<double> init = init_rule.sample<double>(net.layout(), particles, ex.seed());
-  models::NetworkPotential<double> potential(net, models::Loss::squared_error(), X, Y,
+  models::NetworkPotential<double> potential(net, models::SquaredError<double>(), X, Y,
                                              {.batch_size = points, .seed = ex.seed()});
 
   Tensor<double> K = Tensor<double>::from_shape({kernel_inputs, 1});
   for (std::size_t k = 0; k < kernel_inputs; ++k)
     K(k, 0) = input_scale * (-12.0 + 24.0 * static_cast<double>(k) / static_cast<double>(kernel_inputs - 1));
-  flows::RepulsiveSettings<double> repulsion{.lambda1 = lambda1, .lambda2 = lambda, .model = &net, .kernel_inputs = K};
 
-  std::vector<std::unique_ptr<flows::Flow<double>>> runs;
-  runs.push_back(std::make_unique<flows::ParticleFlow<double>>(flows::deep_ensemble(potential, init, eta, ex.seed())));
-  runs.push_back(std::make_unique<flows::ParticleFlow<double>>(
-      flows::deep_langevin_ensemble<double>(potential, prior, lambda, init, eta, ex.seed() + 1)));
-  runs.push_back(std::make_unique<flows::ParticleFlow<double>>(
-      flows::deep_repulsive_langevin_ensemble<double>(potential, prior, repulsion, init, eta, ex.seed() + 2)));
-  // SVGD's drift is K (grad l / lambda - grad log p) / N + repulsion: its step is scaled by lambda so that the
-  // loss gradient moves particles as fast as in DE.
-  runs.push_back(std::make_unique<flows::Svgd<double>>(potential, prior, init, flows::Sgd<double>{eta * lambda},
-                                                       flows::SvgdConfig<double>{.lambda = lambda}));
-  runs.push_back(std::make_unique<flows::MeanFieldVI<double>>(
-      potential, prior, init, flows::MeanFieldVIConfig<double>{.lambda = lambda, .seed = ex.seed() + 3},
-      flows::Adam<double>{.eta = vi_eta}));
+  std::vector<flows::ParticleFlow<double>> runs;
+  runs.push_back(flows::deep_ensemble(potential, init, {.eta = eta, .seed = ex.seed()}));
+  runs.push_back(flows::deep_langevin_ensemble(potential, prior, init, {.lambda = lambda, .eta = eta, .seed = ex.seed() + 1}));
+  runs.push_back(flows::deep_repulsive_langevin_ensemble(
+      potential, prior, init,
+      {.lambda1 = lambda1, .lambda2 = lambda, .model = &net, .kernel_inputs = K, .eta = eta, .seed = ex.seed() + 2}));
+  // SVGD's gradient is K (grad l / lambda - grad log p) / N + repulsion: its step is scaled by lambda so that
+  // the loss gradient moves particles as fast as in DE.
+  runs.push_back(flows::svgd(potential, prior, init, {.lambda = lambda, .optimizer = flows::Sgd<double>{eta * lambda}}));
+  runs.push_back(flows::mean_field_vi(
+      potential, prior, init, {.lambda = lambda, .optimizer = flows::Adam<double>{.eta = vi_eta}, .seed = ex.seed() + 3}));
   const std::vector<std::string> names{"DE", "DLE", "DRLE", "SVGD", "MFVI"};
 
   const std::size_t grid_points = 241;
@@ -131,12 +128,13 @@ int run(int argc, char** argv) {
   Checkpoints checkpoints(ex);
   for (std::size_t r = 0; r < runs.size(); ++r) {
     Progress progress(names[r], steps);
-    checkpoints.run(*runs[r], names[r], steps, [&](const flows::Flow<double>& f) {
-      const Tensor<double>& p = f.particles();  // the loss of the first member, on all training points
-      progress.update(f.steps_taken(), potential.loss_on(std::span<const double>(p.data(), p.shape()[1]), X, Y));
+    checkpoints.run(runs[r], names[r], steps, [&](const flows::ParticleFlow<double>& f) {
+      // The loss of the first member, on all training points (MFVI's rows are [mu | rho]: its mean).
+      const Tensor<double>& p = f.particles();
+      progress.update(f.steps_taken(), potential.loss_on(std::span<const double>(p.data(), net.num_params()), X, Y));
       return true;
     }, 500);
-    const auto pred = flows::predict<double>(net, runs[r]->predictive_samples(10, ex.seed() + 4), grid);
+    const auto pred = flows::predict<double>(net, runs[r].predictive_samples(10, ex.seed() + 4), grid);
     double gap_sd = 0, data_sd = 0;
     std::size_t gap_n = 0;
     for (std::size_t g = 0; g < grid_points; ++g) {
@@ -148,7 +146,7 @@ int run(int argc, char** argv) {
     }
     gap_sd /= static_cast<double>(std::max<std::size_t>(gap_n, 1));
     data_sd /= static_cast<double>(grid_points - gap_n);
-    const auto fit = flows::predict<double>(net, runs[r]->predictive_samples(10, ex.seed() + 4), X);
+    const auto fit = flows::predict<double>(net, runs[r].predictive_samples(10, ex.seed() + 4), X);
     double sse = 0;
     for (std::size_t i = 0; i < points; ++i) sse += (fit.mean(i, 0) - Y(i, 0)) * (fit.mean(i, 0) - Y(i, 0));
     results[names[r]] = {{"sd_in_gaps", gap_sd}, {"sd_on_data", data_sd}, {"gap_to_data_sd_ratio", gap_sd / data_sd},

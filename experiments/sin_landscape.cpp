@@ -1,6 +1,6 @@
 // Paper §3.3 ("sin"): l(t) = -|sin t|, whose global minimisers are all t = pi/2 + k pi. N = 20 particles start
 // uniform on [-1000 pi, 1000 pi]; DE descends into the minimum of the basin each particle starts in; DLE
-// (lambda = 1e-3) jitters around it; DRLE (lambda1 = 0.6, RBF bandwidth 0.1, prior drift and prior
+// (lambda = 1e-3) jitters around it; DRLE (lambda1 = 0.6, RBF bandwidth 0.1, prior gradient and prior
 // attraction off, as in the reference code) repels particles that come within the kernel's range.
 //
 // From the paper's start the particles are ~300 apart, far beyond that range (k = exp(-d^2 / 0.2)), so the
@@ -70,7 +70,7 @@ int run(int argc, char** argv) {
   ex.option("--eta", eta, "SGD step size")->check(finite_positive());
   ex.option("--steps", steps, "iterations")->check(count(1));
   ex.resume_may_change("--steps");  // --resume continues a flow to any --steps at least its saved step
-  ex.option("--lambda", lambda, "DLE: KL weight (noise only: the prior drift is off)")->check(finite_non_negative());
+  ex.option("--lambda", lambda, "DLE: KL weight (noise only: the prior gradient is off)")->check(finite_non_negative());
   ex.option("--lambda1", lambda1, "DRLE: repulsion weight")->check(finite_non_negative());
   ex.option("--lambda2", lambda2, "DRLE: KL weight (the paper does not state it; DLE's lambda by default)")
       ->check(finite_non_negative());
@@ -80,7 +80,7 @@ int run(int argc, char** argv) {
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   auto loss = models::neg_abs_sin<double>();
-  // Only the noise of the KL term acts (its drift and the prior attraction are off), so the prior's
+  // Only the noise of the KL term acts (its prior gradient and the prior attraction are off), so the prior's
   // variance does not matter; it must merely exist.
   const auto prior = models::GaussianPrior<double>::isotropic(1, 1.0);
 
@@ -95,16 +95,17 @@ int run(int argc, char** argv) {
       init(i, 0) = rng.uniform(lo, hi);
     }
     std::vector<flows::ParticleFlow<double>> runs;
-    runs.push_back(flows::deep_ensemble(loss, init, eta, ex.seed()));
-    runs.push_back(flows::deep_langevin_ensemble<double>(loss, prior, lambda, init, eta, ex.seed() + 1, 0.0));
-    flows::RepulsiveSettings<double> repulsion{.lambda1 = lambda1, .lambda2 = lambda2, .prior_drift_scale = 0,
-                                               .prior_attraction_scale = 0,
-                                               .bandwidth = flows::Bandwidth<double>::fixed(bandwidth)};
-    runs.push_back(flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta, ex.seed() + 2));
+    runs.push_back(flows::deep_ensemble(loss, init, {.eta = eta, .seed = ex.seed()}));
+    runs.push_back(flows::deep_langevin_ensemble(
+        loss, prior, init, {.lambda = lambda, .prior_gradient_scale = 0, .eta = eta, .seed = ex.seed() + 1}));
+    runs.push_back(flows::deep_repulsive_langevin_ensemble(
+        loss, prior, init,
+        {.lambda1 = lambda1, .lambda2 = lambda2, .prior_gradient_scale = 0, .prior_attraction_scale = 0,
+         .bandwidth = flows::Bandwidth<double>::fixed(bandwidth), .eta = eta, .seed = ex.seed() + 2}));
     results[start]["pairs_in_kernel_range_at_start"] = pairs_in_range(init, bandwidth);
     for (auto& flow : runs) {
       Progress progress(start + " " + flow.name(), steps);
-      checkpoints.run(flow, start + " " + flow.name(), steps, [&](const flows::Flow<double>& f) {
+      checkpoints.run(flow, start + " " + flow.name(), steps, [&](const flows::ParticleFlow<double>& f) {
         progress.update(f.steps_taken(), *flow.term(0).energy());
         return true;
       }, 100);

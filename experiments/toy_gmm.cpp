@@ -2,7 +2,7 @@
 // DE settles on the four centres; DLE samples q* ∝ exp(-l/lambda), which near each centre is N(mu_k,
 // lambda I), so its spread grows with lambda: the mean squared distance to the nearest centre is 2 lambda in
 // R^2. DRLE (repulsion in parameter space, median bandwidth, 200 prior samples) spreads further. As in the
-// reference code the prior drift is off and the noise on; the barriers between modes (~19 in units of
+// reference code the prior gradient is off and the noise on; the barriers between modes (~19 in units of
 // lambda = 0.2) keep every particle in the mode its start chose.
 //
 //   toy_gmm            the paper's settings: N = 300, eta = 1e-2, 10 000 steps
@@ -80,23 +80,24 @@ int run(int argc, char** argv) {
 
   // (label, flow): the label names the setting in the CSV and in meta.json.
   std::vector<std::pair<std::string, flows::ParticleFlow<double>>> runs;
-  runs.emplace_back("DE", flows::deep_ensemble(loss, init, eta, ex.seed()));
+  runs.emplace_back("DE", flows::deep_ensemble(loss, init, {.eta = eta, .seed = ex.seed()}));
   for (std::size_t k = 0; k < lambdas.size(); ++k)
     runs.emplace_back("DLE lambda=" + CLI::detail::to_string(lambdas[k]),
-                      flows::deep_langevin_ensemble<double>(loss, prior, lambdas[k], init, eta, ex.seed() + 1 + k,
-                                                            /*prior_drift_scale=*/0.0));
-  flows::RepulsiveSettings<double> repulsion{.lambda1 = lambda1, .lambda2 = lambda2, .prior_drift_scale = 0,
-                                             .bandwidth = flows::Bandwidth<double>::median(),
-                                             .prior_samples = prior_samples};
-  runs.emplace_back("DRLE", flows::deep_repulsive_langevin_ensemble<double>(loss, prior, repulsion, init, eta,
-                                                                            ex.seed() + 1 + lambdas.size()));
+                      flows::deep_langevin_ensemble(loss, prior, init,
+                                                    {.lambda = lambdas[k], .prior_gradient_scale = 0, .eta = eta,
+                                                     .seed = ex.seed() + 1 + k}));
+  runs.emplace_back("DRLE", flows::deep_repulsive_langevin_ensemble(
+                                loss, prior, init,
+                                {.lambda1 = lambda1, .lambda2 = lambda2, .prior_gradient_scale = 0,
+                                 .bandwidth = flows::Bandwidth<double>::median(), .prior_samples = prior_samples,
+                                 .eta = eta, .seed = ex.seed() + 1 + lambdas.size()}));
 
   CsvWriter out(ex.path("particles.csv"), {"setting", "particle", "x", "y"});
   nlohmann::json results;
   Checkpoints checkpoints(ex);
   for (auto& [label, flow] : runs) {
     Progress progress(label, steps);
-    checkpoints.run(flow, label, steps, [&](const flows::Flow<double>& f) {
+    checkpoints.run(flow, label, steps, [&](const flows::ParticleFlow<double>& f) {
       progress.update(f.steps_taken(), *flow.term(0).energy());
       return true;
     }, 500);

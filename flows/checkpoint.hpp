@@ -3,7 +3,7 @@
 //
 //   save_checkpoint(flow, "run/checkpoint");      // crash-safe: see data/checkpoint_folder.hpp
 //   ...
-//   auto flow = deep_repulsive_langevin_ensemble(potential, prior, settings, init, eta, seed);  // as before
+//   auto flow = deep_repulsive_langevin_ensemble(potential, prior, init, settings);  // as before
 //   load_checkpoint(flow, "run/checkpoint");      // now at the saved step; stepping on gives the same bits
 //
 // A checkpoint is a folder of NumPy .npy arrays and a manifest.json. It holds everything a step reads
@@ -15,8 +15,8 @@
 // name, the particle shape, the optimiser's and the terms' names (which carry their settings) and every
 // array's shape must match, and an error names the file at fault. Nothing changes unless all of it does.
 //
-// Supported: ParticleFlow (DE, DLE, DRLE and any custom terms), Svgd and MeanFieldVI, with the Sgd,
-// Momentum or Adam optimisers. Potentials must be stateless across steps (NetworkPotential is: its
+// Every method is a ParticleFlow (DE, DLE, DRLE, SVGD, mean-field VI and any custom terms), so one format
+// serves all, with the Sgd, Momentum or Adam optimisers. Potentials must be stateless across steps (NetworkPotential is: its
 // minibatch is a function of the step).
 #include <cstdint>
 #include <filesystem>
@@ -25,14 +25,10 @@
 #include <utility>
 #include <vector>
 
-#include <xtensor/xview.hpp>
-
 #include "core/errors.hpp"
 #include "data/checkpoint_folder.hpp"
-#include "flows/mean_field_vi.hpp"
 #include "flows/optimizers.hpp"
 #include "flows/particle_flow.hpp"
-#include "flows/svgd.hpp"
 
 namespace wgflow::flows {
 
@@ -43,7 +39,7 @@ using data::SaveOptions;
 using data::Snapshot;
 using data::write_snapshot;
 
-// Reads and writes the flows' private state; each supported flow befriends it.
+// Reads and writes the flow's private state; ParticleFlow befriends it.
 struct CheckpointAccess {
   template <class T>
   static Snapshot<T> capture(const ParticleFlow<T>& f) {
@@ -72,40 +68,6 @@ struct CheckpointAccess {
         if (stem.rfind(prefix, 0) == 0) state.emplace(stem.substr(prefix.size()), std::move(array));
       f.terms_[k]->load_state(state);
     }
-  }
-
-  template <class T>
-  static Snapshot<T> capture(const Svgd<T>& f) {
-    Snapshot<T> s = header<T>("svgd", f.name(), f.particles_, f.step_);
-    capture_optimizer(f.optimizer_, s);
-    s.arrays.emplace("bandwidth", Tensor<T>{{f.config_.bandwidth.value()}});
-    return s;
-  }
-  template <class T>
-  static void restore(Svgd<T>& f, Snapshot<T>& s) {
-    f.particles_ = std::move(s.arrays.at("particles"));
-    f.step_ = s.manifest.at("steps").template get<std::uint64_t>();
-    restore_optimizer(f.optimizer_, s);
-    f.config_.bandwidth.restore(s.arrays.at("bandwidth")(0, 0));
-  }
-
-  template <class T>
-  static Snapshot<T> capture(const MeanFieldVI<T>& f) {
-    Snapshot<T> s = header<T>("mean_field_vi", f.name(), f.means_, f.step_);
-    s.arrays.erase("particles");  // the means are the left half of the variational parameters
-    s.arrays.emplace("variational_parameters", f.params_);
-    s.manifest["seed"] = f.config_.seed;
-    capture_optimizer(f.optimizer_, s);
-    return s;
-  }
-  template <class T>
-  static void restore(MeanFieldVI<T>& f, Snapshot<T>& s) {
-    f.params_ = std::move(s.arrays.at("variational_parameters"));
-    const std::size_t J = f.means_.shape()[1];
-    f.means_ = xt::view(f.params_, xt::all(), xt::range(0, J));
-    f.step_ = s.manifest.at("steps").template get<std::uint64_t>();
-    f.config_.seed = s.manifest.at("seed").template get<std::uint64_t>();
-    restore_optimizer(f.optimizer_, s);
   }
 
  private:
@@ -206,16 +168,15 @@ void check_compatible(const Snapshot<T>& live, const Snapshot<T>& saved, const s
 }  // namespace detail
 
 // Saves the flow's state as the checkpoint folder `dir` (created, or replaced as a whole).
-template <class FlowT>
-void save_checkpoint(const FlowT& flow, const std::filesystem::path& dir, const SaveOptions& options = {}) {
+template <class T>
+void save_checkpoint(const ParticleFlow<T>& flow, const std::filesystem::path& dir, const SaveOptions& options = {}) {
   write_snapshot(CheckpointAccess::capture(flow), dir, options);
 }
 
 // Loads the checkpoint folder `dir` into `flow`, which must be configured as the saved flow was. On any
 // error (wgflow::Error naming the file at fault) the flow is left unchanged.
-template <class FlowT>
-void load_checkpoint(FlowT& flow, const std::filesystem::path& dir) {
-  using T = typename std::remove_cvref_t<decltype(flow.particles())>::value_type;
+template <class T>
+void load_checkpoint(ParticleFlow<T>& flow, const std::filesystem::path& dir) {
   const Snapshot<T> live = CheckpointAccess::capture(flow);
   Snapshot<T> saved = read_snapshot<T>(dir);
   detail::check_compatible(live, saved, resolve_checkpoint(dir));

@@ -1,15 +1,25 @@
 #pragma once
-// The divergence check of the flows that run their own update (Svgd, MeanFieldVI): the first row and
-// coordinate of a matrix that is not finite, reported as ParticleFlow reports its own ("<flow>: step t,
-// particle i: <what> is not finite (coordinate j = v)"), so that every method names the step, the particle
-// and the quantity at fault. Rows are scanned in order, so the row named is the first one whatever the
-// thread count.
+// Divergence checks by rows: which particle (row) of a matrix first holds a NaN or an infinity, found
+// without slowing a healthy step, and reported the same way whatever the thread count.
+//
+//   require_finite_rows   one matrix, checked after the fact (a term's intermediate results)
+//   RowFaults             the integrator's per-particle passes: each row is checked in the same
+//                         vectorised pass that sums or updates it, and the first fault is reported in a
+//                         fixed order (source, then row) after the parallel pass
+//
+// Messages read "<flow>: step t, particle i: <what> is not finite (coordinate j = v)".
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "core/tensor.hpp"
@@ -17,7 +27,7 @@
 namespace wgflow::flows {
 
 // Throws wgflow::Error if x (rows x cols, row-major) holds a NaN or an infinity. `row_name` names a row
-// ("particle", "member"); describe() returns the pair {flow name, quantity at fault} and is called only on
+// ("particle", "member"); describe() returns the pair {who, quantity at fault} and is called only on
 // failure, so that a healthy step builds no string (steady-state steps allocate nothing).
 template <class T, class Describe>
 void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row_name, const Describe& describe) {
@@ -29,12 +39,94 @@ void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j)
       if (!std::isfinite(p[i * cols + j])) {
-        const auto [flow, what] = describe();
+        const auto [who, what] = describe();
         std::ostringstream msg;
-        msg << flow << ": step " << step << ", " << row_name << " " << i << ": " << what
+        msg << who << ": step " << step << ", " << row_name << " " << i << ": " << what
             << " is not finite (coordinate " << j << " = " << p[i * cols + j] << ")";
         throw Error(msg.str());
       }
 }
+
+// Per row, written by the one task that owns the row: the first non-finite entry met and the source
+// (a term's index) that produced it, and the source with the largest entry, for the message when a
+// finite gradient still overflows the update.
+template <class T>
+class RowFaults {
+ public:
+  struct Fault {
+    std::size_t row, column, source;
+    T value;
+  };
+
+  void reset(std::size_t rows) {
+    column_.assign(rows, none);
+    source_.assign(rows, 0);
+    value_.resize(rows);
+    largest_.assign(rows, T(0));
+    largest_source_.assign(rows, 0);
+  }
+
+  // d = (first ? 0 : d) + e over n entries, noting in row i a fault of `source` or its largest entry:
+  // one pass (the magnitudes' maximum as integers vectorises where a NaN-aware float maximum does not).
+  void accumulate(std::size_t i, std::size_t source, T* d, const T* e, std::size_t n, bool first) {
+    const Bits top = first ? accumulate_into<true>(d, e, n) : accumulate_into<false>(d, e, n);
+    if (top >= infinity_bits) {
+      note(i, source, e, n);
+    } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
+      largest_[i] = size, largest_source_[i] = source;
+    }
+  }
+
+  // Notes a fault of `source` in row i if x (n entries) is not finite.
+  void check(std::size_t i, std::size_t source, const T* x, std::size_t n) {
+    Bits top = 0;
+    for (std::size_t j = 0; j < n; ++j) top = std::max(top, magnitude_bits(x[j]));
+    if (top >= infinity_bits) note(i, source, x, n);
+  }
+
+  // The fault of the lowest source, and within it of the lowest row: the same whatever the threads did.
+  std::optional<Fault> first() const {
+    std::optional<Fault> best;
+    for (std::size_t i = 0; i < column_.size(); ++i)
+      if (column_[i] != none && (!best || source_[i] < best->source)) best = Fault{i, column_[i], source_[i], value_[i]};
+    return best;
+  }
+
+  // The largest |entry| row i received from a source, and which source.
+  T largest(std::size_t i) const { return largest_[i]; }
+  std::size_t largest_source(std::size_t i) const { return largest_source_[i]; }
+
+ private:
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  // |x| as an unsigned integer of T's width: ordered like |x| for finite x, and at least infinity_bits
+  // exactly when x is infinite or NaN.
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  static constexpr Bits infinity_bits = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
+  static Bits magnitude_bits(T x) { return std::bit_cast<Bits>(x) & (~Bits(0) >> 1); }
+
+  template <bool first>
+  static Bits accumulate_into(T* d, const T* e, std::size_t n) {
+    Bits top = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      top = std::max(top, magnitude_bits(e[j]));
+      d[j] = (first ? T(0) : d[j]) + e[j];
+    }
+    return top;
+  }
+
+  // Keeps a row's first fault only: a later source's cannot be the one to report.
+  void note(std::size_t i, std::size_t source, const T* x, std::size_t n) {
+    if (column_[i] != none) return;
+    for (std::size_t j = 0; j < n; ++j)
+      if (!std::isfinite(x[j])) {
+        column_[i] = j, source_[i] = source, value_[i] = x[j];
+        return;
+      }
+  }
+
+  std::vector<std::size_t> column_, source_, largest_source_;
+  std::vector<T> value_, largest_;
+};
 
 }  // namespace wgflow::flows

@@ -1,10 +1,10 @@
 #pragma once
 // lambda KL(Q || P) = lambda int log q dQ - lambda int log p dQ: the entropy part becomes Brownian motion
 // of diffusion coefficient lambda (noise sqrt(2 lambda eta) xi per step), the cross-entropy part the
-// drift -lambda grad log p(theta_i) (for P = N(0, s^2 I): lambda theta_i / s^2; paper §2).
+// gradient -lambda grad log p(theta_i) (for P = N(0, s^2 I): lambda theta_i / s^2; paper §2).
 //
-// The reference code scales the prior drift by a separate factor ("likl_param", paper.md §6): 0 keeps
-// the noise and drops the drift, as in its GMM and "sin" experiments. Here that is prior_drift_scale;
+// The reference code scales the prior gradient by a separate factor ("likl_param", paper.md §6): 0 keeps
+// the noise and drops that gradient, as in its GMM and "sin" experiments. Here that is prior_gradient_scale;
 // the diffusion stays lambda whatever the scale.
 //
 // No energy estimate for lambda > 0: the entropy of an empirical measure is -infinity, and a density
@@ -27,16 +27,16 @@ namespace wgflow::flows {
 template <class T>
 class KlDivergence final : public Term<T> {
  public:
-  KlDivergence(Prior<T> prior, T lambda, T prior_drift_scale = T(1))
-      : prior_(std::move(prior)), lambda_(lambda), prior_drift_scale_(prior_drift_scale) {
+  KlDivergence(Prior<T> prior, T lambda, T prior_gradient_scale = T(1))
+      : prior_(std::move(prior)), lambda_(lambda), prior_gradient_scale_(prior_gradient_scale) {
     if (!(lambda >= 0) || !std::isfinite(lambda))
       throw Error("KlDivergence: the weight lambda must be finite and >= 0, got " + std::to_string(lambda));
-    if (!std::isfinite(prior_drift_scale))
-      throw Error("KlDivergence: prior_drift_scale must be finite, got " + std::to_string(prior_drift_scale));
+    if (!std::isfinite(prior_gradient_scale))
+      throw Error("KlDivergence: prior_gradient_scale must be finite, got " + std::to_string(prior_gradient_scale));
   }
 
   std::string name() const override {
-    return "KL divergence (lambda = " + std::to_string(lambda_) + ", prior drift x " + std::to_string(prior_drift_scale_) + ")";
+    return "KL divergence (lambda = " + std::to_string(lambda_) + ", prior gradient x " + std::to_string(prior_gradient_scale_) + ")";
   }
 
   void attach(const Tensor<T>& particles) override {
@@ -45,8 +45,8 @@ class KlDivergence final : public Term<T> {
                        " but the prior is on R^" + std::to_string(prior_.dim()));
   }
 
-  void add_drift(const StepContext<T>& context, Tensor<T>& drift) override {
-    const T scale = lambda_ * prior_drift_scale_;
+  void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
+    const T scale = lambda_ * prior_gradient_scale_;
     if (scale == T(0)) return;
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
@@ -54,7 +54,7 @@ class KlDivergence final : public Term<T> {
     parallel_for_each_index(n, [&](std::size_t i) {
       prior_.grad_log_density(std::span<const T>(theta.data() + i * J, J), std::span<T>(score_.data() + i * J, J));
     }, 8);
-    xt::noalias(drift) -= scale * score_;  // in place: drift -= e would evaluate into a new matrix first
+    xt::noalias(gradient) -= scale * score_;  // in place: gradient -= e would evaluate into a new matrix first
   }
 
   T diffusion() const override { return lambda_; }
@@ -65,13 +65,13 @@ class KlDivergence final : public Term<T> {
   }
 
   T lambda() const { return lambda_; }
-  T prior_drift_scale() const { return prior_drift_scale_; }
+  T prior_gradient_scale() const { return prior_gradient_scale_; }
   const Prior<T>& prior() const { return prior_; }
 
  private:
   Prior<T> prior_;
   T lambda_;
-  T prior_drift_scale_;
+  T prior_gradient_scale_;
   Tensor<T> score_;  // grad log p at each particle
 };
 

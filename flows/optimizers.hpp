@@ -1,10 +1,10 @@
 #pragma once
-// Optimisers: maps from a drift matrix (N x J, one row per particle: the gradient of the first variation
+// Optimisers: maps from a gradient matrix (N x J, one row per particle: the gradient of the first variation
 // of the free energy, i.e. minus the velocity) to the deterministic displacement of the particles.
 //
 // After BlackJAX / Optax, an optimiser is a small value with explicit state:
 //   State init(const Tensor<T>& params) const;                        // state for these parameters
-//   void update(const Tensor<T>& drift, State& state, Tensor<T>& delta) const;   // delta for this step
+//   void update(const Tensor<T>& gradient, State& state, Tensor<T>& delta) const;   // delta for this step
 //   T learning_rate() const;  std::string name() const;
 // and the flow applies params += delta (plus its noise). Any type with these members plugs into
 // Optimizer<T>, the type-erased (optimiser, state) pair that flows hold.
@@ -42,11 +42,11 @@ void check_learning_rate(const char* who, T eta) {
     throw Error(std::string(who) + ": learning rate must be positive and finite, got " + std::to_string(eta));
 }
 template <class T>
-void check_state_shape(const char* who, const Tensor<T>& state, const Tensor<T>& drift) {
-  if (state.shape() != drift.shape())
+void check_state_shape(const char* who, const Tensor<T>& state, const Tensor<T>& gradient) {
+  if (state.shape() != gradient.shape())
     throw ShapeError(std::string(who) + ": state is " + shape_string({state.shape()[0], state.shape()[1]}) +
-                     " but the drift is " + shape_string({drift.shape()[0], drift.shape()[1]}) +
-                     " (call init() with parameters of the drift's shape)");
+                     " but the gradient is " + shape_string({gradient.shape()[0], gradient.shape()[1]}) +
+                     " (call init() with parameters of the gradient's shape)");
 }
 }  // namespace detail
 
@@ -59,7 +59,7 @@ struct Sgd {
     detail::check_learning_rate("Sgd", eta);
     return {};
   }
-  void update(const Tensor<T>& drift, State& /*state*/, Tensor<T>& delta) const { xt::noalias(delta) = -eta * drift; }
+  void update(const Tensor<T>& gradient, State& /*state*/, Tensor<T>& delta) const { xt::noalias(delta) = -eta * gradient; }
   T learning_rate() const { return eta; }
   std::string name() const { return "sgd(eta=" + std::to_string(eta) + ")"; }
 };
@@ -77,10 +77,10 @@ struct Momentum {
     if (!(mu >= 0 && mu < 1)) throw Error("Momentum: mu must lie in [0, 1), got " + std::to_string(mu));
     return {xt::zeros<T>(params.shape())};
   }
-  void update(const Tensor<T>& drift, State& s, Tensor<T>& delta) const {
-    detail::check_state_shape("Momentum::update", s.velocity, drift);
+  void update(const Tensor<T>& gradient, State& s, Tensor<T>& delta) const {
+    detail::check_state_shape("Momentum::update", s.velocity, gradient);
     // noalias: in place (element i reads only element i), where `=` would evaluate into a new matrix.
-    xt::noalias(s.velocity) = mu * s.velocity + drift;
+    xt::noalias(s.velocity) = mu * s.velocity + gradient;
     xt::noalias(delta) = -eta * s.velocity;
   }
   T learning_rate() const { return eta; }
@@ -105,17 +105,17 @@ struct Adam {
                   ", beta2 = " + std::to_string(beta2) + ", epsilon = " + std::to_string(epsilon));
     return {xt::zeros<T>(params.shape()), xt::zeros<T>(params.shape()), 0};
   }
-  void update(const Tensor<T>& drift, State& s, Tensor<T>& delta) const {
-    detail::check_state_shape("Adam::update", s.m, drift);
+  void update(const Tensor<T>& gradient, State& s, Tensor<T>& delta) const {
+    detail::check_state_shape("Adam::update", s.m, gradient);
     ++s.t;
     const T c1 = 1 - std::pow(beta1, static_cast<T>(s.t)), c2 = 1 - std::pow(beta2, static_cast<T>(s.t));
-    delta.resize(drift.shape());
+    delta.resize(gradient.shape());
     // A plain loop: one pass over the four arrays, which the compiler vectorises.
     T* m = s.m.data();
     T* v = s.v.data();
     T* out = delta.data();
-    const T* g = drift.data();
-    for (std::size_t i = 0, n = drift.size(); i < n; ++i) {
+    const T* g = gradient.data();
+    for (std::size_t i = 0, n = gradient.size(); i < n; ++i) {
       m[i] = beta1 * m[i] + (1 - beta1) * g[i];
       v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
       out[i] = -eta * (m[i] / c1) / (std::sqrt(v[i] / c2) + epsilon);
@@ -129,7 +129,7 @@ struct Adam {
 //
 //   Optimizer<double> opt = Adam<double>{.eta = 1e-2};
 //   opt.init(particles);
-//   opt.update(drift, delta);   // particles += delta
+//   opt.update(gradient, delta);   // particles += delta
 template <class T>
 class Optimizer {
  public:
@@ -146,8 +146,8 @@ class Optimizer {
 
   // (Re)starts the state for parameters of this shape.
   void init(const Tensor<T>& params) { impl_->init(params); }
-  // delta = the optimiser's displacement for this drift; advances the state.
-  void update(const Tensor<T>& drift, Tensor<T>& delta) { impl_->update(drift, delta); }
+  // delta = the optimiser's displacement for this gradient; advances the state.
+  void update(const Tensor<T>& gradient, Tensor<T>& delta) { impl_->update(gradient, delta); }
   T learning_rate() const { return impl_->learning_rate(); }
   std::string name() const { return impl_->name(); }
 
@@ -169,7 +169,7 @@ class Optimizer {
     virtual ~Concept() = default;
     virtual std::unique_ptr<Concept> clone() const = 0;
     virtual void init(const Tensor<T>& params) = 0;
-    virtual void update(const Tensor<T>& drift, Tensor<T>& delta) = 0;
+    virtual void update(const Tensor<T>& gradient, Tensor<T>& delta) = 0;
     virtual T learning_rate() const = 0;
     virtual std::string name() const = 0;
   };
@@ -181,9 +181,9 @@ class Optimizer {
       state = optimizer.init(params);
       initialised = true;
     }
-    void update(const Tensor<T>& drift, Tensor<T>& delta) override {
+    void update(const Tensor<T>& gradient, Tensor<T>& delta) override {
       if (!initialised) throw Error("Optimizer " + optimizer.name() + ": update() before init()");
-      optimizer.update(drift, state, delta);
+      optimizer.update(gradient, state, delta);
     }
     T learning_rate() const override { return optimizer.learning_rate(); }
     std::string name() const override { return optimizer.name(); }

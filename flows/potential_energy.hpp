@@ -1,11 +1,12 @@
 #pragma once
-// The potential energy F(Q) = int l dQ: its first variation is l itself, so each particle's drift is
+// The potential energy F(Q) = int l dQ: its first variation is l itself, so each particle's gradient is
 // the gradient of the training loss at that particle, grad l(theta_i) (paper §2, the DE update).
 //
-// Every step calls potential.begin_step(t) once (a data potential picks the step's minibatch there, the
-// same for all particles), then evaluates the N particles in parallel with TBB, each on its thread's tape
-// (Potential's contract: value_and_gradient is thread-safe). Each particle's row is written by one task,
-// so the drift is bit-identical for any thread count.
+// Every step calls potential.begin_step(t) once, in prepare() (a data potential picks the step's
+// minibatch there, the same for all particles; terms sharing the potential then all see it), then
+// evaluates the N particles in parallel with TBB, each on its thread's tape (Potential's contract:
+// value_and_gradient is const and thread-safe). Each particle's row is written by one task, so the
+// gradient is bit-identical for any thread count.
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -34,18 +35,19 @@ class PotentialEnergy final : public Term<T> {
                        " but the potential has " + std::to_string(potential_.dim()) + " parameters");
   }
 
-  void add_drift(const StepContext<T>& context, Tensor<T>& drift) override {
+  void prepare(std::uint64_t step) override { potential_.begin_step(step); }
+
+  void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
-    potential_.begin_step(context.step);
     gradients_.resize({n, J});
     values_.resize(n);
     parallel_for_each_index(n, [&](std::size_t i) {
       T* g = gradients_.data() + i * J;
       values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(g, J));
       // Added by the same task: a serial pass over all N J entries afterwards would cost scaling.
-      T* d = drift.data() + i * J;
-      for (std::size_t j = 0; j < J; ++j) d[j] += g[j];
+      T* out = gradient.data() + i * J;
+      for (std::size_t j = 0; j < J; ++j) out[j] += g[j];
     });
   }
 
@@ -56,6 +58,7 @@ class PotentialEnergy final : public Term<T> {
     for (T v : values_) sum += v;
     return sum / static_cast<T>(values_.size());
   }
+  std::optional<T> mean_loss() const override { return energy(); }
 
   // l(theta_i) at the last step, one per particle.
   const std::vector<T>& values() const { return values_; }

@@ -1,5 +1,5 @@
 #pragma once
-// What a flow needs of a prior P, behind one type: grad log p (the KL term's drift), log p (free-energy
+// What a flow needs of a prior P, behind one type: grad log p (the KL term's gradient), log p (free-energy
 // estimates), and reproducible draws (DRLE's prior samples phi_m). Any type with these members plugs in:
 //
 //   std::size_t dim() const;

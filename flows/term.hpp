@@ -1,15 +1,17 @@
 #pragma once
 // A free-energy term: one summand of F(Q) = sum_k F_k(Q), and what it does to the particles.
 //
-// The Wasserstein gradient flow of F moves each particle with velocity -grad_theta (dF/dQ)(theta): the
-// gradient of the first variation. A term contributes its part of that gradient, the *drift*, at every
-// particle; a term with an entropy part (the KL divergence, weight lambda) also contributes a diffusion
-// coefficient, and the flow adds Brownian motion sqrt(2 D eta) xi with D the sum over terms. Terms (paper
-// §1-§2):
-//   PotentialEnergy     F = int l dQ                       drift l'(theta_i)
-//   KlDivergence        F = lambda KL(Q || P)              drift -lambda grad log p(theta_i), D = lambda
-//   InteractionEnergy   F = (lambda1 / 2) MMD_k^2(Q, P)    drift lambda1 ((1/N) sum_j grad_1 k(theta_i, theta_j)
-//                                                                      - (1/M) sum_m grad_1 k(theta_i, phi_m))
+// The Wasserstein gradient flow of F moves each particle with velocity -grad_theta (dF/dQ)(theta), minus
+// the gradient of the first variation. Each term adds its part of that gradient at every particle (one
+// word and one sign everywhere in wgflow: a term's *gradient*; the velocity is minus the sum). A term with
+// an entropy part (the KL divergence, weight lambda) also has a diffusion coefficient, and the flow adds
+// Brownian motion sqrt(2 D eta) xi with D the sum over terms. The terms (paper §1-§2):
+//   PotentialEnergy     F = int l dQ                       gradient grad l(theta_i)
+//   KlDivergence        F = lambda KL(Q || P)              gradient -lambda grad log p(theta_i), D = lambda
+//   InteractionEnergy   F = (lambda1 / 2) MMD_k^2(Q, P)    gradient lambda1 ((1/N) sum_j grad_1 k(theta_i, theta_j)
+//                                                                         - (1/M) sum_m grad_1 k(theta_i, phi_m))
+//   SvgdDirection       KL(Q || pi) in the Stein geometry  gradient -phi*(theta_i), the kernelised direction
+//   MeanFieldGaussian   E_q l + lambda KL(q || P) over the members' [mu | rho]
 //
 // Writing a new term takes one class (see experiments/example_custom_term.cpp):
 //
@@ -17,11 +19,20 @@
 //    public:
 //     explicit Confinement(double c) : c_(c) {}
 //     std::string name() const override { return "confinement"; }
-//     void add_drift(const StepContext<double>& ctx, Tensor<double>& drift) override { drift += c_ * ctx.particles; }
+//     void add_gradient(const StepContext<double>& ctx, Tensor<double>& gradient) override {
+//       gradient += c_ * ctx.particles;
+//     }
 //    private:
 //     double c_;
 //   };
 //   flow.add(std::make_unique<Confinement>(0.1));
+//
+// Concurrency, the one rule: ParticleFlow calls every term's prepare() serially, in the order added, and
+// then every term's add_gradient() at once, on different threads. So whatever terms share (a potential
+// whose minibatch changes with the step, a cache) is changed in prepare() only; add_gradient() reads
+// shared objects and writes nothing but its own members and `gradient`. PotentialEnergy follows it: the
+// minibatch is chosen in prepare(), and value_and_gradient() is const and thread-safe, so two terms on one
+// potential do not race (tests/flows/test_particle_flow.cpp).
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -31,12 +42,14 @@
 
 namespace wgflow::flows {
 
-
 // What a term sees at one step.
 template <class T>
 struct StepContext {
   std::uint64_t step;          // t, counted from 0
   const Tensor<T>& particles;  // N x J, the particles at time t (row i = theta_i)
+  std::uint64_t seed;          // the flow's seed: a term that draws (mean-field VI's reparameterised
+                               // samples) uses Rng::stream(seed, i, t) for particle i, the streams of the
+                               // flow's own noise, which such a flow does not draw (D = 0)
 };
 
 template <class T>
@@ -44,26 +57,34 @@ class Term {
  public:
   virtual ~Term() = default;
 
+  // Names the term and its settings; checkpoints compare names to recognise a flow configured alike.
   virtual std::string name() const = 0;
 
   // Called once when the term joins a flow, with the flow's current particles: check dimensions, embed
   // fixed reference points. Throw wgflow::ShapeError on a mismatch.
   virtual void attach(const Tensor<T>& /*particles*/) {}
 
-  // drift(i, :) += grad_theta (dF_k/dQ)(theta_i) for every particle i. `drift` is N x J, the term's own
-  // buffer. Called once per step, concurrently with the flow's other terms (ParticleFlow overlaps them):
-  // write only this term's state and `drift`. Parallelise inside, writing each particle's row from one
-  // task only, so that results do not depend on the thread count.
-  virtual void add_drift(const StepContext<T>& context, Tensor<T>& drift) = 0;
+  // Called once per step before any term's add_gradient, serially in term order: the place to change
+  // state shared with other terms (PotentialEnergy selects the step's minibatch here).
+  virtual void prepare(std::uint64_t /*step*/) {}
+
+  // gradient(i, :) += grad_theta (dF_k/dQ)(theta_i) for every particle i. `gradient` is N x J, the term's
+  // own buffer. Runs concurrently with the other terms' (the rule above). Parallelise inside, writing
+  // each particle's row from one task only, so that results do not depend on the thread count.
+  virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
 
   // This term's diffusion coefficient D_k (its KL weight); 0 for deterministic terms.
   virtual T diffusion() const { return T(0); }
 
-  // F_k at the particles of the last add_drift (an estimate from the empirical measure), if the term
+  // F_k at the particles of the last add_gradient (an estimate from the empirical measure), if the term
   // can estimate one.
   virtual std::optional<T> energy() const { return std::nullopt; }
 
-  // Checkpointing (flows/checkpoint.hpp): a term whose drift depends on more than its configuration,
+  // The mean training loss (1/N) sum_i l(theta_i) at the last add_gradient, for a term that evaluates
+  // the potential (the potential energy, SVGD's direction): what a progress line shows.
+  virtual std::optional<T> mean_loss() const { return std::nullopt; }
+
+  // Checkpointing (flows/checkpoint.hpp): a term whose gradient depends on more than its configuration,
   // the particles and the step (a bandwidth frozen after its first steps, reference samples drawn once)
   // saves that state as named arrays ([a-z0-9_] names) and restores it from them. The checkpoint has
   // already checked that each array has the shape save_state gave it.

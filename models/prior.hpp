@@ -1,6 +1,6 @@
 #pragma once
 // Zero-mean Gaussian priors P = N(0, diag(s_1^2, ..., s_J^2)) on the parameter vector: the priors of the
-// paper (paper.md §2, §6). Flows need three things of a prior: grad log p (the KL term's drift), log p
+// paper (paper.md §2, §6). Flows need three things of a prior: grad log p (the KL term's gradient), log p
 // (free-energy estimates), and samples (DRLE's prior samples phi_m, initial particles).
 //
 //   log p(theta)      = -(1/2) sum_j [theta_j^2 / s_j^2 + log(2 pi s_j^2)]

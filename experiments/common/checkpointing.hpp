@@ -3,7 +3,7 @@
 //
 //   experiments::Checkpoints checkpoints(ex);                  // reads --checkpoint-every and --resume
 //   for (auto& flow : runs)
-//     checkpoints.run(flow, flow.name(), steps, [&](const flows::Flow<double>& f) { ...; return true; }, 1000);
+//     checkpoints.run(flow, flow.name(), steps, [&](const flows::ParticleFlow<double>& f) { ...; return true; }, 1000);
 //
 // With --checkpoint-every N (N > 0) each flow's state is saved every N steps, and when it stops, into
 // <out>/checkpoints/<tag>/ (flows/checkpoint.hpp: crash-safe). With --resume a flow whose checkpoint
@@ -27,7 +27,6 @@
 #include <iostream>
 #include <set>
 #include <string>
-#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -36,10 +35,7 @@
 #include "experiments/common/experiment.hpp"
 #include "experiments/common/run_main.hpp"
 #include "flows/checkpoint.hpp"
-#include "flows/flow.hpp"
-#include "flows/mean_field_vi.hpp"
 #include "flows/particle_flow.hpp"
-#include "flows/svgd.hpp"
 
 namespace wgflow::experiments {
 
@@ -53,11 +49,10 @@ class Checkpoints {
   bool enabled() const { return every_ != 0; }
 
   // Runs `flow` until it has taken `steps` steps in total, calling `callback(flow)` whenever the step count
-  // is a multiple of `every` and after the last step (as Flow::run does from step 0); a callback returning
-  // false stops the run early. Returns whether the flow reached `steps`. FlowT is ParticleFlow, Svgd,
-  // MeanFieldVI, or Flow<T> holding one of them.
-  template <class FlowT, class Callback>
-  bool run(FlowT& flow, const std::string& tag, std::uint64_t steps, const Callback& callback, std::uint64_t every) {
+  // is a multiple of `every` and after the last step (as ParticleFlow::run does from step 0); a callback
+  // returning false stops the run early. Returns whether the flow reached `steps`.
+  template <class T, class Callback>
+  bool run(flows::ParticleFlow<T>& flow, const std::string& tag, std::uint64_t steps, const Callback& callback, std::uint64_t every) {
     if (every == 0) throw Error("checkpointing: run(" + tag + "): the callback interval `every` must be at least 1");
     const std::filesystem::path dir = claim(tag);
     if (resume_) resume(flow, tag, dir, steps);
@@ -143,8 +138,8 @@ class Checkpoints {
     return root_ / name;
   }
 
-  template <class FlowT>
-  static void resume(FlowT& flow, const std::string& tag, const std::filesystem::path& dir, std::uint64_t steps) {
+  template <class T>
+  static void resume(flows::ParticleFlow<T>& flow, const std::string& tag, const std::filesystem::path& dir, std::uint64_t steps) {
     namespace fs = std::filesystem;
     // A save that died before its first complete checkpoint leaves only "<dir>.tmp": nothing to resume.
     // A folder that exists but does not load is an error, never a silent fresh start.
@@ -152,35 +147,17 @@ class Checkpoints {
       std::cerr << "[" << tag << "] --resume: no checkpoint at " << dir.string() << ", starting at step 0\n";
       return;
     }
-    with_concrete(flow, [&](auto& f) { flows::load_checkpoint(f, dir); });
+    flows::load_checkpoint(flow, dir);
     if (flow.steps_taken() > steps)
       throw Error("checkpointing: " + dir.string() + " is at step " + std::to_string(flow.steps_taken()) +
                   ", past the requested " + std::to_string(steps) + " steps (raise --steps, or run into a fresh --out)");
     std::cerr << "[" << tag << "] resumed at step " << flow.steps_taken() << " from " << dir.string() << "\n";
   }
 
-  template <class FlowT>
-  static void save(const FlowT& flow, const std::filesystem::path& dir) {
+  template <class T>
+  static void save(const flows::ParticleFlow<T>& flow, const std::filesystem::path& dir) {
     std::filesystem::create_directories(dir.parent_path());
-    with_concrete(flow, [&](const auto& f) { flows::save_checkpoint(f, dir); });
-  }
-
-  // flows/checkpoint.hpp works on the concrete flow types; a Flow<T>& is dispatched to the one it holds.
-  template <class FlowT, class F>
-  static void with_concrete(FlowT& flow, F&& f) {
-    using Base = std::remove_const_t<FlowT>;
-    using T = typename std::remove_cvref_t<decltype(flow.particles())>::value_type;
-    if constexpr (std::is_same_v<Base, flows::Flow<T>>) {
-      using P = std::conditional_t<std::is_const_v<FlowT>, const flows::ParticleFlow<T>, flows::ParticleFlow<T>>;
-      using S = std::conditional_t<std::is_const_v<FlowT>, const flows::Svgd<T>, flows::Svgd<T>>;
-      using M = std::conditional_t<std::is_const_v<FlowT>, const flows::MeanFieldVI<T>, flows::MeanFieldVI<T>>;
-      if (auto* p = dynamic_cast<P*>(&flow)) return f(*p);
-      if (auto* s = dynamic_cast<S*>(&flow)) return f(*s);
-      if (auto* m = dynamic_cast<M*>(&flow)) return f(*m);
-      throw Error("checkpointing: flow " + flow.name() + " is not a ParticleFlow, Svgd or MeanFieldVI");
-    } else {
-      f(flow);
-    }
+    flows::save_checkpoint(flow, dir);
   }
 };
 

@@ -36,7 +36,7 @@
 #include "flows/mean_field_vi.hpp"
 #include "flows/svgd.hpp"
 #include "models/initializer.hpp"
-#include "models/loss.hpp"
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
@@ -164,62 +164,47 @@ RunResult run_method(Method method, const data::uci::Split& split, std::size_t h
   const data::Dataset& train = split.train;
   const data::Dataset& test = split.test;
   Mlp<double> net({.widths = {train.num_inputs(), hidden, 1}});
-  NetworkPotential<double> potential(net, Loss::squared_error(), train.X(), train.Y(),
+  NetworkPotential<double> potential(net, SquaredError<double>(), train.X(), train.Y(),
                                      {.batch_size = s.batch_size, .seed = seeds.data});
   const Initializer init = make_initializer(s);
   Tensor<double> particles = init.sample<double>(net.layout(), s.particles, seeds.init);
   const GaussianPrior<double> prior = GaussianPrior<double>::from_initializer(init, net.layout());
   const std::uint64_t steps = steps_for(s, train.size());
 
-  std::unique_ptr<flows::Flow<double>> flow;
   const double eta = s.eta(method);
   out.eta = eta;
-  switch (method) {
-    case Method::de:
-      flow = std::make_unique<flows::ParticleFlow<double>>(flows::deep_ensemble(potential, particles, eta, seeds.flow));
-      break;
-    case Method::dle:
-      flow = std::make_unique<flows::ParticleFlow<double>>(
-          flows::deep_langevin_ensemble<double>(potential, prior, s.dle_lambda, particles, eta, seeds.flow));
-      break;
-    case Method::drle: {
-      flows::RepulsiveSettings<double> r;
-      r.lambda1 = s.drle_lambda1;
-      r.lambda2 = s.drle_lambda2;
-      r.bandwidth = flows::Bandwidth<double>::median();
-      r.prior_samples = s.drle_prior_samples;
-      flow = std::make_unique<flows::ParticleFlow<double>>(
-          flows::deep_repulsive_langevin_ensemble<double>(potential, prior, r, particles, eta, seeds.flow));
-      break;
+  flows::ParticleFlow<double> flow = [&] {
+    switch (method) {
+      case Method::de:
+        return flows::deep_ensemble(potential, particles, {.eta = eta, .seed = seeds.flow});
+      case Method::dle:
+        return flows::deep_langevin_ensemble(potential, prior, particles,
+                                             {.lambda = s.dle_lambda, .eta = eta, .seed = seeds.flow});
+      case Method::drle:
+        return flows::deep_repulsive_langevin_ensemble(
+            potential, prior, particles,
+            {.lambda1 = s.drle_lambda1, .lambda2 = s.drle_lambda2, .bandwidth = flows::Bandwidth<double>::median(),
+             .prior_samples = s.drle_prior_samples, .eta = eta, .seed = seeds.flow});
+      case Method::svgd:
+        return flows::svgd(potential, prior, particles,
+                           {.lambda = s.svgd_lambda, .optimizer = flows::Adam<double>{eta}});
+      case Method::mfvi:
+        return flows::mean_field_vi(potential, prior, particles,
+                                    {.lambda = s.mfvi_lambda, .samples = 1, .initial_sd = s.mfvi_initial_sd,
+                                     .optimizer = flows::Adam<double>{eta}, .seed = seeds.flow});
     }
-    case Method::svgd:
-      flow = std::make_unique<flows::Svgd<double>>(potential, prior, particles, flows::Adam<double>{eta},
-                                                   flows::SvgdConfig<double>{.lambda = s.svgd_lambda});
-      break;
-    case Method::mfvi:
-      flow = std::make_unique<flows::MeanFieldVI<double>>(
-          potential, prior, particles,
-          flows::MeanFieldVIConfig<double>{.lambda = s.mfvi_lambda, .samples = 1,
-                                           .initial_sd = s.mfvi_initial_sd, .seed = seeds.flow},
-          flows::Adam<double>{eta});
-      break;
-  }
+    throw Error("uci_regression: unknown method");
+  }();
 
-  // The mean minibatch loss over particles (MFVI: the mean objective E_q l + lambda KL over members).
-  const auto* particle_flow = dynamic_cast<const flows::ParticleFlow<double>*>(flow.get());
-  const auto* svgd = dynamic_cast<const flows::Svgd<double>*>(flow.get());
-  const auto* mfvi = dynamic_cast<const flows::MeanFieldVI<double>*>(flow.get());
+  // The mean minibatch loss over particles; for MFVI the mean objective E_q l + lambda KL over members,
+  // its free energy.
   auto current_loss = [&]() -> double {
-    if (particle_flow && particle_flow->num_terms() > 0)
-      if (const auto e = particle_flow->term(0).energy()) return *e;
-    if (svgd)
-      if (const auto e = svgd->mean_loss()) return *e;
-    if (mfvi) return xt::mean(mfvi->objective())();
-    return std::nan("");
+    const std::optional<double> loss = method == Method::mfvi ? flow.free_energy() : flow.mean_loss();
+    return loss.value_or(std::nan(""));
   };
   try {
     for (std::uint64_t t = 0; t < steps; ++t) {
-      flow->step();
+      flow.step();
       const double loss = current_loss();
       out.final_loss = loss;
       on_step(loss);
@@ -227,10 +212,10 @@ RunResult run_method(Method method, const data::uci::Split& split, std::size_t h
   } catch (const Error& e) {
     out.status = std::string("diverged: ") + e.what();
   }
-  out.steps = flow->steps_taken();
+  out.steps = flow.steps_taken();
 
   if (out.status == "ok") {
-    const Tensor<double> samples = flow->predictive_samples(s.mfvi_draws, seeds.flow ^ 0x5eedULL);
+    const Tensor<double> samples = flow.predictive_samples(s.mfvi_draws, seeds.flow ^ 0x5eedULL);
     const auto test_pred = flows::predict(net, samples, test.X());
     const auto train_pred = flows::predict(net, samples, train.X());
     double mse = 0;

@@ -1,11 +1,14 @@
-// Checkpoints (flows/checkpoint.hpp, data/checkpoint_folder.hpp): resuming is bit-exact, a save that dies
+// Checkpoints (flows/checkpoint.hpp, data/checkpoint_folder.hpp), for every method of the one integrator
+// (DRLE, and SVGD and mean-field VI on a minibatched network): resuming is bit-exact, a save that dies
 // midway leaves the previous checkpoint loadable, and a checkpoint that does not fit the flow is refused
 // with an error naming the file at fault.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -41,11 +44,12 @@ struct Drle {
   models::AnalyticPotential<double> loss = diagonal_quadratic();
   models::GaussianPrior<double> prior = models::GaussianPrior<double>::isotropic(3, 1.0);
   // Median bandwidth frozen after 5 steps, 200 prior samples: both are state the checkpoint must carry.
-  flows::RepulsiveSettings<double> settings{.lambda1 = 0.5, .lambda2 = 0.1};
+  flows::DrleSettings<double> settings{.lambda1 = 0.5, .lambda2 = 0.1, .eta = 0.01};
 
   flows::ParticleFlow<double> make(std::uint64_t seed = 5, std::size_t n = 32) {
-    return flows::deep_repulsive_langevin_ensemble<double>(loss, prior, settings, normal_particles(n, 3, 3), 0.01,
-                                                           seed);
+    flows::DrleSettings<double> s = settings;
+    s.seed = seed;
+    return flows::deep_repulsive_langevin_ensemble(loss, prior, normal_particles(n, 3, 3), s);
   }
 };
 
@@ -58,6 +62,43 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 }  // namespace
+
+TEST_CASE("DE and DLE resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
+  TempDir tmp("resume-de");
+  Drle setup;  // its potential and prior
+  for (const bool langevin : {false, true}) {
+    for (int optimiser = 0; optimiser < 3; ++optimiser) {
+      CAPTURE(langevin);
+      CAPTURE(optimiser);
+      const auto make = [&](std::uint64_t seed) {
+        const Tensor<double> init = normal_particles(32, 3, 3);
+        auto f = langevin ? flows::deep_langevin_ensemble(setup.loss, setup.prior, init, {.lambda = 0.1, .eta = 0.01, .seed = seed})
+                          : flows::deep_ensemble(setup.loss, init, {.eta = 0.01, .seed = seed});
+        if (optimiser == 1) f.set_optimizer(flows::Momentum<double>{.eta = 0.01});
+        if (optimiser == 2) f.set_optimizer(flows::Adam<double>{.eta = 0.01});
+        return f;
+      };
+      auto whole = make(5);
+      whole.run(100);
+      auto first = make(5);
+      first.run(50);
+      flows::save_checkpoint(first, tmp.path / "ckpt");
+      auto resumed = make(77);  // the checkpoint's seed (DLE's noise) must win
+      flows::load_checkpoint(resumed, tmp.path / "ckpt");
+      CHECK(resumed.steps_taken() == 50);
+      CHECK(resumed.seed() == 5);
+      resumed.run(50);
+      CHECK(xt::all(xt::isfinite(whole.particles())));
+      CHECK(resumed.particles() == whole.particles());  // bitwise
+      CHECK(whole.particles() != first.particles());
+      if (langevin) {  // the noise depends on the seed, so restoring it mattered
+        auto other = make(77);
+        other.run(100);
+        CHECK(other.particles() != whole.particles());
+      }
+    }
+  }
+}
 
 TEST_CASE("DRLE resumed from a checkpoint is bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
   TempDir tmp("resume");
@@ -96,73 +137,217 @@ TEST_CASE("DRLE resumed from a checkpoint is bitwise the uninterrupted run, for 
   }
 }
 
-TEST_CASE("SVGD and mean-field VI resume bit-exactly too") {
-  TempDir tmp("resume-neighbours");
-  auto loss = diagonal_quadratic();
-  const auto prior = models::GaussianPrior<double>::isotropic(3, 1.0);
-  SUBCASE("svgd") {
-    const auto make = [&] {
-      return flows::Svgd<double>(loss, prior, normal_particles(16, 3, 4), flows::Adam<double>{.eta = 0.05});
-    };
-    auto whole = make();
-    whole.run(40);
-    auto first = make();
-    first.run(20);
-    flows::save_checkpoint(first, tmp.path / "svgd");
-    auto resumed = make();
-    flows::load_checkpoint(resumed, tmp.path / "svgd");
-    resumed.run(20);
-    CHECK(resumed.particles() == whole.particles());
+namespace {
+
+// SVGD and mean-field VI on a minibatched network (a 1-8-1 tanh MLP, batches of 10 of 40 points: the
+// batch changes with the step, so a resumed flow must also be at the right batch), configured alike
+// whatever the seed, which the checkpoint must restore.
+struct Neighbours {
+  wgtest::SinRegression data{8, 40, 10};
+  flows::Bandwidth<double> bandwidth = flows::Bandwidth<double>::median();  // frozen after 5 steps: state
+  double lambda = 0.1;
+  std::size_t samples = 2;
+
+  flows::ParticleFlow<double> svgd(std::uint64_t seed = 5, std::size_t n = 16) {
+    return flows::svgd(data.potential, data.prior, data.particles(n, 4),
+                       {.lambda = lambda, .bandwidth = bandwidth, .optimizer = flows::Sgd<double>{0.01}, .seed = seed});
   }
-  SUBCASE("mean-field VI") {
-    const auto make = [&](std::uint64_t seed) {
-      return flows::MeanFieldVI<double>(loss, prior, normal_particles(4, 3, 4),
-                                        flows::MeanFieldVIConfig<double>{.samples = 2, .seed = seed});
-    };
-    auto whole = make(9);
-    whole.run(40);
-    auto first = make(9);
-    first.run(20);
-    flows::save_checkpoint(first, tmp.path / "mfvi");
-    auto resumed = make(1);
-    flows::load_checkpoint(resumed, tmp.path / "mfvi");
-    resumed.run(20);
-    CHECK(resumed.steps_taken() == 40);
-    CHECK(resumed.variational_parameters() == whole.variational_parameters());
-    CHECK(resumed.particles() == whole.particles());
+  flows::ParticleFlow<double> mfvi(std::uint64_t seed = 5, std::size_t n = 4) {
+    return flows::mean_field_vi(data.potential, data.prior, data.particles(n, 4),
+                                {.lambda = lambda, .samples = samples, .initial_sd = 0.1,
+                                 .optimizer = flows::Sgd<double>{0.01}, .seed = seed});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("SVGD and mean-field VI resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
+  TempDir tmp("resume-neighbours");
+  Neighbours setup;
+  for (const bool svgd : {true, false}) {
+    for (int optimiser = 0; optimiser < 3; ++optimiser) {
+      CAPTURE(svgd);
+      CAPTURE(optimiser);
+      const auto make = [&](std::uint64_t seed) {
+        auto f = svgd ? setup.svgd(seed) : setup.mfvi(seed);
+        if (optimiser == 1) f.set_optimizer(flows::Momentum<double>{.eta = 0.01});
+        if (optimiser == 2) f.set_optimizer(flows::Adam<double>{.eta = 0.01});
+        return f;
+      };
+      auto whole = make(5);
+      whole.run(60);
+
+      auto first = make(5);
+      first.run(30);
+      flows::save_checkpoint(first, tmp.path / "ckpt");
+
+      // A fresh flow with another seed: the checkpoint's seed (mean-field VI's draws), SVGD's frozen
+      // bandwidth and the optimiser's state must all win.
+      auto resumed = make(77);
+      flows::load_checkpoint(resumed, tmp.path / "ckpt");
+      CHECK(resumed.steps_taken() == 30);
+      CHECK(resumed.seed() == 5);
+      CHECK(resumed.particles() == first.particles());
+      if (svgd) {
+        const auto& saved_term = dynamic_cast<const flows::SvgdDirection<double>&>(first.term(0));
+        const auto& loaded_term = dynamic_cast<const flows::SvgdDirection<double>&>(resumed.term(0));
+        CHECK(std::isfinite(saved_term.bandwidth()));
+        CHECK(loaded_term.bandwidth() == saved_term.bandwidth());
+      }
+      resumed.run(30);
+
+      CHECK(resumed.steps_taken() == 60);
+      CHECK(xt::all(xt::isfinite(whole.particles())));
+      CHECK(resumed.particles() == whole.particles());  // bitwise
+      CHECK(resumed.gradient() == whole.gradient());
+      // Not vacuous: the second half moved the particles; mean-field VI's draws depend on the seed that
+      // the checkpoint restored; SVGD's bandwidth, frozen at step 5, was restored (a fresh flow's is NaN).
+      CHECK(whole.particles() != first.particles());
+      if (!svgd) {
+        auto other = make(77);
+        other.run(60);
+        CHECK(other.particles() != whole.particles());
+      }
+    }
   }
 }
 
-TEST_CASE("a save that dies after its first file leaves the previous checkpoint loadable and intact") {
-  TempDir tmp("crash");
-  Drle setup;
-  auto flow = setup.make();
-  flow.run(20);
-  const fs::path dir = tmp.path / "ckpt";
-  flows::save_checkpoint(flow, dir);
-  const Tensor<double> saved = flow.particles();
+TEST_CASE("an SVGD or mean-field VI checkpoint that does not fit the flow is refused, naming the file, and the flow is unchanged") {
+  TempDir tmp("mismatch-neighbours");
+  Neighbours setup;
+  auto svgd = setup.svgd();
+  svgd.run(10);
+  auto mfvi = setup.mfvi();
+  mfvi.run(10);
+  flows::save_checkpoint(svgd, tmp.path / "svgd");
+  flows::save_checkpoint(mfvi, tmp.path / "mfvi");
+  const std::string svgd_manifest = (tmp.path / "svgd" / "manifest.json").string();
+  const std::string mfvi_manifest = (tmp.path / "mfvi" / "manifest.json").string();
 
-  flow.run(10);
-  int files = 0;
-  flows::SaveOptions dies;
-  dies.after_file = [&](const fs::path&) {
-    if (++files == 1) throw std::runtime_error("simulated crash");
+  const auto refused = [](flows::ParticleFlow<double>& flow, const fs::path& dir, const std::string& message) {
+    const Tensor<double> before = flow.particles();
+    const std::uint64_t steps = flow.steps_taken();
+    CHECK_THROWS_WITH_AS(flows::load_checkpoint(flow, dir), contains(message), Error);
+    CHECK(flow.particles() == before);
+    CHECK(flow.steps_taken() == steps);
   };
-  CHECK_THROWS_WITH(flows::save_checkpoint(flow, dir, dies), "simulated crash");
-  CHECK(files == 1);
-  CHECK(fs::exists(tmp.path / "ckpt.tmp"));  // the unfinished new checkpoint, as a crash would leave it
+  SUBCASE("the other method, or DE") {
+    auto fresh_mfvi = setup.mfvi();
+    refused(fresh_mfvi, tmp.path / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"MFVI\"");
+    auto fresh_svgd = setup.svgd();
+    refused(fresh_svgd, tmp.path / "mfvi", mfvi_manifest + ": flow is \"MFVI\" but the flow's is \"SVGD\"");
+    auto de = flows::deep_ensemble(setup.data.potential, setup.data.particles(16, 4), {.eta = 0.01});
+    refused(de, tmp.path / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"DE\"");
+  }
+  SUBCASE("another number of particles or members") {
+    auto svgd8 = setup.svgd(5, 8);
+    refused(svgd8, tmp.path / "svgd", svgd_manifest + ": particles is [16,25] but the flow's is [8,25]");
+    auto mfvi3 = setup.mfvi(5, 3);
+    refused(mfvi3, tmp.path / "mfvi", mfvi_manifest + ": particles is [4,50] but the flow's is [3,50]");
+  }
+  SUBCASE("another setting of the term") {
+    setup.lambda = 0.2;
+    auto svgd_other = setup.svgd();
+    refused(svgd_other, tmp.path / "svgd", svgd_manifest + ": term 0 is \"svgd direction (lambda = 0.100000");
+    auto mfvi_other = setup.mfvi();
+    refused(mfvi_other, tmp.path / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000");
+    setup.lambda = 0.1;
+    setup.samples = 3;
+    auto mfvi_samples = setup.mfvi();
+    refused(mfvi_samples, tmp.path / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000, 2 draws)\"");
+    setup.samples = 2;
+    setup.bandwidth = flows::Bandwidth<double>::fixed(1.0);
+    auto svgd_fixed = setup.svgd();
+    refused(svgd_fixed, tmp.path / "svgd", svgd_manifest + ": term 0 is");
+  }
+  SUBCASE("another optimiser") {
+    auto svgd_adam = setup.svgd();
+    svgd_adam.set_optimizer(flows::Adam<double>{});
+    refused(svgd_adam, tmp.path / "svgd", svgd_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
+    auto mfvi_adam = setup.mfvi();
+    mfvi_adam.set_optimizer(flows::Adam<double>{});
+    refused(mfvi_adam, tmp.path / "mfvi", mfvi_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
+  }
+  SUBCASE("a damaged bandwidth file") {
+    const fs::path bandwidth = tmp.path / "svgd" / "term0.bandwidth.npy";
+    REQUIRE(fs::exists(bandwidth));
+    fs::remove(bandwidth);
+    auto fresh = setup.svgd();
+    refused(fresh, tmp.path / "svgd", bandwidth.string());
+  }
+}
 
-  auto restored = setup.make();
-  flows::load_checkpoint(restored, dir);
-  CHECK(restored.steps_taken() == 20);
-  CHECK(restored.particles() == saved);
+TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term and the optimiser's state") {
+  TempDir tmp("manifest-neighbours");
+  Neighbours setup;
+  auto svgd = setup.svgd();
+  svgd.set_optimizer(flows::Adam<double>{.eta = 0.01});
+  svgd.run(7);
+  auto mfvi = setup.mfvi();
+  mfvi.set_optimizer(flows::Adam<double>{.eta = 0.01});
+  mfvi.run(7);
+  flows::save_checkpoint(svgd, tmp.path / "svgd");
+  flows::save_checkpoint(mfvi, tmp.path / "mfvi");
+  for (const char* which : {"svgd", "mfvi"}) {
+    CAPTURE(which);
+    const bool is_svgd = std::string(which) == "svgd";
+    std::ifstream in(tmp.path / which / "manifest.json");
+    const nlohmann::json m = nlohmann::json::parse(in);
+    const nlohmann::json shape = is_svgd ? nlohmann::json({16, 25}) : nlohmann::json({4, 50});
+    CHECK(m.at("flow") == (is_svgd ? "SVGD" : "MFVI"));
+    CHECK(m.at("steps") == 7);
+    CHECK(m.at("seed") == 5);
+    REQUIRE(m.at("terms").size() == 1);
+    CHECK(m.at("terms")[0] == (is_svgd ? svgd : mfvi).term(0).name());
+    CHECK(m.at("optimizer").at("type") == "adam");
+    CHECK(m.at("optimizer").at("t") == 7);
+    CHECK(m.at("arrays").at("particles").at("shape") == shape);
+    CHECK(m.at("arrays").at("optimizer.m").at("shape") == shape);
+    CHECK(m.at("arrays").at("optimizer.v").at("shape") == shape);
+    CHECK(fs::exists(tmp.path / which / "term0.bandwidth.npy") == is_svgd);
+  }
+}
 
-  // The next save discards the debris and replaces the checkpoint.
-  flows::save_checkpoint(flow, dir);
-  CHECK_FALSE(fs::exists(tmp.path / "ckpt.tmp"));
-  flows::load_checkpoint(restored, dir);
-  CHECK(restored.steps_taken() == 30);
-  CHECK(restored.particles() == flow.particles());
+TEST_CASE("a save that dies after its first file leaves the previous checkpoint loadable and intact (DRLE, SVGD, MFVI)") {
+  TempDir tmp("crash");
+  Drle drle;
+  Neighbours neighbours;
+  const std::function<flows::ParticleFlow<double>()> makers[] = {
+      [&] { return drle.make(); }, [&] { return neighbours.svgd(); }, [&] { return neighbours.mfvi(); }};
+  for (const auto& make : makers) {
+    auto flow = make();
+    CAPTURE(flow.name());
+    flow.run(20);
+    const fs::path dir = tmp.path / "ckpt";
+    flows::save_checkpoint(flow, dir);
+    const Tensor<double> saved = flow.particles();
+
+    flow.run(10);
+    int files = 0;
+    flows::SaveOptions dies;
+    dies.after_file = [&](const fs::path&) {
+      if (++files == 1) throw std::runtime_error("simulated crash");
+    };
+    CHECK_THROWS_WITH(flows::save_checkpoint(flow, dir, dies), "simulated crash");
+    CHECK(files == 1);
+    CHECK(fs::exists(tmp.path / "ckpt.tmp"));  // the unfinished new checkpoint, as a crash would leave it
+
+    auto restored = make();
+    flows::load_checkpoint(restored, dir);
+    CHECK(restored.steps_taken() == 20);
+    CHECK(restored.particles() == saved);
+
+    // The next save discards the debris and replaces the checkpoint.
+    flows::save_checkpoint(flow, dir);
+    CHECK_FALSE(fs::exists(tmp.path / "ckpt.tmp"));
+    flows::load_checkpoint(restored, dir);
+    CHECK(restored.steps_taken() == 30);
+    CHECK(restored.particles() == flow.particles());
+    // ... and the restored flow goes on as the saved one does.
+    flow.run(5);
+    restored.run(5);
+    CHECK(restored.particles() == flow.particles());
+  }
 }
 
 TEST_CASE("a save that dies between moving the old folder away and moving the new one in falls back to the old") {
@@ -198,11 +383,13 @@ TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, 
     CHECK(other.steps_taken() == 0);
   }
   SUBCASE("another flow") {
-    auto de = flows::deep_ensemble<double>(setup.loss, normal_particles(32, 3, 3), 0.01);
+    auto de = flows::deep_ensemble(setup.loss, normal_particles(32, 3, 3), {.eta = 0.01});
     CHECK_THROWS_WITH_AS(flows::load_checkpoint(de, dir),
                          contains(manifest + ": flow is \"DRLE\" but the flow's is \"DE\""), Error);
-    auto svgd = flows::Svgd<double>(setup.loss, setup.prior, normal_particles(32, 3, 3), flows::Sgd<double>{0.01});
-    CHECK_THROWS_WITH_AS(flows::load_checkpoint(svgd, dir), doctest::Contains("kind is \"particle_flow\""), Error);
+    auto svgd = flows::svgd(setup.loss, setup.prior, normal_particles(32, 3, 3), {.optimizer = flows::Sgd<double>{0.01}});
+    CHECK_THROWS_WITH_AS(flows::load_checkpoint(svgd, dir),
+                         contains(manifest + ": flow is \"DRLE\" but the flow's is \"SVGD\""), Error);
+    CHECK(svgd.steps_taken() == 0);
   }
   SUBCASE("another setting of a term, or another optimiser") {
     setup.settings.lambda1 = 0.25;

@@ -16,7 +16,7 @@ using wgflow::Tensor;
 // In float too: a float32 flow draws its noise by Rng's float Box-Muller, not the double one rounded.
 TEST_CASE_TEMPLATE("DLE on a quadratic with a Gaussian prior: particle mean and variance match the Gibbs measure", T,
                    double, float) {
-  // l(t) = sum_j a_j (t_j - m_j)^2 / 2, prior N(0, s2 I), KL weight lambda. Per coordinate the DLE drift is
+  // l(t) = sum_j a_j (t_j - m_j)^2 / 2, prior N(0, s2 I), KL weight lambda. Per coordinate the DLE gradient is
   // a_j (t - m_j) + lambda t / s2 = c_j (t - mu_j) with c_j = a_j + lambda / s2 and mu_j = a_j m_j / c_j, so
   // q* = N(mu, diag(lambda / c_j)).
   const double a[3] = {1.0, 2.0, 4.0}, m[3] = {1.0, -2.0, 0.5};
@@ -32,7 +32,7 @@ TEST_CASE_TEMPLATE("DLE on a quadratic with a Gaussian prior: particle mean and 
   // prior start, and whose variance tends to lambda / (c (1 - eta c / 2)): the O(eta) bias, relative size
   // eta c / 2 <= 2.2 % here.
   const std::size_t N = 2000, steps = 1000;
-  auto dle = flows::deep_langevin_ensemble<T>(loss, prior, T(lambda), prior.sample(N, 11), T(eta), 3);
+  auto dle = flows::deep_langevin_ensemble(loss, prior, prior.sample(N, 11), {.lambda = T(lambda), .eta = T(eta), .seed = 3});
   dle.run(steps);
   const Tensor<T>& theta = dle.particles();
 
@@ -49,7 +49,7 @@ TEST_CASE_TEMPLATE("DLE on a quadratic with a Gaussian prior: particle mean and 
     // Monte-Carlo: the sample mean has sd sqrt(v / N) (2 % of sd(q*) at N = 2000) and the sample variance a
     // relative sd of sqrt(2 / (N - 1)) = 3.2 %. Tolerances are 4 sd (plus the O(eta) bias for the
     // variance), so a correct flow fails with probability ~1e-4. Errors the check catches: noise
-    // sqrt(lambda eta) halves the variance; a missing prior drift moves mu_0 from 0.8 to 1 (14 sd of the mean).
+    // sqrt(lambda eta) halves the variance; a missing prior gradient moves mu_0 from 0.8 to 1 (14 sd of the mean).
     CHECK(std::abs(mean - mu) < 4 * std::sqrt(variance / N));
     CHECK(std::abs(var / variance - 1) < eta * c / 2 + 4 * std::sqrt(2.0 / (N - 1)));
     // Against the Euler-Maruyama variance itself only the Monte-Carlo error remains.

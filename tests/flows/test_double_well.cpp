@@ -8,7 +8,7 @@
 // O(eta), (b) the memory of the N(0, 1) start, and for DRLE (c) the M prior samples standing in for P and
 // (d) the (N - 1) / N weight of the other particles in a finite system. It was measured offline by
 // evolving L_T exactly on a grid of spacing 0.01 on [-5, 5] (the Gaussian transition kernel of one step,
-// applied T times to the N(0, 1) density; for DRLE with the drift of the current law, i.e. the
+// applied T times to the N(0, 1) density; for DRLE with the velocity of the current law, i.e. the
 // N -> infinity limit with the (N - 1) / N weight) and is rounded up into the allowance of each bound.
 // The DRLE particles are exchangeable rather than independent; their propagation of chaos makes the
 // 1.36 / sqrt(N) rate apply up to O(1/N). The seeds are fixed, so the test is deterministic; another seed
@@ -45,7 +45,7 @@ TEST_CASE("double well: DLE particles match the Gibbs density and DRLE particles
 
   SUBCASE("DLE, N = 1000") {
     const std::size_t N = 1000;
-    auto dle = flows::deep_langevin_ensemble<double>(loss, prior, 1.0, prior.sample(N, 21), eta, 4);
+    auto dle = flows::deep_langevin_ensemble(loss, prior, prior.sample(N, 21), {.lambda = 1.0, .eta = eta, .seed = 4});
     dle.run(steps);
     const double D = analysis::ks_distance(dle.particles(), dle_q);
     // The law after 1000 steps is at KS distance 0.0081 from q* (0.0069 of it the eta bias, which is linear
@@ -60,10 +60,10 @@ TEST_CASE("double well: DLE particles match the Gibbs density and DRLE particles
 
   SUBCASE("DRLE, N = 300, M = 200 prior samples (the paper's sizes)") {
     const std::size_t N = 300;
-    flows::RepulsiveSettings<double> settings{.lambda1 = 1, .lambda2 = 1,
-                                              .bandwidth = flows::Bandwidth<double>::fixed(1.0),
-                                              .prior_samples = 200};
-    auto drle = flows::deep_repulsive_langevin_ensemble<double>(loss, prior, settings, prior.sample(N, 22), eta, 5);
+    auto drle = flows::deep_repulsive_langevin_ensemble(loss, prior, prior.sample(N, 22),
+                                                        {.lambda1 = 1, .lambda2 = 1,
+                                                         .bandwidth = flows::Bandwidth<double>::fixed(1.0),
+                                                         .prior_samples = 200, .eta = eta, .seed = 5});
     drle.run(steps);
     const double D = analysis::ks_distance(drle.particles(), drle_q);
     // The mean-field law after 1000 steps, with this seed's 200 prior samples and the (N - 1) / N weight of

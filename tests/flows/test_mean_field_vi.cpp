@@ -1,6 +1,7 @@
-// Mean-field VI (Bayes by Backprop) on Bayesian linear regression, where the optimum is known in closed
-// form: the variational means equal the exact posterior mean and sigma_j^2 = 1 / A_jj, A the posterior
-// precision. Also: the reparameterisation gradients against finite differences of the objective, and
+// Mean-field VI (Bayes by Backprop: flows::mean_field_vi, the integrator over the members' rows [mu | rho])
+// on Bayesian linear regression, where the optimum is known in closed form: the variational means equal
+// the exact posterior mean and sigma_j^2 = 1 / A_jj, A the posterior precision. Also: the
+// reparameterisation gradients against finite differences of the objective, the predictive samples, and
 // bit-identical runs for any thread count.
 #include <doctest/doctest.h>
 
@@ -11,18 +12,23 @@
 
 #include <tbb/global_control.h>
 
-#include "flows/mean_field_vi.hpp"
+#include "flows/flows.hpp"
 #include "models/analytic_potential.hpp"
+#include "models/prior.hpp"
 
 namespace {
 
-using wgflow::ad::Tensor;
+using wgflow::Tensor;
 using wgflow::flows::Adam;
-using wgflow::flows::MeanFieldVI;
-using wgflow::flows::MeanFieldVIConfig;
+using wgflow::flows::MeanFieldGaussian;
+using wgflow::flows::ParticleFlow;
 using wgflow::flows::Sgd;
+using wgflow::flows::mean_field_means;
+using wgflow::flows::mean_field_standard_deviations;
+using wgflow::flows::mean_field_vi;
 using wgflow::models::AnalyticPotential;
 using wgflow::models::GaussianPrior;
+namespace mean_field = wgflow::flows::mean_field;
 
 // y = X w + noise, noise ~ N(0, noise_sd^2); loss l(w) = |y - X w|^2 / (2 noise_sd^2), the negative
 // log-likelihood, so that with lambda = 1 the DLE target exp(-l) p is the Bayesian posterior.
@@ -90,45 +96,61 @@ Tensor<double> starting_means(std::size_t members) {
   return GaussianPrior<double>::isotropic(LinearRegression::J, 1.0).sample(members, 77);
 }
 
+// The one term of a mean-field VI flow.
+const MeanFieldGaussian<double>& objective_term(const ParticleFlow<double>& flow) {
+  return dynamic_cast<const MeanFieldGaussian<double>&>(flow.term(0));
+}
+
 }  // namespace
 
-TEST_CASE("MeanFieldVI: the reparameterisation gradients are the derivatives of the sampled objective") {
-  // With the same seed and step, the objective() estimate is a deterministic function of (mu, rho): one
-  // SGD step with eta = 1 returns -dL/d[mu | rho] as its displacement, which must match central
-  // differences of objective() (step 1e-5 on an objective of size ~100: error ~ 1e-10 / 1e-5 + h^2 ~ 1e-5).
+TEST_CASE("mean-field VI: the reparameterisation gradients are the derivatives of the sampled objective") {
+  // With the same seed and step, the objective() estimate is a deterministic function of (mu, rho): the
+  // flow's gradient() at its first step must match central differences of objective() (step 1e-5 on an
+  // objective of size ~100: error ~ 1e-10 / 1e-5 + h^2 ~ 1e-5).
   const LinearRegression data;
   auto potential = data.potential();
   const auto prior = GaussianPrior<double>::isotropic(LinearRegression::J, LinearRegression::prior_variance);
-  const MeanFieldVIConfig<double> config{0.7, 3, 0.3, 5};
+  const double lambda = 0.7;
+  const std::size_t samples = 3;
+  const std::uint64_t seed = 5;
   const Tensor<double> mu0 = starting_means(1);
 
   auto objective_at = [&](const Tensor<double>& mu, double sd) {
-    MeanFieldVI<double> flow(potential, prior, mu, MeanFieldVIConfig<double>{config.lambda, config.samples, sd, config.seed},
-                             Sgd<double>{1.0});
+    auto flow = mean_field_vi(potential, prior, mu,
+                              {.lambda = lambda, .samples = samples, .initial_sd = sd, .optimizer = Sgd<double>{1.0}, .seed = seed});
     flow.step();
-    return flow.objective()(0, 0);
+    return objective_term(flow).objective()(0, 0);
   };
-  MeanFieldVI<double> flow(potential, prior, mu0, config, Sgd<double>{1.0});
-  const Tensor<double> before = flow.variational_parameters();
+  auto flow = mean_field_vi(potential, prior, mu0,
+                            {.lambda = lambda, .samples = samples, .initial_sd = 0.3, .optimizer = Sgd<double>{1.0}, .seed = seed});
+  const Tensor<double> before = flow.particles();
+  REQUIRE(before.shape()[1] == 2 * LinearRegression::J);
   flow.step();
-  const Tensor<double> drift = before - flow.variational_parameters();  // eta = 1
+  const Tensor<double> gradient = flow.gradient();
+  // Sgd(1): the members' rows moved by exactly -gradient.
+  CHECK(flow.particles() == Tensor<double>(before + (-1.0) * gradient));
+  // The objective is the term's energy, the flow's free energy (the members' mean: one member here).
+  REQUIRE(flow.free_energy());
+  CHECK(*flow.free_energy() == objective_term(flow).objective()(0, 0));
 
   const double h = 1e-5;
   for (std::size_t j = 0; j < LinearRegression::J; ++j) {
     Tensor<double> up = mu0, down = mu0;
     up(0, j) += h;
     down(0, j) -= h;
-    CHECK(drift(0, j) == doctest::Approx((objective_at(up, 0.3) - objective_at(down, 0.3)) / (2 * h)).epsilon(1e-5));
+    CHECK(gradient(0, j) == doctest::Approx((objective_at(up, 0.3) - objective_at(down, 0.3)) / (2 * h)).epsilon(1e-5));
   }
   // All rho_j start equal: d/d(initial_sd) = sum_j dL/drho_j * drho/dsigma, drho/dsigma = 1 / sigmoid(rho).
-  const double rho = MeanFieldVI<double>::inverse_softplus(0.3);
+  const double rho = mean_field::inverse_softplus(0.3);
+  CHECK(mean_field::softplus(rho) == doctest::Approx(0.3).epsilon(1e-14));
+  CHECK(before(0, LinearRegression::J) == rho);
   double sum_rho = 0;
-  for (std::size_t j = 0; j < LinearRegression::J; ++j) sum_rho += drift(0, LinearRegression::J + j);
+  for (std::size_t j = 0; j < LinearRegression::J; ++j) sum_rho += gradient(0, LinearRegression::J + j);
   const double numeric = (objective_at(mu0, 0.3 + h) - objective_at(mu0, 0.3 - h)) / (2 * h);
-  CHECK(sum_rho / MeanFieldVI<double>::sigmoid(rho) == doctest::Approx(numeric).epsilon(1e-5));
+  CHECK(sum_rho / mean_field::sigmoid(rho) == doctest::Approx(numeric).epsilon(1e-5));
 }
 
-TEST_CASE("MeanFieldVI: Bayesian linear regression recovers the posterior mean and 1 / diag(precision)") {
+TEST_CASE("mean-field VI: Bayesian linear regression recovers the posterior mean and 1 / diag(precision)") {
   const LinearRegression data;
   auto potential = data.potential();
   const auto prior = GaussianPrior<double>::isotropic(LinearRegression::J, LinearRegression::prior_variance);
@@ -139,11 +161,11 @@ TEST_CASE("MeanFieldVI: Bayesian linear regression recovers the posterior mean a
   // the exact means sit ~0.5 posterior sd away from least squares: dropping or mis-weighting the KL term
   // moves the means by several of the bounds below.
   const std::size_t members = 8;
-  MeanFieldVI<double> flow(potential, prior, starting_means(members), MeanFieldVIConfig<double>{1.0, 8, 0.05, 11},
-                           Adam<double>{.eta = 1e-3});
+  auto flow = mean_field_vi(potential, prior, starting_means(members),
+                            {.lambda = 1.0, .samples = 8, .initial_sd = 0.05, .optimizer = Adam<double>{.eta = 1e-3}, .seed = 11});
   flow.run(12000);
-  const Tensor<double>& mu = flow.particles();
-  const Tensor<double> sd = flow.standard_deviations();
+  const Tensor<double> mu = mean_field_means(flow.particles());
+  const Tensor<double> sd = mean_field_standard_deviations(flow.particles());
   for (std::size_t j = 0; j < 3; ++j) {
     const double post_sd = 1 / std::sqrt(A[j][j]);  // the mean-field optimum's sigma_j
     double avg_mu = 0, avg_sd = 0;
@@ -164,15 +186,18 @@ TEST_CASE("MeanFieldVI: Bayesian linear regression recovers the posterior mean a
   }
 }
 
-TEST_CASE("MeanFieldVI: predictive samples follow each member's Gaussian") {
+TEST_CASE("mean-field VI: predictive samples follow each member's Gaussian") {
   const LinearRegression data;
   auto potential = data.potential();
   const auto prior = GaussianPrior<double>::isotropic(LinearRegression::J, LinearRegression::prior_variance);
-  MeanFieldVI<double> flow(potential, prior, starting_means(2), MeanFieldVIConfig<double>{1.0, 1, 0.4, 3});
+  auto flow = mean_field_vi(potential, prior, starting_means(2), {.lambda = 1.0, .samples = 1, .initial_sd = 0.4, .seed = 3});
   const std::size_t k = 20000;
   const Tensor<double> s = flow.predictive_samples(k, 9);
   REQUIRE(s.shape()[0] == 2 * k);
   REQUIRE(s.shape()[1] == 3);
+  CHECK(s == wgflow::flows::mean_field_samples(flow.particles(), k, 9));
+  const Tensor<double> means = mean_field_means(flow.particles());
+  CHECK(means == starting_means(2));
   // Sample mean error sd = 0.4 / sqrt(20000) = 0.0028: bound 0.012 is > 4 sd. Sample variance relative
   // error sd = sqrt(2 / 20000) = 0.01: bound 0.05 is 5 sd.
   for (std::size_t i = 0; i < 2; ++i)
@@ -180,24 +205,24 @@ TEST_CASE("MeanFieldVI: predictive samples follow each member's Gaussian") {
       double m = 0, v = 0;
       for (std::size_t r = 0; r < k; ++r) m += s(i * k + r, j) / k;
       for (std::size_t r = 0; r < k; ++r) v += (s(i * k + r, j) - m) * (s(i * k + r, j) - m) / (k - 1);
-      CHECK(std::abs(m - flow.particles()(i, j)) < 0.012);
+      CHECK(std::abs(m - means(i, j)) < 0.012);
       CHECK(v == doctest::Approx(0.16).epsilon(0.05));
     }
-  CHECK_THROWS_AS(MeanFieldVI<double>(potential, prior, Tensor<double>::from_shape({2, 4})), wgflow::ShapeError);
-  CHECK_THROWS_AS(MeanFieldVI<double>(potential, prior, starting_means(2), MeanFieldVIConfig<double>{1.0, 0, 0.1, 0}),
+  CHECK_THROWS_AS(mean_field_vi(potential, prior, Tensor<double>::from_shape({2, 4})), wgflow::ShapeError);
+  CHECK_THROWS_AS(mean_field_vi(potential, prior, starting_means(2), {.lambda = 1.0, .samples = 0, .initial_sd = 0.1}),
                   wgflow::Error);
 }
 
-TEST_CASE("MeanFieldVI: bit-identical for one thread and many") {
+TEST_CASE("mean-field VI: bit-identical for one thread and many") {
   const LinearRegression data;
   auto potential = data.potential();
   const auto prior = GaussianPrior<double>::isotropic(LinearRegression::J, LinearRegression::prior_variance);
   auto run = [&](std::size_t threads) {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    MeanFieldVI<double> flow(potential, prior, starting_means(16), MeanFieldVIConfig<double>{1.0, 2, 0.05, 4},
-                             Adam<double>{.eta = 1e-2});
+    auto flow = mean_field_vi(potential, prior, starting_means(16),
+                              {.lambda = 1.0, .samples = 2, .initial_sd = 0.05, .optimizer = Adam<double>{.eta = 1e-2}, .seed = 4});
     flow.run(200);
-    return flow.variational_parameters();
+    return flow.particles();
   };
   const Tensor<double> one = run(1), many = run(4);
   CHECK(one == many);

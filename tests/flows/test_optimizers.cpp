@@ -11,7 +11,7 @@ using wgflow::flows::Optimizer;
 using wgflow::flows::Sgd;
 using wgflow::Tensor;
 
-TEST_CASE("SGD moves against the drift by eta") {
+TEST_CASE("SGD moves against the gradient by eta") {
   Sgd<double> sgd{0.1};
   auto state = sgd.init(Tensor<double>{{0.0, 0.0}});
   Tensor<double> delta;

@@ -23,7 +23,9 @@
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
 #include "flows/svgd.hpp"
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
+#include "models/network_potential.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 #include "tests/support/allocation_counter.hpp"
@@ -53,8 +55,7 @@ TEST_CASE("DRLE steps in parameter space allocate nothing in steady state (N = 5
   // and particle-prior matrices have different shapes.
   for (const auto& bandwidth : {flows::Bandwidth<double>::median(), flows::Bandwidth<double>::rolling_median()}) {
     CAPTURE(bandwidth.describe());
-    flows::RepulsiveSettings<double> settings{.bandwidth = bandwidth};
-    auto flow = flows::deep_repulsive_langevin_ensemble<double>(loss, prior, settings, init, 1e-3, 7);
+    auto flow = flows::deep_repulsive_langevin_ensemble(loss, prior, init, {.bandwidth = bandwidth, .eta = 1e-3, .seed = 7});
     tbb::task_arena one_thread(1);
     one_thread.execute([&] {
       // The first step sizes every buffer (and shows that the counter sees the flow's allocations); then
@@ -69,15 +70,48 @@ TEST_CASE("DRLE steps in parameter space allocate nothing in steady state (N = 5
   }
 }
 
-TEST_CASE("SVGD steps allocate nothing in steady state (N = 50, J = 10)") {
+TEST_CASE("DE and DLE steps allocate nothing in steady state (N = 50, J = 10)") {
   const std::size_t N = 50, J = 10;
   auto loss = models::double_well<double>(J);
   const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
-  flows::Svgd<double> svgd(loss, prior, prior.sample(N, 5), flows::Sgd<double>{1e-3});
-  svgd.run(2);
-  CHECK(allocations_during([&] {
-          for (int s = 0; s < 5; ++s) svgd.step();
-        }) == 0);
+  for (const bool langevin : {false, true}) {
+    CAPTURE(langevin);
+    auto flow = langevin ? flows::deep_langevin_ensemble(loss, prior, prior.sample(N, 3), {.eta = 1e-3, .seed = 7})
+                         : flows::deep_ensemble(loss, prior.sample(N, 3), {.eta = 1e-3});
+    tbb::task_arena one_thread(1);
+    one_thread.execute([&] {
+      CHECK(allocations_during([&] { flow.step(); }) > 0);  // the first step sizes every buffer
+      CHECK(allocations_during([&] {
+              for (int s = 0; s < 5; ++s) flow.step();
+            }) == 0);
+    });
+    CHECK(flow.steps_taken() == 6);
+  }
+}
+
+TEST_CASE("SVGD steps allocate nothing in steady state (N = 50, J = 10), with Sgd and Adam") {
+  const std::size_t N = 50, J = 10;
+  auto loss = models::double_well<double>(J);
+  const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
+  // The rolling median (a new median of the N x N distances every step, the default) and the median
+  // frozen after 5 steps.
+  for (const auto& bandwidth : {flows::Bandwidth<double>::rolling_median(0.0), flows::Bandwidth<double>::median()}) {
+    for (const bool adam : {false, true}) {
+      CAPTURE(bandwidth.describe());
+      CAPTURE(adam);
+      auto svgd = adam ? flows::svgd(loss, prior, prior.sample(N, 5), {.bandwidth = bandwidth})
+                       : flows::svgd(loss, prior, prior.sample(N, 5), {.bandwidth = bandwidth, .optimizer = flows::Sgd<double>{1e-3}});
+      tbb::task_arena one_thread(1);
+      one_thread.execute([&] {
+        CHECK(allocations_during([&] { svgd.step(); }) > 0);
+        svgd.run(5);
+        CHECK(allocations_during([&] {
+                for (int s = 0; s < 5; ++s) svgd.step();
+              }) == 0);
+      });
+      CHECK(svgd.steps_taken() == 11);
+    }
+  }
 }
 
 TEST_CASE("DRLE steps in function space allocate nothing in steady state (MLP 3-8-2, N = 20, 16 kernel inputs)") {
@@ -85,10 +119,11 @@ TEST_CASE("DRLE steps in function space allocate nothing in steady state (MLP 3-
   const std::size_t J = net.num_params();
   auto loss = models::double_well<double>(J);
   const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
-  flows::RepulsiveSettings<double> settings;
-  settings.model = &net;
-  settings.kernel_inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(16, 9);  // 16 x 3 inputs
-  auto flow = flows::deep_repulsive_langevin_ensemble<double>(loss, prior, settings, prior.sample(20, 3), 1e-3, 7);
+  auto flow = flows::deep_repulsive_langevin_ensemble(
+      loss, prior, prior.sample(20, 3),
+      {.model = &net,
+       .kernel_inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(16, 9),  // 16 x 3 inputs
+       .eta = 1e-3, .seed = 7});
   // On one thread (see the top): with another process running, a worker that first joined after the
   // warm-up made 9 allocations in 1 run of 60.
   tbb::task_arena one_thread(1);
@@ -107,14 +142,37 @@ TEST_CASE("mean-field VI steps allocate nothing in steady state (N = 8 members, 
   const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
   for (const bool adam : {true, false}) {
     CAPTURE(adam);
-    const flows::MeanFieldVIConfig<double> config{.lambda = 1.0, .samples = 3, .seed = 11};
-    flows::MeanFieldVI<double> vi = adam ? flows::MeanFieldVI<double>(loss, prior, prior.sample(N, 5), config)
-                                         : flows::MeanFieldVI<double>(loss, prior, prior.sample(N, 5), config,
-                                                                      flows::Sgd<double>{1e-3});
-    CHECK(allocations_during([&] { vi.step(); }) > 0);  // the first step sizes the members' work rows
-    CHECK(allocations_during([&] {
-            for (int s = 0; s < 5; ++s) vi.step();
-          }) == 0);
+    auto vi = adam ? flows::mean_field_vi(loss, prior, prior.sample(N, 5), {.lambda = 1.0, .samples = 3, .seed = 11})
+                   : flows::mean_field_vi(loss, prior, prior.sample(N, 5),
+                                          {.lambda = 1.0, .samples = 3, .optimizer = flows::Sgd<double>{1e-3}, .seed = 11});
+    tbb::task_arena one_thread(1);
+    one_thread.execute([&] {
+      CHECK(allocations_during([&] { vi.step(); }) > 0);  // the first step sizes the members' work rows
+      CHECK(allocations_during([&] {
+              for (int s = 0; s < 5; ++s) vi.step();
+            }) == 0);
+    });
     CHECK(vi.steps_taken() == 6);
   }
+}
+
+TEST_CASE("DE steps on a classifier's NetworkPotential allocate nothing in steady state (MLP 2-16-16-2, N = 8)") {
+  // The potential records the model's forward and the likelihood's loss on each thread's tape: both keep
+  // their scratch there, through the Model and Likelihood interfaces.
+  const std::size_t n = 60;
+  const Tensor<double> X = models::GaussianPrior<double>::isotropic(2, 1.0).sample(n, 1);
+  Tensor<double> y = Tensor<double>::from_shape({n, 1});
+  for (std::size_t i = 0; i < n; ++i) y(i, 0) = X(i, 0) > X(i, 1) ? 1.0 : 0.0;
+  const models::Mlp<double> net({.widths = {2, 16, 16, 2}});
+  models::NetworkPotential<double> potential(net, models::SoftmaxCrossEntropy<double>(), X, y, {.batch_size = 20});
+  const auto prior = models::GaussianPrior<double>::isotropic(potential.dim(), 0.1);
+  auto flow = flows::deep_ensemble(potential, prior.sample(8, 3), {.eta = 1e-2});
+  tbb::task_arena one_thread(1);
+  one_thread.execute([&] {
+    CHECK(allocations_during([&] { flow.step(); }) > 0);  // the first step sizes every buffer
+    flow.run(5);  // past the first epoch (3 batches), whose permutation is drawn at its first step
+    CHECK(allocations_during([&] {
+            for (int s = 0; s < 6; ++s) flow.step();
+          }) == 0);
+  });
 }

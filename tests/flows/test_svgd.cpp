@@ -4,8 +4,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <span>
 
-#include "flows/svgd.hpp"
+#include "flows/flows.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 
@@ -29,8 +30,10 @@ TEST_CASE("SVGD on a correlated 2-D Gaussian: particle mean and covariance match
   // N(0, I) starts: mean and correlation both wrong at first. Sgd(0.5) for 800 steps: the moments have
   // stopped moving (they change by < 1e-3 between steps 800 and 4000) so what is checked is SVGD's fixed point.
   const std::size_t N = 200;
-  flows::Svgd<double> svgd(loss, prior, models::GaussianPrior<double>::isotropic(2, 1.0).sample(N, 3),
-                           flows::Sgd<double>{0.5});
+  auto svgd = flows::svgd(loss, prior, models::GaussianPrior<double>::isotropic(2, 1.0).sample(N, 3),
+                          {.optimizer = flows::Sgd<double>{0.5}});
+  CHECK(svgd.name() == "SVGD");
+  CHECK(svgd.diffusion() == 0);  // deterministic: the repulsion is the only source of spread
   svgd.run(800);
   const Tensor<double>& x = svgd.particles();
 
@@ -61,5 +64,14 @@ TEST_CASE("SVGD on a correlated 2-D Gaussian: particle mean and covariance match
   const double correlation = cov[0][1] / std::sqrt(cov[0][0] * cov[1][1]);
   const double target_correlation = S[0][1] / std::sqrt(S[0][0] * S[1][1]);
   CHECK(std::abs(correlation - target_correlation) < 0.02);
-  CHECK(svgd.bandwidth() > 0);
+  CHECK(dynamic_cast<const flows::SvgdDirection<double>&>(svgd.term(0)).bandwidth() > 0);
+  // The term evaluates the potential: the flow's mean loss is the particles' mean of l at the start of the
+  // last step, when they had all but stopped moving (the last step changes it by ~4e-6 relative).
+  double mean_l = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    double g[2];
+    mean_l += loss.value_and_gradient(std::span<const double>(&x(i, 0), 2), std::span<double>(g, 2)) / N;
+  }
+  REQUIRE(svgd.mean_loss());
+  CHECK(*svgd.mean_loss() == doctest::Approx(mean_l).epsilon(1e-4));
 }
