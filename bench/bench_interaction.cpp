@@ -1,11 +1,11 @@
 // The interaction term at N = 1000 particles (issue 5, workload 4).
 //
-//   interaction/drle   InteractionEnergy::add_drift alone, parameter space, N = 1000 particles of J = 500
+//   interaction/drle   InteractionEnergy::add_gradient alone, parameter space, N = 1000 particles of J = 500
 //                      parameters, M = 200 prior samples, RBF, mean-of-squares distances, the reference's
 //                      median bandwidth (frozen after 5 steps): DRLE's repulsion and prior attraction.
-//   interaction/svgd   SVGD's kernel part alone (flows/svgd.hpp's step without the potential and the
-//                      optimiser): squared distances, the median bandwidth re-estimated every step, the
-//                      kernel, drift = (1/N) (K G + S) for a given score G. N = 1000, J = 500.
+//   interaction/svgd   SVGD's kernel part alone (flows/svgd.hpp's SvgdDirection without the potential and
+//                      the optimiser): squared distances, the median bandwidth re-estimated every step, the
+//                      kernel, gradient = (1/N) (K G + S) for a given score G. N = 1000, J = 500.
 //   step/DRLE, step/DLE  one DRLE step (parameter-space repulsion) and the same step without the
 //                      interaction term (DLE, same lambda2, prior, data and particles) for N = 1000
 //                      networks 8-50-1 (J = 501) on the UCI setting of bench_flows.
@@ -26,7 +26,7 @@
 #include "flows/flows.hpp"
 #include "flows/svgd.hpp"
 #include "models/initializer.hpp"
-#include "models/loss.hpp"
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
@@ -57,29 +57,31 @@ void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std
     flows::InteractionEnergy<T> term(flows::InteractionSettings<T>{.lambda1 = T(1e-3)},
                                      std::make_unique<flows::ParameterSpace<T>>(), prior.sample(m, 2));
     term.attach(particles);
-    Tensor<T> drift = xt::zeros<T>({n, dim});
+    Tensor<T> gradient = xt::zeros<T>({n, dim});
     std::uint64_t step = 0;
-    const wb::Timing t = wb::time_runs(o, [&] { term.add_drift(flows::StepContext<T>{step++, particles}, drift); }, 6);
+    const wb::Timing t = wb::time_runs(o, [&] {
+      term.add_gradient(flows::StepContext<T>{.step = step++, .particles = particles, .seed = 0}, gradient);
+    }, 6);
     report<T>(o, "interaction/drle", n, dim, t, drle_interaction_fmas(n, dim, m));
   }
 
   if (o.wants("interaction/svgd")) {
-    const flows::SvgdConfig<T> config;  // the defaults Svgd uses: RBF, sum of squares, rolling median
+    const flows::SvgdKernel<T> config;  // the defaults SVGD uses: RBF, sum of squares, rolling median
     flows::Bandwidth<T> bandwidth = config.bandwidth;
     const Tensor<T> G = prior.sample(n, 3);  // the score -grad log pi at each particle, given
-    Tensor<T> drift = Tensor<T>::from_shape({n, dim});
+    Tensor<T> gradient = Tensor<T>::from_shape({n, dim});
     const T inv_n = T(1) / static_cast<T>(n);
     std::uint64_t step = 0;
+    flows::CentredPoints<T> x;
     Tensor<T> D2;
-    flows::DistanceWorkspace<T> ws;
     flows::KernelMatrices<T> km;
-    const wb::Timing t = wb::time_runs(o, [&] {  // as Svgd::step does it, into buffers kept across steps
-      flows::pairwise_squared_distances_into(particles, config.distance, D2, ws);
+    const wb::Timing t = wb::time_runs(o, [&] {  // as SvgdDirection does it, into buffers kept across steps
+      flows::centre_into(particles, config.distance, x);
+      flows::pairwise_squared_distances_into(x, D2);
       const T h = bandwidth.update(step++, D2);
       config.kernel.evaluate_into(D2, h, km);
-      wgflow::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), drift.data(), dim);
-      flows::add_centred_gradient_sum(km.slope, ws.Xc, ws.Xc, flows::distance_scale<T>(config.distance, dim), inv_n,
-                                      drift);
+      wgflow::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), gradient.data(), dim);
+      flows::add_kernel_gradient_sums(km.slope, x, x, inv_n, gradient);
     }, 3);
     report<T>(o, "interaction/svgd", n, dim, t, svgd_kernel_fmas(n, dim));
   }
@@ -90,7 +92,7 @@ void drle_vs_dle(const wb::Options& o, std::size_t n) {
   const std::size_t inputs = 8, hidden = 50;
   const auto [X, Y] = wb::synthetic_regression<T>(1000, inputs, 1);
   models::Mlp<T> net({.widths = {inputs, hidden, 1}});
-  models::NetworkPotential<T> potential(net, models::Loss::squared_error(), X, Y, {.batch_size = 100, .seed = 3});
+  models::NetworkPotential<T> potential(net, models::SquaredError<T>(), X, Y, {.batch_size = 100, .seed = 3});
   const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
   const Tensor<T> particles = init.sample<T>(net.layout(), n, 4);
   const auto prior = models::GaussianPrior<T>::from_initializer(init, net.layout());
@@ -99,12 +101,12 @@ void drle_vs_dle(const wb::Options& o, std::size_t n) {
   const double networks = static_cast<double>(n) * wb::network_fmas(100, inputs, hidden);  // DRLE adds its interaction
 
   if (o.wants("step/DLE")) {
-    auto dle = flows::deep_langevin_ensemble<T>(potential, prior, lambda2, particles, eta, 5);
+    auto dle = flows::deep_langevin_ensemble(potential, prior, particles, {.lambda = lambda2, .eta = eta, .seed = 5});
     report<T>(o, "step/DLE", n, J, wb::time_runs(o, [&] { dle.step(); }, 3), networks);
   }
   if (o.wants("step/DRLE")) {
-    flows::RepulsiveSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = lambda2};  // parameter space
-    auto drle = flows::deep_repulsive_langevin_ensemble<T>(potential, prior, repulsion, particles, eta, 5);
+    const flows::DrleSettings<T> repulsion{.lambda1 = T(1e-3), .lambda2 = lambda2, .eta = eta, .seed = 5};
+    auto drle = flows::deep_repulsive_langevin_ensemble(potential, prior, particles, repulsion);  // parameter space
     report<T>(o, "step/DRLE", n, J, wb::time_runs(o, [&] { drle.step(); }, 6),
               networks + drle_interaction_fmas(n, J, repulsion.prior_samples));
   }

@@ -24,7 +24,6 @@
 
 namespace wgflow::flows {
 
-
 // The median of all entries, with NumPy's convention for an even count (the mean of the two middle
 // values). O(n) expected time (nth_element) on a copy of the entries in `scratch`, which a caller that
 // estimates every step keeps so that the copy does not allocate.
@@ -123,8 +122,10 @@ class Bandwidth {
   std::string describe() const {
     switch (rule_) {
       case Rule::fixed: return "fixed h = " + std::to_string(h_);
-      case Rule::median: return "median heuristic, frozen after " + std::to_string(estimated_steps_) + " steps";
-      case Rule::rolling_median: return "rolling median heuristic";
+      case Rule::median:
+        return "median heuristic (offset " + std::to_string(offset_) + "), frozen after " +
+               std::to_string(estimated_steps_) + " steps";
+      case Rule::rolling_median: return "rolling median heuristic (offset " + std::to_string(offset_) + ")";
     }
     return {};
   }

@@ -2,8 +2,8 @@
 // Where an interaction kernel compares particles: in parameter space (k on theta) or in function space
 // (k on the network's outputs at K fixed "kernel inputs"), paper §2.
 //
-// An embedding maps the N x J particles to N x E features and pulls a feature-space drift back to
-// parameters: drift_i += J_f(theta_i)^T g_i, with J_f the Jacobian of the feature map at theta_i (the
+// An embedding maps the N x J particles to N x E features and pulls a gradient in feature space back to
+// parameters: gradient_i += J_f(theta_i)^T g_i, with J_f the Jacobian of the feature map at theta_i (the
 // chain rule for grad_theta k(f(theta_i), .)).
 //   ParameterSpace  f(theta) = theta, E = J, pullback the identity.
 //   FunctionSpace   f(theta) = vec(model(theta, X_K)), E = K * outputs (row-major: input-major, then
@@ -28,7 +28,6 @@
 
 namespace wgflow::flows {
 
-
 template <class T>
 class Embedding {
  public:
@@ -40,8 +39,8 @@ class Embedding {
   // override it to write in place (parameter space then allocates nothing per step); the default, for
   // embeddings defined elsewhere, copies embed()'s result.
   virtual void embed_into(const Tensor<T>& thetas, Tensor<T>& features) const { features = embed(thetas); }
-  // drift(i, :) += J_f(theta_i)^T feature_drift(i, :).
-  virtual void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_drift, Tensor<T>& drift) const = 0;
+  // gradient(i, :) += J_f(theta_i)^T feature_gradient(i, :).
+  virtual void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const = 0;
 };
 
 template <class T>
@@ -53,8 +52,9 @@ class ParameterSpace final : public Embedding<T> {
     if (features.shape() != thetas.shape()) features.resize(thetas.shape());
     std::copy(thetas.begin(), thetas.end(), features.begin());
   }
-  void add_pullback(const Tensor<T>& /*thetas*/, const Tensor<T>& feature_drift, Tensor<T>& drift) const override {
-    xt::noalias(drift) += feature_drift;  // in place: drift += e would evaluate into a new matrix first
+  void add_pullback(const Tensor<T>& /*thetas*/, const Tensor<T>& feature_gradient,
+                    Tensor<T>& gradient) const override {
+    xt::noalias(gradient) += feature_gradient;  // in place: += alone would evaluate into a new matrix first
   }
 };
 
@@ -104,8 +104,9 @@ class FunctionSpace final : public Embedding<T> {
   }
 
   // Through the recordings of the last embed_into when it saw these very particles (values compared),
-  // else through Model::pullback, which evaluates the model again: the same drift either way.
-  void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_drift, Tensor<T>& drift) const override {
+  // else through Model::pullback, which evaluates the model again: the same gradient either way.
+  void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient,
+                    Tensor<T>& gradient) const override {
     check("FunctionSpace::add_pullback", thetas);
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], E = feature_dim();
     const std::size_t K = inputs_.shape()[0], O = model_.num_outputs();
@@ -114,9 +115,9 @@ class FunctionSpace final : public Embedding<T> {
       // The models take the cotangent as a matrix: one per thread, reused across steps.
       thread_local Tensor<T> cotangent;
       if (cotangent.shape()[0] != K || cotangent.shape()[1] != O) cotangent.resize({K, O});
-      std::copy_n(feature_drift.data() + i * E, E, cotangent.data());
+      std::copy_n(feature_gradient.data() + i * E, E, cotangent.data());
       const std::span<const T> theta(thetas.data() + i * J, J);
-      const std::span<T> grad(drift.data() + i * J, J);
+      const std::span<T> grad(gradient.data() + i * J, J);
       if (recorded)
         model_.pullback_recorded(*recordings_[i], theta, inputs_, cotangent, grad);
       else

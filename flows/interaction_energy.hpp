@@ -4,20 +4,22 @@
 //
 //   MMD_k^2(Q, P) = int int k dQ dQ - 2 int int k dQ dP + int int k dP dP.
 //
-// Its first variation is lambda1 (int k(theta, .) dQ - int k(theta, .) dP), so particle i's drift is
+// Its first variation is lambda1 (int k(theta, .) dQ - int k(theta, .) dP), so particle i's gradient is
 //
-//   lambda1 ( (1/N) sum_j grad_1 k(theta_i, theta_j) - psi (1/M) sum_m grad_1 k(theta_i, phi_m) ),
+//   lambda1 ( (1/N) sum_j grad_1 k(x_i, x_j) - psi (1/M) sum_m grad_1 k(x_i, p_m) ),
 //
-// the kernel differentiated in its first argument only (paper.md §6). psi, the prior-attraction scale,
-// is 1 for the MMD; 0 switches the attraction off as in the reference's "sin" experiment (the energy is
-// then (lambda1/2) int int k dQ dQ). For N particles this drift is N times the gradient of
-// (lambda1/2) MMD^2 between the empirical measures (tests/flows/test_interaction_energy.cpp checks it
-// against reverse-mode AD).
+// pulled back to parameters through x_i = f(theta_i), p_m = f(phi_m): the kernel compares embedded
+// particles (flows/embedding.hpp: f the identity in parameter space, the network's outputs at K kernel
+// inputs in function space) and is differentiated in its first argument only (paper.md §6). psi, the
+// prior-attraction scale, is 1 for the MMD; 0 switches the attraction off as in the reference's "sin"
+// experiment (the energy is then (lambda1/2) int int k dQ dQ). For N particles this gradient is N times
+// the gradient of (lambda1/2) MMD^2 between the empirical measures (tests/flows/test_interaction_energy.cpp
+// checks it against reverse-mode AD).
 //
-// The kernel acts in an Embedding (flows/embedding.hpp): parameter space or function space. Per step:
-// embed the particles (N x E), one N x N and one N x M squared-distance GEMM, the kernel slopes, two
-// gradient-sum GEMMs, and the pullback to parameters. The bandwidth rule sees the particles' own N x N
-// distances; its state (the current h) lives here.
+// Per step: embed and centre the particles (N x E), their N x N distances (which also feed the bandwidth
+// rule, whose state, the current h, lives here), the kernel slopes, one gradient-sum GEMM; the same
+// against the prior samples centred alike (N x M); the pullback to parameters. Beside it, as a
+// diagnostic, the V-statistic estimate of the energy from the kernel matrices the step has computed.
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -31,6 +33,7 @@
 #include "core/errors.hpp"
 #include "flows/embedding.hpp"
 #include "flows/kernels.hpp"
+#include "flows/squared_distance.hpp"
 #include "flows/term.hpp"
 
 namespace wgflow::flows {
@@ -72,36 +75,35 @@ class InteractionEnergy final : public Term<T> {
 
   // Every intermediate matrix is a member, resized only when N changes, so that a step in parameter
   // space allocates nothing once the first step has sized them (tests/flows/test_steady_state_allocation.cpp).
-  void add_drift(const StepContext<T>& context, Tensor<T>& drift) override {
+  void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& theta = context.particles;
-    const std::size_t n = theta.shape()[0], m = prior_features_.shape()[0];
+    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
     space_->embed_into(theta, features_);
-    const Tensor<T>& features = features_;
-    const T c = distance_scale<T>(s_.distance, features.shape()[1]);
-    const T psi = s_.prior_attraction_scale;
+    centre_into(features_, s_.distance, x_);
+    pairwise_squared_distances_into(x_, d2_xx_);
+    const T h = s_.bandwidth.update(context.step, d2_xx_);
+    s_.kernel.evaluate_into(d2_xx_, h, k_xx_);
 
-    pairwise_squared_distances_into(features, s_.distance, d2_, workspace_);
-    const T h = s_.bandwidth.update(context.step, d2_);
-    s_.kernel.evaluate_into(d2_, h, kernel_);
-    detail::ensure_shape(feature_drift_, features.shape()[0], features.shape()[1]);
-    feature_drift_.fill(T(0));
-    add_centred_gradient_sum(kernel_.slope, workspace_.Xc, workspace_.Xc, c, s_.lambda1 / static_cast<T>(n),
-                             feature_drift_);
-    T energy = s_.lambda1 / 2 * xt::mean(kernel_.k)();
+    // lambda1 (1/N) sum_j grad_1 k(x_i, x_j)
+    detail::ensure_shape(feature_gradient_, x_.size(), x_.dim());
+    feature_gradient_.fill(T(0));
+    add_kernel_gradient_sums(k_xx_.slope, x_, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
 
-    if (psi != T(0) && m > 0) {
-      squared_distances_into(features, prior_features_, s_.distance, cross_d2_, cross_workspace_);
-      s_.kernel.evaluate_into(cross_d2_, h, cross_kernel_);
-      add_centred_gradient_sum(cross_kernel_.slope, cross_workspace_.Xc, cross_workspace_.Yc, c,
-                               -s_.lambda1 * psi / static_cast<T>(m), feature_drift_);
-      energy += s_.lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * xt::mean(cross_kernel_.k)());
+    // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
+    if (attracts()) {
+      centre_like_into(prior_features_, x_, p_);
+      squared_distances_into(x_, p_, d2_xp_);
+      s_.kernel.evaluate_into(d2_xp_, h, k_xp_);
+      add_kernel_gradient_sums(k_xp_.slope, x_, p_, -lambda1 * psi / static_cast<T>(p_.size()), feature_gradient_);
     }
-    energy_ = energy;
-    space_->add_pullback(theta, feature_drift_, drift);
+
+    space_->add_pullback(theta, feature_gradient_, gradient);
+    energy_ = energy_estimate(h);
   }
 
-  // (lambda1/2) [mean k(theta_i, theta_j) - 2 psi mean k(theta_i, phi_m) + psi mean k(phi_m, phi_m')]: at
-  // psi = 1 the V-statistic estimate of (lambda1/2) MMD^2 between the particles and the prior samples.
+  // (lambda1/2) [mean k(x_i, x_j) - 2 psi mean k(x_i, p_m) + psi mean k(p_m, p_m')] at the particles of the
+  // last add_gradient: at psi = 1 the V-statistic estimate of (lambda1/2) MMD^2 between the particles and
+  // the prior samples.
   std::optional<T> energy() const override { return energy_; }
 
   // The state beyond the settings: the bandwidth (frozen after the median rule's first steps) and the
@@ -122,18 +124,28 @@ class InteractionEnergy final : public Term<T> {
   const Tensor<T>& prior_samples() const { return prior_samples_; }
 
  private:
+  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_features_.shape()[0] > 0; }
+
+  // From the kernel matrices of this step; mean k(p_m, p_m') from prior_kernel_mean.
+  T energy_estimate(T h) {
+    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
+    T energy = lambda1 / 2 * xt::mean(k_xx_.k)();
+    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * xt::mean(k_xp_.k)());
+    return energy;
+  }
+
   void embed_prior_samples() {
     if (prior_samples_.shape()[0] == 0) return;
     prior_features_ = space_->embed(prior_samples_);
-    prior_distances_ = pairwise_squared_distances(prior_features_, s_.distance);
+    d2_pp_ = pairwise_squared_distances(prior_features_, s_.distance);
     prior_mean_h_ = std::numeric_limits<T>::quiet_NaN();
   }
 
-  // mean_{m, m'} k(phi_m, phi_m'), recomputed only when h changes (M^2 kernel evaluations).
+  // mean_{m, m'} k(p_m, p_m'), recomputed only when h changes (M^2 kernel evaluations).
   T prior_kernel_mean(T h) {
     if (h != prior_mean_h_) {
-      s_.kernel.evaluate_into(prior_distances_, h, prior_kernel_);
-      prior_mean_ = xt::mean(prior_kernel_.k)();
+      s_.kernel.evaluate_into(d2_pp_, h, k_pp_);
+      prior_mean_ = xt::mean(k_pp_.k)();
       prior_mean_h_ = h;
     }
     return prior_mean_;
@@ -142,18 +154,17 @@ class InteractionEnergy final : public Term<T> {
   InteractionSettings<T> s_;
   std::unique_ptr<Embedding<T>> space_;
   Tensor<T> prior_samples_;
-  Tensor<T> prior_features_;   // M x E, embedded once
-  Tensor<T> prior_distances_;  // M x M
+  Tensor<T> prior_features_;  // M x E: p_m = f(phi_m), embedded once
+  Tensor<T> d2_pp_;           // M x M
+  KernelMatrices<T> k_pp_;    // M x M, evaluated when h changes
   T prior_mean_ = 0, prior_mean_h_ = 0;
   std::optional<T> energy_;
-  // Per-step buffers, resized only when N changes. The particle-particle and particle-prior stages
-  // each keep their own, since their shapes differ whenever M != N.
-  Tensor<T> features_;       // N x E
-  Tensor<T> feature_drift_;  // N x E
-  Tensor<T> d2_, cross_d2_;  // N x N, N x M
-  KernelMatrices<T> kernel_, cross_kernel_;
-  DistanceWorkspace<T> workspace_, cross_workspace_;
-  KernelMatrices<T> prior_kernel_;  // M x M, evaluated when h changes
+  // Per-step buffers, resized only when N changes.
+  Tensor<T> features_;                 // N x E: f(theta_i)
+  CentredPoints<T> x_, p_;             // the particles' features about their mean, the prior's about the same
+  Tensor<T> d2_xx_, d2_xp_;            // N x N, N x M
+  KernelMatrices<T> k_xx_, k_xp_;      // N x N, N x M
+  Tensor<T> feature_gradient_;         // N x E
 };
 
 }  // namespace wgflow::flows

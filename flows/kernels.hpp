@@ -10,19 +10,22 @@
 //        Mackey 2017, "Measuring sample quality with kernels", use beta = -1/2; its curvature at s = 0
 //        equals the RBF's for beta = -1/2, and its heavy tail keeps distant particles interacting.)
 //
-// Gradients. With d^2 = c ||x - y||^2, grad_x k(x, y) = phi'(d^2) 2c (x - y). Summed over a set, as the
-// interaction velocity of DRLE and SVGD's repulsion need,
-//   S_i = sum_j grad_1 k(x_i, y_j) = 2c ( (sum_j G_ij) x_i - (G Y)_i ),   G_ij = phi'(d^2_ij),
-// which is one N x M x D GEMM, never a loop over pairs. For SVGD (Liu & Wang 2016, Algorithm 1):
+// Gradients. With d^2 = c ||x - y||^2, grad_x k(x, y) = 2c phi'(d^2) (x - y). Summed over a set, as the
+// interaction velocity of DRLE and SVGD's repulsion need, with s_ij = phi'(d^2_ij) and s_i = sum_j s_ij,
+//   S_i = sum_j grad_1 k(x_i, y_j) = 2c (s_i x_i - sum_j s_ij y_j)          (add_kernel_gradient_sums)
+// whose second part is one N x M x D GEMM, never a loop over pairs. For SVGD (Liu & Wang 2016,
+// Algorithm 1), with Y = X and a symmetric kernel (grad_{x_j} k(x_j, x_i) = -grad_1 k(x_i, x_j)):
 //   phi*(x_i) = (1/N) sum_j [ k(x_j, x_i) grad log pi(x_j) + grad_{x_j} k(x_j, x_i) ]
-//             = (1/N) [ (K^T grad log pi)_i - S_i ]   with Y = X (the kernel is symmetric, so
-// grad_{x_j} k(x_j, x_i) = -grad_1 k(x_i, x_j)).
+//             = (1/N) [ (K grad log pi)_i - S_i ].
 //
 // Usage (SVGD's conventions: sum of squares, h from the median with offset 0):
 //   const auto rbf = RadialKernel<double>::rbf();
-//   Tensor<double> D2 = pairwise_squared_distances(X, DistanceConvention::sum);
-//   KernelMatrices<double> km = rbf.evaluate(D2, median_bandwidth(D2, 0.0));
-//   Tensor<double> S = gradient_sum(km, X, X, distance_scale<double>(DistanceConvention::sum, X.shape()[1]));
+//   const CentredPoints<double> x = centred(X, DistanceConvention::sum);
+//   Tensor<double> D2;
+//   pairwise_squared_distances_into(x, D2);
+//   const KernelMatrices<double> km = rbf.evaluate(D2, median_bandwidth(D2, 0.0));
+//   Tensor<double> S = xt::zeros<double>(X.shape());
+//   add_kernel_gradient_sums(km.slope, x, x, 1.0, S);
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -34,13 +37,12 @@
 #include "core/buffer_sums.hpp"
 #include "core/errors.hpp"
 #include "core/gemm.hpp"
+#include "core/parallel.hpp"
 #include "core/tensor.hpp"
 #include "flows/bandwidth.hpp"
-#include "core/parallel.hpp"
 #include "flows/squared_distance.hpp"
 
 namespace wgflow::flows {
-
 
 // A kernel evaluated between two point sets: k(x_i, y_j) and the profile's slope phi'(d^2_ij).
 template <class T>
@@ -134,69 +136,46 @@ class RadialKernel {
   T beta_;
 };
 
-namespace detail {
-
-// add_centred_gradient_sum's work, its errors naming `who`: the function the caller called.
+// The kernel's gradient in its first argument, summed over the second set: for every row i,
+//   out_i += weight * S_i,   S_i = sum_j grad_1 k(x_i, y_j) = 2c (s_i x_i - sum_j s_ij y_j),
+// with s_ij = phi'(d^2_ij) the kernel's slope (KernelMatrices::slope, N x M) and s_i = sum_j s_ij. S is
+// translation invariant, so it is computed on the rows u_i = x_i - m and v_j = y_j - m of the sets whose
+// distances gave the slope: y centred like x (centre_like_into), or x itself for a sum within one set;
+// c is x.scale(). Two passes: (2c weight s_i) u_i row by row, then -(2c weight) (s V)_i, one GEMM
+// accumulated into out.
 template <class T>
-void centred_gradient_sum(const char* who, const Tensor<T>& slope, const Tensor<T>& Xc, const Tensor<T>& Yc, T c,
-                          T weight, Tensor<T>& out) {
-  const std::size_t n = Xc.shape()[0], m = Yc.shape()[0], d = Xc.shape()[1];
-  check_same_dimension(who, Xc, Yc);
+void add_kernel_gradient_sums(const Tensor<T>& slope, const CentredPoints<T>& x, const CentredPoints<T>& y, T weight,
+                              Tensor<T>& out) {
+  const char* who = "add_kernel_gradient_sums";
+  detail::check_same_frame(who, x, y);
+  const std::size_t n = x.size(), m = y.size(), d = x.dim();
   if (slope.shape()[0] != n || slope.shape()[1] != m || out.shape()[0] != n || out.shape()[1] != d)
     throw ShapeError(std::string(who) + ": X is " + shape_string({n, d}) + ", Y is " + shape_string({m, d}) +
                      ", so the kernel slope must be " + shape_string({n, m}) + " and out " + shape_string({n, d}) +
                      "; got slope " + shape_string({slope.shape()[0], slope.shape()[1]}) + " and out " +
                      shape_string({out.shape()[0], out.shape()[1]}));
   if (n == 0 || m == 0 || d == 0) return;  // an empty sum (and no reductions over empty axes: UB in xtensor)
-  const T a = 2 * c * weight;
+  const T a = 2 * x.scale() * weight;
+  const T* u = x.rows().data();
   for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      const T g = wgflow::row_sum(slope.data() + i * m, m, [](auto v) { return v; });
-      const T* x = Xc.data() + i * d;
+      const T s_i = wgflow::row_sum(slope.data() + i * m, m, [](auto s) { return s; });
+      const T* u_i = u + i * d;
       T* o = out.data() + i * d;
-      for (std::size_t k = 0; k < d; ++k) o[k] += a * g * x[k];
+      for (std::size_t k = 0; k < d; ++k) o[k] += a * s_i * u_i[k];
     }
   });
-  wgflow::gemm<T>(false, false, n, d, m, -a, slope.data(), m, Yc.data(), d, T(1), out.data(), d);
+  wgflow::gemm<T>(false, false, n, d, m, -a, slope.data(), m, y.rows().data(), d, T(1), out.data(), d);
 }
 
-}  // namespace detail
-
-// out += weight * S, with S_i = sum_j grad_1 k(x_i, y_j) = 2c ((sum_j G_ij) x_i - (G Y)_i), G = slope,
-// c = distance_scale(convention, D), for X and Y already shifted by a common centre (S is translation
-// invariant): the form for a caller that has just computed the distances, whose workspace holds the
-// centred sets (ws.Xc and ws.Yc after squared_distances_into; ws.Xc as both after
-// pairwise_squared_distances_into). Centring again cost ~3 % of a 5-network DRLE step.
+// S as a new N x D matrix, for points as they are (row i: sum_j grad_1 k(x_i, y_j)).
 template <class T>
-void add_centred_gradient_sum(const Tensor<T>& slope, const Tensor<T>& Xc, const Tensor<T>& Yc, T c, T weight,
-                              Tensor<T>& out) {
-  detail::centred_gradient_sum("add_centred_gradient_sum", slope, Xc, Yc, c, weight, out);
-}
-
-// The same for X and Y as they are: both are shifted by X's mean row first, so that the two terms of the
-// expansion do not cancel for particles far from the origin. The centred copies live in `ws`
-// (flows/squared_distance.hpp), so a caller that keeps it allocates nothing in steady state.
-template <class T>
-void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T>& Y, T c, T weight, Tensor<T>& out,
-                      DistanceWorkspace<T>& ws) {
-  detail::check_same_dimension("add_gradient_sum", X, Y);  // before the centring reads Y against X's centre
-  detail::mean_row_into(X, ws.centre);  // the origin for an empty X
-  detail::centred_into(X, ws.centre, ws.Xc);
-  detail::centred_into(Y, ws.centre, ws.Yc);
-  detail::centred_gradient_sum("add_gradient_sum", slope, ws.Xc, ws.Yc, c, weight, out);
-}
-
-template <class T>
-void add_gradient_sum(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T>& Y, T c, T weight, Tensor<T>& out) {
-  DistanceWorkspace<T> ws;
-  add_gradient_sum(slope, X, Y, c, weight, out, ws);
-}
-
-// S as a new N x D matrix: row i is sum_j grad_1 k(x_i, y_j).
-template <class T>
-Tensor<T> gradient_sum(const KernelMatrices<T>& km, const Tensor<T>& X, const Tensor<T>& Y, T c) {
+Tensor<T> kernel_gradient_sums(const Tensor<T>& slope, const Tensor<T>& X, const Tensor<T>& Y,
+                               DistanceConvention convention) {
+  detail::check_same_dimension("kernel_gradient_sums", X, Y);
+  const CentredPoints<T> x = centred(X, convention);
   Tensor<T> out = xt::zeros<T>({X.shape()[0], X.shape()[1]});
-  add_gradient_sum(km.slope, X, Y, c, T(1), out);
+  add_kernel_gradient_sums(slope, x, centred_like(Y, x), T(1), out);
   return out;
 }
 

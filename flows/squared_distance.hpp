@@ -1,5 +1,5 @@
 #pragma once
-// Squared distances between two sets of points, as one matrix: the input of every radial kernel.
+// Squared distances between point sets, as one matrix: the input of every radial kernel.
 //
 // Convention. Points are the rows of X (N x D) and Y (M x D). The squared distance is
 //   d^2(x, y) = c ||x - y||^2,   c = 1 (DistanceConvention::sum) or c = 1 / D (DistanceConvention::mean).
@@ -8,28 +8,43 @@
 // and in function space the average over kernel inputs and outputs. The convention only rescales the
 // bandwidth, but the paper's bandwidths (e.g. h = 1 for the double well, 0.1 for "sin") refer to `mean`.
 //
-// Algorithm. D^2 = c (|x_i|^2 + |y_j|^2 - 2 x_i . y_j): one GEMM (N M D multiply-adds) instead of a loop
-// over pairs, so N = 1000 particles with D = 500 parameters costs one 1000 x 1000 x 500 product (about
-// half of it within one set, whose distances are symmetric: pairwise_squared_distances_into). The
-// expansion cancels catastrophically when the points lie far from the origin compared with their
-// separations (particles spread around theta ~ 1000 pi in the "sin" experiment), so both sets are first
-// shifted by a common centre (the mean of X), which leaves every distance unchanged. Rounding can still
-// make an entry slightly negative; entries are clamped at 0.
+// Algorithm. For points shifted by a common centre m, u_i = x_i - m and v_j = y_j - m,
+//   d^2(x_i, y_j) = c |u_i|^2 + c |v_j|^2 - 2c u_i . v_j,
+// so the whole matrix is one GEMM (N M D multiply-adds) instead of a loop over pairs: N = 1000 particles
+// with D = 500 parameters cost one 1000 x 1000 x 500 product, and half of that within one set, whose
+// distances are symmetric (pairwise_squared_distances). The expansion cancels catastrophically when the
+// points lie far from the origin compared with their separations (particles spread around theta ~ 1000 pi
+// in the "sin" experiment); shifting both sets by the mean m of the first leaves every distance unchanged
+// and removes the cancellation. Rounding can still make an entry slightly negative; entries are clamped
+// at 0.
+//
+// A shifted set is a value, CentredPoints: the centre m, the rows u_i, their squared norms c |u_i|^2 and
+// c, made by one function and read both by the distances and by the kernels' gradient sums
+// (flows/kernels.hpp), which need the same u_i:
+//
+//   const CentredPoints<double> x = centred(X, DistanceConvention::mean);  // X about its mean row
+//   const CentredPoints<double> y = centred_like(Y, x);                    // Y about the same centre
+//   Tensor<double> D;
+//   squared_distances_into(x, y, D);        // d^2(x_i, y_j), N x M
+//   pairwise_squared_distances_into(x, D);  // d^2(x_i, x_j), N x N, exactly symmetric
+//
+// A caller that does this every step keeps its CentredPoints and matrices and refills them with
+// centre_into, centre_like_into and the _into forms, which resize only when a shape changes (steady-state
+// steps allocate nothing). squared_distances(X, Y, convention) and pairwise_squared_distances(X,
+// convention) do it all at once, for points as they are.
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
-
-#include <xtensor/xtensor.hpp>
 
 #include "core/buffer_sums.hpp"
 #include "core/errors.hpp"
 #include "core/gemm.hpp"
-#include "core/tensor.hpp"
 #include "core/parallel.hpp"
+#include "core/tensor.hpp"
 
 namespace wgflow::flows {
-
 
 enum class DistanceConvention {
   sum,   // ||x - y||^2
@@ -47,16 +62,50 @@ inline std::string to_string(DistanceConvention convention) {
   return convention == DistanceConvention::sum ? "sum of squares" : "mean of squares";
 }
 
-// Scratch space of the "_into" forms below and of add_gradient_sum (flows/kernels.hpp): the centre, the
-// centred point sets and their squared norms. A caller that evaluates distances every step keeps one, so
-// that steady-state steps allocate nothing (the buffers are resized only when the shapes change). After
-// squared_distances_into(X, Y, ...), Xc and Yc are X and Y shifted by X's mean row; after
-// pairwise_squared_distances_into(X, ...), Xc is (Yc is left alone): add_centred_gradient_sum's operands.
 template <class T>
-struct DistanceWorkspace {
-  Tensor<T> centre;  // 1 x D
-  Tensor<T> Xc, Yc;  // X and Y shifted by the centre
-  std::vector<T> x2, y2;
+class CentredPoints;
+
+// Fills `out` with the rows of X about X's own mean row (the origin for an empty X), in `convention`.
+template <class T>
+void centre_into(const Tensor<T>& X, DistanceConvention convention, CentredPoints<T>& out);
+
+// Fills `out` with the rows of Y about the centre of `reference`, in its convention: the second operand
+// of squared_distances_into and add_kernel_gradient_sums. `out` must be another object than `reference`.
+template <class T>
+void centre_like_into(const Tensor<T>& Y, const CentredPoints<T>& reference, CentredPoints<T>& out);
+
+// A point set shifted by a centre m: the rows u_i = x_i - m, their squared norms c |u_i|^2 and the
+// distance scale c. Only the functions above fill one, so the four always belong together; two sets are
+// compared (distances, kernel gradient sums) only when they share their centre and scale, in_frame_of().
+template <class T>
+class CentredPoints {
+ public:
+  CentredPoints() = default;  // no points, of dimension 0
+
+  std::size_t size() const { return rows_.shape()[0]; }
+  std::size_t dim() const { return rows_.shape()[1]; }
+  const Tensor<T>& centre() const { return centre_; }             // 1 x D: m
+  const Tensor<T>& rows() const { return rows_; }                 // N x D: u_i = x_i - m
+  const std::vector<T>& squared_norms() const { return norms_; }  // N: c |u_i|^2
+  T scale() const { return scale_; }                              // c
+
+  // Whether this set has the centre of `other`, bit for bit, and its scale.
+  bool in_frame_of(const CentredPoints& other) const {
+    return scale_ == other.scale_ && centre_.size() == other.centre_.size() &&
+           std::memcmp(centre_.data(), other.centre_.data(), centre_.size() * sizeof(T)) == 0;
+  }
+
+ private:
+  friend void centre_into<T>(const Tensor<T>&, DistanceConvention, CentredPoints&);
+  friend void centre_like_into<T>(const Tensor<T>&, const CentredPoints&, CentredPoints&);
+
+  // rows_ = X - centre_ and norms_ = scale_ |rows_|^2, for centre_ and scale_ already set.
+  void shift(const Tensor<T>& X);
+
+  Tensor<T> centre_ = Tensor<T>::from_shape({1, 0});
+  Tensor<T> rows_ = Tensor<T>::from_shape({0, 0});
+  std::vector<T> norms_;
+  T scale_ = T(1);
 };
 
 namespace detail {
@@ -67,49 +116,6 @@ void ensure_shape(Tensor<T>& A, std::size_t rows, std::size_t cols) {
   if (A.shape()[0] != rows || A.shape()[1] != cols) A.resize({rows, cols});
 }
 
-// The passes over N x D and N x N matrices below run in parallel pieces of rows (or columns) when the
-// matrix is large (core/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
-// interaction step, and serial they would hold a second thread idle.
-
-// The mean row of X (1 x D), the common centre by which both point sets are shifted, into `centre`.
-// Column sums (wgflow::add_column_sums), then one division, in pieces of columns (in parallel when large).
-template <class T>
-void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
-  const std::size_t n = X.shape()[0], d = X.shape()[1];
-  ensure_shape(centre, 1, d);
-  T* c = centre.data();
-  std::fill_n(c, d, T(0));
-  // An empty set's centre is the origin.
-  if (n == 0) return;
-  const T count = static_cast<T>(n);
-  for_each_piece(d, n * d, [&](std::size_t k0, std::size_t k1) {
-    wgflow::add_column_sums(X.data() + k0, n, k1 - k0, d, c + k0);
-    for (std::size_t k = k0; k < k1; ++k) c[k] /= count;
-  });
-}
-
-template <class T>
-Tensor<T> mean_row(const Tensor<T>& X) {
-  Tensor<T> centre;
-  mean_row_into(X, centre);
-  return centre;
-}
-
-// out = X - centre (row-wise), out resized to X's shape.
-template <class T>
-void centred_into(const Tensor<T>& X, const Tensor<T>& centre, Tensor<T>& out) {
-  const std::size_t n = X.shape()[0], d = X.shape()[1];
-  ensure_shape(out, n, d);
-  const T* c = centre.data();
-  for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      const T* row = X.data() + i * d;
-      T* o = out.data() + i * d;
-      for (std::size_t k = 0; k < d; ++k) o[k] = row[k] - c[k];
-    }
-  });
-}
-
 template <class T>
 void check_same_dimension(const char* who, const Tensor<T>& X, const Tensor<T>& Y) {
   if (X.shape()[1] != Y.shape()[1])
@@ -118,101 +124,128 @@ void check_same_dimension(const char* who, const Tensor<T>& X, const Tensor<T>& 
                      shape_string({Y.shape()[0], Y.shape()[1]}) + " (points are rows)");
 }
 
-// out(i) = c |x_i|^2 for the rows x_i of X (xtensor's axis-1 reducer is a scalar stepper loop, several
-// times slower: see autodiff/ops/reduce.hpp).
+// The identity the expansions rely on: both sets shifted by one centre, in one convention.
 template <class T>
-void scaled_squared_norms_into(const Tensor<T>& X, T c, std::vector<T>& out) {
+void check_same_frame(const char* who, const CentredPoints<T>& x, const CentredPoints<T>& y) {
+  check_same_dimension(who, x.rows(), y.rows());
+  if (!y.in_frame_of(x))
+    throw Error(std::string(who) + ": the two point sets are centred differently; centre the second with "
+                "centre_like_into(Y, first, out) so that it shares the first's centre and convention");
+}
+
+// The passes over N x D and N x N matrices below run in parallel pieces of rows (or columns) when the
+// matrix is large (core/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
+// interaction step, and serial they would hold a second thread idle.
+
+// centre = the mean row of X (the origin for an empty X): column sums (wgflow::add_column_sums), then
+// one division, in pieces of columns.
+template <class T>
+void mean_row_into(const Tensor<T>& X, Tensor<T>& centre) {
   const std::size_t n = X.shape()[0], d = X.shape()[1];
-  out.resize(n);
-  for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) out[i] = c * wgflow::row_sum(X.data() + i * d, d, [](auto v) { return v * v; });
+  ensure_shape(centre, 1, d);
+  T* c = centre.data();
+  std::fill_n(c, d, T(0));
+  if (n == 0) return;
+  const T count = static_cast<T>(n);
+  for_each_piece(d, n * d, [&](std::size_t k0, std::size_t k1) {
+    wgflow::add_column_sums(X.data() + k0, n, k1 - k0, d, c + k0);
+    for (std::size_t k = k0; k < k1; ++k) c[k] /= count;
   });
 }
 
-// D(i, j) = c (|x_i|^2 + |y_j|^2 - 2 x_i . y_j), clamped at 0, for already centred X and Y; D is
-// resized to N x M, x2 and y2 hold the scaled squared norms.
+}  // namespace detail
+
 template <class T>
-void expanded_squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, T c, Tensor<T>& D, std::vector<T>& x2,
-                                     std::vector<T>& y2) {
-  const std::size_t n = X.shape()[0], m = Y.shape()[0], d = X.shape()[1];
-  ensure_shape(D, n, m);
+void CentredPoints<T>::shift(const Tensor<T>& X) {
+  const std::size_t n = X.shape()[0], d = X.shape()[1];
+  detail::ensure_shape(rows_, n, d);
+  norms_.resize(n);
+  const T* m = centre_.data();
+  for_each_piece(n, n * d, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const T* x = X.data() + i * d;
+      T* u = rows_.data() + i * d;
+      for (std::size_t k = 0; k < d; ++k) u[k] = x[k] - m[k];
+      // In SIMD (wgflow::row_sum): xtensor's axis-1 reducer is a scalar stepper loop, several times slower.
+      norms_[i] = scale_ * wgflow::row_sum(u, d, [](auto v) { return v * v; });
+    }
+  });
+}
+
+template <class T>
+void centre_into(const Tensor<T>& X, DistanceConvention convention, CentredPoints<T>& out) {
+  out.scale_ = distance_scale<T>(convention, X.shape()[1]);
+  detail::mean_row_into(X, out.centre_);
+  out.shift(X);
+}
+
+template <class T>
+void centre_like_into(const Tensor<T>& Y, const CentredPoints<T>& reference, CentredPoints<T>& out) {
+  if (&out == &reference) throw Error("centre_like_into: `out` is the reference set itself");
+  detail::check_same_dimension("centre_like_into", reference.rows(), Y);
+  out.scale_ = reference.scale_;
+  detail::ensure_shape(out.centre_, 1, reference.dim());
+  std::copy(reference.centre_.begin(), reference.centre_.end(), out.centre_.begin());
+  out.shift(Y);
+}
+
+// X about its own mean row.
+template <class T>
+CentredPoints<T> centred(const Tensor<T>& X, DistanceConvention convention) {
+  CentredPoints<T> out;
+  centre_into(X, convention, out);
+  return out;
+}
+
+// Y about the centre of `reference`.
+template <class T>
+CentredPoints<T> centred_like(const Tensor<T>& Y, const CentredPoints<T>& reference) {
+  CentredPoints<T> out;
+  centre_like_into(Y, reference, out);
+  return out;
+}
+
+// D(i, j) = d^2(x_i, y_j) = max(0, (c |u_i|^2 + c |v_j|^2) - 2c u_i . v_j) for y centred like x; D is
+// resized to N x M only when its shape changes.
+template <class T>
+void squared_distances_into(const CentredPoints<T>& x, const CentredPoints<T>& y, Tensor<T>& D) {
+  detail::check_same_frame("squared_distances_into", x, y);
+  const std::size_t n = x.size(), m = y.size(), d = x.dim();
+  detail::ensure_shape(D, n, m);
   if (n == 0 || m == 0) return;
-  wgflow::gemm<T>(false, true, n, m, d, T(-2) * c, X.data(), d, Y.data(), d, T(0), D.data(), m);
-  scaled_squared_norms_into(X, c, x2);
-  scaled_squared_norms_into(Y, c, y2);
+  const std::vector<T>&x2 = x.squared_norms(), &y2 = y.squared_norms();
+  T* p = D.data();
+  wgflow::gemm<T>(false, true, n, m, d, T(-2) * x.scale(), x.rows().data(), d, y.rows().data(), d, T(0), p, m);
   for_each_piece(n, n * m, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      T* row = D.data() + i * m;
+      T* row = p + i * m;
       for (std::size_t j = 0; j < m; ++j) row[j] = std::max(T(0), (x2[i] + y2[j]) + row[j]);
     }
   });
 }
 
+// D(i, j) = d^2(x_i, x_j) within one set, N x N: exactly symmetric, with an exactly zero diagonal (so a
+// symmetric kernel gives an exactly symmetric matrix). The product computes only the upper triangle
+// (wgflow::gemm_upper: about half of the N^2 D multiply-adds); the lower one mirrors it. D is resized
+// only when its shape changes.
 template <class T>
-Tensor<T> expanded_squared_distances(const Tensor<T>& X, const Tensor<T>& Y, T c) {
-  Tensor<T> D;
-  std::vector<T> x2, y2;
-  expanded_squared_distances_into(X, Y, c, D, x2, y2);
-  return D;
-}
-
-}  // namespace detail
-
-// D = the N x M matrix of d^2(x_i, y_j); D is resized only when its shape changes.
-template <class T>
-void squared_distances_into(const Tensor<T>& X, const Tensor<T>& Y, DistanceConvention convention, Tensor<T>& D,
-                            DistanceWorkspace<T>& ws) {
-  detail::check_same_dimension("squared_distances", X, Y);
-  if (X.shape()[0] == 0 || Y.shape()[0] == 0) {
-    detail::ensure_shape(D, X.shape()[0], Y.shape()[0]);
-    detail::ensure_shape(ws.Xc, X.shape()[0], X.shape()[1]);  // empty, and so correctly centred
-    detail::ensure_shape(ws.Yc, Y.shape()[0], Y.shape()[1]);
-    return;
-  }
-  detail::mean_row_into(X, ws.centre);
-  detail::centred_into(X, ws.centre, ws.Xc);
-  detail::centred_into(Y, ws.centre, ws.Yc);
-  detail::expanded_squared_distances_into(ws.Xc, ws.Yc, distance_scale<T>(convention, X.shape()[1]), D, ws.x2, ws.y2);
-}
-
-// N x M matrix of d^2(x_i, y_j).
-template <class T>
-Tensor<T> squared_distances(const Tensor<T>& X, const Tensor<T>& Y, DistanceConvention convention) {
-  Tensor<T> D;
-  DistanceWorkspace<T> ws;
-  squared_distances_into(X, Y, convention, D, ws);
-  return D;
-}
-
-// D = the N x N matrix of d^2(x_i, x_j) within one set: exactly symmetric, with an exactly zero diagonal.
-template <class T>
-void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention convention, Tensor<T>& D,
-                                     DistanceWorkspace<T>& ws) {
-  const std::size_t n = X.shape()[0], d = X.shape()[1];
+void pairwise_squared_distances_into(const CentredPoints<T>& x, Tensor<T>& D) {
+  const std::size_t n = x.size(), d = x.dim();
   detail::ensure_shape(D, n, n);
-  if (n == 0) {
-    detail::ensure_shape(ws.Xc, 0, d);  // empty, and so correctly centred
-    return;
-  }
-  detail::mean_row_into(X, ws.centre);
-  detail::centred_into(X, ws.centre, ws.Xc);
-  const T c = distance_scale<T>(convention, d);
-  const T* x = ws.Xc.data();
-  // Only the upper triangle is computed (wgflow::gemm_upper): about half of the N^2 D multiply-adds.
-  wgflow::gemm_upper<T>(false, true, n, d, T(-2) * c, x, d, x, d, T(0), D.data(), n);
-  std::vector<T>& x2 = ws.x2;
-  detail::scaled_squared_norms_into(ws.Xc, c, x2);
+  if (n == 0) return;
+  const T* u = x.rows().data();
+  const std::vector<T>& x2 = x.squared_norms();
   T* p = D.data();
+  wgflow::gemm_upper<T>(false, true, n, d, T(-2) * x.scale(), u, d, u, d, T(0), p, n);
   for_each_piece(n, n * n, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       T* row = p + i * n;
-      row[i] = T(0);  // rounding would leave ~eps |x_i|^2
+      row[i] = T(0);  // rounding would leave ~eps |u_i|^2
       for (std::size_t j = i + 1; j < n; ++j) row[j] = std::max(T(0), (x2[i] + x2[j]) + row[j]);
     }
   });
-  // The lower triangle mirrors the upper one (so symmetric kernels give symmetric matrices), tile by
-  // tile so that the column-wise reads stay in cache; a piece of rows writes only its own rows, and
-  // reads rows above it, which the pass above has finished.
+  // Tile by tile, so that the column-wise reads stay in cache; a piece of rows writes only its own rows
+  // and reads rows above it, which the pass above has finished.
   constexpr std::size_t tile = piece_rows;
   for_each_piece(n, n * n, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t i0 = r0; i0 < r1; i0 += tile)
@@ -222,12 +255,21 @@ void pairwise_squared_distances_into(const Tensor<T>& X, DistanceConvention conv
   });
 }
 
-// N x N matrix of d^2(x_i, x_j) within one set.
+// The N x M matrix of d^2(x_i, y_j) for points as they are.
+template <class T>
+Tensor<T> squared_distances(const Tensor<T>& X, const Tensor<T>& Y, DistanceConvention convention) {
+  detail::check_same_dimension("squared_distances", X, Y);
+  const CentredPoints<T> x = centred(X, convention);
+  Tensor<T> D;
+  squared_distances_into(x, centred_like(Y, x), D);
+  return D;
+}
+
+// The N x N matrix of d^2(x_i, x_j) within one set of points as they are.
 template <class T>
 Tensor<T> pairwise_squared_distances(const Tensor<T>& X, DistanceConvention convention) {
   Tensor<T> D;
-  DistanceWorkspace<T> ws;
-  pairwise_squared_distances_into(X, convention, D, ws);
+  pairwise_squared_distances_into(centred(X, convention), D);
   return D;
 }
 

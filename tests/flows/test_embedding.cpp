@@ -1,5 +1,5 @@
 // FunctionSpace keeps each particle's evaluation from embed_into for the add_pullback that follows; the
-// drift must be the one a fresh evaluation gives, and particles other than the recorded ones must not
+// gradient must be the one a fresh evaluation gives, and particles other than the recorded ones must not
 // be pulled back through stale recordings.
 #include <doctest/doctest.h>
 
@@ -14,7 +14,7 @@
 using namespace wgflow;
 using wgflow::Tensor;
 
-TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the drift of a fresh evaluation") {
+TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gradient of a fresh evaluation") {
   const models::Mlp<double> net({.widths = {3, 6, 1}});  // ReLU, scalar output: the fused head
   const std::size_t N = 4, J = net.num_params(), K = 5;
   const auto prior = models::GaussianPrior<double>::isotropic(J, 0.5);
@@ -25,32 +25,32 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the dri
   // A space that never embedded pulls back by evaluating the model again (Model::pullback).
   auto fresh_pullback = [&](const Tensor<double>& thetas) {
     const flows::FunctionSpace<double> fresh(net, inputs);
-    Tensor<double> drift = xt::ones<double>({N, J});
-    fresh.add_pullback(thetas, g, drift);
-    return drift;
+    Tensor<double> gradient = xt::ones<double>({N, J});
+    fresh.add_pullback(thetas, g, gradient);
+    return gradient;
   };
 
   const flows::FunctionSpace<double> space(net, inputs);
   Tensor<double> features;
   space.embed_into(a, features);
   CHECK(features == space.embed(a));
-  Tensor<double> drift = xt::ones<double>({N, J});
-  space.add_pullback(a, g, drift);
-  CHECK(drift == fresh_pullback(a));  // bit for bit: the same forward values, the same backward sweep
+  Tensor<double> gradient = xt::ones<double>({N, J});
+  space.add_pullback(a, g, gradient);
+  CHECK(gradient == fresh_pullback(a));  // bit for bit: the same forward values, the same backward sweep
 
   // Other particles than the recorded ones (here b after embedding a): evaluated afresh, not through a's
-  // recordings, whose drift would differ.
-  Tensor<double> drift_b = xt::ones<double>({N, J});
-  space.add_pullback(b, g, drift_b);
-  CHECK(drift_b == fresh_pullback(b));
-  CHECK(drift_b != drift);
+  // recordings, whose gradient would differ.
+  Tensor<double> gradient_b = xt::ones<double>({N, J});
+  space.add_pullback(b, g, gradient_b);
+  CHECK(gradient_b == fresh_pullback(b));
+  CHECK(gradient_b != gradient);
 
   // The same after a re-embedding at fewer particles (the recordings are reused, the first N - 1 rows).
   const Tensor<double> c = xt::view(b, xt::range(0, N - 1), xt::all());
   space.embed_into(c, features);
   const Tensor<double> g_c = xt::view(g, xt::range(0, N - 1), xt::all());
-  Tensor<double> drift_c = xt::ones<double>({N - 1, J});
-  space.add_pullback(c, g_c, drift_c);
+  Tensor<double> gradient_c = xt::ones<double>({N - 1, J});
+  space.add_pullback(c, g_c, gradient_c);
   const Tensor<double> want_c = xt::view(fresh_pullback(b), xt::range(0, N - 1), xt::all());
-  CHECK(drift_c == want_c);
+  CHECK(gradient_c == want_c);
 }

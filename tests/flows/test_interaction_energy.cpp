@@ -1,7 +1,8 @@
 // DRLE's interaction term (flows/interaction_energy.hpp) against reverse-mode AD and finite differences,
 // in parameter space and in function space (flows/embedding.hpp, through an MLP).
 //
-// The term's drift at particle i is lambda1 ((1/N) sum_j grad_1 k(x_i, x_j) - psi (1/M) sum_m grad_1 k(x_i, p_m))
+// The term's gradient at particle i is
+//   lambda1 ((1/N) sum_j grad_1 k(x_i, x_j) - psi (1/M) sum_m grad_1 k(x_i, p_m))
 // with x_i = f(theta_i) the embedded particle and p_m = f(phi_m) the embedded prior sample: the kernel
 // differentiated in its first argument only, the other point held fixed (paper.md §6). The AD objective with
 // exactly that gradient is
@@ -78,13 +79,13 @@ flows::InteractionEnergy<double> make_term(const Config& cfg, double lambda1, do
   return flows::InteractionEnergy<double>(s, std::move(space), phi);
 }
 
-Tensor<double> drift_of(flows::InteractionEnergy<double>& term, const Tensor<double>& theta) {
-  Tensor<double> drift = xt::zeros<double>(theta.shape());
-  term.add_drift(flows::StepContext<double>{0, theta}, drift);
-  return drift;
+Tensor<double> gradient_of(flows::InteractionEnergy<double>& term, const Tensor<double>& theta) {
+  Tensor<double> gradient = xt::zeros<double>(theta.shape());
+  term.add_gradient(flows::StepContext<double>{.step = 0, .particles = theta, .seed = 0}, gradient);
+  return gradient;
 }
 
-// Checks drift == dG/dtheta == N dE/dtheta (AD) and drift == N dE/dtheta by central differences of the
+// Checks gradient == dG/dtheta == N dE/dtheta (AD) and gradient == N dE/dtheta by central differences of the
 // term's energy(); `embed_on_tape` maps the theta Var (N x J) to the embedded particles (N x E).
 template <class Embed>
 void check_against_ad(const Config& cfg, flows::InteractionEnergy<double>& term, const Tensor<double>& theta,
@@ -92,7 +93,7 @@ void check_against_ad(const Config& cfg, flows::InteractionEnergy<double>& term,
   CAPTURE(cfg.label);
   const std::size_t n = theta.shape()[0], J = theta.shape()[1];
   term.attach(theta);
-  const Tensor<double> drift = drift_of(term, theta);
+  const Tensor<double> gradient = gradient_of(term, theta);
   const double energy = *term.energy();
 
   Tensor<double> grad_first, grad_energy;
@@ -107,14 +108,14 @@ void check_against_ad(const Config& cfg, flows::InteractionEnergy<double>& term,
   }
   CHECK(energy == doctest::Approx(energy_ad).epsilon(1e-12));
   double scale = 0;
-  for (double v : drift) scale = std::max(scale, std::abs(v));
-  REQUIRE(scale > 1e-3);  // a drift worth comparing
+  for (double v : gradient) scale = std::max(scale, std::abs(v));
+  REQUIRE(scale > 1e-3);  // a gradient worth comparing
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t a = 0; a < J; ++a) {
       CAPTURE(i);
       CAPTURE(a);
-      CHECK(drift(i, a) == doctest::Approx(grad_first(i, a)).epsilon(1e-10).scale(scale));
-      CHECK(drift(i, a) == doctest::Approx(n * grad_energy(i, a)).epsilon(1e-10).scale(scale));
+      CHECK(gradient(i, a) == doctest::Approx(grad_first(i, a)).epsilon(1e-10).scale(scale));
+      CHECK(gradient(i, a) == doctest::Approx(n * grad_energy(i, a)).epsilon(1e-10).scale(scale));
     }
 
   // Central differences of the term's energy estimate (a few coordinates per particle).
@@ -124,19 +125,19 @@ void check_against_ad(const Config& cfg, flows::InteractionEnergy<double>& term,
       Tensor<double> plus = theta, minus = theta;
       plus(i, a) += step;
       minus(i, a) -= step;
-      drift_of(term, plus);
+      gradient_of(term, plus);
       const double e_plus = *term.energy();
-      drift_of(term, minus);
+      gradient_of(term, minus);
       const double e_minus = *term.energy();
       CAPTURE(i);
       CAPTURE(a);
-      CHECK(drift(i, a) == doctest::Approx(n * (e_plus - e_minus) / (2 * step)).epsilon(1e-6).scale(scale));
+      CHECK(gradient(i, a) == doctest::Approx(n * (e_plus - e_minus) / (2 * step)).epsilon(1e-6).scale(scale));
     }
 }
 
 }  // namespace
 
-TEST_CASE("interaction drift in parameter space equals the AD gradient of the first-argument objective and of MMD^2") {
+TEST_CASE("interaction gradient in parameter space: the AD gradient of the first-argument objective and of MMD^2") {
   const std::size_t N = 7, M = 5, J = 4;
   const auto prior = models::GaussianPrior<double>::isotropic(J, 1.0);
   const Tensor<double> theta = prior.sample(N, 31), phi = prior.sample(M, 32);
@@ -147,7 +148,7 @@ TEST_CASE("interaction drift in parameter space equals the AD gradient of the fi
   }
 }
 
-TEST_CASE("interaction drift in function space equals the AD gradient through the MLP") {
+TEST_CASE("interaction gradient in function space equals the AD gradient through the MLP") {
   // A 2-5-3 tanh network (J = 33) compared at K = 4 kernel inputs: features are the 12 outputs, in the
   // embedding's order (input-major, then output).
   const models::Mlp<double> net({.widths = {2, 5, 3}, .hidden = models::Activation::tanh()});
@@ -174,7 +175,7 @@ TEST_CASE("interaction drift in function space equals the AD gradient through th
   }
 }
 
-TEST_CASE("interaction drift with the prior attraction off is the pure repulsion of (lambda1/2) mean k(x, x)") {
+TEST_CASE("interaction gradient with the prior attraction off: the pure repulsion of (lambda1/2) mean k(x, x)") {
   const std::size_t N = 6, J = 3;
   const Tensor<double> theta = models::GaussianPrior<double>::isotropic(J, 1.0).sample(N, 51);
   const Config cfg{"rbf, psi = 0, no prior samples", flows::RadialKernel<double>::rbf(), DistanceConvention::mean, 0.0};

@@ -1,5 +1,5 @@
-// Squared distances, bandwidth rules and radial kernels (flows/kernels.hpp) against direct per-pair
-// computations.
+// Squared distances (flows/squared_distance.hpp), bandwidth rules and radial kernels (flows/kernels.hpp)
+// against direct per-pair computations.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -126,7 +126,7 @@ TEST_CASE("RBF and IMQ matrices and their gradient sums equal per-pair formulas"
     for (const auto& kernel : {RadialKernel<double>::rbf(), RadialKernel<double>::imq(-0.5)}) {
       CAPTURE(kernel.name());
       const auto km = kernel.evaluate(fl::squared_distances(X, Y, conv), h);
-      const Tensor<double> S = fl::gradient_sum(km, X, Y, c);
+      const Tensor<double> S = fl::kernel_gradient_sums(km.slope, X, Y, conv);
       for (std::size_t i = 0; i < 6; ++i) {
         for (std::size_t j = 0; j < 3; ++j) {
           const double d2 = direct_d2(X, i, Y, j, c);
@@ -152,30 +152,80 @@ TEST_CASE("RBF and IMQ matrices and their gradient sums equal per-pair formulas"
   }
 }
 
-// The flows' form: the centred sets a distance call leaves in its workspace, not centred again.
-TEST_CASE("add_centred_gradient_sum on a distance call's workspace is add_gradient_sum, bit for bit") {
+// The flows' form: the sets centred once, read by the distances and by the gradient sums.
+TEST_CASE("distances and gradient sums on centred sets are those of the points as they are, bit for bit") {
   const Tensor<double> X = normal_points(7, 5, 21), Y = normal_points(9, 5, 22);
-  Tensor<double> D;
-  fl::DistanceWorkspace<double> ws;
-  SUBCASE("one set: pairwise distances") {
-    fl::pairwise_squared_distances_into(X, DistanceConvention::mean, D, ws);
+  SUBCASE("one set") {
+    const auto x = fl::centred(X, DistanceConvention::mean);
+    CHECK(x.scale() == 0.2);
+    Tensor<double> D;
+    fl::pairwise_squared_distances_into(x, D);
+    CHECK(D == fl::pairwise_squared_distances(X, DistanceConvention::mean));
     const auto km = RadialKernel<double>::rbf().evaluate(D, 0.9);
-    Tensor<double> want = normal_points(7, 5, 23), got = want;
-    fl::add_gradient_sum(km.slope, X, X, 0.2, 0.3, want);
-    fl::add_centred_gradient_sum(km.slope, ws.Xc, ws.Xc, 0.2, 0.3, got);
-    CHECK(got == want);
+    Tensor<double> got = xt::zeros<double>({7, 5});
+    fl::add_kernel_gradient_sums(km.slope, x, x, 1.0, got);
+    CHECK(got == fl::kernel_gradient_sums(km.slope, X, X, DistanceConvention::mean));
+    // out += weight * S: onto what out held.
+    const Tensor<double> before = normal_points(7, 5, 23);
+    Tensor<double> added = before;
+    fl::add_kernel_gradient_sums(km.slope, x, x, 0.3, added);
+    for (std::size_t i = 0; i < 7; ++i)
+      for (std::size_t k = 0; k < 5; ++k)
+        CHECK(added(i, k) == doctest::Approx(before(i, k) + 0.3 * got(i, k)).epsilon(1e-14));
   }
-  SUBCASE("two sets") {
-    const Tensor<double> P = normal_points(7, 5, 21, 40.0);  // far from the origin, where centring matters
-    fl::squared_distances_into(P, Y, DistanceConvention::sum, D, ws);
+  SUBCASE("two sets, far from the origin, where centring matters") {
+    const Tensor<double> P = normal_points(7, 5, 21, 40.0);
+    const auto p = fl::centred(P, DistanceConvention::sum);
+    const auto y = fl::centred_like(Y, p);
+    CHECK(y.centre() == p.centre());
+    CHECK(y.scale() == 1.0);
+    Tensor<double> D;
+    fl::squared_distances_into(p, y, D);
+    CHECK(D == fl::squared_distances(P, Y, DistanceConvention::sum));
     const auto km = RadialKernel<double>::imq(-0.5).evaluate(D, 1.7);
-    Tensor<double> want = normal_points(7, 5, 24), got = want;
-    fl::add_gradient_sum(km.slope, P, Y, 1.0, -0.4, want);
-    fl::add_centred_gradient_sum(km.slope, ws.Xc, ws.Yc, 1.0, -0.4, got);
-    CHECK(got == want);
-    CHECK_THROWS_WITH_AS(fl::add_centred_gradient_sum(km.slope, ws.Yc, ws.Xc, 1.0, 1.0, got),
-                         doctest::Contains("the kernel slope must be 9x7"), wgflow::ShapeError);
+    Tensor<double> got = xt::zeros<double>({7, 5});
+    fl::add_kernel_gradient_sums(km.slope, p, y, 1.0, got);
+    CHECK(got == fl::kernel_gradient_sums(km.slope, P, Y, DistanceConvention::sum));
   }
+}
+
+TEST_CASE("centred sets: refilled in place, and compared only when they share a centre") {
+  const Tensor<double> X = normal_points(6, 3, 31), Y = normal_points(4, 3, 32, 2.0);
+  fl::CentredPoints<double> x, y;
+  CHECK(x.size() == 0);
+  fl::centre_into(X, DistanceConvention::sum, x);
+  fl::centre_like_into(Y, x, y);
+  for (std::size_t i = 0; i < 4; ++i) {
+    double norm = 0;
+    for (std::size_t k = 0; k < 3; ++k) {
+      CHECK(y.rows()(i, k) == Y(i, k) - x.centre()(0, k));
+      norm += y.rows()(i, k) * y.rows()(i, k);
+    }
+    CHECK(y.squared_norms()[i] == doctest::Approx(norm).epsilon(1e-14));
+  }
+  Tensor<double> D, S = xt::zeros<double>({4, 3});
+  const auto km = RadialKernel<double>::rbf().evaluate(fl::squared_distances(Y, X, DistanceConvention::sum), 1.0);
+  // Y about its own mean is not in X's frame: its distances to x would be wrong, so they are refused.
+  const auto y_alone = fl::centred(Y, DistanceConvention::sum);
+  CHECK_THROWS_WITH_AS(fl::squared_distances_into(x, y_alone, D), doctest::Contains("centred differently"),
+                       wgflow::Error);
+  CHECK_THROWS_WITH_AS(fl::add_kernel_gradient_sums(km.slope, y_alone, x, 1.0, S),
+                       doctest::Contains("add_kernel_gradient_sums: the two point sets are centred differently"),
+                       wgflow::Error);
+  // Nor is the same centre in another convention.
+  CHECK_THROWS_AS(fl::squared_distances_into(x, fl::centred_like(Y, fl::centred(X, DistanceConvention::mean)), D),
+                  wgflow::Error);
+  CHECK_THROWS_AS(fl::centre_like_into(Y, x, x), wgflow::Error);
+  // Slope and output shapes are checked against the sets.
+  CHECK_THROWS_WITH_AS(fl::add_kernel_gradient_sums(km.slope, x, y, 1.0, S),
+                       doctest::Contains("the kernel slope must be 6x4"), wgflow::ShapeError);
+  // Refilled with fewer points: the same values as a fresh centring.
+  const Tensor<double> fewer = normal_points(2, 3, 33);
+  fl::centre_into(fewer, DistanceConvention::mean, x);
+  const auto fresh = fl::centred(fewer, DistanceConvention::mean);
+  CHECK(x.rows() == fresh.rows());
+  CHECK(x.squared_norms() == fresh.squared_norms());
+  CHECK(x.in_frame_of(fresh));
 }
 
 TEST_CASE("kernel and distance errors name the function and the shapes") {
@@ -183,9 +233,12 @@ TEST_CASE("kernel and distance errors name the function and the shapes") {
   CHECK_THROWS_WITH_AS(fl::squared_distances(X, Y, DistanceConvention::sum),
                        doctest::Contains("squared_distances: point sets of different dimension: X is 3x2, Y is 3x5"),
                        wgflow::ShapeError);
-  Tensor<double> out = xt::zeros<double>({3, 2});
-  CHECK_THROWS_WITH_AS(fl::add_gradient_sum(Tensor<double>(xt::zeros<double>({2, 3})), X, X, 1.0, 1.0, out),
-                       doctest::Contains("add_gradient_sum"), wgflow::ShapeError);
+  const Tensor<double> slope = xt::zeros<double>({2, 3});
+  CHECK_THROWS_WITH_AS(fl::kernel_gradient_sums(slope, X, Y, DistanceConvention::sum),
+                       doctest::Contains("kernel_gradient_sums: point sets of different dimension"), wgflow::ShapeError);
+  CHECK_THROWS_WITH_AS(fl::kernel_gradient_sums(slope, X, X, DistanceConvention::sum),
+                       doctest::Contains("add_kernel_gradient_sums: X is 3x2, Y is 3x2, so the kernel slope must be 3x3"),
+                       wgflow::ShapeError);
   CHECK_THROWS_AS(RadialKernel<double>::rbf().evaluate(Tensor<double>{{1.0}}, 0.0), wgflow::Error);
   CHECK_THROWS_AS(RadialKernel<double>::imq(0.5), wgflow::Error);
 }
@@ -217,8 +270,9 @@ TEST_CASE("distances and kernel gradient sums of many points are bitwise the sam
       const Tensor<double> D = fl::pairwise_squared_distances(X, DistanceConvention::mean);
       const Tensor<double> C = fl::squared_distances(X, Y, DistanceConvention::mean);
       const auto km = RadialKernel<double>::rbf().evaluate(C, 0.7);
+      const auto x = fl::centred(X, DistanceConvention::mean);
       Tensor<double> S = xt::zeros<double>({300, 300});
-      fl::add_gradient_sum(km.slope, X, Y, 1.0 / 300, 0.5, S);
+      fl::add_kernel_gradient_sums(km.slope, x, fl::centred_like(Y, x), 0.5, S);
       results[threads - 1][0] = D, results[threads - 1][1] = C, results[threads - 1][2] = S;
     });
   for (int t = 1; t < 3; ++t)
