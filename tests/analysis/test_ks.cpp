@@ -39,7 +39,7 @@ TEST_CASE("ks_distance: exact values against the uniform density") {
   // Everything left of the support: F = 0 at every point, F_N jumps to 1.
   CHECK(ks_distance<double>(std::vector<double>{-3.0, -2.0}, uniform) == doctest::Approx(1.0));
   CHECK_THROWS_AS(ks_distance<double>(std::vector<double>{}, uniform), wgflow::Error);
-  CHECK_THROWS_AS(ks_distance(wgflow::ad::Tensor<double>::from_shape({4, 2}), uniform), wgflow::ShapeError);
+  CHECK_THROWS_AS(ks_distance(wgflow::Tensor<double>::from_shape({4, 2}), uniform), wgflow::ShapeError);
   CHECK(ks_critical_value_95(300) == doctest::Approx(0.0785).epsilon(1e-3));
 }
 

@@ -11,7 +11,7 @@
 namespace {
 
 using wgflow::analysis::DrleObjective;
-using wgflow::flows::FixedPointOptions;
+using wgflow::analysis::FixedPointOptions;
 using wgflow::analysis::Grid;
 using wgflow::analysis::GridDensity;
 

@@ -11,7 +11,7 @@
 #include "core/random.hpp"
 
 using wgflow::ShapeError;
-using wgflow::ad::Tensor;
+using wgflow::Tensor;
 using wgflow::data::ColumnScaling;
 using wgflow::data::Dataset;
 using wgflow::data::Standardisation;

@@ -153,7 +153,7 @@ void check_invariants(const wgflow::data::uci::Split& s, const fs::path& folder)
   for (auto c : s.features) REQUIRE(++column.at(c) == 1);
   for (auto c : s.targets) REQUIRE(++column.at(c) == 1);
   // Each entry is the table's entry, standardised with the scaling the loader reports, and finite.
-  const auto check = [&](const wgflow::ad::Tensor<double>& A, const std::vector<std::size_t>& rows,
+  const auto check = [&](const wgflow::Tensor<double>& A, const std::vector<std::size_t>& rows,
                          const std::vector<std::size_t>& cols, const wgflow::data::ColumnScaling& scaling) {
     for (std::size_t i = 0; i < rows.size(); ++i)
       for (std::size_t j = 0; j < cols.size(); ++j) {
@@ -249,7 +249,7 @@ TEST_CASE("mutation: 1500 damaged copies of the yacht benchmark load correctly o
   Files pristine;
   for (const char* name : {"data.txt", "index_features.txt", "index_target.txt", "index_train_0.txt",
                            "index_test_0.txt", "n_splits.txt", "n_hidden.txt", "n_epochs.txt"})
-    pristine[name] = wgflow::models::read_text(*source / name);
+    pristine[name] = wgflow::data::read_text(*source / name);
   const Outcomes out = run_mutations(pristine, 1500, 77, dir.path());
   MESSAGE("yacht: " << out.loaded << " loaded, " << out.refused << " refused");
   CHECK(out.loaded > 150);

@@ -13,7 +13,7 @@
 #include "tests/data/data_fixture.hpp"
 
 using wgflow::DataError;
-using wgflow::models::parse_indices;
+using wgflow::data::parse_indices;
 using wgflow::data::parse_table;
 using wgflow::data::read_count;
 using wgflow::data::read_indices;

@@ -16,7 +16,7 @@
 #include "tests/data/data_fixture.hpp"
 
 using wgflow::DataError;
-using wgflow::ad::Tensor;
+using wgflow::Tensor;
 using wgflow::data::read_indices;
 using wgflow::data::uci::load;
 using wgflow::data::uci::Units;
