@@ -3,8 +3,9 @@
 //
 //   bench_mlp [shared options, see bench_common.hpp]
 //
-// The step, as a user writes it with models/mlp.hpp and models/loss.hpp:
-//   forward   tape.clear(); blocks = layout.leaves(tape, theta, grad); L = loss(net.forward(blocks, X), y)
+// The step, as a user writes it with models/mlp.hpp and models/likelihoods.hpp:
+//   forward   tape.clear(); blocks = layout.leaves(tape, theta, grad);
+//             L = likelihood.loss(net.forward(blocks, X), y, {})
 //   backward  tape.backward(L)          (the blocks' adjoints are grad itself: it now holds d L / d theta)
 //   update    theta -= eta grad
 // Each phase is timed inside every run; the figures are the per-phase medians and the median step.
@@ -14,7 +15,7 @@
 
 #include "bench/bench_common.hpp"
 #include "models/initializer.hpp"
-#include "models/loss.hpp"
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "core/random.hpp"
 
@@ -34,7 +35,7 @@ void run(const wb::Options& o) {
   const models::ParameterLayout& layout = net.layout();
   Tensor<T> theta_init = models::Initializer::torch_default().sample<T>(layout, 1, 1);
   std::vector<T> theta(theta_init.begin(), theta_init.end()), grad(theta.size());
-  const models::Loss loss = models::Loss::softmax_cross_entropy();
+  const models::SoftmaxCrossEntropy<T> likelihood{};
   const T eta = T(1e-3);
 
   // Synthetic MNIST-shaped batch: pixels uniform in [0, 1), labels uniform over the classes.
@@ -52,7 +53,7 @@ void run(const wb::Options& o) {
     const std::span<ad::Var<T>> blocks = layout.leaves(tape, std::span<const T>(theta), std::span<T>(grad));
     const ad::Var<T> x = tape.external(Shape{batch, inputs}, X.data());
     const ad::Var<T> labels = tape.external(Shape{batch, 1}, y.data());
-    const ad::Var<T> L = loss(net.forward(std::span<const ad::Var<T>>(blocks), x), labels);
+    const ad::Var<T> L = likelihood.loss(net.forward(std::span<const ad::Var<T>>(blocks), x), labels, {});
     const auto t1 = wb::Clock::now();
     tape.backward(L);
     const auto t2 = wb::Clock::now();

@@ -1,5 +1,6 @@
 #pragma once
-// Training losses on the tape: the per-minibatch l(theta) whose gradient drives the flows.
+// The fused loss nodes on the tape: the per-minibatch l(theta) whose gradient drives the flows. The
+// likelihoods of models/likelihoods.hpp record these; they are also free functions of Vars for direct use.
 //
 // Conventions (paper.md §2, the authors' mse_loss): sums over a sample's outputs, means over the B samples
 // of the minibatch, so the loss does not grow with the batch size. With outputs F (B x k) and targets Y:
@@ -17,7 +18,6 @@
 #include <cmath>
 #include <cstddef>
 #include <numbers>
-#include <span>
 #include <string>
 #include <type_traits>
 
@@ -150,61 +150,5 @@ template <class T>
 ad::Var<T> softmax_cross_entropy(const ad::Var<T>& logits, const ad::Var<T>& labels) {
   return mean_label_nll(ad::log_softmax(logits, 1), labels);
 }
-
-// A loss chosen at run time, as a potential holds it. Some losses own parameters of their own (the learned
-// noise scale): extra_params() of them are appended to the network's parameters in theta.
-class Loss {
- public:
-  enum class Kind { squared_error, gaussian_nll, gaussian_nll_learned, softmax_cross_entropy };
-
-  static Loss squared_error() { return Loss(Kind::squared_error); }
-  static Loss gaussian_nll(double sigma) {
-    if (!(sigma > 0) || !std::isfinite(sigma))
-      throw Error("Loss::gaussian_nll: noise scale sigma must be positive and finite, got " + std::to_string(sigma));
-    return Loss(Kind::gaussian_nll, sigma);
-  }
-  // log sigma is the last entry of theta ("noise.log_sigma").
-  static Loss gaussian_nll_learned_noise() { return Loss(Kind::gaussian_nll_learned); }
-  // Targets hold one integer class index per row.
-  static Loss softmax_cross_entropy() { return Loss(Kind::softmax_cross_entropy); }
-
-  Kind kind() const { return kind_; }
-  double sigma() const { return sigma_; }
-  std::size_t extra_params() const { return kind_ == Kind::gaussian_nll_learned ? 1 : 0; }
-
-  std::string name() const {
-    switch (kind_) {
-      case Kind::squared_error: return "squared_error";
-      case Kind::gaussian_nll: return "gaussian_nll(sigma=" + std::to_string(sigma_) + ")";
-      case Kind::gaussian_nll_learned: return "gaussian_nll(learned sigma)";
-      case Kind::softmax_cross_entropy: return "softmax_cross_entropy";
-    }
-    return "?";
-  }
-
-  // Target columns this loss expects for a network with `outputs` outputs.
-  std::size_t target_cols(std::size_t outputs) const { return kind_ == Kind::softmax_cross_entropy ? 1 : outputs; }
-
-  // The loss of outputs F against targets Y; `extra` holds extra_params() 1x1 Vars.
-  template <class T>
-  ad::Var<T> operator()(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> extra = {}) const {
-    if (extra.size() != extra_params())
-      throw Error("Loss " + name() + ": expected " + std::to_string(extra_params()) + " extra parameters, got " +
-                  std::to_string(extra.size()));
-    switch (kind_) {
-      case Kind::squared_error: return models::squared_error(F, Y);
-      case Kind::gaussian_nll: return models::gaussian_nll(F, Y, static_cast<T>(sigma_));
-      case Kind::gaussian_nll_learned: return models::gaussian_nll(F, Y, extra[0]);
-      case Kind::softmax_cross_entropy: return models::softmax_cross_entropy(F, Y);
-    }
-    throw Error("Loss: unknown kind");
-  }
-
- private:
-  explicit Loss(Kind kind, double sigma = 1) : kind_(kind), sigma_(sigma) {}
-
-  Kind kind_;
-  double sigma_;
-};
 
 }  // namespace wgflow::models

@@ -1,31 +1,40 @@
 #pragma once
-// The training loss of a network on a data set, minibatched: l(theta) = loss(f(theta, X_b), Y_b) on the
-// minibatch b of the current step. What the UCI and regression experiments hand to a flow.
+// The training loss of a model on a data set, minibatched: l(theta) = likelihood.loss(f(theta, X_b), Y_b) on
+// the minibatch b of the current step. What the UCI, regression and classification experiments hand to a
+// flow. Any models::Model (an on-tape forward, models/model.hpp) with any models::Likelihood
+// (models/likelihood.hpp; the library's four in models/likelihoods.hpp):
 //
 //   Mlp<double> net({.widths = {8, 50, 1}});
-//   NetworkPotential<double> potential(net, Loss::squared_error(), train.X(), train.Y(),
+//   NetworkPotential<double> potential(net, SquaredError<double>(), train.X(), train.Y(),
 //                                      {.batch_size = 100, .seed = 7});
 //   potential.begin_step(t);                        // once per flow step, one thread
 //   double l = potential.value_and_gradient(theta, grad);   // per particle, any thread
 //
-// Parameters: theta = (the network's parameters, then the loss's own: "noise.log_sigma" for
-// Loss::gaussian_nll_learned_noise()); layout() names them all.
+// The model and the likelihood are copied in (or shared: pass a std::shared_ptr<const Model<T>> or
+// <const Likelihood<T>>, e.g. one chosen at run time); both are only read, from any thread.
 //
-// Minibatches (data/minibatch.hpp's data::MinibatchSchedule): step t uses batch t mod batches_per_epoch of
+// Parameters: theta = (the model's blocks, then the likelihood's own: "noise.log_sigma" for
+// GaussianNllLearnedNoise); layout() names them all.
+//
+// Minibatches (data/minibatch.hpp's MinibatchSchedule): step t uses batch t mod batches_per_epoch of
 // epoch t / batches_per_epoch's permutation, drawn from Rng::stream(seed, epoch). By default the last,
-// smaller batch of an epoch is kept, so every row is used exactly once per epoch (data::LastBatch::drop leaves
+// smaller batch of an epoch is kept, so every row is used exactly once per epoch (LastBatch::drop leaves
 // the n mod B remainder out instead, as a DataLoader with drop_last does).
 //
 // Cost: begin_step gathers the batch once into member buffers shared by all particles; each
-// value_and_gradient copies theta's blocks and the batch into the calling thread's tape (Tape<T>::local(),
-// cleared first), records one affine and one activation node per layer plus the loss, runs backward and
-// copies the blocks' adjoints into grad. After the first call on a thread nothing on this path touches the
-// heap: the tape's arena and node list are reused, and block handles live in tape memory.
+// value_and_gradient puts theta's blocks on the calling thread's tape (Tape<T>::local(), cleared first) as
+// leaves over theta whose adjoints are grad's blocks, reads the batch in place, records the model's forward
+// (for an Mlp, one dense node per layer) and the likelihood's loss, and runs backward. After the first call
+// on a thread nothing on this path touches the heap: the tape's arena and node list are reused, and block
+// handles live in tape memory (the model's and the likelihood's nodes must keep their scratch there too).
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,9 +42,10 @@
 
 #include "autodiff/tape.hpp"
 #include "data/dataset.hpp"
-#include "models/loss.hpp"
 #include "data/minibatch.hpp"
-#include "models/mlp.hpp"
+#include "models/likelihood.hpp"
+#include "models/likelihoods.hpp"
+#include "models/model.hpp"
 #include "models/parameter_layout.hpp"
 #include "models/potential.hpp"
 
@@ -47,27 +57,27 @@ struct MinibatchOptions {
   data::LastBatch last_batch = data::LastBatch::keep;
 };
 
+// A Base handed in by value (any class derived from it: copied) or shared (a shared_ptr to a const Base).
+template <class A, class Base>
+concept ValueOrShared = std::derived_from<std::remove_cvref_t<A>, Base> ||
+                        std::convertible_to<A, std::shared_ptr<const Base>>;
+
 template <class T>
 class NetworkPotential final : public Potential<T> {
  public:
-  // X is n x num_inputs, Y is n x (num_outputs, or 1 class index per row for the cross-entropy).
-  NetworkPotential(Mlp<T> model, Loss loss, Tensor<T> X, Tensor<T> Y, MinibatchOptions options = {})
-      : model_(std::move(model)),
-        loss_(loss),
+  // X is n x model.num_inputs(), Y is n x likelihood.target_cols(model.num_outputs()).
+  template <ValueOrShared<Model<T>> M, ValueOrShared<Likelihood<T>> L>
+  NetworkPotential(M&& model, L&& likelihood, Tensor<T> X, Tensor<T> Y, MinibatchOptions options = {})
+      : model_(share<Model<T>>(std::forward<M>(model))),
+        likelihood_(share<Likelihood<T>>(std::forward<L>(likelihood))),
         X_(std::move(X)),
         Y_(std::move(Y)),
         schedule_(X_.shape()[0], options.batch_size, options.seed, options.last_batch) {
-    const std::size_t n = X_.shape()[0];
-    if (X_.shape()[1] != model_.num_inputs() || Y_.shape()[0] != n ||
-        Y_.shape()[1] != loss_.target_cols(model_.num_outputs()))
-      throw ShapeError("NetworkPotential: inputs are " + shape_string({n, X_.shape()[1]}) + " and targets " +
-                       shape_string({Y_.shape()[0], Y_.shape()[1]}) + "; the network maps " +
-                       std::to_string(model_.num_inputs()) + " inputs to " + std::to_string(model_.num_outputs()) +
-                       " outputs and the loss " + loss_.name() + " expects " +
-                       std::to_string(loss_.target_cols(model_.num_outputs())) + " target columns");
-    layout_ = model_.layout();
-    if (loss_.extra_params() == 1) layout_.add("noise.log_sigma", Shape{1, 1}, BlockRole::other, 1);
-    const std::size_t B = std::min(options.batch_size, n);
+    check_data("NetworkPotential", X_, Y_);
+    layout_ = model_->layout();
+    model_blocks_ = layout_.num_blocks();
+    for (const ParameterBlock& b : likelihood_->parameters().blocks()) layout_.add(b.name, b.shape, b.role, b.fan_in);
+    const std::size_t B = std::min(options.batch_size, X_.shape()[0]);
     batch_X_.resize(B * X_.shape()[1]);
     batch_Y_.resize(B * Y_.shape()[1]);
     batch_rows_.resize(B);
@@ -76,8 +86,8 @@ class NetworkPotential final : public Potential<T> {
 
   std::size_t dim() const override { return layout_.size(); }
   const ParameterLayout& layout() const { return layout_; }
-  const Mlp<T>& model() const { return model_; }
-  const Loss& loss() const { return loss_; }
+  const Model<T>& model() const { return *model_; }
+  const Likelihood<T>& likelihood() const { return *likelihood_; }
   const data::MinibatchSchedule& schedule() const { return schedule_; }
   std::size_t batches_per_epoch() const { return schedule_.batches_per_epoch(); }
 
@@ -98,7 +108,7 @@ class NetworkPotential final : public Potential<T> {
   T value_and_gradient(std::span<const T> theta, std::span<T> grad) const override {
     check("NetworkPotential::value_and_gradient", theta.size());
     check("NetworkPotential::value_and_gradient (gradient)", grad.size());
-    Tape<T>& tape = Tape<T>::local();
+    ad::Tape<T>& tape = ad::Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, grad);  // backward writes grad
     const ad::Var<T> L = record(tape, params, batch_X_.data(), batch_Y_.data(), batch_size_);
@@ -111,27 +121,45 @@ class NetworkPotential final : public Potential<T> {
   // The loss of theta on any data (e.g. the full training set, or a test set); no gradient.
   T loss_on(std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& Y) const {
     check("NetworkPotential::loss_on", theta.size());
-    if (X.shape()[1] != model_.num_inputs() || Y.shape()[0] != X.shape()[0] ||
-        Y.shape()[1] != loss_.target_cols(model_.num_outputs()))
-      throw ShapeError("NetworkPotential::loss_on: inputs " + shape_string({X.shape()[0], X.shape()[1]}) +
-                       " and targets " + shape_string({Y.shape()[0], Y.shape()[1]}) + " do not fit the network");
-    Tape<T>& tape = Tape<T>::local();
+    check_data("NetworkPotential::loss_on", X, Y);
+    ad::Tape<T>& tape = ad::Tape<T>::local();
     tape.clear();
     const std::span<ad::Var<T>> params = layout_.leaves(tape, theta, /*needs_grad=*/false);
     return record(tape, params, X.data(), Y.data(), X.shape()[0]).item();
   }
 
  private:
-  // Records loss(f(theta, X), Y) for the first `rows` rows of the row-major buffers X and Y, which the
-  // tape reads in place (they outlive the recording's use).
-  ad::Var<T> record(Tape<T>& tape, std::span<ad::Var<T>> params, const T* X, const T* Y, std::size_t rows) const {
+  template <class Base, class A>
+  static std::shared_ptr<const Base> share(A&& a) {
+    if constexpr (std::convertible_to<A, std::shared_ptr<const Base>>) {
+      std::shared_ptr<const Base> p = std::forward<A>(a);
+      if (!p) throw Error("NetworkPotential: a null model or likelihood");
+      return p;
+    } else {
+      return std::make_shared<const std::remove_cvref_t<A>>(std::forward<A>(a));
+    }
+  }
+
+  // Records likelihood.loss(f(theta, X), Y) for the first `rows` rows of the row-major buffers X and Y,
+  // which the tape reads in place (they outlive the recording's use).
+  ad::Var<T> record(ad::Tape<T>& tape, std::span<ad::Var<T>> params, const T* X, const T* Y, std::size_t rows) const {
     const std::size_t d = X_.shape()[1], k = Y_.shape()[1];
     const ad::Var<T> x = tape.external(Shape{rows, d}, X);
     const ad::Var<T> y = tape.external(Shape{rows, k}, Y);
-    const std::size_t net_blocks = model_.layout().num_blocks();
     const std::span<const ad::Var<T>> all(params);
-    const ad::Var<T> F = model_.forward(all.first(net_blocks), x);
-    return loss_(F, y, all.subspan(net_blocks));
+    const ad::Var<T> F = model_->forward(all.first(model_blocks_), x);
+    return likelihood_->loss(F, y, all.subspan(model_blocks_));
+  }
+
+  void check_data(const char* where, const Tensor<T>& X, const Tensor<T>& Y) const {
+    const std::size_t inputs = model_->num_inputs(), outputs = model_->num_outputs();
+    const std::size_t targets = likelihood_->target_cols(outputs);
+    if (X.shape()[1] != inputs || Y.shape()[0] != X.shape()[0] || Y.shape()[1] != targets)
+      throw ShapeError(std::string(where) + ": inputs are " + shape_string({X.shape()[0], X.shape()[1]}) +
+                       " and targets " + shape_string({Y.shape()[0], Y.shape()[1]}) + "; the model maps " +
+                       std::to_string(inputs) + " inputs to " + std::to_string(outputs) +
+                       " outputs and the likelihood " + likelihood_->name() + " expects " + std::to_string(targets) +
+                       " target columns");
   }
 
   void check(const char* where, std::size_t n) const {
@@ -140,11 +168,12 @@ class NetworkPotential final : public Potential<T> {
                        std::to_string(layout_.size()) + " parameters");
   }
 
-  Mlp<T> model_;
-  Loss loss_;
+  std::shared_ptr<const Model<T>> model_;
+  std::shared_ptr<const Likelihood<T>> likelihood_;
   Tensor<T> X_, Y_;
   data::MinibatchSchedule schedule_;
-  ParameterLayout layout_;
+  ParameterLayout layout_;          // the model's blocks, then the likelihood's
+  std::size_t model_blocks_ = 0;    // how many of them are the model's
   std::vector<T> batch_X_, batch_Y_;  // the current batch, row-major, sized for a full batch
   std::vector<std::size_t> batch_rows_;
   std::size_t batch_size_ = 0;  // rows of the current batch (the last batch of an epoch may be smaller)

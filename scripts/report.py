@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes <out>/report.md from the figure programs' meta.json files: each figure, and for each expected
-outcome of paper.md §3 one line with the number that shows it, marked PASS or FAIL.
+outcome of paper.md §3 (and of the two-moons classification) one line with the number that shows it, marked
+PASS or FAIL.
 
 Usage: scripts/report.py OUT [--mode quick|full] [--seconds S]. Exits 1 if any line is FAIL or a figure's
 results are missing.
@@ -116,13 +117,30 @@ if r:
     lines.append("- All methods (sd in gaps / on data, train RMSE of the mean): " + "; ".join(
         f"{k} {v['sd_in_gaps']:.3f} / {v['sd_on_data']:.3f}, {v['train_rmse']:.3f}" for k, v in res.items()) + ".")
 
+r = figure("classification", "Beyond the paper: two-moons classification (classification)")
+if r:
+    res = {k: v for k, v in r["results"].items() if isinstance(v, dict)}
+    check(all(v["test_accuracy"] >= 0.9 for v in res.values()), "every method classifies the moons",
+          "test accuracy " + ", ".join(f"{k} {v['test_accuracy']:.3f}" for k, v in res.items()) + " (all ≥ 0.9)")
+    de = res["DE"]["entropy_far_from_data"]
+    # Measured over seeds 0-9 (quick) and 0-3 (full): accuracy >= 0.95; far entropy DRLE 5-9x DE's, DLE 1.2-2.3x.
+    check(res["DRLE"]["entropy_far_from_data"] > 3 * de,
+          "DRLE's repulsion in function space makes its members disagree away from the data",
+          f"mean predictive entropy more than {r['settings']['far']} from every training input: DRLE "
+          f"{res['DRLE']['entropy_far_from_data']:.3f} nats > 3 × DE's {de:.3f} (log 2 = 0.693: a coin)")
+    check(res["DLE"]["entropy_far_from_data"] > de, "DLE's noise spreads its members there more than DE's",
+          f"DLE {res['DLE']['entropy_far_from_data']:.3f} > DE {de:.3f} nats")
+    lines.append("- Test NLL / ECE (10 bins) of the averaged probabilities: " + "; ".join(
+        f"{k} {v['test_nll']:.3f} / {v['test_ece']:.3f}" for k, v in res.items()) + ". Entropy near the data: " +
+        ", ".join(f"{k} {v['entropy_near_data']:.2f}" for k, v in res.items()) + " nats.")
+
 uci = args.out / "uci"
 if uci.exists():
     lines.extend(["", "## §4 UCI regression (uci_regression)", ""])
     lines.extend(f"- [{p.relative_to(args.out)}]({p.relative_to(args.out)})" for p in sorted(uci.rglob("*"))
                  if p.is_file() and p.suffix in (".md", ".csv", ".json", ".png"))
 
-header = [f"# wgflow: the paper's toy figures ({args.mode} mode)", ""]
+header = [f"# wgflow: the paper's toy figures and a classification ({args.mode} mode)", ""]
 if args.seconds is not None:
     header.append(f"Programs and plots took {args.seconds:.0f} s (build excluded). "
                   + ("Quick mode: fewer steps or larger steps than the paper, same qualitative result; "

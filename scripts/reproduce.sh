@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces the paper's toy figures (paper.md §3) in one command: installs missing packages, builds, runs
-# every figure program, plots, and writes <out>/report.md, one PASS/FAIL line per expected outcome.
+# Reproduces the paper's toy figures (paper.md §3) and the two-moons classification in one command: installs
+# missing packages, builds, runs every figure program, plots, and writes <out>/report.md, one PASS/FAIL line
+# per expected outcome.
 #
 #   scripts/reproduce.sh                quick mode (same qualitative results; ~1-2 minutes on 2 cores)
 #   scripts/reproduce.sh --full         the paper's exact settings (~3 CPU-minutes; ~12 minutes on a busy machine)
@@ -48,7 +49,7 @@ done
 mkdir -p "$out"
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 start=$EPOCHREALTIME
-for name in optimal_q toy_gmm sin_landscape regression_1d; do
+for name in optimal_q toy_gmm sin_landscape regression_1d classification; do
   echo "== $name ($mode)"
   t0=$EPOCHREALTIME
   "$builddir/experiments/$name" $flag --out "$out/$name"
@@ -57,7 +58,7 @@ for name in optimal_q toy_gmm sin_landscape regression_1d; do
 done
 mv "$out/timing.txt.new" "$out/timing.txt"
 total=$(elapsed "$start")
-echo "toy figures: $total s (programs and plots, build excluded)"
+echo "figures: $total s (programs and plots, build excluded)"
 
 if [ -n "$uci" ]; then
   if [ -x "$builddir/experiments/uci_regression" ]; then

@@ -308,6 +308,20 @@ TEST_CASE("program fuzz: the toy programs end in a complete output folder or one
   CHECK(total == 4 * 40);
 }
 
+TEST_CASE("program fuzz: classification ends in a complete output folder or one error line, never a signal") {
+  const Program classification{
+      "classification", WGFLOW_CLASSIFICATION_BIN,
+      {{"--particles", "3"}, {"--train", "20"}, {"--test", "20"}, {"--hidden", "4"}, {"--batch", "8"},
+       {"--steps", "10"}, {"--grid", "5"}, {"--kernel-grid", "2"}},
+      with_common({"--particles", "--train", "--test", "--noise", "--label-noise", "--hidden", "--batch", "--eta",
+                   "--steps", "--lambda", "--lambda1", "--kernel-grid", "--svgd-eta", "--eps", "--grid", "--extent",
+                   "--near", "--far"}),
+      {{"--eps", {"0.999", "1", "0"}}, {"--label-noise", {"0.5", "0.51"}}, {"--near", {"1", "2"}}},
+      {"data.csv", "entropy.csv", "metrics.csv"},
+      {"meta.json", "config.toml"}};
+  CHECK(fuzz(classification, 40, 3000) == 40);
+}
+
 TEST_CASE("program fuzz: uci_regression on a synthetic benchmark") {
   wgtest::TempDir data_dir;
   std::filesystem::create_directories(data_dir.path() / "synthetic");

@@ -20,7 +20,8 @@
 
 using namespace wgflow;
 
-namespace {
+// A named namespace: with unity builds this file shares a translation unit with other suites.
+namespace predict_test {
 
 // f(theta, x) = x theta: one input, K outputs; at x = 1 the outputs are theta itself.
 class Scaled final : public models::Model<double> {
@@ -38,15 +39,18 @@ class Scaled final : public models::Model<double> {
   models::ParameterLayout layout_;
 };
 
-const Tensor<double> one{{1.0}};
+const Tensor<double> unit_input{{1.0}};
 
-}  // namespace
+}  // namespace predict_test
+
+using predict_test::Scaled;
+using predict_test::unit_input;
 
 TEST_CASE("a classifier's ensemble averages its members' probabilities, not their logits") {
   // Logits (0, 0) and (0, log 9): probabilities (1/2, 1/2) and (1/10, 9/10), mean (0.3, 0.7). Averaging
   // the logits first would give softmax(0, log 3) = (0.25, 0.75).
   const Tensor<double> particles{{0.0, 0.0}, {0.0, std::log(9.0)}};
-  const auto pred = flows::predict(Scaled(2), models::SoftmaxCrossEntropy<double>(), particles, one);
+  const auto pred = flows::predict(Scaled(2), models::SoftmaxCrossEntropy<double>(), particles, unit_input);
   CHECK(pred.task == models::Task::classification);
   REQUIRE(pred.members.size() == 2);
   CHECK(pred.members[1](0, 1) == doctest::Approx(0.9).epsilon(1e-15));
@@ -66,7 +70,7 @@ TEST_CASE("regression: without a likelihood the raw outputs are averaged, as wit
   CHECK(raw.variance == through.variance);
   CHECK(through.noise == Tensor<double>(xt::zeros<double>({7, 3})));
   // By hand, one output: members 1 and 2 give mean 1.5 and variance ((0.5)^2 + (0.5)^2) / 2.
-  const auto small = flows::predict(Scaled(1), Tensor<double>{{1.0}, {2.0}}, one);
+  const auto small = flows::predict(Scaled(1), Tensor<double>{{1.0}, {2.0}}, unit_input);
   CHECK(small.mean(0, 0) == 1.5);
   CHECK(small.variance(0, 0) == 0.25);
 }
@@ -74,17 +78,19 @@ TEST_CASE("regression: without a likelihood the raw outputs are averaged, as wit
 TEST_CASE("regression: the observation noise of each member's likelihood, averaged") {
   // Means 1 and 2, noise scales 0.5 and 1: noise (0.25 + 1) / 2, spread 0.25.
   const Tensor<double> particles{{1.0, std::log(0.5)}, {2.0, 0.0}};
-  const auto learned = flows::predict(Scaled(1), models::GaussianNllLearnedNoise<double>(), particles, one);
+  const auto learned = flows::predict(Scaled(1), models::GaussianNllLearnedNoise<double>(), particles, unit_input);
   CHECK(learned.task == models::Task::regression);
   CHECK(learned.mean(0, 0) == 1.5);
   CHECK(learned.variance(0, 0) == 0.25);
   CHECK(learned.noise(0, 0) == doctest::Approx(0.625).epsilon(1e-15));
-  const auto fixed = flows::predict(Scaled(1), models::GaussianNll<double>(0.3), Tensor<double>{{1.0}, {2.0}}, one);
+  const auto fixed =
+      flows::predict(Scaled(1), models::GaussianNll<double>(0.3), Tensor<double>{{1.0}, {2.0}}, unit_input);
   CHECK(fixed.noise(0, 0) == doctest::Approx(0.09).epsilon(1e-15));
 }
 
 TEST_CASE("predict refuses particles without the likelihood's own parameters, naming the shapes") {
-  CHECK_THROWS_WITH_AS(flows::predict(Scaled(1), models::GaussianNllLearnedNoise<double>(), Tensor<double>{{1.0}}, one),
+  CHECK_THROWS_WITH_AS(
+      flows::predict(Scaled(1), models::GaussianNllLearnedNoise<double>(), Tensor<double>{{1.0}}, unit_input),
                        doctest::Contains("particles are 1x1; the model has 1 parameters and the likelihood 1"),
                        ShapeError);
   CHECK_THROWS_WITH_AS(flows::predict(Scaled(1), Tensor<double>{{1.0}}, Tensor<double>{{1.0, 2.0}}),
@@ -105,7 +111,7 @@ TEST_CASE("a deep ensemble of linear softmax classifiers fits separable data; it
   const models::Mlp<double> net({.widths = {2, 2}});
   models::NetworkPotential<double> potential(net, models::SoftmaxCrossEntropy<double>(), X, Y, {.batch_size = 20});
   const Tensor<double> init = models::GaussianPrior<double>::isotropic(potential.dim(), 1.0).sample(4, 3);
-  auto de = flows::deep_ensemble(potential, init, 0.5, 7);
+  auto de = flows::deep_ensemble(potential, init, {.eta = 0.5, .seed = 7});
   de.run(300);
   const auto pred = flows::predict(net, models::SoftmaxCrossEntropy<double>(), de.particles(), X);
   const auto m = analysis::classification_metrics(pred.mean, Y);

@@ -1,13 +1,15 @@
 #pragma once
-// Shared by the models tests: a direct (tape-free) MLP forward pass to compare against, and random
-// parameters and data.
+// Shared by the models tests: a direct (tape-free) MLP forward pass to compare against, random parameters
+// and data, and the library's likelihoods.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "tests/support/op_check.hpp"
 
@@ -109,6 +111,13 @@ inline bool stencil_avoids_kinks(const MlpSpec& spec, std::span<const double> th
 inline std::vector<double> random_theta(std::size_t n, std::uint64_t seed) {
   const Tensor<double> t = random_tensor(Shape{n, 1}, seed, Domain{-1, 1});
   return std::vector<double>(t.begin(), t.end());
+}
+
+// The library's four likelihoods (models/likelihoods.hpp), GaussianNll with noise scale sigma.
+inline std::vector<std::shared_ptr<const wgflow::models::Likelihood<double>>> all_likelihoods(double sigma) {
+  namespace m = wgflow::models;
+  return {std::make_shared<m::SquaredError<double>>(), std::make_shared<m::GaussianNll<double>>(sigma),
+          std::make_shared<m::GaussianNllLearnedNoise<double>>(), std::make_shared<m::SoftmaxCrossEntropy<double>>()};
 }
 
 }  // namespace wgtest

@@ -1,16 +1,19 @@
 #include <cmath>
+#include <memory>
 #include <numbers>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "models/likelihoods.hpp"
 #include "models/loss.hpp"
 #include "models/mlp.hpp"
 #include "tests/models/network_fixture.hpp"
 
 using namespace wgtest;
-using wgflow::models::Loss;
+using wgflow::models::Likelihood;
 using wgflow::models::ParameterLayout;
+using wgflow::models::Task;
 
 namespace {
 
@@ -21,8 +24,8 @@ Tensor<double> random_labels(std::size_t B, std::size_t k, std::uint64_t seed) {
   return y;
 }
 
-Tensor<double> targets_for(const Loss& loss, std::size_t B, std::size_t k, std::uint64_t seed) {
-  return loss.kind() == Loss::Kind::softmax_cross_entropy ? random_labels(B, k, seed) : random_tensor(Shape{B, k}, seed);
+Tensor<double> targets_for(const Likelihood<double>& likelihood, std::size_t B, std::size_t k, std::uint64_t seed) {
+  return likelihood.task() == Task::classification ? random_labels(B, k, seed) : random_tensor(Shape{B, k}, seed);
 }
 
 }  // namespace
@@ -76,7 +79,7 @@ TEST_CASE("loss gradients w.r.t. outputs, targets and log sigma pass the gradien
 
 // The loss of the network as a function of one flat theta leaf: the network's blocks, then the loss's own
 // parameters (log sigma), split from theta on the tape, so the checker differentiates w.r.t. theta itself.
-TEST_CASE("every loss through the network, gradient w.r.t. the flat theta (depths 1-3, biases on and off)") {
+TEST_CASE("every likelihood through the network, gradient w.r.t. the flat theta (depths 1-3, biases on and off)") {
   const std::vector<MlpSpec> nets = {
       {{3, 2}, Activation::tanh(), Activation::identity(), true},
       {{3, 2}, Activation::tanh(), Activation::identity(), false},
@@ -85,17 +88,16 @@ TEST_CASE("every loss through the network, gradient w.r.t. the flat theta (depth
       {{3, 4, 4, 2}, Activation::sigmoid(), Activation::identity(), true},
       {{3, 4, 4, 2}, Activation::leaky_relu(0.1), Activation::identity(), false},
   };
-  const std::vector<Loss> losses = {Loss::squared_error(), Loss::gaussian_nll(0.5), Loss::gaussian_nll_learned_noise(),
-                                    Loss::softmax_cross_entropy()};
+  const std::vector<std::shared_ptr<const Likelihood<double>>> likelihoods = wgtest::all_likelihoods(0.5);
   std::uint64_t seed = 500;
   for (const MlpSpec& spec : nets)
-    for (const Loss& loss : losses) {
+    for (const auto& likelihood : likelihoods) {
       const Mlp<double> net(spec);
-      CAPTURE(loss.name());
+      CAPTURE(likelihood->name());
       CAPTURE(net.num_params());
       CAPTURE(spec.bias);
       ParameterLayout layout = net.layout();
-      if (loss.extra_params() == 1) layout.add("noise.log_sigma", Shape{1, 1});
+      for (const auto& b : likelihood->parameters().blocks()) layout.add(b.name, b.shape);
       // A finite difference across a kink of leaky_relu is wrong whatever the gradient: such points
       // (e.g. a pre-activation of 8e-4 moved by 2e-3 by the stencil) are redrawn.
       Tensor<double> theta, X;
@@ -104,12 +106,12 @@ TEST_CASE("every loss through the network, gradient w.r.t. the flat theta (depth
         X = random_tensor(Shape{6, 3}, seed++);
       } while (!stencil_avoids_kinks(spec, std::span<const double>(theta.data(), theta.size()), X,
                                      wgflow::ad::GradCheckOptions{}.step));
-      const Tensor<double> Y = targets_for(loss, 6, 2, seed++);
+      const Tensor<double> Y = targets_for(*likelihood, 6, 2, seed++);
       auto f = [&](Tape<double>& tape, const Vars& v) {
         const std::span<Var<double>> blocks = layout.split(v[0]);
         const std::span<const Var<double>> all(blocks);
         const std::size_t n = net.layout().num_blocks();
-        return loss(net.forward(all.first(n), tape.constant(X)), tape.constant(Y), all.subspan(n));
+        return likelihood->loss(net.forward(all.first(n), tape.constant(X)), tape.constant(Y), all.subspan(n));
       };
       auto report = wgflow::ad::check_gradient(f, {theta});
       CHECK_MESSAGE(report.ok(), report.message());
@@ -129,7 +131,7 @@ TEST_CASE("stencil_avoids_kinks tells points beside a kink from points away from
   CHECK(stencil_avoids_kinks(spec, std::vector<double>{1.0, 1.0}, Tensor<double>{{1e-3}}, 1e-3, false));
 }
 
-TEST_CASE("losses reject mismatched shapes, bad labels and bad noise scales, naming them") {
+TEST_CASE("losses and likelihoods reject mismatched shapes, bad labels and bad noise scales, naming them") {
   Tape<double> tape;
   const auto F = tape.constant(Tensor<double>::from_shape({4, 3}));
   CHECK_THROWS_WITH_AS(wgflow::models::squared_error(F, tape.constant(Tensor<double>::from_shape({4, 2}))),
@@ -140,11 +142,17 @@ TEST_CASE("losses reject mismatched shapes, bad labels and bad noise scales, nam
                        doctest::Contains("label in row 1 is 1.5"), wgflow::Error);
   CHECK_THROWS_WITH_AS(wgflow::models::softmax_cross_entropy(F, tape.constant(Tensor<double>::from_shape({4, 3}))),
                        doctest::Contains("labels are 4x3, expected 4x1"), wgflow::ShapeError);
-  CHECK_THROWS_AS(Loss::gaussian_nll(0.0), wgflow::Error);
-  CHECK_THROWS_WITH_AS(Loss::gaussian_nll_learned_noise()(F, F), doctest::Contains("expected 1 extra parameters, got 0"),
+  CHECK_THROWS_WITH_AS(wgflow::models::GaussianNll<double>(0.0), doctest::Contains("sigma must be positive"),
                        wgflow::Error);
-  CHECK(Loss::gaussian_nll_learned_noise().extra_params() == 1);
-  CHECK(Loss::squared_error().extra_params() == 0);
-  CHECK(Loss::softmax_cross_entropy().target_cols(10) == 1);
-  CHECK(Loss::squared_error().target_cols(10) == 10);
+  CHECK_THROWS_AS(wgflow::models::GaussianNll<double>(std::nan("")), wgflow::Error);
+  CHECK_THROWS_WITH_AS(wgflow::models::GaussianNllLearnedNoise<double>().loss(F, F, {}),
+                       doctest::Contains("expected 1 own parameter block(s), got 0"), wgflow::Error);
+  const std::vector<double> two = {0.1, 0.2};
+  CHECK_THROWS_WITH_AS(wgflow::models::SquaredError<double>().predictive_mean(Tensor<double>::from_shape({4, 3}), two),
+                       doctest::Contains("expected 0 own parameter value(s), got 2"), wgflow::Error);
+  CHECK(wgflow::models::GaussianNllLearnedNoise<double>().num_params() == 1);
+  CHECK(wgflow::models::GaussianNllLearnedNoise<double>().parameters().block(0).name == "noise.log_sigma");
+  CHECK(wgflow::models::SquaredError<double>().num_params() == 0);
+  CHECK(wgflow::models::SoftmaxCrossEntropy<double>().target_cols(10) == 1);
+  CHECK(wgflow::models::SquaredError<double>().target_cols(10) == 10);
 }

@@ -180,13 +180,13 @@ TEST_CASE("Mlp rejects inputs and cotangents of the wrong shape, naming them") {
   const Mlp<double> net({{3, 4, 2}});
   const std::vector<double> theta(net.num_params(), 0.1);
   CHECK_THROWS_WITH_AS(net.predict(theta, Tensor<double>::from_shape({5, 4})),
-                       doctest::Contains("Mlp::predict: X is 5x4, the network expects B x 3"), wgflow::ShapeError);
+                       doctest::Contains("predict: X is 5x4, the model expects B x 3"), wgflow::ShapeError);
   std::vector<double> grad(net.num_params());
   CHECK_THROWS_WITH_AS(net.pullback(theta, Tensor<double>::from_shape({5, 3}), Tensor<double>::from_shape({5, 1}), grad),
                        doctest::Contains("cotangent U is 5x1, the outputs are 5x2"), wgflow::ShapeError);
   std::vector<double> out(9);
   CHECK_THROWS_WITH_AS(net.predict_into(theta, Tensor<double>::from_shape({5, 3}), out),
-                       doctest::Contains("Mlp::predict_into: out has 9 values, the outputs are 5x2"), wgflow::ShapeError);
+                       doctest::Contains("predict_into: out has 9 values, the outputs are 5x2"), wgflow::ShapeError);
   CHECK_THROWS_WITH_AS(net.predict(std::vector<double>(7, 0.0), Tensor<double>::from_shape({5, 3})),
                        doctest::Contains("7 entries, the layout 26"), wgflow::ShapeError);
   Tape<double> tape;

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <span>
 #include <vector>
@@ -16,18 +17,21 @@
 using namespace wgtest;
 using wgflow::models::Initializer;
 using wgflow::data::LastBatch;
-using wgflow::models::Loss;
+using wgflow::models::Likelihood;
 using wgflow::models::NetworkPotential;
+using wgflow::models::SoftmaxCrossEntropy;
+using wgflow::models::SquaredError;
+using wgflow::models::Task;
 
 namespace {
 
-// n rows of inputs and targets fitting `loss` for a network with k outputs.
+// n rows of inputs and targets fitting `likelihood` for a network with k outputs.
 struct Data {
   Tensor<double> X, Y;
 };
-Data make_data(std::size_t n, std::size_t d, std::size_t k, const Loss& loss, std::uint64_t seed) {
-  Data data{random_tensor(Shape{n, d}, seed), random_tensor(Shape{n, loss.target_cols(k)}, seed + 1)};
-  if (loss.kind() == Loss::Kind::softmax_cross_entropy)
+Data make_data(std::size_t n, std::size_t d, std::size_t k, const Likelihood<double>& likelihood, std::uint64_t seed) {
+  Data data{random_tensor(Shape{n, d}, seed), random_tensor(Shape{n, likelihood.target_cols(k)}, seed + 1)};
+  if (likelihood.task() == Task::classification)
     for (auto& y : data.Y) y = std::min(std::floor((y + 2) / 4 * k), double(k - 1));  // classes 0..k-1
   return data;
 }
@@ -42,8 +46,8 @@ Tensor<double> rows_of(const Tensor<double>& A, std::span<const std::size_t> row
 
 TEST_CASE("NetworkPotential minibatches: every row exactly once per epoch, deterministic by seed") {
   const Mlp<double> net({{2, 3, 1}});
-  const Data data = make_data(23, 2, 1, Loss::squared_error(), 1);
-  NetworkPotential<double> p(net, Loss::squared_error(), data.X, data.Y, {.batch_size = 5, .seed = 9});
+  const Data data = make_data(23, 2, 1, SquaredError<double>(), 1);
+  NetworkPotential<double> p(net, SquaredError<double>(), data.X, data.Y, {.batch_size = 5, .seed = 9});
   REQUIRE(p.batches_per_epoch() == 5);  // ceil(23 / 5): the last batch (3 rows) is kept
   std::vector<std::vector<std::size_t>> epochs;
   for (std::uint64_t step = 0; step < 15; ++step) {
@@ -62,20 +66,20 @@ TEST_CASE("NetworkPotential minibatches: every row exactly once per epoch, deter
   CHECK(epochs[0] != epochs[1]);  // a fresh permutation each epoch
 
   // The batch of a step is a pure function of (seed, step): asked out of order, or by another potential.
-  NetworkPotential<double> q(net, Loss::squared_error(), data.X, data.Y, {.batch_size = 5, .seed = 9});
+  NetworkPotential<double> q(net, SquaredError<double>(), data.X, data.Y, {.batch_size = 5, .seed = 9});
   for (std::uint64_t step : {12u, 3u, 7u, 0u, 14u}) {
     q.begin_step(step);
     const std::vector<std::size_t> got(q.batch_rows().begin(), q.batch_rows().end());
     const auto& e = epochs[step / 5];
     CHECK(got == std::vector<std::size_t>(e.begin() + (step % 5) * 5, e.begin() + std::min<std::size_t>((step % 5) * 5 + 5, 23)));
   }
-  NetworkPotential<double> other(net, Loss::squared_error(), data.X, data.Y, {.batch_size = 5, .seed = 10});
+  NetworkPotential<double> other(net, SquaredError<double>(), data.X, data.Y, {.batch_size = 5, .seed = 10});
   other.begin_step(0);
   CHECK(std::vector<std::size_t>(other.batch_rows().begin(), other.batch_rows().end()) !=
         std::vector<std::size_t>(epochs[0].begin(), epochs[0].begin() + 5));
 
   // Dropping the last partial batch: 4 full batches, 20 distinct rows per epoch.
-  NetworkPotential<double> drop(net, Loss::squared_error(), data.X, data.Y,
+  NetworkPotential<double> drop(net, SquaredError<double>(), data.X, data.Y,
                                 {.batch_size = 5, .seed = 9, .last_batch = LastBatch::drop});
   REQUIRE(drop.batches_per_epoch() == 4);
   std::set<std::size_t> seen;
@@ -87,16 +91,14 @@ TEST_CASE("NetworkPotential minibatches: every row exactly once per epoch, deter
   CHECK(seen.size() == 20);
 }
 
-TEST_CASE("NetworkPotential: the loss on the step's minibatch and its exact gradient, for every loss") {
-  const std::vector<Loss> losses = {Loss::squared_error(), Loss::gaussian_nll(0.4), Loss::gaussian_nll_learned_noise(),
-                                    Loss::softmax_cross_entropy()};
-  for (const Loss& loss : losses) {
-    CAPTURE(loss.name());
+TEST_CASE("NetworkPotential: the loss on the step's minibatch and its exact gradient, for every likelihood") {
+  for (const auto& likelihood : all_likelihoods(0.4)) {
+    CAPTURE(likelihood->name());
     const Mlp<double> net({{3, 6, 5, 3}, Activation::tanh()});
-    const Data data = make_data(40, 3, 3, loss, 2);
-    NetworkPotential<double> p(net, loss, data.X, data.Y, {.batch_size = 16, .seed = 4});
-    REQUIRE(p.dim() == net.num_params() + loss.extra_params());
-    CHECK((loss.extra_params() == 0 || p.layout().block(p.layout().num_blocks() - 1).name == "noise.log_sigma"));
+    const Data data = make_data(40, 3, 3, *likelihood, 2);
+    NetworkPotential<double> p(net, likelihood, data.X, data.Y, {.batch_size = 16, .seed = 4});
+    REQUIRE(p.dim() == net.num_params() + likelihood->num_params());
+    CHECK((likelihood->num_params() == 0 || p.layout().block(p.layout().num_blocks() - 1).name == "noise.log_sigma"));
     const std::vector<double> theta = random_theta(p.dim(), 3);
     for (std::uint64_t step : {0u, 2u, 5u}) {  // batches of 16, 8 (last of epoch 0) and 16 rows
       p.begin_step(step);
@@ -124,8 +126,8 @@ TEST_CASE("NetworkPotential: the loss on the step's minibatch and its exact grad
 
 TEST_CASE("NetworkPotential::value_and_gradient from several TBB threads equals the serial results bitwise") {
   const Mlp<double> net({{8, 50, 1}, Activation::relu()});
-  const Data data = make_data(250, 8, 1, Loss::squared_error(), 5);
-  NetworkPotential<double> p(net, Loss::gaussian_nll_learned_noise(), data.X, data.Y, {.batch_size = 100, .seed = 1});
+  const Data data = make_data(250, 8, 1, SquaredError<double>(), 5);
+  NetworkPotential<double> p(net, wgflow::models::GaussianNllLearnedNoise<double>(), data.X, data.Y, {.batch_size = 100, .seed = 1});
   const std::size_t N = 48, J = p.dim();
   Tensor<double> particles = Initializer::torch_default().sample<double>(p.layout(), N, 17);
   for (std::uint64_t step = 0; step < 4; ++step) {
@@ -148,12 +150,11 @@ TEST_CASE("NetworkPotential::value_and_gradient from several TBB threads equals 
 }
 
 TEST_CASE("NetworkPotential::value_and_gradient allocates nothing in steady state (8-50-1, batch 100)") {
-  for (const Loss& loss : {Loss::squared_error(), Loss::gaussian_nll(0.5), Loss::gaussian_nll_learned_noise(),
-                           Loss::softmax_cross_entropy()}) {
-    CAPTURE(loss.name());
+  for (const auto& likelihood : all_likelihoods(0.5)) {
+    CAPTURE(likelihood->name());
     const Mlp<double> net({{8, 50, 2}, Activation::relu()});
-    const Data data = make_data(300, 8, 2, loss, 6);
-    NetworkPotential<double> p(net, loss, data.X, data.Y, {.batch_size = 100, .seed = 2});
+    const Data data = make_data(300, 8, 2, *likelihood, 6);
+    NetworkPotential<double> p(net, likelihood, data.X, data.Y, {.batch_size = 100, .seed = 2});
     const Tensor<double> sampled = Initializer::torch_default().sample<double>(p.layout(), 1, 3);
     const std::vector<double> theta(sampled.begin(), sampled.end());
     std::vector<double> grad(p.dim());
@@ -172,16 +173,24 @@ TEST_CASE("NetworkPotential::value_and_gradient allocates nothing in steady stat
 
 TEST_CASE("NetworkPotential rejects data and parameters that do not fit, naming the shapes") {
   const Mlp<double> net({{3, 4, 2}});
-  CHECK_THROWS_WITH_AS(NetworkPotential<double>(net, Loss::squared_error(), Tensor<double>::from_shape({10, 3}),
+  CHECK_THROWS_WITH_AS(NetworkPotential<double>(net, SquaredError<double>(), Tensor<double>::from_shape({10, 3}),
                                                 Tensor<double>::from_shape({10, 1})),
                        doctest::Contains("inputs are 10x3 and targets 10x1"), wgflow::ShapeError);
-  CHECK_THROWS_AS(NetworkPotential<double>(net, Loss::squared_error(), Tensor<double>::from_shape({10, 4}),
+  CHECK_THROWS_AS(NetworkPotential<double>(net, SquaredError<double>(), Tensor<double>::from_shape({10, 4}),
                                            Tensor<double>::from_shape({10, 2})),
                   wgflow::ShapeError);
-  CHECK_THROWS_AS(NetworkPotential<double>(net, Loss::squared_error(), Tensor<double>::from_shape({10, 3}),
+  CHECK_THROWS_AS(NetworkPotential<double>(net, SquaredError<double>(), Tensor<double>::from_shape({10, 3}),
                                            Tensor<double>::from_shape({9, 2})),
                   wgflow::ShapeError);
-  NetworkPotential<double> p(net, Loss::softmax_cross_entropy(), xt::zeros<double>({10, 3}), xt::zeros<double>({10, 1}),
+  CHECK_THROWS_WITH_AS(NetworkPotential<double>(net, SoftmaxCrossEntropy<double>(), Tensor<double>::from_shape({10, 3}),
+                                                Tensor<double>::from_shape({10, 2})),
+                       doctest::Contains("the likelihood softmax_cross_entropy expects 1 target columns"),
+                       wgflow::ShapeError);
+  CHECK_THROWS_WITH_AS(NetworkPotential<double>(std::shared_ptr<const wgflow::models::Model<double>>(),
+                                                SquaredError<double>(), Tensor<double>::from_shape({10, 3}),
+                                                Tensor<double>::from_shape({10, 2})),
+                       doctest::Contains("a null model or likelihood"), wgflow::Error);
+  NetworkPotential<double> p(net, SoftmaxCrossEntropy<double>(), xt::zeros<double>({10, 3}), xt::zeros<double>({10, 1}),
                              {.batch_size = 4});
   std::vector<double> theta(p.dim() - 1), grad(p.dim());
   CHECK_THROWS_WITH_AS(p.value_and_gradient(theta, grad), doctest::Contains("25 entries, the potential has 26"),

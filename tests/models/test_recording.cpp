@@ -5,37 +5,32 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/ops/matmul.hpp"
 #include "models/mlp.hpp"
 #include "tests/models/network_fixture.hpp"
 
 using namespace wgtest;
 using wgflow::models::Model;
+using wgflow::models::ParameterLayout;
 using wgflow::models::Recording;
 
 namespace {
 
-// A model that overrides only what Model requires, f(theta, X) = X theta (one output): it exercises the
-// defaults of record() and pullback_recorded().
+// A model that writes only what Model requires, f(theta, X) = X theta (one output) as layout() and
+// forward(): it exercises Model's own predict, pullback, record and pullback_recorded.
 class LinearModel final : public Model<double> {
  public:
-  explicit LinearModel(std::size_t inputs) : inputs_(inputs) {}
-  std::size_t num_params() const override { return inputs_; }
+  explicit LinearModel(std::size_t inputs) : inputs_(inputs) { layout_.add("theta", Shape{inputs, 1}); }
   std::size_t num_inputs() const override { return inputs_; }
   std::size_t num_outputs() const override { return 1; }
-  Tensor<double> predict(std::span<const double> theta, const Tensor<double>& X) const override {
-    Tensor<double> y = xt::zeros<double>({X.shape()[0], std::size_t{1}});
-    for (std::size_t b = 0; b < X.shape()[0]; ++b)
-      for (std::size_t j = 0; j < inputs_; ++j) y(b, 0) += X(b, j) * theta[j];
-    return y;
-  }
-  void pullback(std::span<const double>, const Tensor<double>& X, const Tensor<double>& U,
-                std::span<double> grad) const override {
-    for (std::size_t b = 0; b < X.shape()[0]; ++b)
-      for (std::size_t j = 0; j < inputs_; ++j) grad[j] += U(b, 0) * X(b, j);
+  const ParameterLayout& layout() const override { return layout_; }
+  Var<double> forward(std::span<const Var<double>> params, const Var<double>& X) const override {
+    return wgflow::ad::matmul(X, params[0]);
   }
 
  private:
   std::size_t inputs_;
+  ParameterLayout layout_;
 };
 
 const std::vector<MlpSpec> recorded_specs = {
@@ -99,17 +94,25 @@ TEST_CASE("Mlp::pullback_recorded refuses a recording that holds no evaluation o
                        doctest::Contains("the recording holds no evaluation"), wgflow::Error);
 }
 
-TEST_CASE("Model's default record() keeps nothing and pullback_recorded() is pullback()") {
+TEST_CASE("Model's own record() and pullback_recorded(), from forward() alone: predict() and X^T U, bit for bit") {
   const LinearModel model(3);
   const std::vector<double> theta = {0.5, -1.0, 2.0};
   const Tensor<double> X = random_tensor(Shape{4, 3}, 7), U = random_tensor(Shape{4, 1}, 8);
   Recording<double> rec;
   std::vector<double> recorded(4), grad(3, 0.0), want(3, 0.0);
   model.record(theta, X, rec, recorded);
+  CHECK(rec.output.valid());
   const Tensor<double> y = model.predict(theta, X);
-  for (std::size_t b = 0; b < 4; ++b) CHECK(recorded[b] == y(b, 0));
-  CHECK_FALSE(rec.output.valid());
+  for (std::size_t b = 0; b < 4; ++b) {
+    CHECK(recorded[b] == y(b, 0));
+    CHECK(y(b, 0) == doctest::Approx(X(b, 0) * 0.5 - X(b, 1) + 2 * X(b, 2)).epsilon(1e-15));
+  }
   model.pullback_recorded(rec, theta, X, U, grad);
   model.pullback(theta, X, U, want);
   CHECK(grad == want);
+  for (std::size_t j = 0; j < 3; ++j) {  // d <U, X theta> / d theta_j = sum_b U_b X_bj
+    double g = 0;
+    for (std::size_t b = 0; b < 4; ++b) g += U(b, 0) * X(b, j);
+    CHECK(want[j] == doctest::Approx(g).epsilon(1e-14));
+  }
 }

@@ -1,0 +1,88 @@
+#pragma once
+// A likelihood p(y | x, theta): what a model's outputs mean. It is the one place that knows it, so it
+// serves both training and prediction:
+//
+//   - training: loss(F, Y, own) records on the tape the per-minibatch loss of the model's outputs F (a B x k
+//     Var) against the targets Y, as the mean over the B rows of -log p(y_i | x_i, theta) (up to a constant
+//     for the squared error). A NetworkPotential (models/network_potential.hpp) differentiates it.
+//   - prediction: predictive_mean(F, own) turns one member's outputs into the mean of its predictive
+//     distribution: E[y | x, theta] for regression, the class probabilities for classification (the mean
+//     of the one-hot y). Averaged over the members of an ensemble it is the mean of their mixture, so a
+//     classifier's ensemble averages probabilities, not logits (flows/predict.hpp). noise_variance(F, own)
+//     is a regression likelihood's Var[y | x, theta].
+//
+// A likelihood may own parameters (a learned noise scale): parameters() names their blocks, which a
+// NetworkPotential appends to the model's in theta, and `own` hands them in (one Var per block on the tape;
+// their values off it). The library's four are in models/likelihoods.hpp; a new one is a class of the same
+// form in the researcher's own file (experiments/classification/robust_softmax.hpp is one).
+// Its gradient is checked like any op's: ad::check_gradient (autodiff/gradient_check.hpp).
+//
+// loss() runs for every particle at every step, on whatever thread evaluates the particle: it must be const
+// and keep its scratch on the tape (tape.allocate), so that a potential's steady state touches no heap.
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "autodiff/tape.hpp"
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
+#include "models/parameter_layout.hpp"
+
+namespace wgflow::models {
+
+// What a prediction is, and so which metrics apply: a regression predicts E[y] (and Var[y]), a
+// classification class probabilities (accuracy, NLL, calibration: analysis/classification_metrics.hpp).
+enum class Task { regression, classification };
+
+template <class T>
+class Likelihood {
+ public:
+  virtual ~Likelihood() = default;
+
+  // For messages and tables, e.g. "gaussian_nll(sigma=0.5)".
+  virtual std::string name() const = 0;
+  virtual Task task() const = 0;
+
+  // The columns of Y for a model with `outputs` outputs: `outputs` for a regression, 1 (the class index)
+  // for a classification.
+  virtual std::size_t target_cols(std::size_t outputs) const = 0;
+
+  // The likelihood's own parameter blocks, appended after the model's in theta (none by default).
+  virtual const ParameterLayout& parameters() const {
+    static const ParameterLayout none;
+    return none;
+  }
+  std::size_t num_params() const { return parameters().size(); }
+
+  // The per-minibatch loss (1x1) of outputs F (B x k) against targets Y (B x target_cols(k)); `own` holds
+  // one Var per block of parameters(). Gradients flow into F, Y and own, as far as they carry them.
+  virtual ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const = 0;
+
+  // The mean of p(y | x, theta) at one member's outputs F (B x k), with `own` its values of parameters():
+  // B x target columns (regression: E[y]) or B x classes (classification: probabilities, rows summing to 1).
+  virtual Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const = 0;
+
+  // Regression: Var[y | x, theta], the observation noise, the shape of predictive_mean. By default 0 (a
+  // likelihood without a noise model, such as the squared error). Not used for a classification.
+  virtual Tensor<T> noise_variance(const Tensor<T>& F, std::span<const T> own) const {
+    (void)own;
+    return xt::zeros<T>(F.shape());
+  }
+
+ protected:
+  // Throw unless `own` holds one Var per block of parameters(), or one value per parameter.
+  void check_own(std::span<const ad::Var<T>> own, const char* where) const {
+    if (own.size() != parameters().num_blocks())
+      throw Error(name() + " " + where + ": expected " + std::to_string(parameters().num_blocks()) +
+                  " own parameter block(s), got " + std::to_string(own.size()));
+  }
+  void check_own(std::span<const T> own, const char* where) const {
+    if (own.size() != parameters().size())
+      throw Error(name() + " " + where + ": expected " + std::to_string(parameters().size()) +
+                  " own parameter value(s), got " + std::to_string(own.size()));
+  }
+};
+
+}  // namespace wgflow::models

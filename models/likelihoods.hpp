@@ -1,0 +1,136 @@
+#pragma once
+// The likelihoods of the paper's experiments (models/likelihood.hpp says what a likelihood is), each a thin
+// class over a fused loss node of models/loss.hpp, so that training records exactly the nodes it always did:
+//
+//   SquaredError<T>()              (1/B) sum_ic (F_ic - Y_ic)^2          regression, no noise model
+//   GaussianNll<T>(sigma)          y ~ N(f, sigma^2), sigma fixed        regression
+//   GaussianNllLearnedNoise<T>()   y ~ N(f, exp(2s)), s = theta's "noise.log_sigma"
+//   SoftmaxCrossEntropy<T>()       y ~ Categorical(softmax(f))           classification, y a class index
+//
+//   NetworkPotential<double> potential(net, SoftmaxCrossEntropy<double>(), X, labels);
+//   auto pred = flows::predict(net, SoftmaxCrossEntropy<double>(), flow.particles(), X_test);  // probabilities
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "core/errors.hpp"
+#include "core/tensor.hpp"
+#include "models/likelihood.hpp"
+#include "models/loss.hpp"
+#include "models/parameter_layout.hpp"
+
+namespace wgflow::models {
+
+// softmax of each row of the logits Z (B x K), stably: exp(z - max_row z) / sum. Rows sum to 1.
+template <class T>
+Tensor<T> class_probabilities(const Tensor<T>& Z) {
+  const std::size_t B = Z.shape()[0], K = Z.shape()[1];
+  if (K == 0) throw ShapeError("class_probabilities: logits are " + shape_string(Shape{B, K}) + ", no classes");
+  Tensor<T> P = Tensor<T>::from_shape({B, K});
+  for (std::size_t i = 0; i < B; ++i) {
+    const T* z = Z.data() + i * K;
+    T* p = P.data() + i * K;
+    const T m = *std::max_element(z, z + K);
+    T total = 0;
+    for (std::size_t c = 0; c < K; ++c) total += p[c] = std::exp(z[c] - m);
+    for (std::size_t c = 0; c < K; ++c) p[c] /= total;
+  }
+  return P;
+}
+
+template <class T>
+class SquaredError final : public Likelihood<T> {
+ public:
+  std::string name() const override { return "squared_error"; }
+  Task task() const override { return Task::regression; }
+  std::size_t target_cols(std::size_t outputs) const override { return outputs; }
+  ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const override {
+    this->check_own(own, "loss");
+    return squared_error(F, Y);
+  }
+  // exp(-l) is a Gaussian of fixed variance in f, but the loss does not say which: no noise is reported.
+  Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "predictive_mean");
+    return F;
+  }
+};
+
+template <class T>
+class GaussianNll final : public Likelihood<T> {
+ public:
+  explicit GaussianNll(T sigma) : sigma_(sigma) {
+    if (!(sigma > 0) || !std::isfinite(sigma))
+      throw Error("GaussianNll: noise scale sigma must be positive and finite, got " + std::to_string(sigma));
+  }
+  T sigma() const { return sigma_; }
+
+  std::string name() const override { return "gaussian_nll(sigma=" + std::to_string(sigma_) + ")"; }
+  Task task() const override { return Task::regression; }
+  std::size_t target_cols(std::size_t outputs) const override { return outputs; }
+  ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const override {
+    this->check_own(own, "loss");
+    return gaussian_nll(F, Y, sigma_);
+  }
+  Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "predictive_mean");
+    return F;
+  }
+  Tensor<T> noise_variance(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "noise_variance");
+    return xt::full_like(F, sigma_ * sigma_);
+  }
+
+ private:
+  T sigma_;
+};
+
+// The noise scale is a parameter: log sigma, the 1x1 block "noise.log_sigma" after the model's in theta
+// (an initialiser treats it as a block outside any layer).
+template <class T>
+class GaussianNllLearnedNoise final : public Likelihood<T> {
+ public:
+  GaussianNllLearnedNoise() { own_.add("noise.log_sigma", Shape{1, 1}, BlockRole::other, 1); }
+
+  std::string name() const override { return "gaussian_nll(learned sigma)"; }
+  Task task() const override { return Task::regression; }
+  std::size_t target_cols(std::size_t outputs) const override { return outputs; }
+  const ParameterLayout& parameters() const override { return own_; }
+  ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const override {
+    this->check_own(own, "loss");
+    return gaussian_nll(F, Y, own[0]);
+  }
+  Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "predictive_mean");
+    return F;
+  }
+  Tensor<T> noise_variance(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "noise_variance");
+    return xt::full_like(F, std::exp(T(2) * own[0]));
+  }
+
+ private:
+  ParameterLayout own_;
+};
+
+// Targets hold one integer class index per row, stored as T; the outputs are the K logits.
+template <class T>
+class SoftmaxCrossEntropy final : public Likelihood<T> {
+ public:
+  std::string name() const override { return "softmax_cross_entropy"; }
+  Task task() const override { return Task::classification; }
+  std::size_t target_cols(std::size_t) const override { return 1; }
+  ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const override {
+    this->check_own(own, "loss");
+    return softmax_cross_entropy(F, Y);
+  }
+  Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
+    this->check_own(own, "predictive_mean");
+    return class_probabilities(F);
+  }
+};
+
+}  // namespace wgflow::models
