@@ -1,4 +1,5 @@
-// Adding a free-energy term of your own (flows/term.hpp), then running a flow with it.
+// Adding a free-energy term of your own (flows/term.hpp), checking its gradient against its energy
+// (flows/term_check.hpp), then running a flow with it.
 //
 // The new term is a confinement F_c(Q) = (c/2) int |theta|^2 dQ. Its first variation is c |theta|^2 / 2, so
 // its gradient at every particle is c theta. Added to DLE on the double well of paper §3.1, the free
@@ -48,6 +49,12 @@ int example() {
   const std::size_t N = 1000, steps = 1000;
   auto loss = models::double_well<double>();
   const auto prior = models::GaussianPrior<double>::isotropic(1, 1.0);
+
+  // First the term's gradient against its own energy (flows/term_check.hpp).
+  Confinement probe(c);
+  const auto check = flows::check_term_gradient(probe, prior.sample(20, 2));
+  std::printf("%s\n", check.message().c_str());
+  if (!check.ok()) throw Error(check.message());
 
   auto flow = flows::deep_langevin_ensemble(loss, prior, prior.sample(N, 1), {.lambda = 1.0, .eta = eta, .seed = 7});
   flow.add(std::make_unique<Confinement>(c));

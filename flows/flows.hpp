@@ -30,6 +30,7 @@
 //   prior.hpp              what flows need of a prior               predict.hpp  ensemble predictions
 //   presets.hpp            DE, DLE, DRLE, SVGD, MFVI with named settings
 //   checkpoint.hpp         save_checkpoint / load_checkpoint: crash-safe, bit-exact resume
+//   term_check.hpp         check_term_gradient: a term's gradient against its own energy
 #include "flows/bandwidth.hpp"
 #include "flows/checkpoint.hpp"
 #include "flows/embedding.hpp"
@@ -46,3 +47,4 @@
 #include "flows/squared_distance.hpp"
 #include "flows/svgd.hpp"
 #include "flows/term.hpp"
+#include "flows/term_check.hpp"
