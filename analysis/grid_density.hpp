@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
+#include "../core/errors.hpp"
 
 namespace wgflow::analysis {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
-#include "analysis/grid_density.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+#include "grid_density.hpp"
 
 namespace wgflow::analysis {
 

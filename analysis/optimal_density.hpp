@@ -24,9 +24,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "analysis/grid_density.hpp"
-#include "models/potential.hpp"
+#include "../core/errors.hpp"
+#include "grid_density.hpp"
+#include "../models/potential.hpp"
 
 namespace wgflow::analysis {
 

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/errors.hpp"
+#include "../core/errors.hpp"
 
 namespace wgflow::ad {
 

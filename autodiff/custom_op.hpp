@@ -58,9 +58,9 @@
 #include <xtensor/xexpression.hpp>
 #include <xtensor/xnoalias.hpp>
 
-#include "core/errors.hpp"
-#include "autodiff/ops/broadcast.hpp"
-#include "autodiff/tape.hpp"
+#include "../core/errors.hpp"
+#include "ops/broadcast.hpp"
+#include "tape.hpp"
 
 namespace wgflow::ad {
 

@@ -59,7 +59,7 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tape.hpp"
+#include "tape.hpp"
 
 namespace wgflow::ad {
 

@@ -21,16 +21,16 @@
 #include <utility>
 #include <vector>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xfixed.hpp>
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include "autodiff/anomaly.hpp"
-#include "autodiff/arena.hpp"
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "anomaly.hpp"
+#include "arena.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 // Checks that a Var is not used after its tape was cleared. On by default in debug builds; define
 // WGFLOW_TAPE_CHECKS=1 to keep them in an optimised build (the tests do).

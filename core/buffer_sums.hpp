@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 #if XSIMD_WITH_AVX2
 #include <immintrin.h>

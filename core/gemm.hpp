@@ -21,12 +21,12 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
-#include "core/errors.hpp"
-#include "core/gemm/blocked.hpp"
-#include "core/gemm/outer.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/small.hpp"
-#include "core/gemm/vector.hpp"
+#include "errors.hpp"
+#include "gemm/blocked.hpp"
+#include "gemm/outer.hpp"
+#include "gemm/product.hpp"
+#include "gemm/small.hpp"
+#include "gemm/vector.hpp"
 
 namespace wgflow {
 

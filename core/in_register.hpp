@@ -8,7 +8,7 @@
 // loads, most of them split across cache lines for a B 50 columns wide), took 1.7 us for 8 x 50 x 100
 // floats against 1.0 us with B's vectors held; a small dense head's forward, where each W1 vector serves
 // two rows, 3-14 % (8 to 32 inputs).
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 namespace wgflow {

@@ -35,7 +35,8 @@
 #include <immintrin.h>
 #endif
 
-#if defined(_mm512_mask_blend_epi8) || defined(_mm512_mask_blend_epi16)
+// Only where xsimd can use AVX-512BW: elsewhere the functions would only warn (-Wpsabi) in -O0 builds.
+#if defined(__AVX512BW__) && (defined(_mm512_mask_blend_epi8) || defined(_mm512_mask_blend_epi16))
 #if defined(XSIMD_HPP)
 #error "core/intrinsics.hpp must come before xsimd (and xtensor): include a wgflow header first"
 #endif

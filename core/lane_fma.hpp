@@ -8,7 +8,7 @@
 // tests/models/test_dense_head.cpp asserts (found by the x86-64-v2 leg of scripts/test-isa.sh).
 #include <cmath>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 namespace wgflow {

@@ -17,7 +17,7 @@
 #include <numbers>
 #include <type_traits>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 #if defined(__AVX__)
 #include <immintrin.h>

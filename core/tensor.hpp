@@ -8,10 +8,10 @@
 #include <array>
 #include <cstddef>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xtensor/xtensor.hpp>
 
-#include "core/errors.hpp"
+#include "errors.hpp"
 
 namespace wgflow {
 

@@ -38,8 +38,8 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xnpy.hpp>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::data {
 

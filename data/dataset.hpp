@@ -13,8 +13,8 @@
 #include <string>
 #include <utility>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::data {
 

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/random.hpp"
+#include "../core/errors.hpp"
+#include "../core/random.hpp"
 
 namespace wgflow::data {
 

@@ -29,8 +29,8 @@
 
 #include <unistd.h>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::data {
 

@@ -21,9 +21,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "data/dataset.hpp"
-#include "data/table.hpp"
+#include "../core/errors.hpp"
+#include "dataset.hpp"
+#include "table.hpp"
 
 namespace wgflow::data::uci {
 

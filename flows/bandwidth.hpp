@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 

@@ -25,10 +25,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "data/checkpoint_folder.hpp"
-#include "flows/optimizers.hpp"
-#include "flows/particle_flow.hpp"
+#include "../core/errors.hpp"
+#include "../data/checkpoint_folder.hpp"
+#include "optimizers.hpp"
+#include "particle_flow.hpp"
 
 namespace wgflow::flows {
 

@@ -22,9 +22,9 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "models/model.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../models/model.hpp"
 
 namespace wgflow::flows {
 

@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 

@@ -30,11 +30,11 @@
 
 #include <xtensor/xmath.hpp>
 
-#include "core/errors.hpp"
-#include "flows/embedding.hpp"
-#include "flows/kernels.hpp"
-#include "flows/squared_distance.hpp"
-#include "flows/term.hpp"
+#include "../core/errors.hpp"
+#include "embedding.hpp"
+#include "kernels.hpp"
+#include "squared_distance.hpp"
+#include "term.hpp"
 
 namespace wgflow::flows {
 

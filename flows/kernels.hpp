@@ -34,13 +34,13 @@
 #include <xsimd/xsimd.hpp>
 #include <xtensor/xmath.hpp>
 
-#include "core/buffer_sums.hpp"
-#include "core/errors.hpp"
-#include "core/gemm.hpp"
-#include "core/parallel.hpp"
-#include "core/tensor.hpp"
-#include "flows/bandwidth.hpp"
-#include "flows/squared_distance.hpp"
+#include "../core/buffer_sums.hpp"
+#include "../core/errors.hpp"
+#include "../core/gemm.hpp"
+#include "../core/parallel.hpp"
+#include "../core/tensor.hpp"
+#include "bandwidth.hpp"
+#include "squared_distance.hpp"
 
 namespace wgflow::flows {
 

@@ -17,10 +17,10 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "flows/prior.hpp"
-#include "flows/term.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "prior.hpp"
+#include "term.hpp"
 
 namespace wgflow::flows {
 

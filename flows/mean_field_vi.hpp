@@ -34,13 +34,13 @@
 
 #include <xtensor/xmath.hpp>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "core/random.hpp"
-#include "core/tensor.hpp"
-#include "flows/term.hpp"
-#include "models/potential.hpp"
-#include "models/prior.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/random.hpp"
+#include "../core/tensor.hpp"
+#include "term.hpp"
+#include "../models/potential.hpp"
+#include "../models/prior.hpp"
 
 namespace wgflow::flows {
 

@@ -34,13 +34,13 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "core/random.hpp"
-#include "core/tensor.hpp"
-#include "flows/finite_rows.hpp"
-#include "flows/optimizers.hpp"
-#include "flows/term.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/random.hpp"
+#include "../core/tensor.hpp"
+#include "finite_rows.hpp"
+#include "optimizers.hpp"
+#include "term.hpp"
 
 namespace wgflow::flows {
 

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "flows/term.hpp"
-#include "models/potential.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "term.hpp"
+#include "../models/potential.hpp"
 
 namespace wgflow::flows {
 

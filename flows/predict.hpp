@@ -27,11 +27,11 @@
 
 #include <xtensor/xbuilder.hpp>
 
-#include "core/errors.hpp"
-#include "core/parallel.hpp"
-#include "core/tensor.hpp"
-#include "models/likelihood.hpp"
-#include "models/model.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/tensor.hpp"
+#include "../models/likelihood.hpp"
+#include "../models/model.hpp"
 
 namespace wgflow::flows {
 

@@ -27,19 +27,19 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/random.hpp"
-#include "flows/embedding.hpp"
-#include "flows/interaction_energy.hpp"
-#include "flows/kl_divergence.hpp"
-#include "flows/mean_field_vi.hpp"
-#include "flows/optimizers.hpp"
-#include "flows/particle_flow.hpp"
-#include "flows/potential_energy.hpp"
-#include "flows/prior.hpp"
-#include "flows/svgd.hpp"
-#include "models/model.hpp"
-#include "models/potential.hpp"
-#include "models/prior.hpp"
+#include "../core/random.hpp"
+#include "embedding.hpp"
+#include "interaction_energy.hpp"
+#include "kl_divergence.hpp"
+#include "mean_field_vi.hpp"
+#include "optimizers.hpp"
+#include "particle_flow.hpp"
+#include "potential_energy.hpp"
+#include "prior.hpp"
+#include "svgd.hpp"
+#include "../models/model.hpp"
+#include "../models/potential.hpp"
+#include "../models/prior.hpp"
 
 namespace wgflow::flows {
 

@@ -17,7 +17,7 @@
 #include <span>
 #include <utility>
 
-#include "core/tensor.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 

@@ -38,11 +38,11 @@
 #include <string>
 #include <vector>
 
-#include "core/buffer_sums.hpp"
-#include "core/errors.hpp"
-#include "core/gemm.hpp"
-#include "core/parallel.hpp"
-#include "core/tensor.hpp"
+#include "../core/buffer_sums.hpp"
+#include "../core/errors.hpp"
+#include "../core/gemm.hpp"
+#include "../core/parallel.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 

@@ -34,17 +34,17 @@
 #include <utility>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "core/gemm.hpp"
-#include "core/parallel.hpp"
-#include "flows/bandwidth.hpp"
-#include "flows/finite_rows.hpp"
-#include "flows/kernels.hpp"
-#include "flows/potential_energy.hpp"
-#include "flows/prior.hpp"
-#include "flows/squared_distance.hpp"
-#include "flows/term.hpp"
-#include "models/potential.hpp"
+#include "../core/errors.hpp"
+#include "../core/gemm.hpp"
+#include "../core/parallel.hpp"
+#include "bandwidth.hpp"
+#include "finite_rows.hpp"
+#include "kernels.hpp"
+#include "potential_energy.hpp"
+#include "prior.hpp"
+#include "squared_distance.hpp"
+#include "term.hpp"
+#include "../models/potential.hpp"
 
 namespace wgflow::flows {
 

@@ -38,7 +38,7 @@
 #include <optional>
 #include <string>
 
-#include "core/tensor.hpp"
+#include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 

@@ -30,9 +30,9 @@
 
 #include <xtensor/xmath.hpp>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
-#include "flows/term.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+#include "term.hpp"
 
 namespace wgflow::flows {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
-#include "autodiff/ops/activations.hpp"
-#include "autodiff/tape.hpp"
+#include "../autodiff/ops/activations.hpp"
+#include "../autodiff/tape.hpp"
 
 namespace wgflow::models {
 

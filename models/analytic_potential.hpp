@@ -13,8 +13,8 @@
 #include <string>
 #include <utility>
 
-#include "core/errors.hpp"
-#include "models/potential.hpp"
+#include "../core/errors.hpp"
+#include "potential.hpp"
 
 namespace wgflow::models {
 

@@ -18,10 +18,10 @@
 #include <cstddef>
 #include <string>
 
-#include "core/buffer_sums.hpp"
-#include "core/gemm.hpp"
-#include "autodiff/tape.hpp"
-#include "models/activation.hpp"
+#include "../core/buffer_sums.hpp"
+#include "../core/gemm.hpp"
+#include "../autodiff/tape.hpp"
+#include "activation.hpp"
 
 namespace wgflow::models {
 

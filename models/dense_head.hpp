@@ -22,15 +22,15 @@
 #include <string>
 #include <type_traits>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
-#include "core/buffer_sums.hpp"
-#include "core/gemm.hpp"
-#include "core/in_register.hpp"
-#include "autodiff/tape.hpp"
-#include "models/activation.hpp"
-#include "models/dense.hpp"
+#include "../core/buffer_sums.hpp"
+#include "../core/gemm.hpp"
+#include "../core/in_register.hpp"
+#include "../autodiff/tape.hpp"
+#include "activation.hpp"
+#include "dense.hpp"
 
 namespace wgflow::models {
 

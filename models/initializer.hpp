@@ -29,9 +29,9 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.hpp"
-#include "models/parameter_layout.hpp"
-#include "core/random.hpp"
+#include "../core/tensor.hpp"
+#include "parameter_layout.hpp"
+#include "../core/random.hpp"
 
 namespace wgflow::models {
 

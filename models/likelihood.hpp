@@ -25,10 +25,10 @@
 
 #include <xtensor/xbuilder.hpp>
 
-#include "autodiff/tape.hpp"
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
-#include "models/parameter_layout.hpp"
+#include "../autodiff/tape.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+#include "parameter_layout.hpp"
 
 namespace wgflow::models {
 

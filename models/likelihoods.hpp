@@ -17,11 +17,11 @@
 
 #include <xtensor/xbuilder.hpp>
 
-#include "core/errors.hpp"
-#include "core/tensor.hpp"
-#include "models/likelihood.hpp"
-#include "models/loss.hpp"
-#include "models/parameter_layout.hpp"
+#include "../core/errors.hpp"
+#include "../core/tensor.hpp"
+#include "likelihood.hpp"
+#include "loss.hpp"
+#include "parameter_layout.hpp"
 
 namespace wgflow::models {
 

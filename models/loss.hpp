@@ -21,10 +21,10 @@
 #include <string>
 #include <type_traits>
 
-#include "autodiff/ops/arithmetic.hpp"
-#include "autodiff/ops/elementwise.hpp"
-#include "autodiff/ops/softmax.hpp"
-#include "autodiff/tape.hpp"
+#include "../autodiff/ops/arithmetic.hpp"
+#include "../autodiff/ops/elementwise.hpp"
+#include "../autodiff/ops/softmax.hpp"
+#include "../autodiff/tape.hpp"
 
 namespace wgflow::models {
 

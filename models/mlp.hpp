@@ -24,12 +24,12 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tape.hpp"
-#include "models/activation.hpp"
-#include "models/dense.hpp"
-#include "models/dense_head.hpp"
-#include "models/model.hpp"
-#include "models/parameter_layout.hpp"
+#include "../autodiff/tape.hpp"
+#include "activation.hpp"
+#include "dense.hpp"
+#include "dense_head.hpp"
+#include "model.hpp"
+#include "parameter_layout.hpp"
 
 namespace wgflow::models {
 

@@ -40,14 +40,14 @@
 
 #include <xtensor/xfixed.hpp>
 
-#include "autodiff/tape.hpp"
-#include "data/dataset.hpp"
-#include "data/minibatch.hpp"
-#include "models/likelihood.hpp"
-#include "models/likelihoods.hpp"
-#include "models/model.hpp"
-#include "models/parameter_layout.hpp"
-#include "models/potential.hpp"
+#include "../autodiff/tape.hpp"
+#include "../data/dataset.hpp"
+#include "../data/minibatch.hpp"
+#include "likelihood.hpp"
+#include "likelihoods.hpp"
+#include "model.hpp"
+#include "parameter_layout.hpp"
+#include "potential.hpp"
 
 namespace wgflow::models {
 

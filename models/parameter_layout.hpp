@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "autodiff/tape.hpp"
+#include "../autodiff/tape.hpp"
 
 namespace wgflow::models {
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.hpp"
-#include "models/initializer.hpp"
-#include "models/parameter_layout.hpp"
-#include "core/random.hpp"
+#include "../core/tensor.hpp"
+#include "initializer.hpp"
+#include "parameter_layout.hpp"
+#include "../core/random.hpp"
 
 namespace wgflow::models {
 

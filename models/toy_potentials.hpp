@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.hpp"
-#include "models/analytic_potential.hpp"
+#include "../core/tensor.hpp"
+#include "analytic_potential.hpp"
 
 namespace wgflow::models {
 

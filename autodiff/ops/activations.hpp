@@ -15,8 +15,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xoperation.hpp>
 
-#include "autodiff/ops/arithmetic.hpp"
-#include "autodiff/tape.hpp"
+#include "arithmetic.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

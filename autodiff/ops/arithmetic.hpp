@@ -5,7 +5,7 @@
 
 #include <xtensor/xnoalias.hpp>
 
-#include "autodiff/ops/broadcast.hpp"
+#include "broadcast.hpp"
 
 namespace wgflow::ad {
 

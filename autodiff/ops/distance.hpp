@@ -22,9 +22,9 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
-#include "core/gemm.hpp"
-#include "autodiff/ops/reduce.hpp"
-#include "autodiff/tape.hpp"
+#include "../../core/gemm.hpp"
+#include "reduce.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

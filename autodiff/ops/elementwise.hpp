@@ -10,9 +10,9 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xoperation.hpp>
 
-#include "autodiff/ops/arithmetic.hpp"
-#include "autodiff/ops/broadcast.hpp"
-#include "autodiff/tape.hpp"
+#include "arithmetic.hpp"
+#include "broadcast.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

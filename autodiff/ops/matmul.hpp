@@ -3,8 +3,8 @@
 // A transposed operand is read in place by the GEMM kernel, never materialised.
 #include <string>
 
-#include "core/gemm.hpp"
-#include "autodiff/tape.hpp"
+#include "../../core/gemm.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

@@ -16,7 +16,7 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
-#include "autodiff/tape.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

@@ -21,8 +21,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autodiff/ops/reduce.hpp"
-#include "autodiff/tape.hpp"
+#include "reduce.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

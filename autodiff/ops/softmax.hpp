@@ -23,8 +23,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
-#include "autodiff/ops/reduce.hpp"
-#include "autodiff/tape.hpp"
+#include "reduce.hpp"
+#include "../tape.hpp"
 
 namespace wgflow::ad {
 

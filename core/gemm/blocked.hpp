@@ -14,11 +14,11 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
-#include "core/gemm/blocking.hpp"
-#include "core/gemm/micro_kernel.hpp"
-#include "core/gemm/pack.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/scratch.hpp"
+#include "blocking.hpp"
+#include "micro_kernel.hpp"
+#include "pack.hpp"
+#include "product.hpp"
+#include "scratch.hpp"
 
 namespace wgflow::gemm_detail {
 

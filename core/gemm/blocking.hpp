@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include "../intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 namespace wgflow::gemm_detail {

@@ -16,9 +16,9 @@
 #include <cmath>
 #include <cstddef>
 
-#include "core/gemm/blocking.hpp"
-#include "core/in_register.hpp"
-#include "core/lane_fma.hpp"
+#include "blocking.hpp"
+#include "../in_register.hpp"
+#include "../lane_fma.hpp"
 
 namespace wgflow::gemm_detail {
 

@@ -18,11 +18,11 @@
 #include <cmath>
 #include <cstddef>
 
-#include "core/gemm/blocking.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/scratch.hpp"
-#include "core/gemm/transpose.hpp"
-#include "core/lane_fma.hpp"
+#include "blocking.hpp"
+#include "product.hpp"
+#include "scratch.hpp"
+#include "transpose.hpp"
+#include "../lane_fma.hpp"
 
 namespace wgflow::gemm_detail {
 

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "core/gemm/blocking.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/transpose.hpp"
+#include "blocking.hpp"
+#include "product.hpp"
+#include "transpose.hpp"
 
 namespace wgflow::gemm_detail {
 

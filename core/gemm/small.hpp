@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "core/gemm/blocking.hpp"
-#include "core/gemm/micro_kernel.hpp"
-#include "core/gemm/narrow.hpp"
-#include "core/gemm/pack.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/scratch.hpp"
+#include "blocking.hpp"
+#include "micro_kernel.hpp"
+#include "narrow.hpp"
+#include "pack.hpp"
+#include "product.hpp"
+#include "scratch.hpp"
 
 namespace wgflow::gemm_detail {
 

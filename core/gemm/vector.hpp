@@ -18,10 +18,10 @@
 #include <cmath>
 #include <cstddef>
 
-#include "core/gemm/blocking.hpp"
-#include "core/gemm/product.hpp"
-#include "core/gemm/scratch.hpp"
-#include "core/lane_fma.hpp"
+#include "blocking.hpp"
+#include "product.hpp"
+#include "scratch.hpp"
+#include "../lane_fma.hpp"
 
 namespace wgflow::gemm_detail {
 

@@ -25,7 +25,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "core/errors.hpp"
+#include "../../core/errors.hpp"
 
 namespace wgflow::experiments {
 

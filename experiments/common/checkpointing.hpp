@@ -30,12 +30,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/errors.hpp"
-#include "experiments/common/atomic_file.hpp"
-#include "experiments/common/experiment.hpp"
-#include "experiments/common/run_main.hpp"
-#include "flows/checkpoint.hpp"
-#include "flows/particle_flow.hpp"
+#include "../../core/errors.hpp"
+#include "atomic_file.hpp"
+#include "experiment.hpp"
+#include "run_main.hpp"
+#include "../../flows/checkpoint.hpp"
+#include "../../flows/particle_flow.hpp"
 
 namespace wgflow::experiments {
 

@@ -13,7 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "experiments/common/run_main.hpp"
+#include "run_main.hpp"
 
 namespace wgflow::experiments {
 

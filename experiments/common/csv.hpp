@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/errors.hpp"
-#include "experiments/common/atomic_file.hpp"
+#include "../../core/errors.hpp"
+#include "atomic_file.hpp"
 
 namespace wgflow::experiments {
 

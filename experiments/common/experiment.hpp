@@ -45,11 +45,11 @@
 #include <nlohmann/json.hpp>
 #include <tbb/global_control.h>
 
-#include "experiments/common/atomic_file.hpp"
-#include "experiments/common/command_line.hpp"
-#include "experiments/common/machine.hpp"
-#include "experiments/common/run_main.hpp"
-#include "experiments/common/validators.hpp"
+#include "atomic_file.hpp"
+#include "command_line.hpp"
+#include "machine.hpp"
+#include "run_main.hpp"
+#include "validators.hpp"
 
 namespace wgflow::experiments {
 

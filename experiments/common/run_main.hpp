@@ -16,7 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/errors.hpp"
+#include "../../core/errors.hpp"
 
 namespace wgflow::experiments {
 
