@@ -11,6 +11,13 @@
 #include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xtensor/xtensor.hpp>
 
+// Without it xtensor's own loops (the ops' forward and backward expressions) run scalar, several times
+// slower, and nothing else would say so. The flags come with the dependency: pkg-config --cflags wgflow,
+// or meson's dependency('wgflow').
+#ifndef XTENSOR_USE_XSIMD
+#warning "wgflow compiled without -DXTENSOR_USE_XSIMD: xtensor's loops run scalar (slow); take the flags from pkg-config --cflags wgflow"
+#endif
+
 #include "errors.hpp"
 
 namespace wgflow {
