@@ -46,8 +46,15 @@
 // reference. The name should be a string literal: it is kept as a string_view, read when a shape
 // error is reported during backward().
 //
-// An expression returned by forward or vjp must not refer to variables local to that function: it is
-// evaluated after the function returns (xt::eval such a local, or build the whole expression inline).
+// forward and vjp may take their values by value (as Tensors, say) and return expressions over those
+// parameters: custom_op evaluates each result into the tape within the full-expression that calls the
+// function. Why that suffices: C++ leaves it to the implementation whether a by-value parameter dies when
+// the function returns or at the end of the full-expression containing the call ([expr.call]), and the
+// Itanium C++ ABI (GCC and Clang on Linux) makes it the latter for class types that are not trivially
+// copyable, which every xtensor container is. (The MSVC ABI destroys them on return: there, take
+// const auto&.) Evaluating the result any later, even one std::apply further out, reads freed memory and
+// gives a silently wrong gradient (all zeros, once). Variables local to the function's body still die
+// when it returns: xt::eval such a local, or build the whole expression inline.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -135,9 +142,7 @@ class CustomOp {
                                       const View<Ts>&...>,
                   "custom_op: vjp must take (output adjoint, output value, one value per input)");
 
-    const std::tuple<View<T>, View<Ts>...> x_values{x0.val(), xs.val()...};
-    Var<T> out = [&] {
-      const auto& y = std::apply(forward_, x_values);
+    const auto record = [&](const auto& y) {
       Shape shape;
       if (!detail::custom_result_shape(y, shape))
         detail::throw_custom_rank_error(name_, "forward's result", y.dimension());
@@ -146,23 +151,31 @@ class CustomOp {
       if (y.dimension() == 0) o.val()(0, 0) = y();
       else xt::noalias(o.val()) = y;
       return o;
-    }();
+    };
+    // forward is called by our lambda, not by std::apply, so that its result is recorded in the
+    // full-expression of the call, while forward's by-value parameters live (see the header comment).
+    const std::tuple<View<T>, View<Ts>...> x_values{x0.val(), xs.val()...};
+    Var<T> out = std::apply([&](const auto&... x) { return record(forward_(x...)); }, x_values);
 
     out.on_backward([inputs = std::tuple<Var<T>, Var<Ts>...>{x0, xs...}, out, vjp = vjp_, name = name_] {
       const View<T> g = out.adj(), y = out.val();
+      const auto add = [&](const auto& contributions) {
+        using R = std::remove_cvref_t<decltype(contributions)>;
+        if constexpr (detail::is_std_tuple<R>::value) {
+          static_assert(std::tuple_size_v<R> == n, "custom_op: vjp must return one contribution per input");
+          [&]<std::size_t... i>(std::index_sequence<i...>) {
+            (detail::add_custom_contribution(name, i, std::get<i>(inputs), out.shape(),
+                                             std::get<i>(contributions)),
+             ...);
+          }(std::make_index_sequence<n>{});
+        } else {
+          static_assert(n == 1, "custom_op: with several inputs, vjp must return a std::tuple of contributions");
+          detail::add_custom_contribution(name, 0, std::get<0>(inputs), out.shape(), contributions);
+        }
+      };
+      // As for forward: the contributions are added in the full-expression of the call to vjp.
       const auto values = std::apply([](const auto&... x) { return std::tuple{x.val()...}; }, inputs);
-      const auto& contributions = std::apply([&](const auto&... x) { return vjp(g, y, x...); }, values);
-      using R = std::remove_cvref_t<decltype(contributions)>;
-      if constexpr (detail::is_std_tuple<R>::value) {
-        static_assert(std::tuple_size_v<R> == n, "custom_op: vjp must return one contribution per input");
-        [&]<std::size_t... i>(std::index_sequence<i...>) {
-          (detail::add_custom_contribution(name, i, std::get<i>(inputs), out.shape(), std::get<i>(contributions)),
-           ...);
-        }(std::make_index_sequence<n>{});
-      } else {
-        static_assert(n == 1, "custom_op: with several inputs, vjp must return a std::tuple of contributions");
-        detail::add_custom_contribution(name, 0, std::get<0>(inputs), out.shape(), contributions);
-      }
+      std::apply([&](const auto&... x) { add(vjp(g, y, x...)); }, values);
     });
     return out;
   }
