@@ -15,9 +15,12 @@
 // arrays); integers that must survive exactly (step counts, seeds) live in the manifest, whose JSON
 // integers are 64-bit exact. The manifest carries a checksum of its own fields ("fnv1a64" over their
 // compact dump, keys sorted), so that a manifest edited to another valid step count or seed is refused
-// like a changed array, instead of resuming a run that never happened. Format version 3: every method is
-// one integrator's flow ("kind": "particle_flow"; SVGD and mean-field VI saved their own kinds in version
-// 2), and terms carry their gradient's names; older versions are refused by version.
+// like a changed array, instead of resuming a run that never happened. Format version 4: the manifest
+// names the particles' layout (flows/particle_layout.hpp: each row's parts and parameter blocks, so that a
+// reader can rebuild a network's weights by name); version 3, the same without the layout, still loads
+// (every other field is as in 4). Version 3 made every method one integrator's flow ("kind":
+// "particle_flow"; SVGD and mean-field VI saved their own kinds in version 2), and terms carry their
+// gradient's names; versions before 3 are refused by version.
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -45,7 +48,8 @@ namespace wgflow::data {
 
 
 inline constexpr const char* checkpoint_format = "wgflow-checkpoint";
-inline constexpr int checkpoint_version = 3;
+inline constexpr int checkpoint_version = 4;          // written
+inline constexpr int oldest_checkpoint_version = 3;   // read: 3 (no layout) to checkpoint_version
 
 // What a checkpoint holds: named arrays (file stem -> array, e.g. "particles" -> particles.npy) and the
 // rest of the state in a JSON manifest.
@@ -220,9 +224,11 @@ Snapshot<T> read_snapshot(const std::filesystem::path& requested) {
   if (field("format") != checkpoint_format)
     throw Error("checkpoint: " + manifest_path.string() + " is not a wgflow checkpoint (format " +
                 field("format").dump() + ")");
-  if (field("version") != checkpoint_version)
+  if (!field("version").is_number_integer() || field("version").template get<int>() < oldest_checkpoint_version ||
+      field("version").template get<int>() > checkpoint_version)
     throw Error("checkpoint: " + manifest_path.string() + " has format version " + field("version").dump() +
-                "; this build reads version " + std::to_string(checkpoint_version));
+                "; this build reads versions " + std::to_string(oldest_checkpoint_version) + " to " +
+                std::to_string(checkpoint_version));
   {
     nlohmann::json fields = s.manifest;
     const std::string saved = field("fnv1a64").is_string() ? field("fnv1a64").template get<std::string>() : "";

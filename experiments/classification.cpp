@@ -23,9 +23,9 @@
 // the data say nothing); SVGD targets the same Gibbs measure as DLE, with Adam (its usual adaptive step).
 // "Far from the data" is a grid point more than --far from every training input; "near" within --near.
 //
-// Writes to --out: data.csv (split, x1, x2, label), entropy.csv (method, x1, x2, p1, entropy: p1 the
-// probability of class 1), metrics.csv (method, likelihood, accuracy, nll, ece, entropy_near, entropy_far)
-// and meta.json (the same per method).
+// Writes to --out the files listed in ex.outputs() below (also in --help), among them each method's final
+// particles with their layout (the network's blocks by name); meta.json's results hold metrics.csv's
+// numbers per method.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -41,6 +41,7 @@
 #include "experiments/common/checkpointing.hpp"
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
+#include "experiments/common/particles_file.hpp"
 #include "experiments/common/progress.hpp"
 #include "flows/flows.hpp"
 #include "models/initializer.hpp"
@@ -107,6 +108,13 @@ int run(int argc, char** argv) {
       ->check(finite_positive());
   ex.option("--far", far, "grid points beyond this distance from every training input are far from it")
       ->check(finite_positive());
+  ex.outputs({{"data.csv", "split, x1, x2, label: the training and test points"},
+              {"entropy.csv", "method, x1, x2, p1, entropy: each ensemble's class-1 probability and predictive "
+                              "entropy on a grid"},
+              {"metrics.csv", "method, likelihood, accuracy, nll, ece, entropy_near, entropy_far (test set)"},
+              {"particles_<method>.npy", "each method's final particles, N x J (DE robust: particles_DE_robust.npy)"},
+              {"particles_<method>.layout.json", "what a row holds: the network's blocks by name, shape and offset; "
+                                                 "the network and the likelihood"}});
   ex.on_parsed([&] {
     if (eps >= 1) throw UsageError("--eps must be below 1, got " + std::to_string(eps));
     if (!(near < far)) throw UsageError("--near must be below --far");
@@ -173,9 +181,12 @@ int run(int argc, char** argv) {
     }, 500);
     // The mixture's class probabilities: the members' predictive probabilities averaged.
     const models::Likelihood<double>& likelihood = m.potential->likelihood();
-    const auto on_test = flows::predict(net, likelihood, m.flow.particles(), test.X);
+    write_particles(ex.path("particles_" + file_label(m.name) + ".npy"), m.flow,
+                    {{"model", mlp_json(net.spec())}, {"likelihood", likelihood.name()},
+                     {"predicts", "the mean over members of each member's class probabilities"}});
+    const auto on_test = flows::predict(net, likelihood, m.flow.gathered_particles(), test.X);
     const auto scores = analysis::classification_metrics(on_test.mean, test.y, 10);
-    const auto on_grid = flows::predict(net, likelihood, m.flow.particles(), grid);
+    const auto on_grid = flows::predict(net, likelihood, m.flow.gathered_particles(), grid);
     const Tensor<double> H = analysis::predictive_entropy(on_grid.mean);
     double near_sum = 0, far_sum = 0;
     std::size_t near_n = 0, far_n = 0;

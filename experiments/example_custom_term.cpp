@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   return ex::run_main("example_custom_term", [&] {
     CLI::App app("DLE on the double well plus a free-energy term of one's own, checked against its q*",
                  "example_custom_term");
-    app.footer("Exit status: 0 the particles match q*; 1 they do not (or an error); 2 usage error.");
+    app.footer("Outputs: no files; prints the term's gradient check and the particles against q* on stdout.\n\n"
+               "Exit status: 0 the particles match q*; 1 they do not (or an error); 2 usage error.");
     if (const int rc = ex::parse_command_line(app, argc, argv); rc >= 0) return rc;
     return example();
   });

@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   namespace ex = wgflow::experiments;
   return ex::run_main("example_gradient", [&] {
     CLI::App app("A gradient on wgflow's tape, checked against finite differences (README.md)", "example_gradient");
-    app.footer("Exit status: 0 the gradient check passed; 1 it failed (or an error); 2 usage error.");
+    app.footer("Outputs: no files; prints the gradient and the check's report on stdout.\n\n"
+               "Exit status: 0 the gradient check passed; 1 it failed (or an error); 2 usage error.");
     if (const int rc = ex::parse_command_line(app, argc, argv); rc >= 0) return rc;
     return example();
   });

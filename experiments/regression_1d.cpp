@@ -10,8 +10,10 @@
 // the data say nothing); SVGD targets the same Gibbs measure as DLE (flows/svgd.hpp), step eta * lambda;
 // mean-field VI uses Adam, its usual optimiser, and predicts with 10 draws per member.
 //
-// Writes to --out: data.csv (x, y), predictions.csv (method, x, mean, sd, in_gap), meta.json (per method: the
-// mean predictive sd in the gaps and on the data region, their ratio, and the training RMSE of the mean).
+// Writes to --out the files listed in ex.outputs() below (also in --help): the data, the predictions, and
+// each method's final particles with their layout (the network's blocks by name, so that numpy can rebuild
+// every member: tests/experiments/test_numpy_round_trip.py). meta.json's results hold, per method, the mean
+// predictive sd in the gaps and on the data region, their ratio, and the training RMSE of the mean.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +25,7 @@
 #include "experiments/common/checkpointing.hpp"
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
+#include "experiments/common/particles_file.hpp"
 #include "experiments/common/progress.hpp"
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
@@ -68,6 +71,11 @@ int run(int argc, char** argv) {
   ex.option("--kernel-inputs", kernel_inputs, "DRLE: K inputs on [-12, 12] where the kernel compares functions")
       ->check(count(2, 10000));
   ex.option("--vi-eta", vi_eta, "mean-field VI: Adam step size")->check(finite_positive());
+  ex.outputs({{"data.csv", "x, y: the training data"},
+              {"predictions.csv", "method, x, mean, sd, in_gap: each method's predictive mean and sd on a grid"},
+              {"particles_<method>.npy", "each method's final particles, N x J (MFVI: N x 2J, rows [mu | rho])"},
+              {"particles_<method>.layout.json", "what a row holds: the network's blocks by name, shape and offset; "
+                                                 "the network and its input scaling"}});
   ex.on_parsed([&] {
     if (gaps.size() % 2 != 0) throw UsageError("--gaps takes pairs lo hi, got " + std::to_string(gaps.size()) + " numbers");
     for (std::size_t g = 0; g < gaps.size(); g += 2)
@@ -134,6 +142,11 @@ int run(int argc, char** argv) {
       progress.update(f.steps_taken(), potential.loss_on(std::span<const double>(p.data(), net.num_params()), X, Y));
       return true;
     }, 500);
+    write_particles(ex.path("particles_" + file_label(names[r]) + ".npy"), runs[r],
+                    {{"model", mlp_json(net.spec())},
+                     {"input_scale", input_scale},
+                     {"inputs", "the network's input is input_scale * x, x as in data.csv and predictions.csv"},
+                     {"likelihood", potential.likelihood().name()}});
     const auto pred = flows::predict<double>(net, runs[r].predictive_samples(10, ex.seed() + 4), grid);
     double gap_sd = 0, data_sd = 0;
     std::size_t gap_n = 0;

@@ -8,8 +8,9 @@
 //   toy_gmm            the paper's settings: N = 300, eta = 1e-2, 10 000 steps
 //   toy_gmm --quick    2 000 steps (time 20: still many relaxation times of each mode, rate 1)
 //
-// Writes to --out: particles.csv (setting, particle, x, y), meta.json (per setting: the mean squared
-// distance to the nearest centre and the number of modes holding at least 5 % of the particles).
+// Writes to --out the files listed in ex.outputs() below (also in --help); meta.json's results hold, per
+// setting, the mean squared distance to the nearest centre and the number of modes holding at least 5 %
+// of the particles.
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include "experiments/common/checkpointing.hpp"
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
+#include "experiments/common/particles_file.hpp"
 #include "experiments/common/progress.hpp"
 #include "flows/flows.hpp"
 #include "models/prior.hpp"
@@ -72,6 +74,8 @@ int run(int argc, char** argv) {
   ex.option("--prior-samples", prior_samples, "DRLE: prior samples M")->check(count(1, 100000));
   ex.option("--prior-variance", prior_variance, "prior N(0, s^2 I): the initialisation and DRLE's prior samples")
       ->check(finite_positive());
+  ex.outputs({{"particles.csv", "setting, particle, x, y: each setting's final particles"},
+              {"particles.layout.json", "what the particles' columns hold (x, y: one block \"theta\" of 1 x 2)"}});
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   auto loss = models::four_gaussian_mixture<double>();
@@ -101,13 +105,16 @@ int run(int argc, char** argv) {
       progress.update(f.steps_taken(), *flow.term(0).energy());
       return true;
     }, 500);
-    const auto& p = flow.particles();
+    const auto p = flow.gathered_particles();
     for (std::size_t i = 0; i < particles; ++i) out.row(label, i, p(i, 0), p(i, 1));
     const Spread s = spread(p);
     results[label] = {{"mean_squared_distance_to_centre", s.mean_squared_distance}, {"modes_covered", s.modes_covered}};
   }
   for (double lambda : lambdas) results["expected_dle_msd_2lambda"].push_back(2 * lambda);
   out.close();
+  write_csv_layout(ex.path("particles.csv"), {"setting", "particle"}, {"x", "y"}, runs[0].second.layout(),
+                   {{"model", {{"kind", "analytic"},
+                               {"loss", "-log of an equal mixture of four unit Gaussians at (+-3, +-3)"}}}});
   ex.finish(results);
   return exit_ok;
 }

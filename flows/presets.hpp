@@ -19,6 +19,10 @@
 // and DRLE use plain SGD with step eta, the paper's update; SVGD and mean-field VI Adam. Call
 // flow.set_optimizer(...) to change it. Weights may be 0 (the term then contributes nothing).
 //
+// Every preset names the rows of its particles after the potential's parameter blocks
+// (Potential::parameter_layout, flows/particle_layout.hpp), so that checkpoints and saved particles carry
+// the layout.
+//
 // DRLE's M prior samples are drawn once, from prior.sample(M, prior_samples_seed(seed)): a stream no
 // particle's noise uses.
 #include <cstddef>
@@ -34,6 +38,7 @@
 #include "mean_field_vi.hpp"
 #include "optimizers.hpp"
 #include "particle_flow.hpp"
+#include "particle_layout.hpp"
 #include "potential_energy.hpp"
 #include "prior.hpp"
 #include "svgd.hpp"
@@ -109,6 +114,7 @@ ParticleFlow<T> deep_ensemble(models::Potential<T>& potential, Tensor<T> initial
                               std::type_identity_t<DeSettings<T>> s = {}) {
   ParticleFlow<T> flow("DE", std::move(initial_particles), Sgd<T>{s.eta}, s.seed);
   flow.add(std::make_unique<PotentialEnergy<T>>(potential));
+  flow.set_layout(ParticleLayout::of(potential.parameter_layout()));
   return flow;
 }
 
@@ -118,6 +124,7 @@ ParticleFlow<T> deep_langevin_ensemble(models::Potential<T>& potential, std::typ
   ParticleFlow<T> flow("DLE", std::move(initial_particles), Sgd<T>{s.eta}, s.seed);
   flow.add(std::make_unique<PotentialEnergy<T>>(potential));
   flow.add(std::make_unique<KlDivergence<T>>(std::move(prior), s.lambda, s.prior_gradient_scale));
+  flow.set_layout(ParticleLayout::of(potential.parameter_layout()));
   return flow;
 }
 
@@ -137,6 +144,7 @@ ParticleFlow<T> deep_repulsive_langevin_ensemble(models::Potential<T>& potential
   flow.add(std::make_unique<InteractionEnergy<T>>(std::move(interaction), std::move(space), std::move(samples)));
 
   flow.add(std::make_unique<KlDivergence<T>>(std::move(prior), s.lambda2, s.prior_gradient_scale));
+  flow.set_layout(ParticleLayout::of(potential.parameter_layout()));
   return flow;
 }
 
@@ -147,6 +155,7 @@ ParticleFlow<T> svgd(models::Potential<T>& potential, std::type_identity_t<Prior
   ParticleFlow<T> flow("SVGD", std::move(initial_particles), std::move(s.optimizer), s.seed);
   flow.add(std::make_unique<SvgdDirection<T>>(potential, std::move(prior), s.lambda,
                                               SvgdKernel<T>{s.kernel, s.bandwidth, s.distance}));
+  flow.set_layout(ParticleLayout::of(potential.parameter_layout()));
   return flow;
 }
 
@@ -159,6 +168,7 @@ ParticleFlow<T> mean_field_vi(models::Potential<T>& potential, std::type_identit
   ParticleFlow<T> flow("MFVI", mean_field_initial_state(initial_means, s.initial_sd), std::move(s.optimizer), s.seed);
   flow.add(std::make_unique<MeanFieldGaussian<T>>(potential, std::move(prior), s.lambda, s.samples));
   flow.set_predictive_sampler(&mean_field_samples<T>);
+  flow.set_layout(ParticleLayout::mean_field(potential.parameter_layout()));  // rows [mu | rho]
   return flow;
 }
 

@@ -86,6 +86,7 @@ class NetworkPotential final : public Potential<T> {
 
   std::size_t dim() const override { return layout_.size(); }
   const ParameterLayout& layout() const { return layout_; }
+  ParameterLayout parameter_layout() const override { return layout_; }
   const Model<T>& model() const { return *model_; }
   const Likelihood<T>& likelihood() const { return *likelihood_; }
   const data::MinibatchSchedule& schedule() const { return schedule_; }

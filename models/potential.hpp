@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "parameter_layout.hpp"
+
 namespace wgflow::models {
 
 template <class T>
@@ -15,6 +17,15 @@ class Potential {
 
   // Number of parameters J of one particle.
   virtual std::size_t dim() const = 0;
+
+  // theta's named blocks, which saved particles and checkpoints carry so that a reader can rebuild a
+  // network's weights by name (flows/particle_layout.hpp). By default one block "theta" of 1 x dim(); a
+  // network's potential names its model's blocks, then its likelihood's.
+  virtual ParameterLayout parameter_layout() const {
+    ParameterLayout layout;
+    layout.add("theta", Shape{1, dim()});
+    return layout;
+  }
 
   // Called once per flow step, before any particle is evaluated, from one thread. A data potential
   // selects the step's minibatch here, as a pure function of (its seed, step), so that every particle

@@ -3,8 +3,9 @@
 # missing packages, builds, runs every figure program, plots, and writes <out>/report.md, one PASS/FAIL line
 # per expected outcome.
 #
-#   scripts/reproduce.sh                quick mode (same qualitative results; ~1-2 minutes on 2 cores)
-#   scripts/reproduce.sh --full         the paper's exact settings (~3 CPU-minutes; ~12 minutes on a busy machine)
+#   scripts/reproduce.sh                quick mode: every program's --quick (same qualitative results; 13 s of
+#                                       programs and plots on 2 cores, build excluded)
+#   scripts/reproduce.sh --full         the paper's exact settings (85 s on 2 cores)
 #   scripts/reproduce.sh --out DIR      output folder (default: results)
 #   scripts/reproduce.sh --uci PATH     also run the UCI table (default: $UCI_DATA) if
 #                                       $WGFLOW_BUILD_DIR/experiments/uci_regression is built
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 mode=quick
 out=results
 uci=${UCI_DATA:-}

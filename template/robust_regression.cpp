@@ -67,6 +67,8 @@ int run(int argc, char** argv) {
   ex.option("--lambda", lambda, "KL weight of DLE")->check(finite_positive());
   ex.option("--steps", steps, "iterations of each flow", std::uint64_t{300})->check(count(1));
   ex.resume_may_change("--steps");
+  ex.outputs({{"data.csv", "the training data: x, y, whether the target is an outlier"},
+              {"predictions.csv", "per likelihood, the ensemble's predictive mean and sd on a grid over [-3, 3]"}});
   if (int rc = ex.parse(argc, argv); rc >= 0) return rc;
 
   const StudentT<double> student_t(nu, scale);

@@ -9,12 +9,22 @@
 //       std::size_t particles = 300;
 //       ex.option("--particles", particles, "number of particles N")->check(count(1, 1000000));
 //       ex.option("--steps", steps, "iterations", std::uint64_t{10000});  // the last value: --quick's default
+//       ex.outputs({{"particles.csv", "method, particle, theta: the final particles"}});  // for --help
 //       if (int rc = ex.parse(argc, argv); rc >= 0) return rc;   // after --help; a bad flag throws UsageError
 //       ... run, writing ex.path("particles.csv") through CsvWriter or write_file_atomically ...
 //       ex.finish({{"ks_dle", ks}});                               // writes meta.json
 //       return exit_ok;
 //     });
 //   }
+//
+// --quick has one meaning in every program (quick_help below): a smoke-size run of the same pipeline. A
+// program marks what it shrinks by giving option() a fourth argument, the quick value, shown in --help as
+// "(--quick: V)". meta.json records every setting as the value in force, typed (numbers as numbers): after
+// --quick, the config file and whatever the program chose for a placeholder (--threads 0: the thread
+// count; a program states its own choices with in_force()).
+//
+// --help ends with the files the program writes (outputs(), declared once per program; config.toml,
+// meta.json and checkpoints/ are added here) and the exit codes.
 //
 // Every flag is validated where it is declared (experiments/common/validators.hpp); a --config file is
 // read strictly (an unknown key, a line that does not parse or a value of the wrong type is refused,
@@ -27,8 +37,9 @@
 // Every program also takes --checkpoint-every N (0, the default: off), which saves each flow's state every
 // N steps into <out>/checkpoints/<flow>/, and --resume, which continues each flow from its checkpoint there
 // (if any) up to --steps, bit-identically to an uninterrupted run. Both act in programs that run their
-// flows through experiments/common/checkpointing.hpp (the toy figures). uci_regression, whose jobs last
-// seconds, journals finished jobs instead: --resume skips them, --checkpoint-every is refused.
+// flows through experiments/common/checkpointing.hpp (the toy figures and classification).
+// uci_regression, whose jobs last seconds, journals finished jobs instead (no_checkpoints(): --resume
+// skips them, --checkpoint-every is refused and not listed in --help).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -36,9 +47,11 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -48,10 +61,16 @@
 #include "atomic_file.hpp"
 #include "command_line.hpp"
 #include "machine.hpp"
+#include "ranks.hpp"
 #include "run_main.hpp"
 #include "validators.hpp"
 
 namespace wgflow::experiments {
+
+// The one meaning of --quick, in every program's help (and the README's).
+inline const char* quick_help =
+    "smoke-size run of the same pipeline, finishing in seconds: each setting marked (--quick: V) takes V "
+    "unless given; every output is still written, and meta.json records the values used";
 
 // The source revision of this build (experiments/common/revision.cpp.in; linked into every program).
 const char* git_revision();
@@ -63,11 +82,12 @@ class Experiment {
     app_.option_defaults()->always_capture_default();
     app_.set_config("--config", "", "read options from a TOML/INI file (as written to <out>/config.toml)");
     app_.allow_config_extras(false);  // a misspelt key is an error, not a silent default
-    app_.footer(std::string(exit_codes_help) + ".");
+    update_footer();
     app_.add_option("--out", out_, "output folder");
     app_.add_option("--seed", seed_, "random seed (same seed, same numbers, any thread count)")->check(count(0));
-    app_.add_option("--threads", threads_, "worker threads (0: all cores)")->check(count(0, 4096));
-    app_.add_flag("--quick", quick_, "quick mode: fewer iterations, same qualitative result");
+    app_.add_option("--threads", threads_, "worker threads (0: all cores, shared among the ranks on one machine under mpirun)")
+        ->check(count(0, 4096));
+    app_.add_flag("--quick", quick_, quick_help);
     app_.add_option("--checkpoint-every", checkpoint_every_,
                     "save each flow's state every N steps into <out>/checkpoints/ (0: off)")
         ->check(count(0));
@@ -97,6 +117,32 @@ class Experiment {
     record(flag, value);
     return app_.add_flag(flag, value, help);
   }
+  // The files the program writes into --out, each with what it holds, for the help's "Outputs" section
+  // (config.toml, meta.json and, unless no_checkpoints(), checkpoints/ are added). A name may hold a
+  // placeholder in angle brackets: "particles_<method>.npy".
+  void outputs(std::vector<std::pair<std::string, std::string>> files) {
+    outputs_ = std::move(files);
+    update_footer();
+  }
+  // An exit code of the program's own, after the common ones (e.g. "3 some jobs failed: ...").
+  void add_exit_code(std::string text) {
+    extra_exit_codes_ += "; " + text;
+    update_footer();
+  }
+  // For a program that does not checkpoint flows: --checkpoint-every is left out of --help and refused
+  // with `why()` (called after parsing, so it may name files in --out).
+  void no_checkpoints(std::function<std::string()> why) {
+    checkpoints_ = false;
+    app_.get_option("--checkpoint-every")->group("");
+    on_parsed([this, why = std::move(why)] {
+      if (checkpoint_every_ != 0) throw UsageError("--checkpoint-every is not used here: " + why());
+    });
+    update_footer();
+  }
+  // Records `value` as `flag`'s value in meta.json where the program chose it (a placeholder such as 0 for
+  // "all", or a name it resolved): meta.json holds the values in force, not the flags as typed.
+  void in_force(const std::string& flag, nlohmann::json value) { in_force_[flag] = std::move(value); }
+
   // Declares that `flag` (say --steps) does not shape the result a checkpoint holds, so --resume may
   // change it; every other option declared through option() or flag(), and the seed, must match.
   void resume_may_change(const std::string& flag) { resume_free_.push_back(flag); }
@@ -125,7 +171,10 @@ class Experiment {
       for (const auto& apply : quick_values_) apply();
     for (const auto& check : on_parsed_) check();
     prepare_out();
-    const std::size_t threads = threads_ > 0 ? threads_ : std::max(1u, std::thread::hardware_concurrency());
+    // Under mpirun the ranks on one machine share its cores rather than each taking all of them.
+    const std::size_t local_ranks = std::max<std::size_t>(1, launched_ranks("OMPI_COMM_WORLD_LOCAL_SIZE"));
+    const std::size_t threads =
+        threads_ > 0 ? threads_ : std::max<std::size_t>(1, std::thread::hardware_concurrency() / local_ranks);
     thread_limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
     start_ = std::chrono::steady_clock::now();
     return -1;
@@ -141,23 +190,50 @@ class Experiment {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   }
 
-  // Writes meta.json: settings, seed, revision, machine, wall time, and the run's headline results.
-  void finish(const nlohmann::json& results = nlohmann::json::object()) const {
-    nlohmann::json settings;
+  // Every setting as the value in force, typed: the program's options as their variables hold them after
+  // parsing (--quick and the config file applied), the harness's own (--out, --seed, --threads as the
+  // thread count used, --quick, ...), and any value the program recorded with in_force().
+  nlohmann::json settings_in_force() const {
+    nlohmann::json settings = nlohmann::json::object();
+    const nlohmann::json harness = {
+        {"out", out_.string()},
+        {"seed", seed_},
+        {"threads", tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)},
+        {"quick", quick_},
+        {"checkpoint-every", checkpoint_every_},
+        {"resume", resume_}};
     for (const CLI::Option* opt : app_.get_options()) {
       if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help" || opt->get_lnames()[0] == "config") continue;
-      settings[opt->get_lnames()[0]] = opt->count() ? opt->as<std::string>() : opt->get_default_str();
+      const std::string name = opt->get_lnames()[0];
+      if (const auto it = in_force_.find("--" + name); it != in_force_.end()) {
+        settings[name] = it->second;
+      } else if (harness.contains(name)) {
+        settings[name] = harness.at(name);
+      } else if (const auto value = std::find_if(settings_.begin(), settings_.end(),
+                                                 [&](const auto& s) { return s.first == "--" + name; });
+                 value != settings_.end()) {
+        settings[name] = value->second();
+      } else {  // an option added through cli() directly: its text, as typed or defaulted
+        settings[name] = opt->count() ? opt->as<std::string>() : opt->get_default_str();
+      }
     }
+    return settings;
+  }
+
+  // Writes meta.json: settings, seed, revision, machine, wall time, and the run's headline results.
+  void finish(const nlohmann::json& results = nlohmann::json::object()) const {
     nlohmann::json meta = {{"experiment", name_},
-                           {"settings", settings},
+                           {"settings", settings_in_force()},
                            {"seed", seed_},
                            {"git_revision", git_revision()},
                            {"cpu", cpu_model()},
                            {"threads", tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism)},
+                           {"ranks", ranks()->size()},
                            {"wall_time_s", elapsed_seconds()},
                            {"results", results}};
     write_file_atomically(path("meta.json"), [&](std::ostream& out) { out << meta.dump(2) << "\n"; });
-    std::cerr << "[" << name_ << "] done in " << elapsed_seconds() << " s; results in " << out_.string() << "\n";
+    if (writes_outputs())
+      std::cerr << "[" << name_ << "] done in " << elapsed_seconds() << " s; results in " << out_.string() << "\n";
   }
 
  private:
@@ -177,6 +253,20 @@ class Experiment {
     }
   }
 
+  // The help's footer: the outputs, then the exit codes.
+  void update_footer() {
+    std::vector<std::pair<std::string, std::string>> files = outputs_;
+    files.emplace_back("config.toml", "the settings in force, to rerun with --config");
+    files.emplace_back("meta.json", "the settings in force, seed, git revision, machine, wall time, headline results");
+    if (checkpoints_) files.emplace_back("checkpoints/", "with --checkpoint-every: each flow's state, for --resume");
+    std::size_t width = 0;
+    for (const auto& f : files) width = std::max(width, f.first.size());
+    std::string text = "Outputs (in --out):\n";
+    for (const auto& [file, what] : files)
+      text += "  " + file + std::string(width + 2 - file.size(), ' ') + what + "\n";
+    app_.footer(text + "\n" + exit_codes_help + extra_exit_codes_ + ".");
+  }
+
   std::string name_;
   CLI::App app_;
   std::filesystem::path out_;
@@ -188,6 +278,10 @@ class Experiment {
   std::vector<std::function<void()>> quick_values_, on_parsed_;
   std::vector<std::pair<std::string, std::function<nlohmann::json()>>> settings_;  // flag, its current value
   std::vector<std::string> resume_free_;
+  std::vector<std::pair<std::string, std::string>> outputs_;  // file, what it holds
+  std::string extra_exit_codes_;
+  bool checkpoints_ = true;
+  std::map<std::string, nlohmann::json> in_force_;  // flag -> the value the program chose
 
   template <class V>
   void record(const std::string& flag, const V& value) {

@@ -9,7 +9,7 @@ s = m["settings"]
 data = figure.rows(out / "data.csv")
 pred = figure.rows(out / "predictions.csv")
 methods = list(dict.fromkeys(p["method"] for p in pred))
-gaps = [float(v) for v in s["gaps"].strip("[]").split(",")]
+gaps = [float(v) for v in s["gaps"]]  # meta.json holds the values in force: a list of numbers
 frequency = float(s["frequency"])
 
 cols = 3

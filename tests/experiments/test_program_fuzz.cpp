@@ -274,6 +274,11 @@ std::size_t fuzz(const Program& p, std::size_t cases, std::uint64_t seed) {
 
 const std::vector<std::string> common_flags = {"--seed", "--threads", "--checkpoint-every"};
 
+std::vector<std::string> with_files(std::vector<std::string> files, const std::vector<std::string>& more) {
+  files.insert(files.end(), more.begin(), more.end());
+  return files;
+}
+
 std::vector<std::string> with_common(std::vector<std::string> flags) {
   flags.insert(flags.end(), common_flags.begin(), common_flags.end());
   return flags;
@@ -289,18 +294,19 @@ TEST_CASE("program fuzz: the toy programs end in a complete output folder or one
       {"optimal_q", WGFLOW_OPTIMAL_Q_BIN, {{"--quick", ""}, {"--particles", "20"}, {"--steps", "40"}},
        with_common({"--particles", "--eta", "--steps", "--lambda", "--lambda1", "--lambda2", "--bandwidth", "--prior-variance"}),
        {{"--steps", {"5", "1"}}, {"--checkpoint-every", {"7", "1"}}},
-       {"particles.csv", "density.csv"}, toy_files},
+       {"particles.csv", "density.csv"}, with_files(toy_files, {"particles.layout.json"})},
       {"toy_gmm", WGFLOW_TOY_GMM_BIN, {{"--particles", "16"}, {"--steps", "20"}, {"--lambdas", "0.2"}, {"--prior-samples", "8"}},
        with_common({"--particles", "--eta", "--steps", "--lambdas", "--lambda1", "--lambda2", "--prior-samples", "--prior-variance"}),
-       {{"--lambdas", {"0.2 0.3", "0.3,0.4"}}}, {"particles.csv"}, toy_files},
+       {{"--lambdas", {"0.2 0.3", "0.3,0.4"}}}, {"particles.csv"}, with_files(toy_files, {"particles.layout.json"})},
       {"sin_landscape", WGFLOW_SIN_LANDSCAPE_BIN, {{"--particles", "6"}, {"--steps", "30"}},
        with_common({"--particles", "--eta", "--steps", "--lambda", "--lambda1", "--lambda2", "--bandwidth", "--half-width"}),
-       {{"--half-width", {"1e15", "1e16", "3"}}}, {"particles.csv"}, toy_files},
+       {{"--half-width", {"1e15", "1e16", "3"}}}, {"particles.csv"}, with_files(toy_files, {"particles.layout.json"})},
       {"regression_1d", WGFLOW_REGRESSION_1D_BIN,
        {{"--particles", "3"}, {"--points", "12"}, {"--hidden", "4"}, {"--steps", "10"}, {"--kernel-inputs", "3"}},
        with_common({"--particles", "--points", "--gaps", "--noise", "--frequency", "--hidden", "--eta", "--steps",
                     "--lambda", "--lambda1", "--kernel-inputs", "--vi-eta"}),
-       {{"--gaps", {"-13 13", "1 0", "-8 -4 2", "0 1"}}}, {"data.csv", "predictions.csv"}, toy_files},
+       {{"--gaps", {"-13 13", "1 0", "-8 -4 2", "0 1"}}}, {"data.csv", "predictions.csv"},
+       with_files(toy_files, {"particles_DE.npy", "particles_DE.layout.json", "particles_MFVI.npy"})},
   };
   std::size_t total = 0;
   for (std::size_t k = 0; k < programs.size(); ++k) total += fuzz(programs[k], 40, 1000 + k);
@@ -318,7 +324,7 @@ TEST_CASE("program fuzz: classification ends in a complete output folder or one 
                    "--near", "--far"}),
       {{"--eps", {"0.999", "1", "0"}}, {"--label-noise", {"0.5", "0.51"}}, {"--near", {"1", "2"}}},
       {"data.csv", "entropy.csv", "metrics.csv"},
-      {"meta.json", "config.toml"}};
+      {"meta.json", "config.toml", "particles_DE.npy", "particles_DE_robust.npy", "particles_DE_robust.layout.json"}};
   CHECK(fuzz(classification, 40, 3000) == 40);
 }
 

@@ -1,6 +1,6 @@
 // The toy-figure programs (paper §3) run end to end in a tiny configuration: exit status, the CSV headers
-// and row counts the plot scripts rely on, meta.json's results, --quick's defaults giving way to explicit
-// flags, and the same numbers for any thread count. Where a tiny run already shows the figure's point
+// and row counts the plot scripts rely on, the particles' layout beside them, meta.json's results,
+// --quick's defaults giving way to explicit flags, and the same numbers for any thread count. Where a tiny run already shows the figure's point
 // robustly, that is checked too.
 #include <doctest/doctest.h>
 
@@ -64,6 +64,15 @@ TEST_CASE("optimal_q: particles, densities and KS distances") {
   TempFolder out("optimal_q");
   REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, "--particles 60 --steps 300 --eta 1e-2", out.path) == 0);
   CHECK(csv_shape(out.path / "particles.csv") == std::pair<std::string, std::size_t>{"method,particle,theta", 3 * 60});
+  // Beside the particles, what their columns hold: one unnamed coordinate per particle.
+  std::ifstream layout_file(out.path / "particles.layout.json");
+  REQUIRE(layout_file);
+  const auto layout = nlohmann::json::parse(layout_file);
+  CHECK(layout["file"] == "particles.csv");
+  CHECK(layout["key_columns"] == nlohmann::json({"method", "particle"}));
+  CHECK(layout["value_columns"] == nlohmann::json({"theta"}));
+  CHECK(layout["row"] == "[theta]");
+  CHECK(layout["blocks"][0]["shape"] == nlohmann::json({1, 1}));
   const auto [header, rows] = csv_shape(out.path / "density.csv");
   CHECK(header == "theta,q_dle,q_drle");
   CHECK(rows == 1601);
@@ -76,11 +85,19 @@ TEST_CASE("optimal_q: particles, densities and KS distances") {
 
 TEST_CASE("--quick replaces the paper's defaults, but not explicit flags, and meta.json records what ran") {
   TempFolder out("quick");
-  REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, "--quick --particles 10 --steps 5", out.path) == 0);
-  const auto s = meta(out.path)["settings"];
-  CHECK(s["eta"] == "0.002");  // the quick value
-  CHECK(s["steps"] == "5");    // the explicit flag
-  CHECK(s["quick"] == "true");
+  REQUIRE(run(WGFLOW_OPTIMAL_Q_BIN, "--quick --particles 10 --steps 5", out.path, /*threads=*/0) == 0);
+  const auto m = meta(out.path);
+  const auto s = m["settings"];
+  // The values in force, typed: numbers as JSON numbers, flags as booleans.
+  CHECK(s["eta"] == 0.002);  // the quick value
+  CHECK(s["steps"] == 5);    // the explicit flag
+  CHECK(s["particles"] == 10);
+  CHECK(s["quick"] == true);
+  CHECK(s["resume"] == false);
+  // --threads 0 means "all cores": meta.json holds the count the program chose.
+  CHECK(s["threads"].is_number_unsigned());
+  CHECK(s["threads"].get<int>() >= 1);
+  CHECK(s["threads"] == m["threads"]);
   std::ifstream config(out.path / "config.toml");
   const std::string text((std::istreambuf_iterator<char>(config)), std::istreambuf_iterator<char>());
   CHECK(text.find("eta=0.002") != std::string::npos);
@@ -128,6 +145,21 @@ TEST_CASE("sin_landscape: both starts, three methods; DRLE stays apart from a cr
     for (const char* method : {"DE", "DLE", "DRLE"}) CHECK(r[start][method].contains("sd_mod_pi"));
   // From the crowded start the repulsion is what separates DRLE from DE, which collapses onto pi/2.
   CHECK(r["crowded"]["DRLE"]["sd_mod_pi"].get<double>() > 10 * r["crowded"]["DE"]["sd_mod_pi"].get<double>());
+}
+
+TEST_CASE("sin_landscape --quick: the same time horizon in 200 larger steps, the same qualitative result") {
+  TempFolder out("sin_quick");
+  REQUIRE(run(WGFLOW_SIN_LANDSCAPE_BIN, "--quick", out.path) == 0);
+  const auto m = meta(out.path);
+  CHECK(m["settings"]["steps"] == 200);
+  CHECK(m["settings"]["eta"] == 0.05);
+  const auto r = m["results"];
+  // What scripts/report.py checks: DE stays in the basin each particle started in, DRLE stays apart.
+  CHECK(r["paper"]["DE"]["distinct_minima"] == 20);
+  CHECK(r["paper"]["DE"]["sd_mod_pi"].get<double>() < 1e-3);
+  const double drle = r["crowded"]["DRLE"]["sd_mod_pi"].get<double>();
+  CHECK(drle > 5 * r["crowded"]["DLE"]["sd_mod_pi"].get<double>());
+  CHECK(drle > 5 * r["crowded"]["DE"]["sd_mod_pi"].get<double>());
 }
 
 TEST_CASE("regression_1d: data, and a band per method on the grid") {

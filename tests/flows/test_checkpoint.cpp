@@ -1,7 +1,8 @@
 // Checkpoints (flows/checkpoint.hpp, data/checkpoint_folder.hpp), for every method of the one integrator
 // (DRLE, and SVGD and mean-field VI on a minibatched network): resuming is bit-exact, a save that dies
-// midway leaves the previous checkpoint loadable, and a checkpoint that does not fit the flow is refused
-// with an error naming the file at fault.
+// midway leaves the previous checkpoint loadable, a checkpoint that does not fit the flow (its shape, its
+// terms, its particles' layout) is refused with an error naming the file at fault, and the manifest names
+// the particles' layout (version 4; version 3, without it, still loads).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -305,6 +306,22 @@ TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term an
     CHECK(m.at("arrays").at("optimizer.m").at("shape") == shape);
     CHECK(m.at("arrays").at("optimizer.v").at("shape") == shape);
     CHECK(fs::exists(tmp.path / which / "term0.bandwidth.npy") == is_svgd);
+    // The layout: a 1-8-1 network's blocks by name, once per part of the row (MFVI's rows are [mu | rho]).
+    const nlohmann::json& layout = m.at("layout");
+    CHECK(layout.at("row") == (is_svgd ? "[theta]" : "[mu | rho]"));
+    CHECK(layout.at("row_length") == (is_svgd ? 25 : 50));
+    REQUIRE(layout.at("blocks").size() == (is_svgd ? 4 : 8));
+    const nlohmann::json& second = layout.at("blocks")[1];
+    CHECK(second.at("name") == "layer0.bias");
+    CHECK(second.at("shape") == nlohmann::json({1, 8}));
+    CHECK(second.at("offset") == 8);
+    if (!is_svgd) {
+      const nlohmann::json& rho = layout.at("blocks")[6];
+      CHECK(rho.at("part") == "rho");
+      CHECK(rho.at("name") == "layer1.weight");
+      CHECK(rho.at("shape") == nlohmann::json({8, 1}));
+      CHECK(rho.at("offset") == 25 + 16);
+    }
   }
 }
 
@@ -433,6 +450,39 @@ TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, 
       CHECK(same.steps_taken() == 10);
     }
   }
+  SUBCASE("particles of another layout: the same shape, other blocks") {
+    auto other = setup.make();
+    models::ParameterLayout blocks;
+    blocks.add("a", Shape{1, 2});
+    blocks.add("b", Shape{1, 1});
+    other.set_layout(flows::ParticleLayout::of(blocks));
+    CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, dir),
+                         contains(manifest + ": the saved particles' layout is not the flow's: 1 block against 2"),
+                         Error);
+    CHECK(other.steps_taken() == 0);
+  }
+  SUBCASE("a version-3 checkpoint (no layout) still loads; one of version 2 is refused by version") {
+    std::ifstream in(dir / "manifest.json");
+    nlohmann::json m = nlohmann::json::parse(in);
+    in.close();
+    // As version 3 wrote it: no "layout", its own checksum over the other fields.
+    m.erase("layout");
+    m.erase("fnv1a64");
+    m["version"] = 3;
+    m["fnv1a64"] = data::detail::fnv1a64(m.dump());
+    write_text(dir / "manifest.json", m.dump(2));
+    auto old = setup.make();
+    CHECK_NOTHROW(flows::load_checkpoint(old, dir));
+    CHECK(old.steps_taken() == 10);
+    CHECK(old.particles() == flow.particles());
+    m.erase("fnv1a64");
+    m["version"] = 2;
+    m["fnv1a64"] = data::detail::fnv1a64(m.dump());
+    write_text(dir / "manifest.json", m.dump(2));
+    auto older = setup.make();
+    CHECK_THROWS_WITH_AS(flows::load_checkpoint(older, dir),
+                         contains(manifest + " has format version 2; this build reads versions 3 to 4"), Error);
+  }
   SUBCASE("another format version, or no manifest") {
     std::ifstream in(dir / "manifest.json");
     nlohmann::json m = nlohmann::json::parse(in);
@@ -466,4 +516,10 @@ TEST_CASE("the manifest records what a reader needs: steps, seed, shapes, dtypes
   CHECK(m.at("arrays").at("particles").at("dtype") == "<f8");
   CHECK(m.at("arrays").at("term1.prior_samples").at("shape") == nlohmann::json({200, 3}));
   CHECK(fs::exists(tmp.path / "ckpt" / "term1.bandwidth.npy"));
+  CHECK(m.at("version") == 4);
+  // An analytic potential's parameters have no names: one block "theta" of the row's length.
+  CHECK(m.at("layout").at("row") == "[theta]");
+  CHECK(m.at("layout").at("row_length") == 3);
+  CHECK(m.at("layout").at("blocks") ==
+        nlohmann::json::parse(R"([{"part": "theta", "name": "theta", "shape": [1, 3], "offset": 0, "size": 3, "role": "other"}])"));
 }
