@@ -6,10 +6,10 @@
 //   uci_regression --data ../shared/data/uci --full                       # all nine, all splits
 //   uci_regression --datasets yacht --splits 2 --methods DE,DRLE --epochs 5
 //
-// Writes <out>/splits.csv (one row per data set, method and split), <out>/summary.csv (one row per data
-// set and method), <out>/table.md (the printed tables), config.toml and meta.json; and, as jobs finish,
-// <out>/jobs.jsonl, from which --resume continues a killed run without repeating a finished job
-// (experiments/uci/journal.hpp; jobs last seconds to a minute, so there are no mid-job checkpoints).
+// Writes the files listed in ex.outputs() below (also in --help): per split, per data set and method, the
+// printed tables; and, as jobs finish, <out>/jobs.jsonl, from which --resume continues a killed run without
+// repeating a finished job (experiments/uci/journal.hpp; jobs last seconds to a minute, so there are no
+// mid-job checkpoints). --quick: the first 2 splits of each data set (2 s for the default four on 2 cores).
 //
 // Settings (paper.md §4, §6) and where this runner departs from them, measured on all 20 splits of yacht,
 // boston, concrete and energy (the flags in brackets reproduce the paper's choice):
@@ -48,8 +48,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -59,7 +62,9 @@
 
 #include "experiments/common/csv.hpp"
 #include "experiments/common/experiment.hpp"
+#include "experiments/common/job_queue.hpp"
 #include "experiments/common/progress.hpp"
+#include "experiments/common/ranks.hpp"
 #include "experiments/uci/journal.hpp"
 #include "experiments/uci/methods.hpp"
 #include "experiments/uci/published.hpp"
@@ -81,12 +86,18 @@ std::string folder_name(const std::string& s) {
 int run(int argc, char** argv) {
   using namespace experiments;
   Experiment ex("uci_regression", "UCI regression table: DE, DLE, DRLE, SVGD, MFVI (paper §4)");
-  ex.cli().footer(std::string(exit_codes_help) + "; 3 some jobs failed: the run finished and wrote its tables, but "
-                  "some jobs diverged for good or gave non-finite metrics (the status column of splits.csv).");
+  ex.add_exit_code("3 some jobs failed: the run finished and wrote its tables, but some jobs diverged for good "
+                   "or gave non-finite metrics (the status column of splits.csv)");
   // Jobs last seconds: a finished job is journaled instead of checkpointed (the flag stays for config
   // files shared with the toy programs, hidden and refused when set).
-  ex.cli().get_option("--checkpoint-every")->group("");
+  ex.no_checkpoints([&] {
+    return "every finished job is saved to " + ex.path("jobs.jsonl").string() + ", and --resume runs only the jobs it lacks";
+  });
   ex.cli().get_option("--resume")->description("run only the jobs missing from <out>/jobs.jsonl (same settings)");
+  ex.outputs({{"splits.csv", "one row per data set, method and split: RMSE, NLLs, step used, halvings, status, ..."},
+              {"summary.csv", "one row per data set and method: means and standard errors over splits, published DE"},
+              {"table.md", "the printed tables (RMSE, NLL with noise, ensemble NLL)"},
+              {"jobs.jsonl", "the journal of finished jobs, written as they finish; --resume reads it"}});
   std::string data_root;
   std::vector<std::string> datasets = default_datasets;
   std::vector<std::string> method_names = {"DE", "DLE", "DRLE", "SVGD", "MFVI"};
@@ -96,7 +107,8 @@ int run(int argc, char** argv) {
   ex.option("--data", data_root, "folder holding the UCI data sets (default: $UCI_DATA, then $WGFLOW_UCI_DIR)");
   ex.option("--datasets", datasets, "data sets (folder names, or boston, naval, power, protein, wine)")->delimiter(',');
   ex.option("--methods", method_names, "methods: DE, DLE, DRLE, SVGD, MFVI")->delimiter(',');
-  ex.option("--splits", max_splits, "use the first K splits of each data set (0: all)")->check(count(0, 1000));
+  ex.option("--splits", max_splits, "use the first K splits of each data set (0: all)", std::size_t{2})
+      ->check(count(0, 1000));
   ex.flag("--full", full, "all nine data sets, all splits (overrides --datasets and --splits)");
   // An ensemble of one has no spread to measure: its ensemble NLL is absurd and SVGD's and DRLE's median
   // bandwidths do not exist.
@@ -137,14 +149,10 @@ int run(int argc, char** argv) {
     if (data_root.empty())
       throw UsageError("no data folder: pass --data PATH (the folder holding bostonHousing/, yacht/, "
                        "...) or set UCI_DATA");
-    if (full) {
+    if (full) {  // all data sets, and all splits (under --quick, its 2 of each)
       datasets.assign(data::uci::names.begin(), data::uci::names.end());
-      max_splits = 0;
+      max_splits = ex.quick() ? 2 : 0;
     }
-    if (ex.quick() && max_splits == 0) max_splits = 2;
-    if (ex.checkpoint_every() != 0)
-      throw UsageError("--checkpoint-every is not used here: every finished job is saved to " +
-                       ex.path("jobs.jsonl").string() + ", and --resume runs only the jobs it lacks");
     for (const auto& m : method_names) {
       try {
         methods.push_back(parse_method(m));
@@ -182,22 +190,38 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> folders;
   for (const DatasetInfo& info : infos) folders.push_back(info.name);
-  Journal journal(ex.path("jobs.jsonl"), journal_settings(s, ex.seed(), folders), ex.resume());
+  // meta.json: the data sets by folder name, and the splits each one ran (--splits 0 means all of them).
+  nlohmann::json splits_in_force = nlohmann::json::object();
+  for (const DatasetInfo& info : infos) splits_in_force[info.name] = info.splits;
+  ex.in_force("--datasets", folders);
+  ex.in_force("--splits", splits_in_force);
+  // Under mpirun the jobs are dealt to the ranks (experiments/common/job_queue.hpp) and rank 0 keeps the
+  // journal, gathers the results and writes the tables: the same as one process's, bar the timings.
+  const std::shared_ptr<Communicator>& world = ranks();
+  const bool leader = world->rank() == 0;
+  std::optional<Journal> journal;
   const auto key_of = [&](const Job& j) {
     return Journal::Key{infos[j.dataset].name, j.split, method_name(j.method)};
   };
   std::vector<RunResult> results(jobs.size());
   std::vector<std::size_t> todo;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (const auto r = journal.find(key_of(jobs[i])))
-      results[i] = *r;
-    else
-      todo.push_back(i);
+  if (leader) {
+    journal.emplace(ex.path("jobs.jsonl"), journal_settings(s, ex.seed(), folders), ex.resume());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (const auto r = journal->find(key_of(jobs[i])))
+        results[i] = *r;
+      else
+        todo.push_back(i);
+    }
   }
-  if (ex.resume())
+  std::uint64_t todo_count = todo.size();
+  world->broadcast(std::span<std::uint64_t>(&todo_count, 1), 0);
+  todo.resize(todo_count);
+  world->broadcast(std::span<std::size_t>(todo), 0);
+  if (ex.resume() && leader)
     std::fprintf(stderr, "[uci_regression] resuming: %zu of %zu jobs were finished in %s%s\n",
                  jobs.size() - todo.size(), jobs.size(), ex.path("jobs.jsonl").c_str(),
-                 journal.dropped_torn_line() ? " (its torn last line dropped)" : "");
+                 journal->dropped_torn_line() ? " (its torn last line dropped)" : "");
 
   // Expected time: 10 steps of each method on the first split, timed on one thread, scaled by the
   // steps and the batch rows (a step's cost is the particles' gradients over one batch) of every job.
@@ -232,41 +256,75 @@ int run(int argc, char** argv) {
     }
     expected /= static_cast<double>(std::max<std::size_t>(1, std::min(threads, todo.size())));
   }
-  std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method) to run, %llu SGD steps in all, "
-               "%zu threads; expected wall time about %.0f s\n",
-               datasets.size(), todo.size(), static_cast<unsigned long long>(total_steps), threads, expected);
+  if (leader)
+    std::fprintf(stderr, "[uci_regression] %zu data sets, %zu jobs (split x method) to run, %llu SGD steps in all, "
+                 "%zu threads%s; expected wall time about %.0f s\n",
+                 datasets.size(), todo.size(), static_cast<unsigned long long>(total_steps), threads,
+                 world->size() > 1 ? (" on each of " + std::to_string(world->size()) + " ranks").c_str() : "",
+                 expected / static_cast<double>(world->size()));
 
-  // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
-  // files do not depend on the schedule.
-  std::atomic<std::uint64_t> done{0};
+  // A finished job on rank 0: journaled and reported.
   std::mutex log;
-  experiments::Progress progress("uci_regression", total_steps, 5.0);
-  tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
-    const std::size_t i = todo[t];
+  const auto finished = [&](std::size_t i) {
     const Job& j = jobs[i];
-    results[i] = run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
-                            Seeds::of(ex.seed(), j.dataset, j.split, j.method), [&](double loss) {
-                              const std::uint64_t now = ++done;
-                              if (now % 64 == 0) {
-                                std::lock_guard lock(log);
-                                progress.update(std::min(now, total_steps), loss);  // retries add steps
-                              }
-                            });
-    journal.record(key_of(j), results[i]);
+    journal->record(key_of(j), results[i]);
     std::lock_guard lock(log);
     const RunResult& r = results[i];
     std::fprintf(stderr, "  %-24s split %2zu %-4s rmse %8.4f  nll_ens %9.3f  nll_noise %7.3f  %.1f s%s%s\n",
                  infos[j.dataset].name.c_str(), j.split, method_name(j.method).c_str(), r.metrics.rmse,
                  r.metrics.nll_ensemble, r.metrics.nll_noise, r.seconds, r.status == "ok" ? "" : "  ",
                  r.status == "ok" ? "" : r.status.c_str());
-  }, tbb::simple_partitioner());
+  };
+  const auto run_job = [&](std::size_t i, const std::function<void(double)>& on_step) {
+    const Job& j = jobs[i];
+    return run_with_backoff(j.method, splits[j.dataset][j.split], infos[j.dataset].hidden, s,
+                            Seeds::of(ex.seed(), j.dataset, j.split, j.method), on_step);
+  };
+  if (world->size() == 1) {
+    // The jobs in parallel (each job's particles in parallel too); results land in the job's slot, so the
+    // files do not depend on the schedule.
+    std::atomic<std::uint64_t> done{0};
+    experiments::Progress progress("uci_regression", total_steps, 5.0);
+    tbb::parallel_for(std::size_t{0}, todo.size(), [&](std::size_t t) {
+      results[todo[t]] = run_job(todo[t], [&](double loss) {
+        const std::uint64_t now = ++done;
+        if (now % 64 == 0) {
+          std::lock_guard lock(log);
+          progress.update(std::min(now, total_steps), loss);  // retries add steps
+        }
+      });
+      finished(todo[t]);
+    }, tbb::simple_partitioner());
+  } else {
+    // One job at a time per rank (its particles on the rank's threads), dealt as ranks become free; the
+    // results travel to rank 0 as journal lines, whose numbers round-trip exactly.
+    JobQueue queue(world, todo.size(), [&](std::size_t t, const std::string& line) {
+      results[todo[t]] = run_result_from_json(nlohmann::json::parse(line));
+      finished(todo[t]);
+    });
+    std::uint64_t steps = 0;
+    while (const auto t = queue.next()) {
+      const RunResult r = run_job(todo[*t], [&](double) {
+        if (++steps % 64 == 0) queue.poll();  // rank 0 journals the others' results during its own jobs
+      });
+      queue.done(*t, to_json(r).dump());
+      queue.poll();
+    }
+    queue.finish();
+  }
+  // Every rank ends with rank 0's exit status.
+  std::uint64_t failed = 0;
+  if (!leader) {
+    world->broadcast(std::span<std::uint64_t>(&failed, 1), 0);
+    return failed != 0 ? exit_jobs_failed : exit_ok;
+  }
+  for (const RunResult& r : results) failed += r.status != "ok";
+  world->broadcast(std::span<std::uint64_t>(&failed, 1), 0);
 
   const Summary summary = write_results(ex, jobs, infos, methods, s, results);
   std::cout << summary.markdown << std::flush;
   if (!std::cout) throw IoError("cannot print the tables on stdout (they are in " + ex.path("table.md").string() + ")");
   ex.finish(summary.json);
-  std::size_t failed = 0;
-  for (const RunResult& r : results) failed += r.status != "ok";
   if (failed != 0) {
     std::cerr << "uci_regression: " << failed << " of " << results.size()
               << " jobs failed (see the status column of " << ex.path("splits.csv").string() << ")\n";

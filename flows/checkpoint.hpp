@@ -9,15 +9,22 @@
 // A checkpoint is a folder of NumPy .npy arrays and a manifest.json. It holds everything a step reads
 // besides the flow's configuration: the particles, the step count t, the seed of the noise streams, the
 // optimiser's state (Momentum's velocity; Adam's moments and t) and each term's state (Term::save_state:
-// DRLE's bandwidth h, frozen after its first steps, and its prior samples). The configuration (the
-// terms, their weights and kernels, the optimiser's hyper-parameters, the potential and its data) is
-// code: load into a flow constructed the same way. The load checks that it was: the flow's kind and
-// name, the particle shape, the optimiser's and the terms' names (which carry their settings) and every
-// array's shape must match, and an error names the file at fault. Nothing changes unless all of it does.
+// DRLE's bandwidth h, frozen after its first steps, and its prior samples); and, for readers without
+// wgflow, the particles' layout (the manifest's "layout": what each row holds, by parameter block name,
+// shape and offset, flows/particle_layout.hpp). The configuration (the terms, their weights and kernels,
+// the optimiser's hyper-parameters, the potential and its data) is code: load into a flow constructed the
+// same way. The load checks that it was: the flow's kind and name, the particle shape and layout, the
+// optimiser's and the terms' names (which carry their settings) and every array's shape must match, and
+// an error names the file at fault. Nothing changes unless all of it does.
 //
 // Every method is a ParticleFlow (DE, DLE, DRLE, SVGD, mean-field VI and any custom terms), so one format
-// serves all, with the Sgd, Momentum or Adam optimisers. Potentials must be stateless across steps (NetworkPotential is: its
+// serves all, with the Sgd, Momentum or Adam optimisers. A flow split over ranks (ParticleFlow::distribute)
+// saves the same folder as the plain process: its rows are gathered and rank 0 writes them, so the folder
+// appears whole or not at all; every rank loads the folder (it must be visible to all of them: a shared
+// file system) and keeps its rows. So a checkpoint saved on R ranks resumes on any R', or on one process,
+// to the same bits. Both are collectives, and an error on one rank is thrown on all. Potentials must be stateless across steps (NetworkPotential is: its
 // minibatch is a function of the step).
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -25,10 +32,12 @@
 #include <utility>
 #include <vector>
 
+#include "../core/communicator.hpp"
 #include "../core/errors.hpp"
 #include "../data/checkpoint_folder.hpp"
 #include "optimizers.hpp"
 #include "particle_flow.hpp"
+#include "particle_layout.hpp"
 
 namespace wgflow::flows {
 
@@ -43,9 +52,13 @@ using data::write_snapshot;
 struct CheckpointAccess {
   template <class T>
   static Snapshot<T> capture(const ParticleFlow<T>& f) {
-    Snapshot<T> s = header<T>("particle_flow", f.name(), f.particles_, f.steps_);
+    Snapshot<T> s = header<T>("particle_flow", f.name(), gather_rows(f, f.particles_), f.steps_);
     s.manifest["seed"] = f.seed_;
+    s.manifest["layout"] = f.layout_.to_json();
     capture_optimizer(f.optimizer_, s);
+    if (f.comm_)  // the optimiser's state has a row per particle, like the particles
+      for (const char* stem : {"optimizer.velocity", "optimizer.m", "optimizer.v"})
+        if (const auto it = s.arrays.find(stem); it != s.arrays.end()) it->second = gather_rows(f, it->second);
     s.manifest["terms"] = nlohmann::json::array();
     for (std::size_t k = 0; k < f.terms_.size(); ++k) {
       s.manifest["terms"].push_back(f.terms_[k]->name());
@@ -57,6 +70,9 @@ struct CheckpointAccess {
   }
   template <class T>
   static void restore(ParticleFlow<T>& f, Snapshot<T>& s) {
+    if (f.comm_)
+      for (const char* stem : {"particles", "optimizer.velocity", "optimizer.m", "optimizer.v"})
+        if (const auto it = s.arrays.find(stem); it != s.arrays.end()) it->second = own_rows(f, it->second);
     f.particles_ = std::move(s.arrays.at("particles"));
     f.steps_ = s.manifest.at("steps").template get<std::uint64_t>();
     f.seed_ = s.manifest.at("seed").template get<std::uint64_t>();
@@ -84,6 +100,22 @@ struct CheckpointAccess {
   }
 
   static std::string term_prefix(std::size_t k) { return "term" + std::to_string(k) + "."; }
+
+  // Over ranks: this rank's rows of an array into all N rows (a collective), and back.
+  template <class T>
+  static Tensor<T> gather_rows(const ParticleFlow<T>& f, const Tensor<T>& own) {
+    if (!f.comm_) return own;
+    Tensor<T> all = Tensor<T>::from_shape({f.n_total_, own.shape()[1]});
+    f.comm_->allgather_rows(own.data(), all.data(), f.n_total_, own.shape()[1]);
+    return all;
+  }
+  template <class T>
+  static Tensor<T> own_rows(const ParticleFlow<T>& f, const Tensor<T>& all) {
+    const std::size_t J = all.shape()[1];
+    Tensor<T> mine = Tensor<T>::from_shape({f.block_.size(), J});
+    std::copy(all.data() + f.block_.begin * J, all.data() + f.block_.end * J, mine.data());
+    return mine;
+  }
 
   // Term state names become file names: keep them to [a-z0-9_].
   static const std::string& checked_key(const std::string& key) {
@@ -148,6 +180,13 @@ void check_compatible(const Snapshot<T>& live, const Snapshot<T>& saved, const s
                   " terms, this one " + std::to_string(want.size()));
     for (std::size_t k = 0; k < want.size(); ++k) differ(want[k], got[k], "term " + std::to_string(k));
   }
+  // A version-3 checkpoint names no layout: its particles' shape, checked above, is all there is to check.
+  if (live.manifest.contains("layout") && saved.manifest.contains("layout")) {
+    const std::string difference = ParticleLayout::difference(saved.manifest.at("layout"), live.manifest.at("layout"));
+    if (!difference.empty())
+      throw Error("checkpoint: " + manifest + ": the saved particles' layout is not the flow's: " + difference +
+                  " (the saved first; load into a flow of the same model)");
+  }
   for (const char* key : {"steps", "seed"})
     if (live.manifest.contains(key) && !saved.manifest.value(key, nlohmann::json()).is_number_unsigned())
       throw Error("checkpoint: " + manifest + ": \"" + key + "\" is missing or not an unsigned integer");
@@ -170,7 +209,13 @@ void check_compatible(const Snapshot<T>& live, const Snapshot<T>& saved, const s
 // Saves the flow's state as the checkpoint folder `dir` (created, or replaced as a whole).
 template <class T>
 void save_checkpoint(const ParticleFlow<T>& flow, const std::filesystem::path& dir, const SaveOptions& options = {}) {
-  write_snapshot(CheckpointAccess::capture(flow), dir, options);
+  const Snapshot<T> snapshot = CheckpointAccess::capture(flow);
+  if (const auto& comm = flow.communicator())
+    collectively(*comm, [&] {
+      if (comm->rank() == 0) write_snapshot(snapshot, dir, options);
+    });
+  else
+    write_snapshot(snapshot, dir, options);
 }
 
 // Loads the checkpoint folder `dir` into `flow`, which must be configured as the saved flow was. On any
@@ -178,8 +223,15 @@ void save_checkpoint(const ParticleFlow<T>& flow, const std::filesystem::path& d
 template <class T>
 void load_checkpoint(ParticleFlow<T>& flow, const std::filesystem::path& dir) {
   const Snapshot<T> live = CheckpointAccess::capture(flow);
-  Snapshot<T> saved = read_snapshot<T>(dir);
-  detail::check_compatible(live, saved, resolve_checkpoint(dir));
+  Snapshot<T> saved;
+  const auto read = [&] {
+    saved = read_snapshot<T>(dir);
+    detail::check_compatible(live, saved, resolve_checkpoint(dir));
+  };
+  if (const auto& comm = flow.communicator())
+    collectively(*comm, read);
+  else
+    read();
   CheckpointAccess::restore(flow, saved);
 }
 

@@ -45,6 +45,9 @@ class KlDivergence final : public Term<T> {
                        " but the prior is on R^" + std::to_string(prior_.dim()));
   }
 
+  // The prior's score at theta_i is the particle's own: over ranks, each evaluates its rows.
+  Reach reach() const override { return Reach::own_rows; }
+
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const T scale = lambda_ * prior_gradient_scale_;
     if (scale == T(0)) return;

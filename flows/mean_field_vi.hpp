@@ -132,6 +132,8 @@ class MeanFieldGaussian final : public Term<T> {
   }
 
   void prepare(std::uint64_t step) override { potential_->begin_step(step); }
+  // Each member's objective is its own: over ranks, each evaluates its rows (with the global row's stream).
+  Reach reach() const override { return Reach::own_rows; }
 
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& state = context.particles;
@@ -144,7 +146,7 @@ class MeanFieldGaussian final : public Term<T> {
     if (work_.shape()[0] != n || work_.shape()[1] != 6 * J) work_ = Tensor<T>::from_shape({n, 6 * J});
     if (objective_.shape()[0] != n) objective_ = Tensor<T>::from_shape({n, std::size_t{1}});
     parallel_for_each_index(n, [&](std::size_t i) {
-      Rng rng = Rng::stream(context.seed, i, context.step);
+      Rng rng = Rng::stream(context.seed, context.first_row + i, context.step);
       T* sigma = &work_(i, 0);
       T* eps = sigma + J;
       T* theta = eps + J;

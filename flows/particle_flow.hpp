@@ -21,6 +21,16 @@
 // Reproducibility: every per-particle computation writes its own row and draws from its own random
 // stream, and all sums over particles run in a fixed order, so a run is bit-identical for any number of
 // threads.
+//
+// Over ranks (distribute(comm), core/communicator.hpp): each rank steps its contiguous block of rows with
+// TBB as above. Terms of reach own_rows (flows/term.hpp: the potential, the KL term, mean-field VI) see
+// only those rows; for the others the flow gathers all N particles once per step and keeps the rows of
+// theirs it owns. Noise streams are keyed by the global row, so the particles after T steps are the
+// plain process's, bit for bit, for any number of ranks and threads. A step ends with one small
+// collective that carries the ranks' energies and whether any of them failed: an error on one rank (a
+// diverging particle) is thrown on every rank with that rank's message.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -34,12 +44,14 @@
 #include <utility>
 #include <vector>
 
+#include "../core/communicator.hpp"
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
 #include "../core/random.hpp"
 #include "../core/tensor.hpp"
 #include "finite_rows.hpp"
 #include "optimizers.hpp"
+#include "particle_layout.hpp"
 #include "term.hpp"
 
 namespace wgflow::flows {
@@ -53,7 +65,8 @@ class ParticleFlow {
   using Sampler = std::function<Tensor<T>(const Tensor<T>& particles, std::size_t per_member, std::uint64_t seed)>;
 
   ParticleFlow(std::string name, Tensor<T> initial_particles, Optimizer<T> optimizer, std::uint64_t seed)
-      : name_(std::move(name)), particles_(std::move(initial_particles)), optimizer_(std::move(optimizer)), seed_(seed) {
+      : name_(std::move(name)), particles_(std::move(initial_particles)), optimizer_(std::move(optimizer)), seed_(seed),
+        layout_(ParticleLayout::of(ParticleLayout::unnamed(std::max<std::size_t>(particles_.shape()[1], 1)))) {
     const std::size_t n = particles_.shape()[0], J = particles_.shape()[1];
     if (n == 0 || J == 0)
       throw ShapeError(name_ + ": need at least one particle of positive dimension, got " + shape_string({n, J}));
@@ -64,13 +77,44 @@ class ParticleFlow {
       throw Error(name_ + ": initial particle " + std::to_string(f->row) + " is not finite (coordinate " +
                   std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
     optimizer_.init(particles_);
+    block_ = {0, n};
+  }
+
+  // Splits the flow over the ranks of `comm`: this rank keeps its block of rows (own_rows()) and steps
+  // them; steps, run() and checkpoints then are collectives, called on every rank alike. Call it once,
+  // before the first step, on every rank with the same particles (checked), e.g. right after the preset:
+  //   auto flow = flows::deep_langevin_ensemble(loss, prior, init, {...});
+  //   flow.distribute(world);
+  // One rank leaves the flow as it is.
+  void distribute(std::shared_ptr<Communicator> comm) {
+    if (!comm) throw Error(name_ + ": distribute(): null communicator");
+    if (comm_ || steps_ != 0) throw Error(name_ + ": distribute() once, before the first step");
+    if (comm->size() == 1) return;
+    const std::size_t N = particles_.shape()[0], J = dim(), R = static_cast<std::size_t>(comm->size());
+    if (N < R)
+      throw ShapeError(name_ + ": " + std::to_string(N) + " particles cannot be split over " + std::to_string(R) + " ranks");
+    const std::uint64_t hash = fingerprint(particles_);
+    for (std::uint64_t h : comm->allgather_value(hash))
+      if (h != hash)
+        throw Error(name_ + ": distribute(): the ranks start from different particles (" + comm->describe() +
+                    "); build the initial particles from the same seed on every rank");
+    block_ = RowBlock::of(N, comm->rank(), comm->size());
+    Tensor<T> mine = Tensor<T>::from_shape({block_.size(), J});
+    std::copy(particles_.data() + block_.begin * J, particles_.data() + block_.end * J, mine.data());
+    particles_ = std::move(mine);
+    optimizer_.init(particles_);
+    n_total_ = N;
+    comm_ = std::move(comm);
   }
 
   // Adds a term of the free energy; returns it for inspection. Terms act in the order added.
   template <class TermT>
   TermT& add(std::unique_ptr<TermT> term) {
     if (!term) throw Error(name_ + ": add(): null term");
-    term->attach(particles_);
+    if (comm_ && term->reach() == Reach::ensemble)
+      term->attach(gathered_particles());  // a collective: add terms on every rank alike
+    else
+      term->attach(particles_);
     TermT& ref = *term;
     terms_.push_back(std::move(term));
     return ref;
@@ -86,11 +130,37 @@ class ParticleFlow {
   // empirical measure; mean-field VI's rows are Gaussians' [mu | rho], and it samples from them.
   void set_predictive_sampler(Sampler sampler) { sampler_ = std::move(sampler); }
 
+  // What a row of particles() holds, by name (flows/particle_layout.hpp): saved in every checkpoint and
+  // beside saved particles. By default one unnamed block "theta" of the row's length; the presets name the
+  // potential's blocks (a network's weights and biases), and mean-field VI's rows as [mu | rho].
+  void set_layout(ParticleLayout layout) {
+    if (layout.row_length() != dim())
+      throw ShapeError(name_ + ": set_layout(): the layout's rows " + layout.row() + " have " +
+                       std::to_string(layout.row_length()) + " entries, the particles " + std::to_string(dim()));
+    layout_ = std::move(layout);
+  }
+  const ParticleLayout& layout() const { return layout_; }
+
   std::string name() const { return name_; }
   std::uint64_t steps_taken() const { return steps_; }
-  // N x J: row i is particle i.
+  // The particles this process holds, row i = particle own_rows().begin + i: all N (N x J) unless the
+  // flow is distributed.
   const Tensor<T>& particles() const { return particles_; }
-  std::size_t num_particles() const { return particles_.shape()[0]; }
+  // N, the ensemble's size (over all ranks).
+  std::size_t num_particles() const { return comm_ ? n_total_ : particles_.shape()[0]; }
+  // Which of the N particles this process holds.
+  RowBlock own_rows() const { return comm_ ? block_ : RowBlock{0, particles_.shape()[0]}; }
+  bool distributed() const { return comm_ != nullptr; }
+  // All N particles on every rank (a collective when distributed; a copy otherwise).
+  Tensor<T> gathered_particles() const {
+    if (!comm_) return particles_;
+    Tensor<T> all = Tensor<T>::from_shape({n_total_, dim()});
+    comm_->allgather_rows(particles_.data(), all.data(), n_total_, dim());
+    return all;
+  }
+  const std::shared_ptr<Communicator>& communicator() const { return comm_; }
+  // Seconds this rank spent in the flow's collectives (waiting for other ranks included), over all steps.
+  double communication_seconds() const { return communication_seconds_; }
   std::size_t dim() const { return particles_.shape()[1]; }
   std::uint64_t seed() const { return seed_; }
   const Optimizer<T>& optimizer() const { return optimizer_; }
@@ -98,8 +168,13 @@ class ParticleFlow {
   const Term<T>& term(std::size_t k) const { return *terms_.at(k); }
 
   // Parameter vectors that stand for Q: the particles themselves, unless a sampler was set (mean-field
-  // VI: `per_member` draws from each member's Gaussian, rows grouped by member).
+  // VI: `per_member` draws from each member's Gaussian, rows grouped by member). All N members on every
+  // rank (a collective when distributed).
   Tensor<T> predictive_samples(std::size_t per_member = 1, std::uint64_t seed = 0) const {
+    if (comm_) {
+      const Tensor<T> all = gathered_particles();
+      return sampler_ ? sampler_(all, per_member, seed) : all;
+    }
     return sampler_ ? sampler_(particles_, per_member, seed) : particles_;
   }
 
@@ -117,6 +192,7 @@ class ParticleFlow {
   // with lambda > 0 cannot); empty before the first step.
   std::optional<T> free_energy() const {
     if (steps_ == 0) return std::nullopt;
+    if (comm_) return ranks_free_energy_;
     T total = 0;
     for (const auto& t : terms_) {
       const std::optional<T> e = t->energy();
@@ -128,6 +204,7 @@ class ParticleFlow {
 
   // The mean training loss over the particles at the last step, from the first term that evaluates it.
   std::optional<T> mean_loss() const {
+    if (comm_) return ranks_mean_loss_;
     for (const auto& t : terms_)
       if (const std::optional<T> l = t->mean_loss()) return l;
     return std::nullopt;
@@ -136,11 +213,18 @@ class ParticleFlow {
   // One step, t -> t + 1 (the algorithm at the top of this file).
   void step() {
     const std::uint64_t t = steps_;
-    for (auto& term : terms_) term->prepare(t);
-    evaluate_terms_and_noise(t);     // 1.
-    sum_term_gradients(t);           // 2.
-    optimizer_.update(gradient_, delta_);  // 3.
-    move_particles(t);               // 4.
+    if (comm_) gather_ensemble();
+    try {
+      for (auto& term : terms_) term->prepare(t);
+      evaluate_terms_and_noise(t);     // 1.
+      sum_term_gradients(t);           // 2.
+      optimizer_.update(gradient_, delta_);  // 3.
+      move_particles(t);               // 4.
+    } catch (...) {
+      if (!comm_) throw;
+      end_step_over_ranks(std::current_exception());
+    }
+    if (comm_) end_step_over_ranks(nullptr);
     std::swap(particles_, next_);
     ++steps_;
   }
@@ -163,24 +247,31 @@ class ParticleFlow {
   //    seed, and one term's serial stretches (an interaction's N x N kernel) overlap another's parallel
   //    loops. Each writes its own buffer, which the sum in step 2 leaves zero for the next step.
   void evaluate_terms_and_noise(std::uint64_t t) {
-    const std::size_t n = num_particles(), J = dim(), K = terms_.size();
+    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size(), first = block_.begin;
     const bool noisy = noise_scale() > 0;
     term_gradients_.resize(K);
-    for (Tensor<T>& g : term_gradients_)  // a term that threw halfway may have left part of its buffer
-      if (resize(g, n, J) || !term_gradients_zero_) g.fill(T(0));
+    term_first_row_.resize(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
+      const bool whole = comm_ && terms_[k]->reach() == Reach::ensemble;
+      term_first_row_[k] = whole ? 0 : first;
+      Tensor<T>& g = term_gradients_[k];  // a term that threw halfway may have left part of its buffer
+      if (resize(g, whole ? n_total_ : n, J) || !term_gradients_zero_ || whole) g.fill(T(0));
+    }
     term_gradients_zero_ = false;
     if (noisy) resize(xi_, n, J);
-    const StepContext<T> context{t, particles_, seed_};
+    const StepContext<T> own{t, particles_, seed_, first}, all{t, comm_ ? ensemble_ : particles_, seed_, 0};
     errors_.assign(K + (noisy ? 1 : 0), nullptr);
     run_concurrently(errors_.size(), [&](std::size_t k) {
       try {
         if (k < K)
-          terms_[k]->add_gradient(context, term_gradients_[k]);
+          // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
+          terms_[k]->add_gradient(term_gradients_[k].shape()[0] == n ? own : all, term_gradients_[k]);
         else
           // A normal (Rng::fill_normal, ~5 ns in double, ~2 ns in float on AMD Zen 3) is about 32 or 12
-          // entry-passes of work, as for_each_index counts it.
+          // entry-passes of work, as for_each_index counts it. Streams are keyed by the global row.
           for_each_index(n, n * J * (std::is_same_v<T, float> ? 12 : 32),
-                         [&](std::size_t i) { Rng::stream(seed_, i, t).fill_normal(xi_.data() + i * J, J); });
+                         [&](std::size_t i) { Rng::stream(seed_, first + i, t).fill_normal(xi_.data() + i * J, J); });
       } catch (...) {
         errors_[k] = std::current_exception();
       }
@@ -192,27 +283,27 @@ class ParticleFlow {
   // 2. g = sum_k g_k per particle, in term order, checking each g_k in the same pass (about 4
   //    entry-passes of work per term) and zeroing its row for the next step.
   void sum_term_gradients(std::uint64_t t) {
-    const std::size_t n = num_particles(), J = dim(), K = terms_.size();
+    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size();
     resize(gradient_, n, J);
     gradient_faults_.reset(n);
     for_each_index(n, 4 * n * J * std::max<std::size_t>(K, 1), [&](std::size_t i) {
       T* g = gradient_.data() + i * J;
       if (K == 0) std::fill(g, g + J, T(0));
       for (std::size_t k = 0; k < K; ++k) {
-        T* g_k = term_gradients_[k].data() + i * J;
+        T* g_k = term_gradients_[k].data() + (block_.begin - term_first_row_[k] + i) * J;
         gradient_faults_.accumulate(i, k, g, g_k, J, k == 0);
         std::fill(g_k, g_k + J, T(0));
       }
     }, 4);
     term_gradients_zero_ = true;
     if (const auto f = gradient_faults_.first())
-      throw Error(where(t, f->row) + "the gradient of term '" + terms_[f->source]->name() +
+      throw Error(where(t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
                   "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
   }
 
   // 4. theta + delta + sqrt(2 D eta) xi into next_, each new particle checked.
   void move_particles(std::uint64_t t) {
-    const std::size_t n = num_particles(), J = dim();
+    const std::size_t n = particles_.shape()[0], J = dim();
     const T noise = noise_scale();
     resize(next_, n, J);
     update_faults_.reset(n);
@@ -231,12 +322,73 @@ class ParticleFlow {
     if (const auto f = update_faults_.first()) {
       const std::size_t i = f->row;
       std::ostringstream msg;
-      msg << where(t, i) << "the particle is not finite after the update (coordinate " << f->column << " = "
+      msg << where(t, block_.begin + i) << "the particle is not finite after the update (coordinate " << f->column << " = "
           << f->value << "; gradient finite, largest contribution " << gradient_faults_.largest(i) << " from term '"
           << (terms_.empty() ? std::string("none") : terms_[gradient_faults_.largest_source(i)]->name())
           << "', optimiser " << optimizer_.name() << ")";
       throw Error(msg.str());
     }
+  }
+
+  // Over ranks, before a step: all N particles into ensemble_, where a term needs them.
+  void gather_ensemble() {
+    const bool needed = std::any_of(terms_.begin(), terms_.end(), [](const auto& term) { return term->reach() == Reach::ensemble; });
+    if (!needed) return;
+    resize(ensemble_, n_total_, dim());
+    const auto start = std::chrono::steady_clock::now();
+    comm_->allgather_rows(particles_.data(), ensemble_.data(), n_total_, dim());
+    communication_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // Over ranks, after a step: one collective with each rank's failure flag and its terms' energies and
+  // mean losses. If any rank failed, every rank throws the first failing rank's message (that rank its
+  // own exception). Otherwise the energies are combined: a term of reach own_rows reports its rows'
+  // mean, weighed here by the rows, summed in rank order; one of reach ensemble the same on every rank.
+  void end_step_over_ranks(std::exception_ptr error) {
+    const std::size_t K = terms_.size(), width = 2 + 4 * K, R = static_cast<std::size_t>(comm_->size());
+    std::vector<double>& mine = exchange_;
+    mine.assign(width, 0.0);
+    mine[0] = error ? 1.0 : 0.0;
+    mine[1] = static_cast<double>(block_.size());
+    if (!error)
+      for (std::size_t k = 0; k < K; ++k) {
+        const std::optional<T> e = terms_[k]->energy(), l = terms_[k]->mean_loss();
+        mine[2 + 4 * k] = e ? 1.0 : 0.0;
+        mine[3 + 4 * k] = e ? static_cast<double>(*e) : 0.0;
+        mine[4 + 4 * k] = l ? 1.0 : 0.0;
+        mine[5 + 4 * k] = l ? static_cast<double>(*l) : 0.0;
+      }
+    exchange_all_.resize(width * R);
+    const auto start = std::chrono::steady_clock::now();
+    comm_->allgather_rows(mine.data(), exchange_all_.data(), R, width);
+    communication_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (std::size_t r = 0; r < R; ++r)
+      if (exchange_all_[r * width] != 0.0) raise_from_rank(*comm_, static_cast<int>(r), error);
+    ranks_free_energy_ = T(0);
+    ranks_mean_loss_.reset();
+    for (std::size_t k = 0; k < K; ++k) {
+      const bool own = terms_[k]->reach() == Reach::own_rows;
+      double energy = 0, loss = 0;
+      bool has_energy = true, has_loss = true;
+      for (std::size_t r = 0; r < R; ++r) {
+        const double* row = exchange_all_.data() + r * width;
+        const double weight = own ? row[1] / static_cast<double>(n_total_) : (r == 0 ? 1.0 : 0.0);
+        has_energy = has_energy && row[2 + 4 * k] != 0.0;
+        has_loss = has_loss && row[4 + 4 * k] != 0.0;
+        energy += weight * row[3 + 4 * k];
+        loss += weight * row[5 + 4 * k];
+      }
+      if (ranks_free_energy_) ranks_free_energy_ = has_energy ? std::optional<T>(*ranks_free_energy_ + static_cast<T>(energy)) : std::nullopt;
+      if (!ranks_mean_loss_ && has_loss) ranks_mean_loss_ = static_cast<T>(loss);
+    }
+  }
+
+  // FNV-1a over the bytes: a cheap check that every rank starts from the same particles.
+  static std::uint64_t fingerprint(const Tensor<T>& x) {
+    std::uint64_t h = 1469598103934665603ull;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(x.data());
+    for (std::size_t b = 0; b < x.size() * sizeof(T); ++b) h = (h ^ bytes[b]) * 1099511628211ull;
+    return h;
   }
 
   // Gives x the shape n x J, reallocating only when the shape changes; true if it did.
@@ -258,6 +410,18 @@ class ParticleFlow {
   std::uint64_t steps_ = 0;
   std::vector<std::unique_ptr<Term<T>>> terms_;
   Sampler sampler_;
+  ParticleLayout layout_;
+
+  // Over ranks (distribute()): the communicator (null for one process), this rank's rows, N, and the
+  // energies combined over ranks at the end of the last step.
+  std::shared_ptr<Communicator> comm_;
+  RowBlock block_;
+  std::size_t n_total_ = 0;
+  std::optional<T> ranks_free_energy_, ranks_mean_loss_;
+  Tensor<T> ensemble_;                       // all N rows, for terms of reach ensemble
+  std::vector<std::size_t> term_first_row_;  // per term: the global row of its buffer's row 0
+  std::vector<double> exchange_, exchange_all_;
+  double communication_seconds_ = 0;
 
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
   std::vector<Tensor<T>> term_gradients_;  // g_k, one per term, zero between steps

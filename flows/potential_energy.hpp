@@ -36,6 +36,8 @@ class PotentialEnergy final : public Term<T> {
   }
 
   void prepare(std::uint64_t step) override { potential_.begin_step(step); }
+  // l(theta_i) is the particle's own: over ranks, each evaluates its rows.
+  Reach reach() const override { return Reach::own_rows; }
 
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& theta = context.particles;

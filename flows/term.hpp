@@ -46,11 +46,23 @@ namespace wgflow::flows {
 template <class T>
 struct StepContext {
   std::uint64_t step;          // t, counted from 0
-  const Tensor<T>& particles;  // N x J, the particles at time t (row i = theta_i)
+  const Tensor<T>& particles;  // n x J, the particles at time t whose gradient the term adds (row i =
+                               // theta_{first_row + i}): all N of them, unless the flow is split over
+                               // ranks and the term's reach() is Reach::own_rows
   std::uint64_t seed;          // the flow's seed: a term that draws (mean-field VI's reparameterised
-                               // samples) uses Rng::stream(seed, i, t) for particle i, the streams of the
-                               // flow's own noise, which such a flow does not draw (D = 0)
+                               // samples) uses Rng::stream(seed, first_row + i, t) for row i, the streams
+                               // of the flow's own noise, which such a flow does not draw (D = 0)
+  std::size_t first_row = 0;   // the global index of particles' row 0
 };
+
+// What a term needs when its flow is split over ranks (ParticleFlow::distribute, core/communicator.hpp).
+//   ensemble: the whole ensemble, every rank the same: particles are all N rows, and the term adds the
+//             gradient of all of them (the flow keeps its rank's rows). Right for any term, so it is the
+//             default: a term written without ranks in mind stays correct, if not faster on more ranks.
+//   own_rows: only the rank's own rows: a term whose gradient at particle i depends on theta_i alone
+//             (a potential, a prior, a member's Gaussian) and that draws from Rng::stream(seed,
+//             first_row + i, t); it then costs each rank only its share.
+enum class Reach { ensemble, own_rows };
 
 template <class T>
 class Term {
@@ -68,8 +80,11 @@ class Term {
   // state shared with other terms (PotentialEnergy selects the step's minibatch here).
   virtual void prepare(std::uint64_t /*step*/) {}
 
-  // gradient(i, :) += grad_theta (dF_k/dQ)(theta_i) for every particle i. `gradient` is N x J, the term's
-  // own buffer. Runs concurrently with the other terms' (the rule above). Parallelise inside, writing
+  // What the term needs from the other ranks (see Reach); one process sees no difference.
+  virtual Reach reach() const { return Reach::ensemble; }
+
+  // gradient(i, :) += grad_theta (dF_k/dQ)(theta_i) for every row i of context.particles. `gradient` has
+  // their shape and is the term's own buffer. Runs concurrently with the other terms' (the rule above). Parallelise inside, writing
   // each particle's row from one task only, so that results do not depend on the thread count.
   virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
 
@@ -77,7 +92,8 @@ class Term {
   virtual T diffusion() const { return T(0); }
 
   // F_k at the particles of the last add_gradient (an estimate from the empirical measure), if the term
-  // can estimate one.
+  // can estimate one. For a term of reach own_rows it is the mean over its rows of per-particle values
+  // (the flow weighs the ranks' means by their rows).
   virtual std::optional<T> energy() const { return std::nullopt; }
 
   // The mean training loss (1/N) sum_i l(theta_i) at the last add_gradient, for a term that evaluates

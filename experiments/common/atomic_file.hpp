@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../../core/errors.hpp"
+#include "ranks.hpp"
 
 namespace wgflow::experiments {
 
@@ -58,6 +59,10 @@ class AtomicFile {
   // the folder. Throws IoError on any failure (and removes the temporary file); call at most once.
   void commit() {
     if (committed_) throw Error("AtomicFile: " + target_.string() + " committed twice");
+    if (!writes_outputs()) {  // under mpirun, rank 0 writes every output (ranks.hpp)
+      committed_ = true;
+      return;
+    }
     if (!text_) throw IoError("cannot format the contents of " + target_.string());
     const std::string text = text_.str();
     const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -5,6 +5,9 @@
 //   for (auto& flow : runs)
 //     checkpoints.run(flow, flow.name(), steps, [&](const flows::ParticleFlow<double>& f) { ...; return true; }, 1000);
 //
+// Under mpirun, run() splits the flow over the ranks first (ParticleFlow::distribute): the results are
+// the same bits; read the particles afterwards with gathered_particles() (or predictive_samples()).
+//
 // With --checkpoint-every N (N > 0) each flow's state is saved every N steps, and when it stops, into
 // <out>/checkpoints/<tag>/ (flows/checkpoint.hpp: crash-safe). With --resume a flow whose checkpoint
 // folder exists is loaded from it first and runs on from the saved step to `steps` in total; one without
@@ -33,6 +36,7 @@
 #include "../../core/errors.hpp"
 #include "atomic_file.hpp"
 #include "experiment.hpp"
+#include "ranks.hpp"
 #include "run_main.hpp"
 #include "../../flows/checkpoint.hpp"
 #include "../../flows/particle_flow.hpp"
@@ -54,6 +58,10 @@ class Checkpoints {
   template <class T, class Callback>
   bool run(flows::ParticleFlow<T>& flow, const std::string& tag, std::uint64_t steps, const Callback& callback, std::uint64_t every) {
     if (every == 0) throw Error("checkpointing: run(" + tag + "): the callback interval `every` must be at least 1");
+    // Under mpirun the flow's particles are split over the ranks (ranks.hpp), where there are enough of
+    // them; a smaller flow runs whole on every rank, to the same bits.
+    if (const auto& world = ranks(); !flow.distributed() && flow.num_particles() >= static_cast<std::size_t>(world->size()))
+      flow.distribute(world);
     const std::filesystem::path dir = claim(tag);
     if (resume_) resume(flow, tag, dir, steps);
     std::uint64_t saved = flow.steps_taken();  // a loaded checkpoint is already on disk
@@ -144,14 +152,14 @@ class Checkpoints {
     // A save that died before its first complete checkpoint leaves only "<dir>.tmp": nothing to resume.
     // A folder that exists but does not load is an error, never a silent fresh start.
     if (!fs::exists(dir) && !fs::exists(dir.string() + ".old")) {
-      std::cerr << "[" << tag << "] --resume: no checkpoint at " << dir.string() << ", starting at step 0\n";
+      if (writes_outputs()) std::cerr << "[" << tag << "] --resume: no checkpoint at " << dir.string() << ", starting at step 0\n";
       return;
     }
     flows::load_checkpoint(flow, dir);
     if (flow.steps_taken() > steps)
       throw Error("checkpointing: " + dir.string() + " is at step " + std::to_string(flow.steps_taken()) +
                   ", past the requested " + std::to_string(steps) + " steps (raise --steps, or run into a fresh --out)");
-    std::cerr << "[" << tag << "] resumed at step " << flow.steps_taken() << " from " << dir.string() << "\n";
+    if (writes_outputs()) std::cerr << "[" << tag << "] resumed at step " << flow.steps_taken() << " from " << dir.string() << "\n";
   }
 
   template <class T>

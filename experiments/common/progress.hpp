@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "ranks.hpp"
+
 namespace wgflow::experiments {
 
 class Progress {
@@ -14,6 +16,7 @@ class Progress {
       : label_(std::move(label)), total_(total), interval_(interval_s), start_(clock::now()), last_(start_) {}
 
   void update(std::uint64_t done, double loss) {
+    if (!writes_outputs()) return;  // under mpirun, rank 0 reports
     const auto now = clock::now();
     if (done < total_ && std::chrono::duration<double>(now - last_).count() < interval_) return;
     last_ = now;

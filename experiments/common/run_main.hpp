@@ -1,6 +1,7 @@
 #pragma once
 // How every experiment program ends: with one of the exit codes below and, unless it succeeded, exactly
-// one line on stderr, "<program>: error: <what>". run_main wraps a program's body so that no error,
+// one line on stderr, "<program>: error: <what>" (under mpirun, from the failing rank, which ends them all:
+// ranks.hpp). run_main wraps a program's body so that no error,
 // whatever throws it (a flow that diverges, a full disk, a refused checkpoint, an allocation that fails),
 // escapes as "terminate called ..." and a signal:
 //
@@ -17,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "../../core/errors.hpp"
+#include "ranks.hpp"
 
 namespace wgflow::experiments {
 
@@ -53,8 +55,13 @@ inline std::string one_line(std::string what, const std::string& program) {
   return what;
 }
 
+// Under mpirun the failing rank says which it is, and ends every rank (their collectives would otherwise
+// wait for it forever): mpirun then exits with this code.
 inline int report_error(const std::string& program, const std::string& what, int code) {
-  std::cerr << program << ": error: " << one_line(what, program) << std::endl;
+  const auto& world = detail::rank_state().world;
+  const std::string where = world && world->size() > 1 ? " (" + world->describe() + ")" : "";
+  std::cerr << program << ": error: " << one_line(what, program) << where << std::endl;
+  end_all_ranks(code);
   return code;
 }
 
@@ -66,6 +73,7 @@ int run_main(const std::string& program, Body&& body) noexcept {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);
   try {
+    ranks();  // under mpirun: MPI starts here, before the program's first collective
     return body();
   } catch (const UsageError& e) {
     return report_error(program, e.what(), exit_usage_error);

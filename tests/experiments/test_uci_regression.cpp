@@ -4,6 +4,7 @@
 // says what to do.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -245,3 +246,83 @@ TEST_CASE("uci_regression --resume runs only the jobs its journal lacks, and wri
   CHECK(run(args + " --checkpoint-every 10", dir.path() / "other") != 0);
   CHECK_MESSAGE(slurp(dir.path() / "other.log").find("jobs.jsonl") != std::string::npos, slurp(dir.path() / "other.log"));
 }
+
+#if WGFLOW_WITH_MPI
+namespace {
+
+// Runs the program under mpirun; `ranks` is "-n 2", or an MPMD line "-n 1 BIN ARGS : -n 1 BIN ARGS" given
+// whole in `ranks` with empty `args`.
+int run_ranks(const std::string& ranks, const std::string& args, const fs::path& out) {
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe " + ranks +
+                          (args.empty() ? "" : " '" + std::string(WGFLOW_UCI_REGRESSION_BIN) + "' " + args + " --out '" +
+                                                   out.string() + "'") +
+                          " > '" + (out.parent_path() / (out.filename().string() + ".log")).string() + "' 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The tables of two runs agree in every column but the timings.
+void check_same_tables(const fs::path& a, const fs::path& b) {
+  const Csv x = read_csv(a / "splits.csv"), y = read_csv(b / "splits.csv");
+  REQUIRE(x.rows.size() == y.rows.size());
+  for (std::size_t i = 0; i < x.rows.size(); ++i)
+    for (const auto& column : split_columns)
+      if (column != "seconds") CHECK_MESSAGE(x.rows[i].at(column) == y.rows[i].at(column), column << " of row " << i);
+  CHECK(slurp(a / "table.md") == slurp(b / "table.md"));
+}
+
+}  // namespace
+
+TEST_CASE("uci_regression under mpirun -n 2 and 3 writes the one-process tables, and resumes across rank counts") {
+  wgtest::TempDir dir;
+  const std::string args = "--data '" + synthetic_benchmark(dir).string() +
+                           "' --datasets synthetic --methods DE,DLE,DRLE,SVGD,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
+  REQUIRE_MESSAGE(run(args, dir.path() / "serial") == 0, slurp(dir.path() / "serial.log"));
+  for (const char* ranks : {"-n 2", "-n 3"}) {
+    CAPTURE(ranks);
+    const fs::path out = dir.path() / (std::string("ranks") + ranks[3]);
+    REQUIRE_MESSAGE(run_ranks(ranks, args, out) == 0, slurp(out.string() + ".log"));
+    check_same_tables(dir.path() / "serial", out);
+    CHECK_FALSE(fs::exists(out / ".splits.csv.tmp"));
+  }
+
+  // Killed after two jobs on 2 ranks (the journal cut there), resumed on 3 ranks, and on one process.
+  for (const char* resume_ranks : {"-n 3", ""}) {
+    CAPTURE(resume_ranks);
+    const fs::path part = dir.path() / (std::string("part") + (resume_ranks[0] ? "3" : "1"));
+    REQUIRE_MESSAGE(run_ranks("-n 2", args, part) == 0, slurp(part.string() + ".log"));
+    std::istringstream lines(slurp(part / "jobs.jsonl"));
+    std::string settings, first, second;
+    REQUIRE(std::getline(lines, settings));
+    REQUIRE(std::getline(lines, first));
+    REQUIRE(std::getline(lines, second));
+    std::ofstream(part / "jobs.jsonl", std::ios::trunc) << settings << "\n" << first << "\n" << second << "\n";
+    fs::remove(part / "splits.csv");
+    const int rc = resume_ranks[0] ? run_ranks(resume_ranks, args + " --resume", part) : run(args + " --resume", part);
+    REQUIRE_MESSAGE(rc == 0, slurp(part.string() + ".log"));
+    CHECK_MESSAGE(slurp(part.string() + ".log").find("resuming: 2 of 5 jobs") != std::string::npos, slurp(part.string() + ".log"));
+    check_same_tables(dir.path() / "serial", part);
+  }
+}
+
+TEST_CASE("uci_regression under mpirun: a rank that fails ends every rank within seconds, with its message") {
+  wgtest::TempDir dir;
+  const std::string args = " --datasets synthetic --methods DE --epochs 2 --batch-size 4 --out '" +
+                           (dir.path() / "failing").string() + "'";
+  const fs::path out = dir.path() / "failing";
+  // Rank 1 alone is given a data folder that does not exist; rank 0 would wait for it in the job queue.
+  const std::string bin = "'" + std::string(WGFLOW_UCI_REGRESSION_BIN) + "' ";
+  const std::string mpmd = "-n 1 " + bin + "--data '" + synthetic_benchmark(dir).string() + "'" + args + " : -n 1 " +
+                           bin + "--data /nonexistent/uci" + args;
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = run_ranks(mpmd, "", out);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string log = slurp(out.string() + ".log");
+  CHECK_MESSAGE(rc != 0, log);
+  CHECK_MESSAGE(seconds < 30, seconds);
+  CHECK_MESSAGE(log.find("uci_regression: error: ") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("/nonexistent/uci") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("(rank 1 of 2)") != std::string::npos, log);
+  CHECK_FALSE(fs::exists(out / "splits.csv"));
+}
+#endif

@@ -1,0 +1,123 @@
+// DRLE steps over MPI ranks x TBB threads (issue 21): strong scaling (N fixed) and weak scaling (N per rank
+// fixed), with the time in the flow's collectives shown apart (ParticleFlow::communication_seconds). The
+// UCI setting of bench_flows: networks 8-50-1 (501 parameters), minibatches of 100 of 1000 synthetic
+// rows, float64; DRLE with the interaction in parameter space or in function space (100 kernel inputs),
+// median bandwidth.
+//
+//   mpirun -n R bench_distributed [--particles 1000,4000] [--space parameter|function|both]
+//                                 [--steps 20] [--threads T] [--weak]
+//
+// Rank 0 prints one line per configuration: the median step time over --steps steps (after 6 warm-up
+// steps), the mean time per step in collectives over the ranks, and its share. --weak multiplies each N by
+// the number of ranks.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <tbb/global_control.h>
+
+#include "bench/synthetic.hpp"
+#include "core/mpi_communicator.hpp"
+#include "flows/flows.hpp"
+#include "models/initializer.hpp"
+#include "models/likelihoods.hpp"
+#include "models/mlp.hpp"
+#include "models/network_potential.hpp"
+#include "models/prior.hpp"
+
+namespace {
+
+using namespace wgflow;
+
+struct Settings {
+  std::vector<std::size_t> particles{1000, 4000};
+  std::vector<std::string> spaces{"parameter", "function"};
+  std::size_t steps = 20, threads = 1;
+  bool weak = false;
+};
+
+Settings parse(int argc, char** argv) {
+  Settings s;
+  for (int a = 1; a < argc; ++a) {
+    const std::string flag = argv[a];
+    const auto value = [&]() -> std::string {
+      if (a + 1 >= argc) throw Error(flag + " needs a value");
+      return argv[++a];
+    };
+    if (flag == "--particles") {
+      s.particles.clear();
+      std::stringstream list(value());
+      for (std::string item; std::getline(list, item, ',');) s.particles.push_back(std::stoul(item));
+    } else if (flag == "--space") {
+      const std::string v = value();
+      if (v == "both") s.spaces = {"parameter", "function"};
+      else if (v == "parameter" || v == "function") s.spaces = {v};
+      else throw Error("--space: parameter, function or both, got " + v);
+    } else if (flag == "--steps") {
+      s.steps = std::stoul(value());
+    } else if (flag == "--threads") {
+      s.threads = std::stoul(value());
+    } else if (flag == "--weak") {
+      s.weak = true;
+    } else {
+      throw Error("unknown flag " + flag + " (see the top of bench/bench_distributed.cpp)");
+    }
+  }
+  if (s.steps == 0 || s.threads == 0) throw Error("--steps and --threads must be at least 1");
+  return s;
+}
+
+void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const Settings& s, std::size_t n,
+         const std::string& space) {
+  const std::size_t inputs = 8, hidden = 50, rows = 1000, kernel_points = 100;
+  const auto [X, Y] = bench::synthetic_regression<double>(rows, inputs, 1);
+  const Tensor<double> kernel_inputs = bench::synthetic_regression<double>(kernel_points, inputs, 2).first;
+  models::Mlp<double> net({.widths = {inputs, hidden, 1}});
+  models::NetworkPotential<double> potential(net, models::SquaredError<double>(), X, Y, {.batch_size = 100, .seed = 3});
+  const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
+  const auto prior = models::GaussianPrior<double>::from_initializer(init, net.layout());
+  flows::DrleSettings<double> settings{.lambda1 = 1e-3, .lambda2 = 1e-6, .eta = 0.01, .seed = 5};
+  if (space == "function") settings.model = &net, settings.kernel_inputs = kernel_inputs;
+  auto flow = flows::deep_repulsive_langevin_ensemble(potential, prior, init.sample<double>(net.layout(), n, 4), settings);
+  flow.distribute(comm);
+
+  for (int w = 0; w < 6; ++w) flow.step();  // past the median bandwidth's first steps
+  const double comm_before = flow.communication_seconds();
+  std::vector<double> times;
+  for (std::size_t t = 0; t < s.steps; ++t) {
+    world.barrier();
+    const auto start = std::chrono::steady_clock::now();
+    flow.step();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  const double comm_per_step = (flow.communication_seconds() - comm_before) / static_cast<double>(s.steps);
+  double comm_mean = 0;
+  for (double c : world.allgather_value(comm_per_step)) comm_mean += c / world.size();
+  if (world.rank() == 0)
+    std::printf("DRLE %-9s N %6zu  ranks %2d x threads %2zu  step %9.2f ms  collectives %8.2f ms (%4.1f %%)\n",
+                space.c_str(), n, world.size(), s.threads, median * 1e3, comm_mean * 1e3, 100 * comm_mean / median);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MpiSession mpi(argc, argv);
+  try {
+    const Settings s = parse(argc, argv);
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, s.threads);
+    const auto world = mpi.world();
+    for (const std::string& space : s.spaces)
+      for (std::size_t n : s.particles) run(*world, world, s, s.weak ? n * static_cast<std::size_t>(world->size()) : n, space);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_distributed: %s\n", e.what());
+    MpiSession::abort(1);
+  }
+}
