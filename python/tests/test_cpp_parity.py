@@ -1,0 +1,46 @@
+"""The same flow from Python and from C++: bit-identical particles, and checkpoints that cross over."""
+import numpy as np
+import pytest
+
+from conftest import reference_flow
+
+STEPS = 40
+
+
+@pytest.mark.parametrize("method", ["de", "dle"])
+def test_particles_bit_identical_to_cpp(cpp_reference, tmp_path, method):
+    expected = cpp_reference(method, tmp_path / "cpp", STEPS)
+    flow = reference_flow(method)
+    flow.run(STEPS)
+    assert flow.steps_taken == STEPS
+    assert np.array_equal(np.array(flow.particles), expected), "Python and C++ flows differ"
+
+
+@pytest.mark.parametrize("method", ["de", "dle"])
+def test_cpp_checkpoint_resumes_in_python(cpp_reference, tmp_path, method):
+    expected = cpp_reference(method, tmp_path / "cpp", STEPS)  # also saves cpp/half at STEPS / 2
+    flow = reference_flow(method)
+    flow.load_checkpoint(tmp_path / "cpp" / "half")
+    assert flow.steps_taken == STEPS // 2
+    flow.run(STEPS - flow.steps_taken)
+    assert np.array_equal(np.array(flow.particles), expected)
+
+
+@pytest.mark.parametrize("method", ["de", "dle"])
+def test_python_checkpoint_resumes_in_cpp(cpp_reference, tmp_path, method):
+    expected = cpp_reference(method, tmp_path / "cpp", STEPS)
+    flow = reference_flow(method)
+    flow.run(STEPS // 2)
+    flow.save_checkpoint(tmp_path / "py_half")
+    resumed = cpp_reference(method, tmp_path / "resumed", STEPS, resume=tmp_path / "py_half")
+    assert np.array_equal(resumed, expected)
+
+
+def test_checkpoint_of_another_flow_is_refused(tmp_path):
+    de = reference_flow("de")
+    de.run(2)
+    de.save_checkpoint(tmp_path / "de")
+    dle = reference_flow("dle")
+    import wgflow
+    with pytest.raises(wgflow.Error, match="checkpoint"):
+        dle.load_checkpoint(tmp_path / "de")

@@ -1,0 +1,105 @@
+"""Bad arrays, bad results from Python and diverging flows raise Python exceptions naming what is wrong,
+never crash."""
+import numpy as np
+import pytest
+
+import wgflow
+
+
+def test_bad_arrays_are_refused_with_names_and_shapes():
+    loss = wgflow.double_well(2)
+    with pytest.raises(wgflow.ShapeError, match=r"initial_particles: expected shape \(rows, 2\), got \(3, 1\)"):
+        wgflow.deep_ensemble(loss, np.zeros((3, 1)))
+    with pytest.raises(wgflow.ShapeError, match=r"initial_particles: expected a 2-D array, got shape \(2, 2, 2\)"):
+        wgflow.deep_ensemble(loss, np.zeros((2, 2, 2)))
+    with pytest.raises(wgflow.ShapeError, match="initial_particles: expected a real"):
+        wgflow.deep_ensemble(loss, np.array([["a", "b"]]))
+    with pytest.raises(wgflow.ShapeError, match="initial_particles"):
+        wgflow.deep_ensemble(loss, np.zeros((0, 2)))
+    flow = wgflow.deep_ensemble(loss, np.zeros((3, 2)))
+    with pytest.raises(wgflow.ShapeError, match=r"particles: expected shape \(3, 2\), got \(4, 2\)"):
+        flow.particles = np.zeros((4, 2))
+    with pytest.raises(wgflow.Error, match="not finite"):
+        wgflow.deep_ensemble(loss, np.array([[np.nan, 0.0]]))
+    with pytest.raises(wgflow.ShapeError, match="X and y"):
+        wgflow.NetworkPotential(np.zeros((5, 1)), np.zeros(4))
+    with pytest.raises(wgflow.Error, match="unknown"):
+        wgflow.NetworkPotential(np.zeros((5, 1)), np.zeros(5), likelihood="huber")
+
+
+def test_diverging_flow_raises_naming_step_particle_and_term():
+    # l(t) = -t^4: the gradient flow blows up in finite time
+    def explode(theta):
+        return -np.sum(theta**4, axis=1), -4 * theta**3
+
+    loss = wgflow.python_potential(explode, dim=1, name="quartic")
+    flow = wgflow.deep_ensemble(loss, np.array([[0.5], [3.0]]), eta=0.5)
+    with pytest.raises(wgflow.Error, match=r"DE: step \d+, particle 1") as info:
+        flow.run(100)
+    assert "potential energy" in str(info.value) or "not finite" in str(info.value)
+    # the built-in path: a huge step on the MLP
+    X = np.linspace(-1, 1, 20)
+    net = wgflow.NetworkPotential(X, 1e3 * X, hidden=[4], batch_size=20)
+    flow = wgflow.deep_ensemble(net, wgflow.Initializer.kaiming().sample(net, 3, seed=0), eta=1e3)
+    with pytest.raises(wgflow.Error, match=r"DE: step \d+, particle \d+"):
+        flow.run(100)
+
+
+def test_bad_python_results_raise():
+    def wrong_shape(theta):
+        return np.zeros(len(theta)), np.zeros((len(theta), 5))
+    flow = wgflow.deep_ensemble(wgflow.python_potential(wrong_shape, dim=2), np.zeros((3, 2)))
+    with pytest.raises(wgflow.Error, match=r"gradients must have shape \(3, 2\), got \(3, 5\)"):
+        flow.step()
+
+    def not_a_tuple(theta):
+        return 1.0
+    flow = wgflow.deep_ensemble(wgflow.python_potential(not_a_tuple, dim=2), np.zeros((3, 2)))
+    with pytest.raises(wgflow.Error, match="must return a tuple"):
+        flow.step()
+
+    def raises(theta):
+        raise ValueError("user bug")
+    flow = wgflow.deep_ensemble(wgflow.python_potential(raises, dim=2), np.zeros((3, 2)))
+    with pytest.raises(wgflow.Error, match="ValueError: user bug"):
+        flow.step()
+    assert flow.steps_taken == 0
+
+    def nan_gradient(theta):
+        return np.zeros(len(theta)), np.full_like(theta, np.nan)
+    flow = wgflow.deep_ensemble(wgflow.python_potential(nan_gradient, dim=2, name="nan"), np.zeros((3, 2)))
+    with pytest.raises(wgflow.Error, match=r"step 0, particle 0.*nan"):
+        flow.step()
+
+
+def test_callback_exception_propagates():
+    flow = wgflow.deep_ensemble(wgflow.double_well(), np.zeros((2, 1)))
+
+    def stop(f):
+        raise KeyError("from the callback")
+    with pytest.raises(KeyError, match="from the callback"):
+        flow.run(5, stop)
+    assert flow.steps_taken == 1
+
+
+def test_bad_settings_raise():
+    prior = wgflow.GaussianPrior.isotropic(1, 1.0)
+    with pytest.raises(wgflow.Error, match="distance"):
+        wgflow.svgd(wgflow.double_well(), prior, prior.sample(3), distance="manhattan")
+    with pytest.raises(wgflow.Error, match="every"):
+        wgflow.deep_ensemble(wgflow.double_well(), prior.sample(3)).run(3, lambda f: None, every=0)
+    with pytest.raises(wgflow.Error, match="NetworkPotential"):
+        wgflow.deep_repulsive_langevin_ensemble(wgflow.double_well(), prior, prior.sample(3), kernel_inputs=[[0.0]])
+
+
+def test_ctrl_c_stops_a_long_run():
+    import os
+    import signal
+    import threading
+    flow = wgflow.deep_ensemble(wgflow.double_well(), np.zeros((2, 1)), eta=1e-6)
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        flow.run(10**9)
+    timer.join()
+    assert 0 < flow.steps_taken < 10**9
