@@ -181,7 +181,7 @@ int run(int argc, char** argv) {
     }, 500);
     // The mixture's class probabilities: the members' predictive probabilities averaged.
     const models::Likelihood<double>& likelihood = m.potential->likelihood();
-    write_particles(ex.path("particles_" + file_label(m.name) + ".npy"), m.flow,
+    write_particles(ex.path("particles_" + safe_file_name(m.name) + ".npy"), m.flow,
                     {{"model", mlp_json(net.spec())}, {"likelihood", likelihood.name()},
                      {"predicts", "the mean over members of each member's class probabilities"}});
     const auto on_test = flows::predict(net, likelihood, m.flow.gathered_particles(), test.X);

@@ -142,7 +142,7 @@ int run(int argc, char** argv) {
       progress.update(f.steps_taken(), potential.loss_on(std::span<const double>(p.data(), net.num_params()), X, Y));
       return true;
     }, 500);
-    write_particles(ex.path("particles_" + file_label(names[r]) + ".npy"), runs[r],
+    write_particles(ex.path("particles_" + safe_file_name(names[r]) + ".npy"), runs[r],
                     {{"model", mlp_json(net.spec())},
                      {"input_scale", input_scale},
                      {"inputs", "the network's input is input_scale * x, x as in data.csv and predictions.csv"},

@@ -49,8 +49,11 @@ void transpose_into(const T* src, std::size_t rows, std::size_t cols, T* dst) {
   }
 }
 
+// Appended piece by piece: GCC 12 reports a false -Wrestrict for "literal" + std::string&& (its bug 105329).
 inline std::string slice_string(std::size_t begin, std::size_t end) {
-  return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+  std::string s = "[";
+  s.append(std::to_string(begin)).append(", ").append(std::to_string(end)).append(")");
+  return s;
 }
 
 }  // namespace detail

@@ -41,6 +41,18 @@ inline IoError io_error(const std::string& what, const std::filesystem::path& pa
   return IoError("cannot " + what + " " + path.string() + ": " + std::strerror(errnum));
 }
 
+// A label as one plain file or folder name: "DE robust" -> "DE_robust" (characters outside
+// [A-Za-z0-9._-] become '_'), e.g. particles_<label>.npy or a flow's checkpoint folder.
+inline std::string safe_file_name(const std::string& label) {
+  std::string name = label;
+  for (char& c : name) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '-' || c == '_';
+    if (!safe) c = '_';
+  }
+  return name;
+}
+
 class AtomicFile {
  public:
   explicit AtomicFile(std::filesystem::path target)

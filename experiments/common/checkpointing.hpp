@@ -129,13 +129,7 @@ class Checkpoints {
   static std::string folder_name(const std::string& tag) {
     if (tag.empty() || tag[0] == '.')
       throw Error("checkpointing: the flow tag '" + tag + "' must be non-empty and not start with '.'");
-    std::string name = tag;
-    for (char& c : name) {
-      const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '-' || c == '_';
-      if (!safe) c = '_';
-    }
-    return name;
+    return safe_file_name(tag);
   }
 
   std::filesystem::path claim(const std::string& tag) {

@@ -31,18 +31,6 @@
 
 namespace wgflow::experiments {
 
-// The file name part for a flow's label: "DE robust" -> "DE_robust" (characters outside [A-Za-z0-9._-]
-// become '_'), so that particles_<label>.npy is one plain file name.
-inline std::string file_label(const std::string& label) {
-  std::string name = label;
-  for (char& c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                      c == '-' || c == '_';
-    if (!safe) c = '_';
-  }
-  return name;
-}
-
 // What an MLP's layout.json says of the network (models/mlp.hpp): layer l maps h to
 // act_l(h layer<l>.weight + layer<l>.bias), the hidden activation on every layer but the last.
 inline nlohmann::json mlp_json(const models::MlpSpec& spec) {

@@ -35,8 +35,8 @@ class PythonPotential final : public models::Potential<double> {
   std::size_t dim() const override { return dim_; }
   const std::string& name() const { return name_; }
 
-  // Calls fn on the N x J particles (the GIL must be held); writes l into values (N) and adds
-  // scale * grad l into gradient (N x J) (or overwrites it when `add` is false). Throws wgflow::Error naming
+  // Calls fn on the N x J particles (the GIL must be held); writes l into values (N) and adds grad l
+  // into gradient (N x J) (or overwrites it when `add` is false). Throws wgflow::Error naming
   // the potential for a Python exception or a result of the wrong shape.
   void evaluate(const Tensor<double>& particles, std::span<double> values, Tensor<double>& gradient, bool add) const;
 
