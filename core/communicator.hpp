@@ -8,6 +8,7 @@
 // Two implementations: single_process() (R = 1, no MPI: every call is a copy) and MpiCommunicator
 // (core/mpi_communicator.hpp, where wgflow is built with MPI). Collectives are called from one thread per
 // rank (the one that calls step()), in the same order on every rank.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -19,22 +20,9 @@
 #include <vector>
 
 #include "errors.hpp"
+#include "row_block.hpp"
 
 namespace wgflow {
-
-// Which rows of N a rank owns: contiguous blocks in rank order, sizes differing by at most one, the first
-// N mod R ranks one larger. The same N and R give the same blocks everywhere.
-struct RowBlock {
-  std::size_t begin = 0, end = 0;
-  std::size_t size() const { return end - begin; }
-
-  static RowBlock of(std::size_t n, int rank, int ranks) {
-    const std::size_t r = static_cast<std::size_t>(rank), R = static_cast<std::size_t>(ranks);
-    const std::size_t base = n / R, extra = n % R;
-    const std::size_t begin = r * base + (r < extra ? r : extra);
-    return {begin, begin + base + (r < extra ? 1 : 0)};
-  }
-};
 
 class Communicator {
  public:
@@ -75,6 +63,10 @@ class Communicator {
 
   bool single() const { return size() == 1; }
 
+  // Seconds spent in the collectives below (allgather_rows, allgather_value, broadcast), waiting for the
+  // other ranks included: what a flow reports as its communication (ParticleFlow::communication_seconds).
+  double collective_seconds() const { return collective_seconds_; }
+
   // Row blocks of an N x cols row-major matrix: each rank's own rows in, the whole matrix out.
   template <class T>
   void allgather_rows(const T* own, T* all, std::size_t n, std::size_t cols) {
@@ -82,6 +74,7 @@ class Communicator {
     counts.resize(static_cast<std::size_t>(size()));
     for (int r = 0; r < size(); ++r) counts[static_cast<std::size_t>(r)] = RowBlock::of(n, r, size()).size() * cols * sizeof(T);
     const RowBlock mine = RowBlock::of(n, rank(), size());
+    const Timer timer(collective_seconds_);
     allgather_bytes(std::as_bytes(std::span<const T>(own, mine.size() * cols)),
                     std::as_writable_bytes(std::span<T>(all, n * cols)), counts);
   }
@@ -90,16 +83,27 @@ class Communicator {
   std::vector<T> allgather_value(const T& value) {
     std::vector<T> all(static_cast<std::size_t>(size()));
     counts_.assign(static_cast<std::size_t>(size()), sizeof(T));
+    const Timer timer(collective_seconds_);
     allgather_bytes(std::as_bytes(std::span<const T>(&value, 1)), std::as_writable_bytes(std::span<T>(all)), counts_);
     return all;
   }
   template <class T>
   void broadcast(std::span<T> data, int root) {
+    const Timer timer(collective_seconds_);
     broadcast_bytes(std::as_writable_bytes(data), root);
   }
 
  private:
+  // Adds the seconds of its lifetime to `total`.
+  struct Timer {
+    explicit Timer(double& total) : total(total) {}
+    ~Timer() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+    double& total;
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  };
+
   std::vector<std::size_t> counts_;
+  double collective_seconds_ = 0;
 };
 
 // R = 1: the plain process.
@@ -155,27 +159,47 @@ class SingleProcess final : public Communicator {
 
 inline std::shared_ptr<Communicator> single_process() { return std::make_shared<SingleProcess>(); }
 
+// An error that another rank raised, as every rank throws it (raise_from_rank): the message names that
+// rank, so that a second round of agreement (a term's collective error, then the step's) does not
+// attribute it twice.
+class RankError : public Error {
+ public:
+  RankError(const std::string& message, int origin, int ranks)
+      : Error(message + " (on rank " + std::to_string(origin) + " of " + std::to_string(ranks) + ")"),
+        message_(message), origin_(origin) {}
+  const std::string& message() const { return message_; }  // without the rank
+  int origin() const { return origin_; }
+
+ private:
+  std::string message_;
+  int origin_;
+};
+
 // Every rank throws rank `root`'s error message (a collective: every rank calls it with the same root).
-// `root` rethrows `own`, its exception; the others throw wgflow::Error with its message and where it came
+// `root` rethrows `own`, its exception; the others throw RankError with its message and where it came
 // from. So an error on one rank (a diverging particle, an unreadable file) ends the collective work of
 // all ranks, with that rank's words, instead of leaving them waiting.
 [[noreturn]] inline void raise_from_rank(Communicator& comm, int root, std::exception_ptr own) {
   std::string message;
+  std::uint64_t header[2] = {0, static_cast<std::uint64_t>(root)};  // length, the rank it came from
   if (comm.rank() == root) {
     try {
       std::rethrow_exception(own);
+    } catch (const RankError& e) {
+      message = e.message();
+      header[1] = static_cast<std::uint64_t>(e.origin());
     } catch (const std::exception& e) {
       message = e.what();
     } catch (...) {
       message = "unknown error";
     }
+    header[0] = message.size();
   }
-  std::uint64_t length = message.size();
-  comm.broadcast(std::span<std::uint64_t>(&length, 1), root);
-  message.resize(length);
+  comm.broadcast(std::span<std::uint64_t>(header, 2), root);
+  message.resize(header[0]);
   comm.broadcast(std::span<char>(message.data(), message.size()), root);
   if (comm.rank() == root) std::rethrow_exception(own);
-  throw Error(message + " (on rank " + std::to_string(root) + " of " + std::to_string(comm.size()) + ")");
+  throw RankError(message, static_cast<int>(header[1]), comm.size());
 }
 
 // Runs `work` on every rank and agrees on the outcome: if it threw on any rank, every rank throws the

@@ -66,6 +66,18 @@ inline std::size_t threads_for(std::size_t fmas) {
                   tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
 }
 
+// Runs `pr` (rows of a product of `m` rows, all of them when pr.m == m) down the path that gemm takes
+// for the whole product.
+template <class T>
+void run_path(const Product<T>& pr, std::size_t m) {
+  // One column or one row: the micro-kernel's NR-wide tile would be mostly padding.
+  if (pr.n == 1 || m == 1) return gemm_vector(pr);
+  // Depth one: an outer product, one vector update per row instead of one tile per MR x NR block.
+  if (pr.k == 1) return gemm_outer(pr);
+  if (m * pr.n * pr.k <= small_limit) return gemm_small(pr);
+  gemm_blocked(pr, threads_for(pr.m * pr.n * pr.k));
+}
+
 // C = beta C, where no product term remains (k == 0 or alpha == 0).
 template <class T>
 void scale(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
@@ -83,14 +95,27 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   if (m == 0 || n == 0) return;
   if (k == 0 || alpha == T(0)) return d::scale(m, n, beta, c, ldc);
 
-  const d::Product<T> pr{m, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};
-  // One column or one row: the micro-kernel's NR-wide tile would be mostly padding.
-  if (n == 1 || m == 1) return d::gemm_vector(pr);
-  // Depth one: an outer product, one vector update per row instead of one tile per MR x NR block.
-  if (k == 1) return d::gemm_outer(pr);
-  const std::size_t fmas = m * n * k;
-  if (fmas <= d::small_limit) return d::gemm_small(pr);
-  d::gemm_blocked(pr, d::threads_for(fmas));
+  gemm_detail::run_path(gemm_detail::Product<T>{m, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc}, m);
+}
+
+// Rows first_row .. first_row + rows - 1 of the m x n product C = alpha op(A) op(B) + beta C, equal bit
+// for bit to the entries gemm computes for the whole product: what one rank computes of a product whose
+// rows are split over ranks (flows/interaction_energy.hpp). `a` and `c` address op(A)'s and C's row
+// first_row (for a transposed A, column first_row of the stored matrix); B is whole. The path is chosen
+// by the whole product's shape, as gemm chooses it, and every path computes an entry the same way
+// wherever its row falls (core/gemm/micro_kernel.hpp), so a block of one row still gets the tile's bits.
+template <class T>
+void gemm_rows(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, std::size_t first_row,
+               std::size_t rows, T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c,
+               std::size_t ldc) {
+  namespace d = gemm_detail;
+  if (first_row > m || rows > m - first_row)
+    throw ShapeError("gemm_rows: rows " + std::to_string(first_row) + " .. " + std::to_string(first_row + rows) +
+                     " of a product with " + std::to_string(m) + " rows");
+  d::check_leading_dimensions(trans_a, trans_b, rows, n, k, lda, ldb, ldc);
+  if (rows == 0 || n == 0) return;
+  if (k == 0 || alpha == T(0)) return d::scale(rows, n, beta, c, ldc);
+  d::run_path(d::Product<T>{rows, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc}, m);
 }
 
 // The entries on and above the diagonal of C = alpha op(A) op(B) + beta C for a square n x n C: all that
@@ -103,8 +128,9 @@ void gemm_upper(bool trans_a, bool trans_b, std::size_t n, std::size_t k, T alph
                 const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   namespace d = gemm_detail;
   const std::size_t fmas = n * n * k;
-  // Below the blocked path's threshold a product is cheap, and the full one gives the same entries.
-  if (n <= 1 || k == 0 || alpha == T(0) || fmas <= d::small_limit)
+  // Below the blocked path's threshold a product is cheap, and the full one gives the same entries; so
+  // does a product of depth one, which gemm computes as an outer product (as gemm_rows does its rows).
+  if (n <= 1 || k <= 1 || alpha == T(0) || fmas <= d::small_limit)
     return gemm(trans_a, trans_b, n, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   d::check_leading_dimensions(trans_a, trans_b, n, n, k, lda, ldb, ldc);
   d::Product<T> pr{n, n, k, alpha, {a, lda, trans_a}, {b, ldb, trans_b}, beta, c, ldc};

@@ -28,9 +28,11 @@ namespace wgflow::flows {
 
 // Throws wgflow::Error if x (rows x cols, row-major) holds a NaN or an infinity. `row_name` names a row
 // ("particle", "member"); describe() returns the pair {who, quantity at fault} and is called only on
-// failure, so that a healthy step builds no string (steady-state steps allocate nothing).
+// failure, so that a healthy step builds no string (steady-state steps allocate nothing). Row i is
+// reported as first_row + i (a rank's rows of a flow over ranks).
 template <class T, class Describe>
-void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row_name, const Describe& describe) {
+void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row_name, const Describe& describe,
+                         std::size_t first_row = 0) {
   const std::size_t rows = x.shape()[0], cols = x.shape()[1];
   const T* p = x.data();
   T sum = 0;  // one branch-free pass: a NaN or an infinity anywhere makes the sum non-finite
@@ -41,7 +43,7 @@ void require_finite_rows(const Tensor<T>& x, std::uint64_t step, const char* row
       if (!std::isfinite(p[i * cols + j])) {
         const auto [who, what] = describe();
         std::ostringstream msg;
-        msg << who << ": step " << step << ", " << row_name << " " << i << ": " << what
+        msg << who << ": step " << step << ", " << row_name << " " << first_row + i << ": " << what
             << " is not finite (coordinate " << j << " = " << p[i * cols + j] << ")";
         throw Error(msg.str());
       }

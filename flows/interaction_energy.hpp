@@ -20,6 +20,13 @@
 // rule, whose state, the current h, lives here), the kernel slopes, one gradient-sum GEMM; the same
 // against the prior samples centred alike (N x M); the pullback to parameters. Beside it, as a
 // diagnostic, the V-statistic estimate of the energy from the kernel matrices the step has computed.
+//
+// Over ranks (reach collective, flows/term.hpp) a rank embeds its own n particles, gathers the N x E
+// features (in parameter space the N x J particles; in function space N x K outputs, not parameters),
+// and computes only its rows: n x N distances and kernels, n x M against the prior, its pullbacks. The
+// median bandwidth needs all N^2 distances, so the distance rows are gathered on the steps that estimate
+// it (the first five, under the reference's rule). Each row is bit for bit the one process's
+// (core/gemm.hpp's gemm_rows), so the particles are too, for any number of ranks.
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -73,37 +80,47 @@ class InteractionEnergy final : public Term<T> {
     embed_prior_samples();
   }
 
+  Reach reach() const override { return Reach::collective; }
+
   // Every intermediate matrix is a member, resized only when N changes, so that a step in parameter
   // space allocates nothing once the first step has sized them (tests/flows/test_steady_state_allocation.cpp).
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
-    const Tensor<T>& theta = context.particles;
+    const Tensor<T>& theta = context.particles;  // this rank's rows (all N in one process)
+    const RowBlock rows = context.rows();
+    const bool whole = rows.size() == context.ensemble_size();
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
-    space_->embed_into(theta, features_);
-    centre_into(features_, s_.distance, x_);
-    pairwise_squared_distances_into(x_, d2_xx_);
-    const T h = s_.bandwidth.update(context.step, d2_xx_);
-    s_.kernel.evaluate_into(d2_xx_, h, k_xx_);
+    agree(context, [&] { space_->embed_into(theta, own_features_); });
+    centre_into(gather_rows(context, own_features_, all_features_), s_.distance, x_);
+    // One process computes the symmetric matrix's upper half and mirrors it; a rank its own rows whole.
+    if (whole) pairwise_squared_distances_into(x_, d2_xx_);
+    else pairwise_squared_distance_rows_into(x_, rows, d2_xx_);
+    const bool estimates = s_.bandwidth.estimates_at(context.step);
+    const T h = s_.bandwidth.update(context.step, estimates ? gather_rows(context, d2_xx_, d2_all_) : d2_xx_);
 
-    // lambda1 (1/N) sum_j grad_1 k(x_i, x_j)
-    detail::ensure_shape(feature_gradient_, x_.size(), x_.dim());
-    feature_gradient_.fill(T(0));
-    add_kernel_gradient_sums(k_xx_.slope, x_, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
+    agree(context, [&] {
+      s_.kernel.evaluate_into(d2_xx_, h, k_xx_);
+      // lambda1 (1/N) sum_j grad_1 k(x_i, x_j)
+      detail::ensure_shape(feature_gradient_, rows.size(), x_.dim());
+      feature_gradient_.fill(T(0));
+      add_kernel_gradient_sum_rows(k_xx_.slope, x_, rows, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
 
-    // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
-    if (attracts()) {
-      centre_like_into(prior_features_, x_, p_);
-      squared_distances_into(x_, p_, d2_xp_);
-      s_.kernel.evaluate_into(d2_xp_, h, k_xp_);
-      add_kernel_gradient_sums(k_xp_.slope, x_, p_, -lambda1 * psi / static_cast<T>(p_.size()), feature_gradient_);
-    }
+      // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
+      if (attracts()) {
+        centre_like_into(prior_features_, x_, p_);
+        squared_distance_rows_into(x_, rows, p_, d2_xp_);
+        s_.kernel.evaluate_into(d2_xp_, h, k_xp_);
+        add_kernel_gradient_sum_rows(k_xp_.slope, x_, rows, p_, -lambda1 * psi / static_cast<T>(p_.size()),
+                                     feature_gradient_);
+      }
 
-    space_->add_pullback(theta, feature_gradient_, gradient);
-    energy_ = energy_estimate(h);
+      space_->add_pullback(theta, feature_gradient_, gradient);
+      energy_ = energy_estimate(h);
+    });
   }
 
   // (lambda1/2) [mean k(x_i, x_j) - 2 psi mean k(x_i, p_m) + psi mean k(p_m, p_m')] at the particles of the
   // last add_gradient: at psi = 1 the V-statistic estimate of (lambda1/2) MMD^2 between the particles and
-  // the prior samples.
+  // the prior samples. Over ranks the means over i are over this rank's rows (the flow combines them).
   std::optional<T> energy() const override { return energy_; }
 
   // The state beyond the settings: the bandwidth (frozen after the median rule's first steps) and the
@@ -159,12 +176,14 @@ class InteractionEnergy final : public Term<T> {
   KernelMatrices<T> k_pp_;    // M x M, evaluated when h changes
   T prior_mean_ = 0, prior_mean_h_ = 0;
   std::optional<T> energy_;
-  // Per-step buffers, resized only when N changes.
-  Tensor<T> features_;                 // N x E: f(theta_i)
+  // Per-step buffers, resized only when N changes; n is this rank's rows (N in one process).
+  Tensor<T> own_features_;             // n x E: f(theta_i)
+  Tensor<T> all_features_;             // N x E, gathered over ranks
   CentredPoints<T> x_, p_;             // the particles' features about their mean, the prior's about the same
-  Tensor<T> d2_xx_, d2_xp_;            // N x N, N x M
-  KernelMatrices<T> k_xx_, k_xp_;      // N x N, N x M
-  Tensor<T> feature_gradient_;         // N x E
+  Tensor<T> d2_xx_, d2_xp_;            // n x N, n x M
+  Tensor<T> d2_all_;                   // N x N, gathered over ranks while the bandwidth is estimated
+  KernelMatrices<T> k_xx_, k_xp_;      // n x N, n x M
+  Tensor<T> feature_gradient_;         // n x E
 };
 
 }  // namespace wgflow::flows

@@ -144,11 +144,24 @@ class RadialKernel {
 // c is x.scale(). Two passes: (2c weight s_i) u_i row by row, then -(2c weight) (s V)_i, one GEMM
 // accumulated into out.
 template <class T>
+void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
+                                  const CentredPoints<T>& y, T weight, Tensor<T>& out);
+
+template <class T>
 void add_kernel_gradient_sums(const Tensor<T>& slope, const CentredPoints<T>& x, const CentredPoints<T>& y, T weight,
                               Tensor<T>& out) {
+  add_kernel_gradient_sum_rows(slope, x, RowBlock::all(x.size()), y, weight, out);
+}
+
+// The same for the rows `rows` of x alone, bit for bit the whole computation's rows: slope and out have
+// rows.size() rows, row r standing for x_{rows.begin + r} (a rank's own particles, flows over ranks).
+template <class T>
+void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
+                                  const CentredPoints<T>& y, T weight, Tensor<T>& out) {
   const char* who = "add_kernel_gradient_sums";
   detail::check_same_frame(who, x, y);
-  const std::size_t n = x.size(), m = y.size(), d = x.dim();
+  detail::check_rows(who, x, rows);
+  const std::size_t n = rows.size(), m = y.size(), d = x.dim();
   if (slope.shape()[0] != n || slope.shape()[1] != m || out.shape()[0] != n || out.shape()[1] != d)
     throw ShapeError(std::string(who) + ": X is " + shape_string({n, d}) + ", Y is " + shape_string({m, d}) +
                      ", so the kernel slope must be " + shape_string({n, m}) + " and out " + shape_string({n, d}) +
@@ -156,7 +169,7 @@ void add_kernel_gradient_sums(const Tensor<T>& slope, const CentredPoints<T>& x,
                      shape_string({out.shape()[0], out.shape()[1]}));
   if (n == 0 || m == 0 || d == 0) return;  // an empty sum (and no reductions over empty axes: UB in xtensor)
   const T a = 2 * x.scale() * weight;
-  const T* u = x.rows().data();
+  const T* u = x.rows().data() + rows.begin * d;
   for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       const T s_i = wgflow::row_sum(slope.data() + i * m, m, [](auto s) { return s; });
@@ -165,7 +178,8 @@ void add_kernel_gradient_sums(const Tensor<T>& slope, const CentredPoints<T>& x,
       for (std::size_t k = 0; k < d; ++k) o[k] += a * s_i * u_i[k];
     }
   });
-  wgflow::gemm<T>(false, false, n, d, m, -a, slope.data(), m, y.rows().data(), d, T(1), out.data(), d);
+  wgflow::gemm_rows<T>(false, false, x.size(), d, m, rows.begin, n, -a, slope.data(), m, y.rows().data(), d, T(1),
+                       out.data(), d);
 }
 
 // S as a new N x D matrix, for points as they are (row i: sum_j grad_1 k(x_i, y_j)).

@@ -24,13 +24,14 @@
 //
 // Over ranks (distribute(comm), core/communicator.hpp): each rank steps its contiguous block of rows with
 // TBB as above. Terms of reach own_rows (flows/term.hpp: the potential, the KL term, mean-field VI) see
-// only those rows; for the others the flow gathers all N particles once per step and keeps the rows of
-// theirs it owns. Noise streams are keyed by the global row, so the particles after T steps are the
+// only those rows; so do terms of reach collective (the interaction energy, SVGD), which gather what
+// they need from the other ranks themselves and run on the stepping thread, beside the other terms; for
+// terms of reach ensemble the flow gathers all N particles once per step and keeps the rows of theirs
+// it owns. Noise streams are keyed by the global row, so the particles after T steps are the
 // plain process's, bit for bit, for any number of ranks and threads. A step ends with one small
 // collective that carries the ranks' energies and whether any of them failed: an error on one rank (a
 // diverging particle) is thrown on every rank with that rank's message.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -111,7 +112,7 @@ class ParticleFlow {
   template <class TermT>
   TermT& add(std::unique_ptr<TermT> term) {
     if (!term) throw Error(name_ + ": add(): null term");
-    if (comm_ && term->reach() == Reach::ensemble)
+    if (comm_ && term->reach() != Reach::own_rows)
       term->attach(gathered_particles());  // a collective: add terms on every rank alike
     else
       term->attach(particles_);
@@ -159,7 +160,8 @@ class ParticleFlow {
     return all;
   }
   const std::shared_ptr<Communicator>& communicator() const { return comm_; }
-  // Seconds this rank spent in the flow's collectives (waiting for other ranks included), over all steps.
+  // Seconds this rank spent in collectives during its steps, the flow's and its terms' (waiting for other
+  // ranks included).
   double communication_seconds() const { return communication_seconds_; }
   std::size_t dim() const { return particles_.shape()[1]; }
   std::uint64_t seed() const { return seed_; }
@@ -213,6 +215,7 @@ class ParticleFlow {
   // One step, t -> t + 1 (the algorithm at the top of this file).
   void step() {
     const std::uint64_t t = steps_;
+    const double communicated = comm_ ? comm_->collective_seconds() : 0.0;
     if (comm_) gather_ensemble();
     try {
       for (auto& term : terms_) term->prepare(t);
@@ -224,7 +227,10 @@ class ParticleFlow {
       if (!comm_) throw;
       end_step_over_ranks(std::current_exception());
     }
-    if (comm_) end_step_over_ranks(nullptr);
+    if (comm_) {
+      end_step_over_ranks(nullptr);
+      communication_seconds_ += comm_->collective_seconds() - communicated;
+    }
     std::swap(particles_, next_);
     ++steps_;
   }
@@ -260,9 +266,10 @@ class ParticleFlow {
     }
     term_gradients_zero_ = false;
     if (noisy) resize(xi_, n, J);
-    const StepContext<T> own{t, particles_, seed_, first}, all{t, comm_ ? ensemble_ : particles_, seed_, 0};
+    const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_},
+        all{t, comm_ ? ensemble_ : particles_, seed_, 0};
     errors_.assign(K + (noisy ? 1 : 0), nullptr);
-    run_concurrently(errors_.size(), [&](std::size_t k) {
+    const auto evaluate = [&](std::size_t k) {
       try {
         if (k < K)
           // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
@@ -275,6 +282,19 @@ class ParticleFlow {
       } catch (...) {
         errors_[k] = std::current_exception();
       }
+    };
+    // Over ranks the collective terms take their turns on this thread (MPI is called from it alone, and
+    // in the same order on every rank) while the other terms and the noise run beside them: job 0 of
+    // run_concurrently runs on the calling thread.
+    jobs_.clear();
+    for (std::size_t k = 0; k < errors_.size(); ++k)
+      if (!(comm_ && k < K && terms_[k]->reach() == Reach::collective)) jobs_.push_back(k);
+    const bool collective = jobs_.size() < errors_.size();
+    run_concurrently(jobs_.size() + (collective ? 1 : 0), [&](std::size_t job) {
+      if (!collective) return evaluate(jobs_[job]);
+      if (job > 0) return evaluate(jobs_[job - 1]);
+      for (std::size_t k = 0; k < K; ++k)
+        if (terms_[k]->reach() == Reach::collective) evaluate(k);
     });
     for (const std::exception_ptr& e : errors_)  // the first term's error, whatever the threads did
       if (e) std::rethrow_exception(e);
@@ -335,15 +355,14 @@ class ParticleFlow {
     const bool needed = std::any_of(terms_.begin(), terms_.end(), [](const auto& term) { return term->reach() == Reach::ensemble; });
     if (!needed) return;
     resize(ensemble_, n_total_, dim());
-    const auto start = std::chrono::steady_clock::now();
     comm_->allgather_rows(particles_.data(), ensemble_.data(), n_total_, dim());
-    communication_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   // Over ranks, after a step: one collective with each rank's failure flag and its terms' energies and
   // mean losses. If any rank failed, every rank throws the first failing rank's message (that rank its
-  // own exception). Otherwise the energies are combined: a term of reach own_rows reports its rows'
-  // mean, weighed here by the rows, summed in rank order; one of reach ensemble the same on every rank.
+  // own exception). Otherwise the energies are combined: a term of reach own_rows or collective reports
+  // its rows' mean, weighed here by the rows, summed in rank order; one of reach ensemble the same on
+  // every rank.
   void end_step_over_ranks(std::exception_ptr error) {
     const std::size_t K = terms_.size(), width = 2 + 4 * K, R = static_cast<std::size_t>(comm_->size());
     std::vector<double>& mine = exchange_;
@@ -359,15 +378,13 @@ class ParticleFlow {
         mine[5 + 4 * k] = l ? static_cast<double>(*l) : 0.0;
       }
     exchange_all_.resize(width * R);
-    const auto start = std::chrono::steady_clock::now();
     comm_->allgather_rows(mine.data(), exchange_all_.data(), R, width);
-    communication_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (std::size_t r = 0; r < R; ++r)
       if (exchange_all_[r * width] != 0.0) raise_from_rank(*comm_, static_cast<int>(r), error);
     ranks_free_energy_ = T(0);
     ranks_mean_loss_.reset();
     for (std::size_t k = 0; k < K; ++k) {
-      const bool own = terms_[k]->reach() == Reach::own_rows;
+      const bool own = terms_[k]->reach() != Reach::ensemble;
       double energy = 0, loss = 0;
       bool has_energy = true, has_loss = true;
       for (std::size_t r = 0; r < R; ++r) {
@@ -429,6 +446,7 @@ class ParticleFlow {
   Tensor<T> xi_;                           // the step's standard normals, when there is noise
   Tensor<T> gradient_, delta_, next_;
   std::vector<std::exception_ptr> errors_;  // per term (and the noise): what it threw
+  std::vector<std::size_t> jobs_;           // the terms (and the noise) run concurrently with the collective ones
   RowFaults<T> gradient_faults_, update_faults_;
 };
 

@@ -28,6 +28,11 @@
 //   squared_distances_into(x, y, D);        // d^2(x_i, y_j), N x M
 //   pairwise_squared_distances_into(x, D);  // d^2(x_i, x_j), N x N, exactly symmetric
 //
+// Split by rows (a flow over ranks, each computing its own particles' rows against all N), the _rows
+// forms compute rows [rows.begin, rows.end) of the same matrices, bit for bit the whole matrix's rows:
+//   squared_distance_rows_into(x, rows, y, D);    // rows.size() x M
+//   pairwise_squared_distance_rows_into(x, rows, D);  // rows.size() x N
+//
 // A caller that does this every step keeps its CentredPoints and matrices and refills them with
 // centre_into, centre_like_into and the _into forms, which resize only when a shape changes (steady-state
 // steps allocate nothing). squared_distances(X, Y, convention) and pairwise_squared_distances(X,
@@ -42,6 +47,7 @@
 #include "../core/errors.hpp"
 #include "../core/gemm.hpp"
 #include "../core/parallel.hpp"
+#include "../core/row_block.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
@@ -133,6 +139,14 @@ void check_same_frame(const char* who, const CentredPoints<T>& x, const CentredP
                 "centre_like_into(Y, first, out) so that it shares the first's centre and convention");
 }
 
+// Rows of a point set, as the _rows functions take them.
+template <class T>
+void check_rows(const char* who, const CentredPoints<T>& x, RowBlock rows) {
+  if (rows.begin > rows.end || rows.end > x.size())
+    throw ShapeError(std::string(who) + ": rows " + std::to_string(rows.begin) + " .. " + std::to_string(rows.end) +
+                     " of " + std::to_string(x.size()) + " points");
+}
+
 // The passes over N x D and N x N matrices below run in parallel pieces of rows (or columns) when the
 // matrix is large (core/parallel.hpp's for_each_piece): with N = 1000 particles they are a tenth of an
 // interaction step, and serial they would hold a second thread idle.
@@ -208,18 +222,54 @@ CentredPoints<T> centred_like(const Tensor<T>& Y, const CentredPoints<T>& refere
 // D(i, j) = d^2(x_i, y_j) = max(0, (c |u_i|^2 + c |v_j|^2) - 2c u_i . v_j) for y centred like x; D is
 // resized to N x M only when its shape changes.
 template <class T>
+void squared_distance_rows_into(const CentredPoints<T>& x, RowBlock rows, const CentredPoints<T>& y, Tensor<T>& D);
+
+template <class T>
 void squared_distances_into(const CentredPoints<T>& x, const CentredPoints<T>& y, Tensor<T>& D) {
-  detail::check_same_frame("squared_distances_into", x, y);
-  const std::size_t n = x.size(), m = y.size(), d = x.dim();
+  squared_distance_rows_into(x, RowBlock::all(x.size()), y, D);
+}
+
+// Rows `rows` of squared_distances_into(x, y, D), bit for bit: D(r, j) = d^2(x_{rows.begin + r}, y_j),
+// rows.size() x M.
+template <class T>
+void squared_distance_rows_into(const CentredPoints<T>& x, RowBlock rows, const CentredPoints<T>& y, Tensor<T>& D) {
+  detail::check_same_frame("squared_distance_rows_into", x, y);
+  detail::check_rows("squared_distance_rows_into", x, rows);
+  const std::size_t n = rows.size(), m = y.size(), d = x.dim();
   detail::ensure_shape(D, n, m);
   if (n == 0 || m == 0) return;
-  const std::vector<T>&x2 = x.squared_norms(), &y2 = y.squared_norms();
+  const T* x2 = x.squared_norms().data() + rows.begin;
+  const std::vector<T>& y2 = y.squared_norms();
   T* p = D.data();
-  wgflow::gemm<T>(false, true, n, m, d, T(-2) * x.scale(), x.rows().data(), d, y.rows().data(), d, T(0), p, m);
+  wgflow::gemm_rows<T>(false, true, x.size(), m, d, rows.begin, n, T(-2) * x.scale(), x.rows().data() + rows.begin * d,
+                       d, y.rows().data(), d, T(0), p, m);
   for_each_piece(n, n * m, [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
       T* row = p + i * m;
       for (std::size_t j = 0; j < m; ++j) row[j] = std::max(T(0), (x2[i] + y2[j]) + row[j]);
+    }
+  });
+}
+
+// Rows `rows` of pairwise_squared_distances_into(x, D), bit for bit, rows.size() x N: the products are
+// gemm's entries, which gemm_upper's equal, and the sums commute exactly, so an entry below the diagonal
+// computed here is the mirrored one there. It costs the whole rows' multiply-adds (gemm_upper halves
+// them for the whole matrix): what a rank computes for its own particles when the flow is split.
+template <class T>
+void pairwise_squared_distance_rows_into(const CentredPoints<T>& x, RowBlock rows, Tensor<T>& D) {
+  detail::check_rows("pairwise_squared_distance_rows_into", x, rows);
+  const std::size_t n = x.size(), r = rows.size(), d = x.dim();
+  detail::ensure_shape(D, r, n);
+  if (r == 0) return;
+  const T* u = x.rows().data();
+  const std::vector<T>& x2 = x.squared_norms();
+  T* p = D.data();
+  wgflow::gemm_rows<T>(false, true, n, n, d, rows.begin, r, T(-2) * x.scale(), u + rows.begin * d, d, u, d, T(0), p, n);
+  for_each_piece(r, r * n, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t g = rows.begin + i;  // the global row
+      T* row = p + i * n;
+      for (std::size_t j = 0; j < n; ++j) row[j] = j == g ? T(0) : std::max(T(0), (x2[g] + x2[j]) + row[j]);
     }
   });
 }

@@ -21,7 +21,11 @@
 // With G = grad l / lambda - grad log p at every particle (N x J), K the kernel matrix and
 // S_i = sum_j grad_1 k(x_i, x_j) (grad_{x_j} k(x_j, x_i) = -grad_1 k(x_i, x_j) for a radial kernel):
 //   -phi* = (1/N) (K G + S),
-// two GEMMs in a fixed order: bit-identical for any thread count. The preset flows::svgd
+// two GEMMs in a fixed order: bit-identical for any thread count. Over ranks (reach collective,
+// flows/term.hpp) a rank evaluates G at its own particles, gathers the N particles and the N rows of G,
+// and computes its rows of K, K G and S (core/gemm.hpp's gemm_rows: the one process's bits); the
+// median bandwidth, re-estimated every step, needs every distance, so the n x N distance rows are
+// gathered too (N^2 numbers a step, against the N J of the particles). The preset flows::svgd
 // (flows/presets.hpp) pairs it with the optimiser: Sgd(eps) is x <- x + eps phi*; Liu & Wang used AdaGrad,
 // for which Adam is the nearest offered.
 #include <cmath>
@@ -81,18 +85,25 @@ class SvgdDirection final : public Term<T> {
 
   void prepare(std::uint64_t step) override { potential_.prepare(step); }
 
+  Reach reach() const override { return Reach::collective; }
+
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
-    const Tensor<T>& x = context.particles;
-    const std::size_t n = x.shape()[0], J = x.shape()[1];
-    const T inv_n = T(1) / static_cast<T>(n);
-    log_target_gradients(context);
-    centre_into(x, k_.distance, centred_);
-    pairwise_squared_distances_into(centred_, D2_);
-    const T h = k_.bandwidth.update(context.step, D2_);
-    k_.kernel.evaluate_into(D2_, h, km_);
-    // gradient += (1/N) K G, then += (1/N) S.
-    gemm<T>(false, false, n, J, n, inv_n, km_.k.data(), n, G_.data(), J, T(1), gradient.data(), J);
-    add_kernel_gradient_sums(km_.slope, centred_, centred_, inv_n, gradient);
+    const RowBlock rows = context.rows();
+    const std::size_t N = context.ensemble_size(), n = rows.size(), J = context.particles.shape()[1];
+    const T inv_n = T(1) / static_cast<T>(N);
+    agree(context, [&] { log_target_gradients(context); });
+    const Tensor<T>& G = gather_rows(context, G_, all_G_);
+    centre_into(gather_rows(context, context.particles, all_x_), k_.distance, centred_);
+    if (n == N) pairwise_squared_distances_into(centred_, D2_);
+    else pairwise_squared_distance_rows_into(centred_, rows, D2_);
+    const T h = k_.bandwidth.update(context.step,
+                                    k_.bandwidth.estimates_at(context.step) ? gather_rows(context, D2_, all_D2_) : D2_);
+    agree(context, [&] {
+      k_.kernel.evaluate_into(D2_, h, km_);
+      // gradient += (1/N) K G, then += (1/N) S.
+      gemm_rows<T>(false, false, N, J, N, rows.begin, n, inv_n, km_.k.data(), N, G.data(), J, T(1), gradient.data(), J);
+      add_kernel_gradient_sum_rows(km_.slope, centred_, rows, centred_, inv_n, gradient);
+    });
   }
 
   // The mean loss over the particles at the last step.
@@ -127,19 +138,21 @@ class SvgdDirection final : public Term<T> {
     });
     require_finite_rows(G_, context.step, "particle", [&] {
       return std::pair{name(), "the gradient of the potential and of the prior"};
-    });
+    }, context.first_row);
   }
 
   PotentialEnergy<T> potential_;  // evaluates l and grad l at every particle, in parallel
   Prior<T> prior_;
   T lambda_;
   SvgdKernel<T> k_;
-  // Per-step buffers, resized only when N changes: steady-state steps allocate nothing here.
-  Tensor<T> G_;
+  // Per-step buffers, resized only when N changes: steady-state steps allocate nothing here. n is this
+  // rank's rows (N in one process).
+  Tensor<T> G_;                       // n x J
   std::vector<T> grad_log_prior_;
-  Tensor<T> D2_;
-  KernelMatrices<T> km_;
-  CentredPoints<T> centred_;  // the particles about their mean row (flows/squared_distance.hpp)
+  Tensor<T> all_G_, all_x_, all_D2_;  // N x J, N x J, N x N: gathered over ranks
+  Tensor<T> D2_;                      // n x N
+  KernelMatrices<T> km_;              // n x N
+  CentredPoints<T> centred_;          // the N particles about their mean row (flows/squared_distance.hpp)
 };
 
 }  // namespace wgflow::flows

@@ -37,7 +37,9 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
+#include "../core/communicator.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
@@ -48,21 +50,53 @@ struct StepContext {
   std::uint64_t step;          // t, counted from 0
   const Tensor<T>& particles;  // n x J, the particles at time t whose gradient the term adds (row i =
                                // theta_{first_row + i}): all N of them, unless the flow is split over
-                               // ranks and the term's reach() is Reach::own_rows
+                               // ranks and the term's reach() is own_rows or collective
   std::uint64_t seed;          // the flow's seed: a term that draws (mean-field VI's reparameterised
                                // samples) uses Rng::stream(seed, first_row + i, t) for row i, the streams
                                // of the flow's own noise, which such a flow does not draw (D = 0)
   std::size_t first_row = 0;   // the global index of particles' row 0
+  Communicator* ranks = nullptr;  // for a term of reach collective in a flow over ranks: the ranks to
+                                  // gather from (null in one process, where particles are all N)
+  std::size_t total_rows = 0;     // N, over all ranks (0: particles' rows are all of them)
+
+  std::size_t ensemble_size() const { return total_rows != 0 ? total_rows : particles.shape()[0]; }
+  RowBlock rows() const { return {first_row, first_row + particles.shape()[0]}; }
 };
 
 // What a term needs when its flow is split over ranks (ParticleFlow::distribute, core/communicator.hpp).
-//   ensemble: the whole ensemble, every rank the same: particles are all N rows, and the term adds the
-//             gradient of all of them (the flow keeps its rank's rows). Right for any term, so it is the
-//             default: a term written without ranks in mind stays correct, if not faster on more ranks.
-//   own_rows: only the rank's own rows: a term whose gradient at particle i depends on theta_i alone
-//             (a potential, a prior, a member's Gaussian) and that draws from Rng::stream(seed,
-//             first_row + i, t); it then costs each rank only its share.
-enum class Reach { ensemble, own_rows };
+//   ensemble:   the whole ensemble, every rank the same: particles are all N rows, and the term adds the
+//               gradient of all of them (the flow keeps its rank's rows). Right for any term, so it is the
+//               default: a term written without ranks in mind stays correct, if not faster on more ranks.
+//   own_rows:   only the rank's own rows: a term whose gradient at particle i depends on theta_i alone
+//               (a potential, a prior, a member's Gaussian) and that draws from Rng::stream(seed,
+//               first_row + i, t); it then costs each rank only its share.
+//   collective: the rank's own rows, as own_rows, for a term whose gradient at particle i depends on the
+//               others (the interaction energy, SVGD): it gathers from the other ranks exactly what it
+//               needs (gather_rows below: features, distance rows while a bandwidth is estimated) and
+//               computes only its rows' gradient. Every rank calls its add_gradient at once, on the
+//               thread that steps the flow; before each collective it agrees with the others on whether
+//               its own part failed (agree below), so that an error on one rank cannot leave the others
+//               waiting.
+enum class Reach { ensemble, own_rows, collective };
+
+// For a term of reach collective: the N rows of which each rank holds its own `mine` (rows() of the
+// context), in global order. Gathered into `buffer` over ranks; in one process `mine` itself.
+template <class T>
+const Tensor<T>& gather_rows(const StepContext<T>& context, const Tensor<T>& mine, Tensor<T>& buffer) {
+  if (context.ranks == nullptr) return mine;
+  const std::size_t n = context.ensemble_size(), cols = mine.shape()[1];
+  if (buffer.shape()[0] != n || buffer.shape()[1] != cols) buffer.resize({n, cols});
+  context.ranks->allgather_rows(mine.data(), buffer.data(), n, cols);
+  return buffer;
+}
+
+// Runs a collective term's own computation and, over ranks, agrees on its outcome: if it threw on any
+// rank, every rank throws that rank's error (core/communicator.hpp's collectively).
+template <class T, class Work>
+void agree(const StepContext<T>& context, Work&& work) {
+  if (context.ranks == nullptr) return work();
+  collectively(*context.ranks, std::forward<Work>(work));
+}
 
 template <class T>
 class Term {
@@ -92,8 +126,8 @@ class Term {
   virtual T diffusion() const { return T(0); }
 
   // F_k at the particles of the last add_gradient (an estimate from the empirical measure), if the term
-  // can estimate one. For a term of reach own_rows it is the mean over its rows of per-particle values
-  // (the flow weighs the ranks' means by their rows).
+  // can estimate one. For a term of reach own_rows or collective it is the mean over its rows of
+  // per-particle values (the flow weighs the ranks' means by their rows).
   virtual std::optional<T> energy() const { return std::nullopt; }
 
   // The mean training loss (1/N) sum_i l(theta_i) at the last add_gradient, for a term that evaluates

@@ -251,6 +251,53 @@ TEST_CASE_TEMPLATE("gemm_upper: the entries on and above the diagonal, bit for b
       }
 }
 
+TEST_CASE_TEMPLATE("gemm_rows: any block of rows, bit for bit the whole product's rows, on every path", T, float,
+                   double) {
+  // Shapes for each path gemm picks: a column (n = 1, the vector path), depth one (the outer product),
+  // small products with narrow last columns, and blocked ones over two KC blocks (k = 389). Each is cut
+  // into the row blocks of 1 to 4 ranks and into single rows (a rank with one particle), which a
+  // path chosen by the block's own shape would compute differently.
+  const Case cases[] = {{false, false, 37, 1, 65, 1.5, 0.5, 1}, {true, false, 37, 1, 65, 1.5, 0.0, 0},
+                        {false, true, 41, 23, 1, -2.0, 1.0, 2}, {false, false, 29, 18, 31, 1.0, 0.0, 1},
+                        {false, true, 29, 50, 8, 0.5, 0.25, 0},  {true, true, 13, 6, 100, 1.0, 0.0, 3},
+                        {false, true, 157, 301, 389, 1.25, 0.75, 2}, {true, false, 211, 97, 389, -1.0, 0.0, 0}};
+  for (const Case& q : cases) {
+    CAPTURE(describe(q));
+    const Operands<T> fresh(q, 17);
+    Operands<T> full(q, 17);
+    full.run(q);
+    std::vector<std::pair<std::size_t, std::size_t>> blocks;  // (first row, rows)
+    for (std::size_t R = 1; R <= 4; ++R)
+      for (std::size_t r = 0; r < R; ++r) {
+        const std::size_t begin = r * q.m / R, end = (r + 1) * q.m / R;
+        blocks.emplace_back(begin, end - begin);
+      }
+    for (std::size_t i = 0; i < q.m; i += 5) blocks.emplace_back(i, 1);
+    for (const auto& [first, rows] : blocks) {
+      CAPTURE(first);
+      CAPTURE(rows);
+      Operands<T> x(q, 17);
+      const T* a = q.ta ? x.a.data() + first : x.a.data() + first * x.lda;
+      wgflow::gemm_rows<T>(q.ta, q.tb, q.m, q.n, q.k, first, rows, T(q.alpha), a, x.lda, x.b.data(), x.ldb, T(q.beta),
+                           x.c.data() + first * x.ldc, x.ldc);
+      std::size_t differing = 0, touched_outside = 0;
+      for (std::size_t i = 0; i < q.m; ++i)
+        for (std::size_t j = 0; j < x.ldc; ++j) {
+          const bool inside = i >= first && i < first + rows && j < q.n;
+          const T want = inside ? full.c[i * x.ldc + j] : fresh.c[i * x.ldc + j];
+          if (inside) differing += std::memcmp(&x.c[i * x.ldc + j], &want, sizeof(T)) != 0;
+          else touched_outside += std::memcmp(&x.c[i * x.ldc + j], &want, sizeof(T)) != 0;
+        }
+      CHECK(differing == 0);
+      CHECK(touched_outside == 0);
+    }
+  }
+  std::vector<double> a(6), b(6), c(6);
+  CHECK_THROWS_WITH_AS(wgflow::gemm_rows<double>(false, false, 3, 2, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0,
+                                                 c.data(), 2),
+                       doctest::Contains("rows 2 .. 4 of a product with 3 rows"), wgflow::ShapeError);
+}
+
 TEST_CASE_TEMPLATE("gemm_upper skips the tiles below the diagonal", T, float, double) {
   // beta == 0 and C poisoned with NaN: an entry far below the diagonal (further than any tile's
   // MR + NR reach) is never written, so it is still NaN; every entry on or above it is finite.

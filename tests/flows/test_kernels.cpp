@@ -282,3 +282,47 @@ TEST_CASE("distances and kernel gradient sums of many points are bitwise the sam
       CHECK(results[t][r] == results[0][r]);
     }
 }
+
+TEST_CASE("rows of distances and kernel gradient sums, as ranks compute them, are the whole matrices' rows bit for bit") {
+  // Sizes for both GEMM paths: 40 points of dimension 9 (small) and 300 of dimension 389 (blocked, the
+  // pairwise distances through gemm_upper and mirrored, two KC blocks); row blocks of 1 to 4 ranks and
+  // single rows.
+  for (const auto [n, d] : {std::pair<std::size_t, std::size_t>{40, 9}, {300, 389}}) {
+    CAPTURE(n);
+    const Tensor<double> X = normal_points(n, d, 21, 3.0), Y = normal_points(n / 2 + 3, d, 22, 3.0);
+    const auto x = fl::centred(X, DistanceConvention::mean);
+    const auto y = fl::centred_like(Y, x);
+    Tensor<double> D, C;
+    fl::pairwise_squared_distances_into(x, D);
+    fl::squared_distances_into(x, y, C);
+    const auto kd = RadialKernel<double>::rbf().evaluate(D, 0.9), kc = RadialKernel<double>::imq().evaluate(C, 0.9);
+    Tensor<double> S = xt::zeros<double>({n, d});
+    fl::add_kernel_gradient_sums(kd.slope, x, x, 0.5, S);
+    fl::add_kernel_gradient_sums(kc.slope, x, y, -0.25, S);
+
+    std::vector<wgflow::RowBlock> blocks;
+    for (int R = 1; R <= 4; ++R)
+      for (int r = 0; r < R; ++r) blocks.push_back(wgflow::RowBlock::of(n, r, R));
+    for (std::size_t i = 0; i < n; i += 7) blocks.push_back({i, i + 1});
+    for (const wgflow::RowBlock rows : blocks) {
+      CAPTURE(rows.begin);
+      CAPTURE(rows.end);
+      const auto whole_rows = [&](const Tensor<double>& M) {
+        return Tensor<double>(xt::view(M, xt::range(rows.begin, rows.end), xt::all()));
+      };
+      Tensor<double> d_rows, c_rows;
+      fl::pairwise_squared_distance_rows_into(x, rows, d_rows);
+      fl::squared_distance_rows_into(x, rows, y, c_rows);
+      CHECK(d_rows == whole_rows(D));
+      CHECK(c_rows == whole_rows(C));
+      Tensor<double> s_rows = xt::zeros<double>({rows.size(), d});
+      fl::add_kernel_gradient_sum_rows(whole_rows(kd.slope), x, rows, x, 0.5, s_rows);
+      fl::add_kernel_gradient_sum_rows(whole_rows(kc.slope), x, rows, y, -0.25, s_rows);
+      CHECK(s_rows == whole_rows(S));
+    }
+  }
+  Tensor<double> D;
+  CHECK_THROWS_WITH_AS(fl::pairwise_squared_distance_rows_into(fl::centred(normal_points(5, 2, 1), DistanceConvention::sum),
+                                                               wgflow::RowBlock{3, 7}, D),
+                       doctest::Contains("rows 3 .. 7 of 5 points"), wgflow::ShapeError);
+}

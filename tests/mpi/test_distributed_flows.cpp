@@ -152,6 +152,58 @@ TEST_CASE("a particle that diverges on one rank stops every rank with that rank'
   CHECK(message.find(plain_message) == 0);  // the failing rank's own; the others add where it came from
 }
 
+namespace {
+
+// A collective term (flows/term.hpp) whose own part fails at particle `bad` on the rank that holds it,
+// before the term gathers from the other ranks: the protocol must not leave them waiting in the gather.
+class FailingCollective final : public flows::Term<double> {
+ public:
+  FailingCollective(std::size_t bad, std::uint64_t when) : bad_(bad), when_(when) {}
+  std::string name() const override { return "failing collective"; }
+  flows::Reach reach() const override { return flows::Reach::collective; }
+  void add_gradient(const flows::StepContext<double>& ctx, Tensor<double>& gradient) override {
+    flows::agree(ctx, [&] {
+      if (ctx.step == when_ && bad_ >= ctx.rows().begin && bad_ < ctx.rows().end)
+        throw Error("failing collective: particle " + std::to_string(bad_) + " failed");
+    });
+    const Tensor<double>& all = flows::gather_rows(ctx, ctx.particles, all_);
+    REQUIRE(all.shape()[0] == ctx.ensemble_size());
+    gradient += 0.0 * xt::view(all, xt::range(ctx.rows().begin, ctx.rows().end), xt::all());
+  }
+
+ private:
+  std::size_t bad_;
+  std::uint64_t when_;
+  Tensor<double> all_;
+};
+
+}  // namespace
+
+TEST_CASE("a collective term failing on one rank ends every rank with that rank's message, named once") {
+  const std::size_t N = 13, bad = 12;  // the last rank's last particle
+  auto message_of = [&](bool distributed) {
+    auto loss = models::double_well<double>();
+    auto flow = flows::deep_ensemble(loss, wgtest::normal_particles(N, 1, 5), {.eta = 1e-2, .seed = 3});
+    flow.add(std::make_unique<FailingCollective>(bad, 4));
+    if (distributed) flow.distribute(wgtest::world);
+    std::string message;
+    try {
+      flow.run(10);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    return std::make_pair(message, flow.steps_taken());
+  };
+  const auto [plain_message, plain_steps] = message_of(false);
+  const auto [message, steps] = message_of(true);
+  REQUIRE(plain_message == "failing collective: particle 12 failed");
+  CHECK(plain_steps == 4);
+  CHECK(steps == 4);
+  const int R = wgtest::world->size();
+  CHECK(message == (R == 1 ? plain_message
+                           : plain_message + " (on rank " + std::to_string(R - 1) + " of " + std::to_string(R) + ")"));
+}
+
 TEST_CASE("ranks that start from different particles are refused") {
   auto loss = models::double_well<double>();
   auto flow = flows::deep_ensemble(loss, wgtest::normal_particles(6, 1, 1 + static_cast<std::uint64_t>(wgtest::world->rank())),
