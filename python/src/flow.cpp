@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -16,7 +17,10 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "flow.hpp"
+#include "core/random.hpp"
 #include "flows/flows.hpp"
+#include "flows/mean_field_vi.hpp"
+#include "flows/svgd.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
 #include "python_potential.hpp"
@@ -51,7 +55,7 @@ std::unique_ptr<flows::Term<double>> potential_term(const PotentialPtr& p) {
 }
 
 Flow wrap(ParticleFlow<double> flow, PotentialPtr potential) {
-  return Flow{std::move(potential), std::make_unique<ParticleFlow<double>>(std::move(flow))};
+  return Flow{std::move(potential), std::make_unique<ParticleFlow<double>>(std::move(flow)), std::nullopt};
 }
 
 // DE, DLE and DRLE of a Python potential: the presets' terms in the presets' order (flows/presets.hpp),
@@ -62,6 +66,39 @@ ParticleFlow<double> python_flow(const char* name, const PotentialPtr& p, Tensor
   flow.add(potential_term(p));
   flow.set_layout(flows::ParticleLayout::of(p->parameter_layout()));
   return flow;
+}
+
+// SVGD's and mean-field VI's terms evaluate the potential per particle: over a Python potential, wrapped
+// so that each step's points cross into Python in one call (BatchedPythonTerm).
+std::unique_ptr<flows::Term<double>> batched(const PotentialPtr& p, std::unique_ptr<flows::Term<double>> term,
+                                             BatchedPythonTerm::Points points) {
+  const PythonPotential* py_pot = python_potential(p);
+  if (!py_pot) return term;
+  return std::make_unique<BatchedPythonTerm>(*py_pot, std::move(term), std::move(points));
+}
+
+// SVGD asks for the potential at the particles themselves.
+void svgd_points(const flows::StepContext<double>& context, Tensor<double>& points) { points = context.particles; }
+
+// Mean-field VI asks, for member i, at its S draws mu + softplus(rho) eps, the eps from
+// Rng::stream(seed, first_row + i, t) in flows::MeanFieldGaussian's order and arithmetic
+// (flows/mean_field_vi.hpp): rows i S + s.
+BatchedPythonTerm::Points mean_field_points(std::size_t S) {
+  return [S](const flows::StepContext<double>& context, Tensor<double>& points) {
+    const Tensor<double>& state = context.particles;
+    const std::size_t n = state.shape()[0], J = state.shape()[1] / 2;
+    if (points.shape()[0] != n * S || points.shape()[1] != J) points = Tensor<double>::from_shape({n * S, J});
+    std::vector<double> sigma(J);
+    for (std::size_t i = 0; i < n; ++i) {
+      Rng rng = Rng::stream(context.seed, context.first_row + i, context.step);
+      const double* mu = &state(i, 0);
+      for (std::size_t j = 0; j < J; ++j) sigma[j] = flows::mean_field::softplus(state(i, J + j));
+      for (std::size_t s = 0; s < S; ++s) {
+        double* theta = &points(i * S + s, 0);
+        rng.for_each_normal<double>(J, [&](std::size_t j, double z) { theta[j] = mu[j] + sigma[j] * z; });
+      }
+    }
+  };
 }
 
 // Restores a snapshot into the flow through the flow's own particle buffer (the snapshot's particles,
@@ -111,6 +148,7 @@ void bind_flows(py::module_& m) {
       .def_property("particles",
           [](py::object self) { return view(self.cast<const Flow&>().flow->particles(), self); },
           [](Flow& f, const py::handle& value) {
+            const InUse in_use(f, "particles = ");
             auto& flow = *f.flow;
             Tensor<double> p = to_matrix(value, "particles", flow.dim());
             if (p.shape()[0] != flow.num_particles())
@@ -130,7 +168,10 @@ void bind_flows(py::module_& m) {
           "keeps the flow alive), but its values are current only until the next step(), run(), assignment or "
           "load_checkpoint (which write into it); copy it (np.array(flow.particles)) to keep them. Assigning an "
           "N x J array sets the particles (the optimiser state and step count are kept).")
-      .def_property_readonly("gradient", [](const Flow& f) { return copy(f.flow->gradient()); },
+      .def_property_readonly("gradient", [](Flow& f) {
+            const InUse in_use(f, "gradient");
+            return copy(f.flow->gradient());
+          },
                              "The total gradient of the last step (a copy)")
       .def_property_readonly("mean_loss", [](const Flow& f) { return f.flow->mean_loss(); },
                              "(1/N) sum_i l(theta_i) at the last step, or None before it")
@@ -142,17 +183,23 @@ void bind_flows(py::module_& m) {
             for (std::size_t k = 0; k < f.flow->num_terms(); ++k) names.push_back(f.flow->term(k).name());
             return names;
           })
-      .def("predictive_samples", [](const Flow& f, std::size_t per_member, std::uint64_t seed) {
+      .def("predictive_samples", [](Flow& f, std::size_t per_member, std::uint64_t seed) {
+            const InUse in_use(f, "predictive_samples");
             return copy(f.flow->predictive_samples(per_member, seed));
           }, py::arg("per_member") = 1, py::arg("seed") = 0,
           "Parameter vectors standing for Q: the particles (mean-field VI: per_member draws per member)")
-      .def("set_optimizer", [](Flow& f, flows::Optimizer<double> o) { f.flow->set_optimizer(std::move(o)); })
+      .def("set_optimizer", [](Flow& f, flows::Optimizer<double> o) {
+            const InUse in_use(f, "set_optimizer");
+            f.flow->set_optimizer(std::move(o));
+          })
       .def("step", [](Flow& f) {
+            const InUse in_use(f, "step");  // before the release: it ends after the GIL is back
             py::gil_scoped_release release;
             f.flow->step();
           }, "One Euler-Maruyama step. Raises wgflow.Error (naming step, particle and term) on divergence.")
       .def("run", [](py::object self, std::uint64_t n, py::object callback, std::uint64_t every) {
             Flow& f = self.cast<Flow&>();
+            const InUse in_use(f, "run");
             // Between steps, with the GIL: Ctrl-C (a pending signal) stops the run as KeyboardInterrupt, then
             // the user's callback. Without one, signals are looked at every 256 steps (a GIL round trip).
             const bool user = !callback.is_none();
@@ -167,11 +214,13 @@ void bind_flows(py::module_& m) {
             f.flow->run(n, cb, user ? every : std::max<std::uint64_t>(every, 256));
           }, py::arg("n"), py::arg("callback") = py::none(), py::arg("every") = 1,
           "n steps; callback(flow) after every `every` steps and the last; returning False stops early")
-      .def("save_checkpoint", [](const Flow& f, const std::filesystem::path& dir) {
+      .def("save_checkpoint", [](Flow& f, const std::filesystem::path& dir) {
+            const InUse in_use(f, "save_checkpoint");
             py::gil_scoped_release release;
             flows::save_checkpoint(*f.flow, dir);
           }, py::arg("dir"), "Saves the whole state (bit-exact resume) to the folder `dir`, atomically")
       .def("load_checkpoint", [](Flow& f, const std::filesystem::path& dir) {
+            const InUse in_use(f, "load_checkpoint");
             py::gil_scoped_release release;
             // flows::load_checkpoint, restoring through the flow's own buffer (restore_keeping_buffer).
             const flows::Snapshot<double> live = flows::CheckpointAccess::capture(*f.flow);
@@ -233,22 +282,43 @@ void bind_flows(py::module_& m) {
           flows::SvgdSettings<double> s{.lambda = lambda, .kernel = kernel, .bandwidth = bandwidth,
                                         .distance = distance_of(distance), .seed = seed};
           if (optimizer) s.optimizer = *optimizer;
-          return wrap(flows::svgd(*p, prior, initial(init, *p, "initial_particles"), std::move(s)), p);
+          Tensor<double> x = initial(init, *p, "initial_particles");
+          if (!python_potential(p)) return wrap(flows::svgd(*p, prior, std::move(x), std::move(s)), p);
+          // As the preset (flows/presets.hpp), its term batched.
+          ParticleFlow<double> flow("SVGD", std::move(x), std::move(s.optimizer), s.seed);
+          flow.add(batched(p, std::make_unique<flows::SvgdDirection<double>>(*p, prior, s.lambda,
+                                                                         flows::SvgdKernel<double>{s.kernel, s.bandwidth, s.distance}),
+                           svgd_points));
+          flow.set_layout(flows::ParticleLayout::of(p->parameter_layout()));
+          return wrap(std::move(flow), p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_particles"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("kernel") = K::rbf(), py::arg("bandwidth") = B::rolling_median(0.0), py::arg("distance") = "sum",
         py::arg("optimizer") = py::none(), py::arg("seed") = 0,
-        "SVGD towards pi ∝ exp(-l / lambda) p (default optimiser adam(1e-2)). A PythonPotential is called per particle here.");
+        "SVGD towards pi ∝ exp(-l / lambda) p (default optimiser adam(1e-2)). A PythonPotential is called once per step.");
   m.def("mean_field_vi", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda, std::size_t samples,
                             double initial_sd, std::optional<flows::Optimizer<double>> optimizer, std::uint64_t seed) {
           flows::MeanFieldVISettings<double> s{.lambda = lambda, .samples = samples, .initial_sd = initial_sd, .seed = seed};
           if (optimizer) s.optimizer = *optimizer;
-          return wrap(flows::mean_field_vi(*p, prior, initial(init, *p, "initial_means"), std::move(s)), p);
+          Tensor<double> means = initial(init, *p, "initial_means");
+          if (!python_potential(p)) return wrap(flows::mean_field_vi(*p, prior, means, std::move(s)), p);
+          // As the preset (flows/presets.hpp), its term batched.
+          ParticleFlow<double> flow("MFVI", flows::mean_field_initial_state(means, s.initial_sd), std::move(s.optimizer), s.seed);
+          flow.add(batched(p, std::make_unique<flows::MeanFieldGaussian<double>>(*p, prior, s.lambda, s.samples),
+                           mean_field_points(s.samples)));
+          flow.set_predictive_sampler(&flows::mean_field_samples<double>);
+          flow.set_layout(flows::ParticleLayout::mean_field(p->parameter_layout()));
+          return wrap(std::move(flow), p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_means"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("samples") = 1, py::arg("initial_sd") = 0.05, py::arg("optimizer") = py::none(), py::arg("seed") = 0,
         "Mean-field VI over N Gaussians; particles are rows [mu | rho] (N x 2J). Default optimiser adam(1e-3).");
-  m.def("mean_field_means", [](const Flow& f) { return copy(flows::mean_field_means(f.flow->particles())); });
-  m.def("mean_field_standard_deviations",
-        [](const Flow& f) { return copy(flows::mean_field_standard_deviations(f.flow->particles())); });
+  m.def("mean_field_means", [](Flow& f) {
+    const InUse in_use(f, "mean_field_means");
+    return copy(flows::mean_field_means(f.flow->particles()));
+  });
+  m.def("mean_field_standard_deviations", [](Flow& f) {
+    const InUse in_use(f, "mean_field_standard_deviations");
+    return copy(flows::mean_field_standard_deviations(f.flow->particles()));
+  });
 }
 
 }  // namespace wgflow::python

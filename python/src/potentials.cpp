@@ -1,4 +1,6 @@
 // Potentials (built-in toys, the MLP on data, Python callables), Gaussian priors and initialisers.
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <span>
 #include <string>
@@ -9,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
+#include "core/errors.hpp"
 #include "bindings.hpp"
 #include "models/analytic_potential.hpp"
 #include "models/initializer.hpp"
@@ -35,9 +38,31 @@ std::shared_ptr<const models::Likelihood<double>> make_likelihood(const std::str
               "\" (expected squared_error, gaussian_nll, gaussian_nll_learned_noise or softmax_cross_entropy)");
 }
 
+// The number of classes K of labels y in {0, ..., K-1}, which size the network's output layer: checked
+// here, since a negative, fractional, NaN or huge label cast to a size would be undefined or allocate an
+// absurd network before the loss could refuse it.
+std::size_t classes_of(const Tensor<double>& y) {
+  constexpr double most = 1 << 20;
+  if (y.shape()[1] != 1)
+    throw ShapeError("y: class labels must be one column, got shape (" + std::to_string(y.shape()[0]) + ", " +
+                     std::to_string(y.shape()[1]) + ")");
+  double top = 0;
+  for (std::size_t i = 0; i < y.shape()[0]; ++i) {
+    const double label = y(i, 0);
+    if (!(label >= 0 && label < most && label == std::floor(label)))
+      throw DataError("y: class labels must be integers in [0, 2^20), got y[" + std::to_string(i) + "] = " + std::to_string(label));
+    top = std::max(top, label);
+  }
+  return static_cast<std::size_t>(top) + 1;
+}
+
 // A layout from a potential (its named blocks) or a plain dimension (one block "theta").
 models::ParameterLayout layout_of(const py::handle& source) {
   if (py::isinstance<Potential>(source)) return source.cast<const Potential&>().parameter_layout();
+  // Checked here: pybind11's own cast would fail with "Unable to cast", naming neither argument nor value.
+  const bool integer = py::isinstance<py::int_>(source) && !py::isinstance<py::bool_>(source);
+  if (!integer || source.cast<py::int_>() < py::int_(1))
+    throw ShapeError("layout: expected a Potential or a positive dimension J, got " + std::string(py::repr(source)));
   models::ParameterLayout layout;
   layout.add("theta", Shape{1, source.cast<std::size_t>()});
   return layout;
@@ -98,10 +123,9 @@ void bind_potentials(py::module_& m) {
              Tensor<double> y = to_matrix(Y, "y", 0, true);
              if (x.shape()[0] != y.shape()[0])
                throw ShapeError("X and y: X has " + std::to_string(x.shape()[0]) + " rows, y " + std::to_string(y.shape()[0]));
+             if (x.shape()[0] == 0) throw ShapeError("X and y: no rows (need at least one data point)");
              auto lik = make_likelihood(likelihood, sigma);
-             const std::size_t outputs = lik->task() == models::Task::classification
-                                             ? std::size_t(1) + static_cast<std::size_t>(*std::max_element(y.begin(), y.end()))
-                                             : y.shape()[1];
+             const std::size_t outputs = lik->task() == models::Task::classification ? classes_of(y) : y.shape()[1];
              std::vector<std::size_t> widths{x.shape()[1]};
              widths.insert(widths.end(), hidden.begin(), hidden.end());
              widths.push_back(outputs);

@@ -2,7 +2,9 @@
 #include "python_potential.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
+#include <string_view>
 
 #include <pybind11/numpy.h>
 
@@ -53,10 +55,58 @@ void PythonPotential::evaluate(const Tensor<double>& particles, std::span<double
   else std::copy(in, in + n * J, out);
 }
 
+namespace {
+
+std::size_t hash_of(const double* row, std::size_t J) {
+  return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(row), J * sizeof(double)));
+}
+
+}  // namespace
+
+void PointBatch::evaluate(const PythonPotential& potential) {
+  const std::size_t n = points_.shape()[0], J = points_.shape()[1];
+  values_.resize(n);
+  if (gradients_.shape() != points_.shape()) gradients_ = Tensor<double>::from_shape({n, J});
+  rows_.clear();  // first: a failed call below must leave no stale rows behind
+  potential.evaluate(points_, values_, gradients_, false);
+  rows_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) rows_.emplace(hash_of(points_.data() + i * J, J), i);
+}
+
+bool PointBatch::find(std::span<const double> theta, std::span<double> grad, double& value) const {
+  if (rows_.empty() || theta.size() != points_.shape()[1]) return false;
+  const std::size_t J = theta.size();
+  const auto [first, last] = rows_.equal_range(hash_of(theta.data(), J));
+  for (auto it = first; it != last; ++it) {
+    const std::size_t i = it->second;
+    if (std::memcmp(points_.data() + i * J, theta.data(), J * sizeof(double)) != 0) continue;
+    std::copy(gradients_.data() + i * J, gradients_.data() + (i + 1) * J, grad.begin());
+    value = values_[i];
+    return true;
+  }
+  return false;
+}
+
+void PythonPotential::hold(const PointBatch& batch) const {
+  std::unique_lock lock(batches_mutex_);
+  batches_.push_back(&batch);
+}
+
+void PythonPotential::release(const PointBatch& batch) const {
+  std::unique_lock lock(batches_mutex_);
+  std::erase(batches_, &batch);
+}
+
 double PythonPotential::value_and_gradient(std::span<const double> theta, std::span<double> grad) const {
   if (theta.size() != dim_ || grad.size() != dim_)
     throw ShapeError("python potential \"" + name_ + "\": theta has " + std::to_string(theta.size()) +
                      " entries, the potential's dim is " + std::to_string(dim_));
+  {
+    std::shared_lock lock(batches_mutex_);
+    double value;
+    for (const PointBatch* b : batches_)
+      if (b->find(theta, grad, value)) return value;
+  }
   Tensor<double> one = Tensor<double>::from_shape({1, dim_});
   std::copy(theta.begin(), theta.end(), one.data());
   Tensor<double> g = Tensor<double>::from_shape({1, dim_});
@@ -82,6 +132,22 @@ void PythonPotentialTerm::add_gradient(const flows::StepContext<double>& context
   }
   // F = int l dQ estimated by the empirical measure, summed in particle order (thread-count independent).
   energy_ = std::accumulate(values_.begin(), values_.end(), 0.0) / static_cast<double>(n);
+}
+
+void BatchedPythonTerm::add_gradient(const flows::StepContext<double>& context, Tensor<double>& gradient) {
+  points_(context, batch_.points());
+  {
+    py::gil_scoped_acquire gil;
+    batch_.evaluate(potential_);
+  }
+  // Released however the inner term ends: the batch must not be looked at once this frame is gone.
+  struct Hold {
+    const PythonPotential& p;
+    const PointBatch& b;
+    Hold(const PythonPotential& p, const PointBatch& b) : p(p), b(b) { p.hold(b); }
+    ~Hold() { p.release(b); }
+  } hold(potential_, batch_);
+  inner_->add_gradient(context, gradient);
 }
 
 }  // namespace wgflow::python

@@ -1,5 +1,5 @@
-// Predictions on numpy inputs, the gradient checker (any potential, a Python one included) and the UCI
-// loader.
+// Predictions on numpy inputs, the gradient checker (any potential, a Python one included), the UCI
+// loader, and wgflow's random streams (so that a script can draw the C++ programs' data).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -11,6 +11,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "core/random.hpp"
 #include "data/uci.hpp"
 #include "flow.hpp"
 #include "flows/potential_energy.hpp"
@@ -33,7 +34,8 @@ py::dict dataset(const data::Dataset& d) {
 }  // namespace
 
 void bind_tools(py::module_& m) {
-  m.def("predict", [](const Flow& f, const py::handle& X, std::size_t per_member, std::uint64_t seed) {
+  m.def("predict", [](Flow& f, const py::handle& X, std::size_t per_member, std::uint64_t seed) {
+          const InUse in_use(f, "predict");
           auto* net = dynamic_cast<const models::NetworkPotential<double>*>(f.potential.get());
           if (!net) throw Error("predict: the flow's potential is not a NetworkPotential (no network to predict with)");
           Tensor<double> x = to_matrix(X, "X", net->model().num_inputs(), net->model().num_inputs() == 1);
@@ -81,6 +83,15 @@ void bind_tools(py::module_& m) {
         "Checks the potential's gradient against finite differences of its own values at the N x J particles "
         "(flows::check_term_gradient on its potential energy); for a PythonPotential: the user's gradient "
         "against the user's values");
+
+  py::class_<Rng>(m, "Rng",
+      "wgflow's random streams (core/random.hpp: xoshiro256++, Box-Muller): the draws of the C++ programs, "
+      "for a script that reproduces one (Rng.stream(seed, i, 1) is experiments/regression_1d's point i)")
+      .def(py::init<std::uint64_t>(), py::arg("seed") = 0)
+      .def_static("stream", &Rng::stream, py::arg("seed"), py::arg("a"), py::arg("b") = 0,
+                  "The independent stream for (seed, a, b)")
+      .def("uniform", py::overload_cast<double, double>(&Rng::uniform), py::arg("lo") = 0.0, py::arg("hi") = 1.0)
+      .def("normal", &Rng::normal, "A standard normal (Box-Muller; every second call returns the kept variate)");
 
   m.def("load_uci", [](const std::filesystem::path& name_or_folder, std::size_t split, bool standardised) {
           data::uci::Split s;

@@ -1,5 +1,7 @@
 """Bad arrays, bad results from Python and diverging flows raise Python exceptions naming what is wrong,
 never crash."""
+import re
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,29 @@ def test_ctrl_c_stops_a_long_run():
         flow.run(10**9)
     timer.join()
     assert 0 < flow.steps_taken < 10**9
+
+
+def test_bad_class_labels_are_refused():
+    # The labels size the output layer: a bad one is refused before a network is built from it.
+    X = np.zeros((4, 1))
+    for labels, bad in (([0, 1, -1, 2], "y[2] = -1"), ([0, 1.5, 1, 0], "y[1] = 1.5"),
+                        ([0, np.nan, 1, 0], "y[1] = nan"), ([0, 1e15, 1, 0], "y[1] = 1000000000000000")):
+        with pytest.raises(wgflow.DataError, match=re.escape(bad)):
+            wgflow.NetworkPotential(X, labels, likelihood="softmax_cross_entropy")
+    with pytest.raises(wgflow.ShapeError, match=r"one column, got shape \(4, 2\)"):
+        wgflow.NetworkPotential(X, np.zeros((4, 2)), likelihood="softmax_cross_entropy")
+    with pytest.raises(wgflow.ShapeError, match="no rows"):
+        wgflow.NetworkPotential(np.zeros((0, 1)), np.zeros(0), likelihood="softmax_cross_entropy")
+    net = wgflow.NetworkPotential(X, [0, 2, 1, 2], hidden=[3], likelihood="softmax_cross_entropy")
+    assert net.num_model_params == (1 * 3 + 3) + (3 * 3 + 3)  # three classes: outputs 0, 1, 2
+
+
+def test_bad_layouts_are_refused_by_name():
+    rule = wgflow.Initializer.kaiming()
+    for bad in (-1, 0, 2.5, "3", None, True):
+        with pytest.raises(wgflow.ShapeError, match="layout: expected a Potential or a positive dimension J, got"):
+            rule.sample(bad, 2)
+        with pytest.raises(wgflow.ShapeError, match="layout"):
+            wgflow.GaussianPrior.from_initializer(rule, bad)
+    assert rule.sample(3, 2).shape == (2, 3)
+    assert wgflow.GaussianPrior.from_initializer(rule, wgflow.double_well(4)).dim == 4

@@ -3,6 +3,7 @@ flows running in Python threads neither deadlock nor serialise on the GIL's acco
 import threading
 
 import numpy as np
+import pytest
 
 import wgflow
 
@@ -42,3 +43,33 @@ def test_flows_in_python_threads():
         t.join()
     assert len(results) == 3
     assert np.array_equal(results[0], results[1]) and np.array_equal(results[1], results[2])
+
+
+def test_one_flow_used_from_two_threads_is_refused():
+    # While one thread steps a flow (the GIL released), another thread's step, predict or assignment
+    # would race on its buffers: refused, and the first run finishes undisturbed.
+    inside, resume = threading.Event(), threading.Event()
+
+    def waits(theta):
+        inside.set()
+        resume.wait(10)  # waits without the GIL
+        return quadratic(theta)
+
+    init = np.ones((4, 2))
+    flow = wgflow.deep_ensemble(wgflow.python_potential(waits, dim=2), init, eta=0.1)
+    worker = threading.Thread(target=flow.run, args=(3,))
+    worker.start()
+    try:
+        assert inside.wait(10)
+        for use in (flow.step, lambda: flow.run(1), lambda: setattr(flow, "particles", init),
+                    lambda: flow.predictive_samples(), lambda: flow.gradient):
+            with pytest.raises(wgflow.Error, match="another thread is using this flow"):
+                use()
+    finally:
+        resume.set()
+        worker.join()
+    assert flow.steps_taken == 3
+    assert np.allclose(flow.particles, init * 0.9**3)
+    # the same thread may nest: run's callback stepping the flow
+    flow.run(2, lambda f: f.step())
+    assert flow.steps_taken == 7

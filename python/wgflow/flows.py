@@ -11,9 +11,9 @@ def python_potential(fn=None, *, dim, name=None):
     """A potential written in Python, for every flow.
 
     fn(particles) receives all N x J particles at once (a float64 array, a fresh copy) and returns
-    (values, gradients): l(theta_i) of shape (N,) and grad l(theta_i) of shape (N, J). DE, DLE and DRLE
-    call it once per step (in one batch); SVGD and mean-field VI call it once per particle and step
-    (1 x J). Usable as a decorator: ``@python_potential(dim=2)``.
+    (values, gradients): l(theta_i) of shape (N,) and grad l(theta_i) of shape (N, J). Every flow calls it
+    once per step, in one batch: the N particles (mean-field VI: its N x S reparameterised draws).
+    Usable as a decorator: ``@python_potential(dim=2)``.
     """
     def wrap(f):
         return _wgflow.PythonPotential(f, dim, name or getattr(f, "__name__", "python"))
