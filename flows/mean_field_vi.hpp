@@ -20,7 +20,9 @@
 // In the integrator the "particles" are the members' rows [mu | rho] (N x 2J) and MeanFieldGaussian is
 // the one term, its gradient dL/d[mu | rho]; there is no noise (D = 0) and the optimiser (Adam by
 // default, flows/presets.hpp's mean_field_vi) acts elementwise. Member i draws eps from
-// Rng::stream(seed, i, t) and writes only its own row: bit-identical for any thread count. The flow's
+// Rng::stream(seed, i, t) and writes only its own row: bit-identical for any thread count. A potential
+// that prefers batches (Potential::prefers_batches) gets all N x S draws of a step in one call: they are
+// drawn first, from the same streams in the same order, so the result is bit-identical too. The flow's
 // predictive samples are draws from each member's Gaussian (mean_field_samples); means and standard
 // deviations are read off the rows by mean_field_means / mean_field_standard_deviations.
 #include <cmath>
@@ -55,6 +57,25 @@ T sigmoid(T x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std
 // softplus^{-1}(y) = log(e^y - 1) = y + log(1 - e^{-y}), y > 0.
 template <class T>
 T inverse_softplus(T y) { return y + std::log(-std::expm1(-y)); }
+
+// theta = mu + sigma eps for the next J normals of rng. One function for the per-draw and the batched
+// paths, so that their arithmetic (and the compiler's fusing of it) is the same bit for bit.
+template <class T>
+void draw(Rng& rng, const T* mu, const T* sigma, T* eps, T* theta, std::size_t J) {
+  rng.for_each_normal<T>(J, [&](std::size_t j, T z) {
+    eps[j] = z;
+    theta[j] = mu[j] + sigma[j] * eps[j];
+  });
+}
+
+// Adds a draw's g_s and g_s * eps_s to the sums over draws.
+template <class T>
+void accumulate(const T* grad, const T* eps, T* sum_g, T* sum_g_eps, std::size_t J) {
+  for (std::size_t j = 0; j < J; ++j) {
+    sum_g[j] += grad[j];
+    sum_g_eps[j] += grad[j] * eps[j];
+  }
+}
 
 }  // namespace mean_field
 
@@ -138,48 +159,26 @@ class MeanFieldGaussian final : public Term<T> {
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& state = context.particles;
     const std::size_t n = state.shape()[0], J = state.shape()[1] / 2, S = samples_;
-    const std::vector<T>& s2 = prior_.variances();
     // Each member's sigma, eps, theta, gradient and the sums over draws of grad and grad * eps: a row of
     // 6J per member, kept between steps so that a steady-state step allocates nothing
     // (tests/flows/test_steady_state_allocation.cpp). The sums are kept here, not in `gradient`, which
     // the term adds to (Term's contract).
     if (work_.shape()[0] != n || work_.shape()[1] != 6 * J) work_ = Tensor<T>::from_shape({n, 6 * J});
     if (objective_.shape()[0] != n) objective_ = Tensor<T>::from_shape({n, std::size_t{1}});
+    if (potential_->prefers_batches()) return add_gradient_batched(context, gradient);
     parallel_for_each_index(n, [&](std::size_t i) {
       Rng rng = Rng::stream(context.seed, context.first_row + i, context.step);
-      T* sigma = &work_(i, 0);
+      T* sigma = begin_member(state, i);
       T* eps = sigma + J;
       T* theta = eps + J;
       T* grad = theta + J;
-      T* sum_g = grad + J;         // sum_s g_s
-      T* sum_g_eps = sum_g + J;    // sum_s g_s * eps_s
-      const T* mu = &state(i, 0);
-      const T* rho = &state(i, J);
-      T* d_mu = &gradient(i, 0);
-      T* d_rho = &gradient(i, J);
-      for (std::size_t j = 0; j < J; ++j) sigma[j] = mean_field::softplus(rho[j]), sum_g[j] = 0, sum_g_eps[j] = 0;
       T loss = 0;
       for (std::size_t s = 0; s < S; ++s) {
-        rng.for_each_normal<T>(J, [&](std::size_t j, T z) {
-          eps[j] = z;
-          theta[j] = mu[j] + sigma[j] * eps[j];
-        });
+        mean_field::draw(rng, &state(i, 0), sigma, eps, theta, J);
         loss += potential_->value_and_gradient(std::span<const T>(theta, J), std::span<T>(grad, J));
-        for (std::size_t j = 0; j < J; ++j) {
-          sum_g[j] += grad[j];
-          sum_g_eps[j] += grad[j] * eps[j];
-        }
+        mean_field::accumulate(grad, eps, grad + J, grad + 2 * J, J);
       }
-      const T inv_S = T(1) / static_cast<T>(S);
-      T kl = 0;
-      for (std::size_t j = 0; j < J; ++j) {
-        kl += std::log(std::sqrt(s2[j]) / sigma[j]) + (sigma[j] * sigma[j] + mu[j] * mu[j]) / (2 * s2[j]) - T(0.5);
-        const T dL_dmu = sum_g[j] * inv_S + lambda_ * mu[j] / s2[j];
-        const T dL_dsigma = sum_g_eps[j] * inv_S + lambda_ * (sigma[j] / s2[j] - 1 / sigma[j]);
-        d_mu[j] += dL_dmu;
-        d_rho[j] += dL_dsigma * mean_field::sigmoid(rho[j]);
-      }
-      objective_(i, 0) = loss * inv_S + lambda_ * kl;
+      end_member(state, i, loss, gradient);
     });
   }
 
@@ -193,12 +192,77 @@ class MeanFieldGaussian final : public Term<T> {
   const Tensor<T>& objective() const { return objective_; }
 
  private:
+  // The members' draws for a potential that prefers batches: all N x S points first (row i S + s: member
+  // i's draw s, from member i's stream in the per-draw path's order), one call, then each member's sums in
+  // draw order as the per-draw path adds them.
+  void add_gradient_batched(const StepContext<T>& context, Tensor<T>& gradient) {
+    const Tensor<T>& state = context.particles;
+    const std::size_t n = state.shape()[0], J = state.shape()[1] / 2, S = samples_;
+    if (thetas_.shape()[0] != n * S || thetas_.shape()[1] != J) {
+      thetas_ = Tensor<T>::from_shape({n * S, J});
+      eps_ = Tensor<T>::from_shape({n * S, J});
+      grads_ = Tensor<T>::from_shape({n * S, J});
+      values_.resize(n * S);
+    }
+    parallel_for_each_index(n, [&](std::size_t i) {
+      Rng rng = Rng::stream(context.seed, context.first_row + i, context.step);
+      const T* sigma = begin_member(state, i);
+      for (std::size_t s = 0; s < S; ++s)
+        mean_field::draw(rng, &state(i, 0), sigma, &eps_(i * S + s, 0), &thetas_(i * S + s, 0), J);
+    });
+    potential_->values_and_gradients(thetas_, values_, grads_);
+    parallel_for_each_index(n, [&](std::size_t i) {
+      T* sum_g = &work_(i, 4 * J);
+      T loss = 0;
+      for (std::size_t s = 0; s < S; ++s) {
+        loss += values_[i * S + s];
+        mean_field::accumulate(&grads_(i * S + s, 0), &eps_(i * S + s, 0), sum_g, sum_g + J, J);
+      }
+      end_member(state, i, loss, gradient);
+    });
+  }
+
+  // Member i's sigma into its work row, its sums zeroed; returns sigma.
+  T* begin_member(const Tensor<T>& state, std::size_t i) {
+    const std::size_t J = state.shape()[1] / 2;
+    T* sigma = &work_(i, 0);
+    T* sum_g = sigma + 4 * J;  // sum_s g_s, then sum_s g_s * eps_s
+    for (std::size_t j = 0; j < J; ++j)
+      sigma[j] = mean_field::softplus(state(i, J + j)), sum_g[j] = 0, sum_g[J + j] = 0;
+    return sigma;
+  }
+
+  // Member i's objective and its gradient (added to its row of `gradient`) from the summed draws.
+  void end_member(const Tensor<T>& state, std::size_t i, T loss, Tensor<T>& gradient) {
+    const std::size_t J = state.shape()[1] / 2;
+    const std::vector<T>& s2 = prior_.variances();
+    const T* sigma = &work_(i, 0);
+    const T* sum_g = sigma + 4 * J;
+    const T* sum_g_eps = sum_g + J;
+    const T* mu = &state(i, 0);
+    const T* rho = &state(i, J);
+    T* d_mu = &gradient(i, 0);
+    T* d_rho = &gradient(i, J);
+    const T inv_S = T(1) / static_cast<T>(samples_);
+    T kl = 0;
+    for (std::size_t j = 0; j < J; ++j) {
+      kl += std::log(std::sqrt(s2[j]) / sigma[j]) + (sigma[j] * sigma[j] + mu[j] * mu[j]) / (2 * s2[j]) - T(0.5);
+      const T dL_dmu = sum_g[j] * inv_S + lambda_ * mu[j] / s2[j];
+      const T dL_dsigma = sum_g_eps[j] * inv_S + lambda_ * (sigma[j] / s2[j] - 1 / sigma[j]);
+      d_mu[j] += dL_dmu;
+      d_rho[j] += dL_dsigma * mean_field::sigmoid(rho[j]);
+    }
+    objective_(i, 0) = loss * inv_S + lambda_ * kl;
+  }
+
   models::Potential<T>* potential_;
   models::GaussianPrior<T> prior_;
   T lambda_;
   std::size_t samples_;
   Tensor<T> work_;  // N x 6J, each member's [sigma | eps | theta | grad | sum_g | sum_g_eps] during a step
   Tensor<T> objective_;
+  Tensor<T> thetas_, eps_, grads_;  // N S x J: the draws of a step, for a potential that prefers batches
+  std::vector<T> values_;
 };
 
 }  // namespace wgflow::flows

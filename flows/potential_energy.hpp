@@ -6,7 +6,9 @@
 // minibatch there, the same for all particles; terms sharing the potential then all see it), then
 // evaluates the N particles in parallel with TBB, each on its thread's tape (Potential's contract:
 // value_and_gradient is const and thread-safe). Each particle's row is written by one task, so the
-// gradient is bit-identical for any thread count.
+// gradient is bit-identical for any thread count. A potential that prefers batches
+// (Potential::prefers_batches: one written in Python, say) gets all N particles in one
+// values_and_gradients call instead.
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -44,6 +46,15 @@ class PotentialEnergy final : public Term<T> {
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
     gradients_.resize({n, J});
     values_.resize(n);
+    if (potential_.prefers_batches()) {
+      potential_.values_and_gradients(theta, values_, gradients_);
+      for_each_piece(n, n * J, [&](std::size_t i0, std::size_t i1) {
+        const T* g = gradients_.data();
+        T* out = gradient.data();
+        for (std::size_t k = i0 * J; k < i1 * J; ++k) out[k] += g[k];
+      });
+      return;
+    }
     parallel_for_each_index(n, [&](std::size_t i) {
       T* g = gradients_.data() + i * J;
       values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(g, J));

@@ -2,10 +2,21 @@
 // A potential is the training loss l(theta) of one particle: the function whose gradient drives every
 // flow. Networks with data and analytic toy losses implement the same interface, so any flow runs on
 // either.
+//
+// Flows ask for l one particle at a time by default (value_and_gradient, from many threads at once). A
+// potential that is cheaper for all particles at once -- one written in Python, which should cross into
+// the interpreter once per step, or a network evaluated on a GPU as one batch -- overrides
+// values_and_gradients and returns true from prefers_batches; the flows then hand it every point of a
+// step in one call (PotentialEnergy: the N particles; mean-field VI: the N x S draws) and the results are
+// the same as point by point, since each point's value and gradient are its own.
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/tensor.hpp"
 #include "parameter_layout.hpp"
 
 namespace wgflow::models {
@@ -35,6 +46,27 @@ class Potential {
   // Writes grad = d l / d theta at theta and returns l(theta) on the current minibatch.
   // Must be safe to call concurrently for different particles (use Tape<T>::local()).
   virtual T value_and_gradient(std::span<const T> theta, std::span<T> grad) const = 0;
+
+  // values[i] = l(theta_i) and row i of gradients = grad l(theta_i) for every row theta_i of the n x J
+  // thetas; values has n entries and gradients is n x J (the caller sizes both). By default the rows
+  // are evaluated in parallel through value_and_gradient, each by one task, so the result does not
+  // depend on the thread count. Thread-safety as value_and_gradient.
+  virtual void values_and_gradients(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients) const {
+    const std::size_t n = thetas.shape()[0], J = thetas.shape()[1];
+    if (values.size() != n || gradients.shape()[0] != n || gradients.shape()[1] != J)
+      throw ShapeError("values_and_gradients: thetas are " + shape_string({n, J}) + " but values have " +
+                       std::to_string(values.size()) + " entries and gradients are " +
+                       shape_string({gradients.shape()[0], gradients.shape()[1]}));
+    parallel_for_each_index(n, [&](std::size_t i) {
+      values[i] = value_and_gradient(std::span<const T>(thetas.data() + i * J, J),
+                                     std::span<T>(gradients.data() + i * J, J));
+    });
+  }
+
+  // Whether the flows should call values_and_gradients once for all of a step's points rather than
+  // value_and_gradient per point. False keeps the per-point path, which fuses each particle's evaluation
+  // with the use of its gradient in one task (no n x J pass afterwards).
+  virtual bool prefers_batches() const { return false; }
 };
 
 }  // namespace wgflow::models

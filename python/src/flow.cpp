@@ -1,6 +1,7 @@
 // Flow (step, run with a Python callback, particles in and out, checkpoints) and the five presets with
-// every setting as a keyword argument. The GIL is released whenever C++ runs: a Python potential's term
-// and a callback take it back when they need it.
+// every setting as a keyword argument, for built-in and Python potentials alike (a PythonPotential
+// prefers batches, so the presets' terms call it once per step). The GIL is released whenever C++ runs: a
+// Python potential and a callback take it back when they need it.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,13 +18,11 @@
 #include "arrays.hpp"
 #include "bindings.hpp"
 #include "flow.hpp"
-#include "core/random.hpp"
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
 #include "flows/svgd.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
-#include "python_potential.hpp"
 
 namespace wgflow::python {
 
@@ -46,59 +45,8 @@ flows::DistanceConvention distance_of(const std::string& s) {
   throw Error("distance: expected \"sum\" or \"mean\", got \"" + s + "\"");
 }
 
-const PythonPotential* python_potential(const PotentialPtr& p) { return dynamic_cast<const PythonPotential*>(p.get()); }
-
-// The potential-energy term of a flow: a Python potential's batched term, else the library's.
-std::unique_ptr<flows::Term<double>> potential_term(const PotentialPtr& p) {
-  if (const PythonPotential* py_pot = python_potential(p)) return std::make_unique<PythonPotentialTerm>(*py_pot);
-  return std::make_unique<flows::PotentialEnergy<double>>(*p);
-}
-
 Flow wrap(ParticleFlow<double> flow, PotentialPtr potential) {
   return Flow{std::move(potential), std::make_unique<ParticleFlow<double>>(std::move(flow)), std::nullopt};
-}
-
-// DE, DLE and DRLE of a Python potential: the presets' terms in the presets' order (flows/presets.hpp),
-// with the batched Python term in place of PotentialEnergy.
-ParticleFlow<double> python_flow(const char* name, const PotentialPtr& p, Tensor<double> init, double eta,
-                                 std::uint64_t seed) {
-  ParticleFlow<double> flow(name, std::move(init), flows::Sgd<double>{eta}, seed);
-  flow.add(potential_term(p));
-  flow.set_layout(flows::ParticleLayout::of(p->parameter_layout()));
-  return flow;
-}
-
-// SVGD's and mean-field VI's terms evaluate the potential per particle: over a Python potential, wrapped
-// so that each step's points cross into Python in one call (BatchedPythonTerm).
-std::unique_ptr<flows::Term<double>> batched(const PotentialPtr& p, std::unique_ptr<flows::Term<double>> term,
-                                             BatchedPythonTerm::Points points) {
-  const PythonPotential* py_pot = python_potential(p);
-  if (!py_pot) return term;
-  return std::make_unique<BatchedPythonTerm>(*py_pot, std::move(term), std::move(points));
-}
-
-// SVGD asks for the potential at the particles themselves.
-void svgd_points(const flows::StepContext<double>& context, Tensor<double>& points) { points = context.particles; }
-
-// Mean-field VI asks, for member i, at its S draws mu + softplus(rho) eps, the eps from
-// Rng::stream(seed, first_row + i, t) in flows::MeanFieldGaussian's order and arithmetic
-// (flows/mean_field_vi.hpp): rows i S + s.
-BatchedPythonTerm::Points mean_field_points(std::size_t S) {
-  return [S](const flows::StepContext<double>& context, Tensor<double>& points) {
-    const Tensor<double>& state = context.particles;
-    const std::size_t n = state.shape()[0], J = state.shape()[1] / 2;
-    if (points.shape()[0] != n * S || points.shape()[1] != J) points = Tensor<double>::from_shape({n * S, J});
-    std::vector<double> sigma(J);
-    for (std::size_t i = 0; i < n; ++i) {
-      Rng rng = Rng::stream(context.seed, context.first_row + i, context.step);
-      const double* mu = &state(i, 0);
-      for (std::size_t j = 0; j < J; ++j) sigma[j] = flows::mean_field::softplus(state(i, J + j));
-      for (std::size_t s = 0; s < S; ++s) {
-        double* theta = &points(i * S + s, 0);
-        rng.for_each_normal<double>(J, [&](std::size_t j, double z) { theta[j] = mu[j] + sigma[j] * z; });
-      }
-    }
-  };
 }
 
 // Restores a snapshot into the flow through the flow's own particle buffer (the snapshot's particles,
@@ -232,18 +180,13 @@ void bind_flows(py::module_& m) {
   // The presets: flows/presets.hpp's settings, one keyword argument each.
   m.def("deep_ensemble", [](PotentialPtr p, const py::handle& init, double eta, std::uint64_t seed) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          if (python_potential(p)) return wrap(python_flow("DE", p, std::move(x), eta, seed), p);
           return wrap(flows::deep_ensemble(*p, std::move(x), {.eta = eta, .seed = seed}), p);
         }, py::arg("potential"), py::arg("initial_particles"), py::kw_only(), py::arg("eta") = 1e-3, py::arg("seed") = 0,
         "DE: F = int l dQ, theta_i -= eta grad l(theta_i)");
   m.def("deep_langevin_ensemble", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda,
                                      double prior_gradient_scale, double eta, std::uint64_t seed) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          if (!python_potential(p))
-            return wrap(flows::deep_langevin_ensemble(*p, prior, std::move(x), {lambda, prior_gradient_scale, eta, seed}), p);
-          auto flow = python_flow("DLE", p, std::move(x), eta, seed);
-          flow.add(std::make_unique<flows::KlDivergence<double>>(prior, lambda, prior_gradient_scale));
-          return wrap(std::move(flow), p);
+          return wrap(flows::deep_langevin_ensemble(*p, prior, std::move(x), {lambda, prior_gradient_scale, eta, seed}), p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_particles"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("prior_gradient_scale") = 1.0, py::arg("eta") = 1e-3, py::arg("seed") = 0,
         "DLE: F = int l dQ + lambda KL(Q || P) (noise sqrt(2 lambda eta))");
@@ -260,16 +203,7 @@ void bind_flows(py::module_& m) {
             s.model = &net->model();
             s.kernel_inputs = to_matrix(kernel_inputs, "kernel_inputs", net->model().num_inputs(), true);
           }
-          if (!python_potential(p)) return wrap(flows::deep_repulsive_langevin_ensemble(*p, prior, std::move(x), s), p);
-          // As the preset, in parameter space (a Python potential has no network).
-          auto flow = python_flow("DRLE", p, std::move(x), eta, seed);
-          const std::size_t M = s.prior_attraction_scale == 0 ? 0 : s.prior_samples;
-          Tensor<double> samples = prior.sample(M, flows::prior_samples_seed(seed));
-          flows::InteractionSettings<double> is{s.lambda1, s.prior_attraction_scale, s.kernel, s.bandwidth, s.distance};
-          flow.add(std::make_unique<flows::InteractionEnergy<double>>(std::move(is), std::make_unique<flows::ParameterSpace<double>>(),
-                                                                      std::move(samples)));
-          flow.add(std::make_unique<flows::KlDivergence<double>>(prior, s.lambda2, s.prior_gradient_scale));
-          return wrap(std::move(flow), p);
+          return wrap(flows::deep_repulsive_langevin_ensemble(*p, prior, std::move(x), s), p);
         },
         py::arg("potential"), py::arg("prior"), py::arg("initial_particles"), py::kw_only(), py::arg("lambda1") = 1.0,
         py::arg("lambda2") = 1.0, py::arg("prior_gradient_scale") = 1.0, py::arg("prior_attraction_scale") = 1.0,
@@ -283,14 +217,7 @@ void bind_flows(py::module_& m) {
                                         .distance = distance_of(distance), .seed = seed};
           if (optimizer) s.optimizer = *optimizer;
           Tensor<double> x = initial(init, *p, "initial_particles");
-          if (!python_potential(p)) return wrap(flows::svgd(*p, prior, std::move(x), std::move(s)), p);
-          // As the preset (flows/presets.hpp), its term batched.
-          ParticleFlow<double> flow("SVGD", std::move(x), std::move(s.optimizer), s.seed);
-          flow.add(batched(p, std::make_unique<flows::SvgdDirection<double>>(*p, prior, s.lambda,
-                                                                         flows::SvgdKernel<double>{s.kernel, s.bandwidth, s.distance}),
-                           svgd_points));
-          flow.set_layout(flows::ParticleLayout::of(p->parameter_layout()));
-          return wrap(std::move(flow), p);
+          return wrap(flows::svgd(*p, prior, std::move(x), std::move(s)), p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_particles"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("kernel") = K::rbf(), py::arg("bandwidth") = B::rolling_median(0.0), py::arg("distance") = "sum",
         py::arg("optimizer") = py::none(), py::arg("seed") = 0,
@@ -300,14 +227,7 @@ void bind_flows(py::module_& m) {
           flows::MeanFieldVISettings<double> s{.lambda = lambda, .samples = samples, .initial_sd = initial_sd, .seed = seed};
           if (optimizer) s.optimizer = *optimizer;
           Tensor<double> means = initial(init, *p, "initial_means");
-          if (!python_potential(p)) return wrap(flows::mean_field_vi(*p, prior, means, std::move(s)), p);
-          // As the preset (flows/presets.hpp), its term batched.
-          ParticleFlow<double> flow("MFVI", flows::mean_field_initial_state(means, s.initial_sd), std::move(s.optimizer), s.seed);
-          flow.add(batched(p, std::make_unique<flows::MeanFieldGaussian<double>>(*p, prior, s.lambda, s.samples),
-                           mean_field_points(s.samples)));
-          flow.set_predictive_sampler(&flows::mean_field_samples<double>);
-          flow.set_layout(flows::ParticleLayout::mean_field(p->parameter_layout()));
-          return wrap(std::move(flow), p);
+          return wrap(flows::mean_field_vi(*p, prior, means, std::move(s)), p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_means"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("samples") = 1, py::arg("initial_sd") = 0.05, py::arg("optimizer") = py::none(), py::arg("seed") = 0,
         "Mean-field VI over N Gaussians; particles are rows [mu | rho] (N x 2J). Default optimiser adam(1e-3).");

@@ -18,7 +18,6 @@
 #include "flows/predict.hpp"
 #include "flows/term_check.hpp"
 #include "models/network_potential.hpp"
-#include "python_potential.hpp"
 
 namespace wgflow::python {
 
@@ -61,13 +60,11 @@ void bind_tools(py::module_& m) {
   m.def("check_gradient", [](std::shared_ptr<models::Potential<double>> p, const py::handle& particles, double step,
                              double tolerance, std::uint64_t at_step) {
           Tensor<double> x = to_matrix(particles, "particles", p->dim());
-          std::unique_ptr<flows::Term<double>> term;
-          if (auto* pp = dynamic_cast<const PythonPotential*>(p.get())) term = std::make_unique<PythonPotentialTerm>(*pp);
-          else term = std::make_unique<flows::PotentialEnergy<double>>(*p);
+          flows::PotentialEnergy<double> term(*p);
           flows::TermCheckReport r;
           {
             py::gil_scoped_release release;
-            r = flows::check_term_gradient(*term, x, {.step = step, .tolerance = tolerance, .at_step = at_step});
+            r = flows::check_term_gradient(term, x, {.step = step, .tolerance = tolerance, .at_step = at_step});
           }
           py::dict out;
           out["ok"] = r.ok();

@@ -88,8 +88,8 @@ def test_gradient_checker_on_builtin_potentials():
 
 
 def test_per_particle_flows_cross_once_per_step():
-    # SVGD's and mean-field VI's terms ask for one particle at a time; the Python potential is still
-    # called once per step, on all N particles (MFVI: all N x S draws).
+    # A Python potential prefers batches: SVGD's potential energy and mean-field VI's objective call it
+    # once per step, on all N particles (MFVI: all N x S draws).
     calls = []
 
     def fn(theta):

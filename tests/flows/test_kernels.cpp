@@ -287,7 +287,7 @@ TEST_CASE("rows of distances and kernel gradient sums, as ranks compute them, ar
   // Sizes for both GEMM paths: 40 points of dimension 9 (small) and 300 of dimension 389 (blocked, the
   // pairwise distances through gemm_upper and mirrored, two KC blocks); row blocks of 1 to 4 ranks and
   // single rows.
-  for (const auto [n, d] : {std::pair<std::size_t, std::size_t>{40, 9}, {300, 389}}) {
+  for (const auto& [n, d] : {std::pair<std::size_t, std::size_t>{40, 9}, {300, 389}}) {
     CAPTURE(n);
     const Tensor<double> X = normal_points(n, d, 21, 3.0), Y = normal_points(n / 2 + 3, d, 22, 3.0);
     const auto x = fl::centred(X, DistanceConvention::mean);
@@ -304,7 +304,7 @@ TEST_CASE("rows of distances and kernel gradient sums, as ranks compute them, ar
     for (int R = 1; R <= 4; ++R)
       for (int r = 0; r < R; ++r) blocks.push_back(wgflow::RowBlock::of(n, r, R));
     for (std::size_t i = 0; i < n; i += 7) blocks.push_back({i, i + 1});
-    for (const wgflow::RowBlock rows : blocks) {
+    for (const wgflow::RowBlock& rows : blocks) {
       CAPTURE(rows.begin);
       CAPTURE(rows.end);
       const auto whole_rows = [&](const Tensor<double>& M) {
