@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Runs wgflow's benchmarks and their PyTorch twins side by side and prints the ratios (issue 5).
+# Runs wgflow's benchmarks and their PyTorch twins side by side and prints the ratios, each figure's share
+# of the cores' peak multiply-add rate and the targets of issue 23 (bench/compare.py).
 #
 #   bench/run.sh [--threads N] [--min-time S] [--rounds R] [--quick] [--build DIR] [--out DIR] [--only NAME]
 #
-#   --threads N   threads for both sides (default: all cores); workload 2 (N = 100) is also run at 1 and 2
-#                 threads for the scaling target
-#   --min-time S  seconds of measurement per figure (default 1); --quick: 0.05 and 3 runs (a smoke test)
+#   --threads N   threads for both sides (default: all cores); the flow steps at N = 100 and 1000 are also
+#                 run at 1 and 2 threads (issue 23's targets 1-3)
+#   --min-time S  seconds of measurement per figure (default 1); --quick: 0.05 and 3 runs, random_batch
+#                 only up to N = 10^4 (a smoke test)
 #   --rounds R    measure everything R times over (default 1), each round wgflow then PyTorch per workload;
 #                 the tables give the median over rounds of each round's ratio, and its range
 #   --build DIR   meson build directory (default build-bench; configured if missing, release)
 #   --out DIR     where the JSON lines and the log go (default BUILD/bench-results/<date>)
 #   --only NAME   only the workloads whose name starts with NAME: a group (flow_step, mlp, interaction,
-#                 step/, gemm) or one workload (flow_step/DRLE)
+#                 step/, random_batch, gemm) or one workload (flow_step/DRLE)
 #
 # Without PyTorch the wgflow half still runs; install it with `scripts/install-deps.sh bench`
 # (Debian's python3-torch). The figures are medians; the machine's load is printed, since a loaded
@@ -26,16 +28,17 @@ rounds=1
 build=build-bench
 out=""
 only=""
+rb_particles=1000,10000,100000  # random_batch: N = 10^5 takes minutes and about 4 GB
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
     --min-time) min_time=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    --quick) min_time=0.05; min_runs=3; shift ;;
+    --quick) min_time=0.05; min_runs=3; rb_particles=1000,10000; shift ;;
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -54,12 +57,21 @@ only_for() { if [ -n "$only" ] && [[ "$only" == "$1"* ]]; then echo "$only"; els
 # The machine, stated beside every table.
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512vl|avx512bw)$' | sort -u | tr '\n' ' ')
-echo "Machine: $cpu; $(nproc) cores; SIMD: ${flags:-none}; threads used: $threads"
+family=$(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
+model=$(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
+echo "Machine: $cpu (CPU family $family model $model); $(nproc) cores; SIMD: ${flags:-none}; threads used: $threads"
 echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Results: $results"
+# The machine as one JSON line too, so that compare.py states it beside the figures.
+machine_json() {  # machine_json WHEN: the CPU, its family and model, cores, threads, load average
+  printf '{"workload": "machine", "when": "%s", "date": "%s", "cpu": "%s", "cpu_family": "%s", "cpu_model": "%s", "cores": %s, "threads": %s, "loadavg": "%s"}\n' \
+    "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${cpu//\"/}" "$family" "$model" "$(nproc)" "$threads" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$results"
+}
+machine_json before
 
 # Build the benchmark programs (release, -march=native: the project's defaults).
-targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction)
+targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction bench/bench_random_batch)
 grep -q 'bench/bench_gemm:' "$build/build.ninja" && targets+=(bench/bench_gemm) \
   || echo "OpenBLAS not found: no GEMM comparison (scripts/install-deps.sh bench installs libopenblas-dev)"
 ninja -C "$build" "${targets[@]}" > "$out/build.log"
@@ -88,9 +100,9 @@ peak() {  # the cores' peak FMA rate, on one thread and on all used: compare.py 
 measure() {  # one round of every workload asked for, between two peak probes: compare.py takes the best,
   peak       # so that another tenant's burst must cover both to lower it
   if wants flow_step; then
-    run_pair bench_flows "$threads" --particles 5,100 --only "$(only_for flow_step)"
-    for thr in 1 2; do  # workload 2 at 1 and 2 threads beside PyTorch
-      [ "$thr" = "$threads" ] || run_pair bench_flows "$thr" --particles 100 --only "$(only_for flow_step)"
+    run_pair bench_flows "$threads" --particles 5,100,1000 --only "$(only_for flow_step)"
+    for thr in 1 2; do  # N = 100 and 1000 at 1 and 2 threads beside PyTorch (share of peak, scaling)
+      [ "$thr" = "$threads" ] || run_pair bench_flows "$thr" --particles 100,1000 --only "$(only_for flow_step)"
     done
     # The 2-thread speedup target: alternating 1- and 2-thread blocks in one process.
     "$build/bench/bench_flows" --threads 2 --scaling --particles 100 --only "$(only_for flow_step)" \
@@ -99,6 +111,10 @@ measure() {  # one round of every workload asked for, between two peak probes: c
   wants mlp && run_pair bench_mlp "$threads" --only "$(only_for mlp)"
   wants interaction && run_pair bench_interaction "$threads" --only "$(only_for interaction)"
   wants step/ && run_pair bench_interaction "$threads" --only "$(only_for step/)"
+  if wants random_batch; then  # no PyTorch twin: the exact interaction beside it is the reference
+    "$build/bench/bench_random_batch" --threads "$threads" --particles "$rb_particles" "${common[@]}" \
+      --only "$(only_for random_batch)" | tee -a "$out/log.txt"
+  fi
   if wants gemm && [ -x "$build/bench/bench_gemm" ]; then
     for thr in 1 "$threads"; do
       "$build/bench/bench_gemm" --square --threads "$thr" --min-time "$min_time" --json "$results" | tee -a "$out/log.txt"
@@ -115,5 +131,6 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo "Load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_json after
 echo
 python3 bench/compare.py "$results" | tee "$out/summary.txt"

@@ -116,6 +116,9 @@ class Bandwidth {
 
   // The bandwidth in use (NaN for a median rule before its first estimate).
   T value() const { return h_; }
+  // The median rules' offset in log(N + offset) (0 for a fixed bandwidth): what an estimate of the median
+  // from a sample of the distances (flows/random_batch_interaction.hpp) keeps of the rule.
+  T offset() const { return offset_; }
   // Sets the state back to a saved value() (checkpoints, flows/checkpoint.hpp).
   void restore(T h) { h_ = h; }
 

@@ -24,7 +24,8 @@
 // the layout.
 //
 // DRLE's M prior samples are drawn once, from prior.sample(M, prior_samples_seed(seed)): a stream no
-// particle's noise uses.
+// particle's noise uses. Its interaction is the exact O(N^2) term unless interaction_batch = B > 0 asks for
+// the random-batch estimate (flows/random_batch_interaction.hpp), for N where N^2 is out of reach.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,6 +42,7 @@
 #include "particle_layout.hpp"
 #include "potential_energy.hpp"
 #include "prior.hpp"
+#include "random_batch_interaction.hpp"
 #include "svgd.hpp"
 #include "../models/model.hpp"
 #include "../models/potential.hpp"
@@ -78,6 +80,11 @@ struct DrleSettings {
   Tensor<T> kernel_inputs{};
   T eta = T(1e-3);
   std::uint64_t seed = 0;
+  // Beyond O(N^2) (flows/random_batch_interaction.hpp): 0 keeps the exact interaction; B >= 2 estimates
+  // it each step within random batches of B particles, each batch against B_p of the M prior samples
+  // (0: B_p = B), O(N (B + B_p)) per step. Last, so that positional initialisers up to seed still fit.
+  std::size_t interaction_batch = 0;
+  std::size_t interaction_prior_batch = 0;
 };
 
 template <class T>
@@ -141,7 +148,12 @@ ParticleFlow<T> deep_repulsive_langevin_ensemble(models::Potential<T>& potential
   const std::size_t m = s.prior_attraction_scale == T(0) ? 0 : s.prior_samples;
   Tensor<T> samples = prior.sample(m, prior_samples_seed(s.seed));
   InteractionSettings<T> interaction{s.lambda1, s.prior_attraction_scale, s.kernel, s.bandwidth, s.distance};
-  flow.add(std::make_unique<InteractionEnergy<T>>(std::move(interaction), std::move(space), std::move(samples)));
+  if (s.interaction_batch == 0)
+    flow.add(std::make_unique<InteractionEnergy<T>>(std::move(interaction), std::move(space), std::move(samples)));
+  else
+    flow.add(std::make_unique<RandomBatchInteraction<T>>(
+        std::move(interaction), RandomBatchSettings{.batch = s.interaction_batch, .prior_batch = s.interaction_prior_batch},
+        std::move(space), std::move(samples)));
 
   flow.add(std::make_unique<KlDivergence<T>>(std::move(prior), s.lambda2, s.prior_gradient_scale));
   flow.set_layout(ParticleLayout::of(potential.parameter_layout()));

@@ -193,10 +193,12 @@ void bind_flows(py::module_& m) {
   m.def("deep_repulsive_langevin_ensemble",
         [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda1, double lambda2,
            double prior_gradient_scale, double prior_attraction_scale, K kernel, B bandwidth, const std::string& distance,
-           std::size_t prior_samples, py::object kernel_inputs, double eta, std::uint64_t seed) {
+           std::size_t prior_samples, py::object kernel_inputs, double eta, std::uint64_t seed,
+           std::size_t interaction_batch, std::size_t interaction_prior_batch) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          flows::DrleSettings<double> s{lambda1, lambda2, prior_gradient_scale, prior_attraction_scale, kernel, bandwidth,
-                                        distance_of(distance), prior_samples, nullptr, {}, eta, seed};
+          flows::DrleSettings<double> s{lambda1,   lambda2, prior_gradient_scale, prior_attraction_scale, kernel,
+                                        bandwidth, distance_of(distance), prior_samples, nullptr, {}, eta, seed,
+                                        interaction_batch, interaction_prior_batch};
           if (!kernel_inputs.is_none()) {  // function space: the network of a NetworkPotential
             auto* net = dynamic_cast<const models::NetworkPotential<double>*>(p.get());
             if (!net) throw Error("kernel_inputs: function-space repulsion needs a NetworkPotential");
@@ -209,8 +211,10 @@ void bind_flows(py::module_& m) {
         py::arg("lambda2") = 1.0, py::arg("prior_gradient_scale") = 1.0, py::arg("prior_attraction_scale") = 1.0,
         py::arg("kernel") = K::rbf(), py::arg("bandwidth") = B::median(), py::arg("distance") = "mean",
         py::arg("prior_samples") = 200, py::arg("kernel_inputs") = py::none(), py::arg("eta") = 1e-3, py::arg("seed") = 0,
+        py::arg("interaction_batch") = 0, py::arg("interaction_prior_batch") = 0,
         "DRLE: F = int l dQ + (lambda1/2) MMD^2(Q, P) + lambda2 KL(Q || P); kernel_inputs (K x inputs) for "
-        "function-space repulsion on a NetworkPotential");
+        "function-space repulsion on a NetworkPotential; interaction_batch = B > 0 estimates the interaction "
+        "within random batches of B particles (O(N B) a step, against B_p = interaction_prior_batch prior samples)");
   m.def("svgd", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda, K kernel, B bandwidth,
                    const std::string& distance, std::optional<flows::Optimizer<double>> optimizer, std::uint64_t seed) {
           flows::SvgdSettings<double> s{.lambda = lambda, .kernel = kernel, .bandwidth = bandwidth,

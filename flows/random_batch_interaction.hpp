@@ -1,0 +1,376 @@
+#pragma once
+// DRLE's interaction energy (lambda1 / 2) MMD_k^2(Q, P), the free energy of InteractionEnergy
+// (flows/interaction_energy.hpp), with its gradient estimated on random batches: O(N B) per step instead
+// of O(N^2). The random batch method of Jin, Li and Liu ("Random batch methods (RBM) for interacting
+// particle systems", J. Comput. Phys. 400, 2020, Algorithm 1, RBM-1).
+//
+// The exact gradient at particle i (features x_i = f(theta_i), prior features p_m, as there) is
+//   lambda1 ( (1/N) sum_{j != i} grad_1 k(x_i, x_j) - psi (1/M) sum_m grad_1 k(x_i, p_m) ),
+// the self term j = i being zero (grad_1 k(x, x) = 0 for a radial kernel).
+//
+// Batches. Each step the N particles are put in a uniformly random order, drawn from
+// Rng::stream(seed, batch_tag, t) (the flow's seed and the step alone: the same order on every thread
+// count and every rank), and cut into consecutive batches of B; the N mod B left over join the last batch,
+// so every batch holds between B and 2B - 1 particles and none is left without a partner. Particle i
+// interacts only with the others of its batch C_i, of size c:
+//   repulsion_i = lambda1 (N - 1) / (N (c - 1)) sum_{j in C_i, j != i} grad_1 k(x_i, x_j).
+// Unbiased: the order is uniform, so given the batch sizes (fixed by N and B) and i's position, the c - 1
+// others of C_i are a uniformly random (c - 1)-subset of the N - 1 other particles, and each j != i is
+// among them with probability (c - 1) / (N - 1); the weight turns that back into the exact 1/N. Fewer than
+// 2B particles make one batch of all N in their own order, and then weight 1/N: the exact term's sums,
+// bit for bit (tests/flows/test_random_batch.cpp).
+//
+// Prior attraction. Each batch b draws B_p of the M prior samples without replacement from
+// Rng::stream(Rng::stream(seed, prior_tag, t)(), b) and uses them for all its particles:
+//   attraction_i = -lambda1 psi (1/B_p) sum_{m in S_b} grad_1 k(x_i, p_m),
+// unbiased as each p_m is in S_b with probability B_p / M. Independent subsets per batch (rather than one
+// per step) keep the errors of different batches independent, at the same cost. B_p >= M uses all M, in
+// order, as the exact term does.
+//
+// Bandwidth. A fixed h is used as is. The median rules (flows/bandwidth.hpp) set h = median(D^2) / (2
+// log(N + offset)) at their estimating steps, the median over all N^2 entries of the particles' squared
+// distances; the N x N matrix is what this term avoids. At an estimating step the median is taken here
+// over P = min(N / 2, bandwidth_pairs) disjoint pairs, the particles at positions 2k and 2k + 1 of the
+// step's random order (within a batch when B is even), and h keeps the exact rule's log(N + offset).
+// These pairs are a uniform sample of all pairs (the diagonal's zeros left out: they are a fraction 1/N
+// of the exact rule's entries, an O(1/N) shift of its quantile) and, sharing no particle, independent
+// given the particles, so h estimates the exact rule's h with relative error O(1 / sqrt(P)) whatever N,
+// for O(P E) work. (All pairs of a few batches would be a poor sample, pairs that share particles being
+// correlated: the 496 pairs of one batch of 32 put h 21 % off where 100 disjoint pairs came within 2 %.)
+// The `median` rule freezes the estimate of its last estimating step, as it does the exact one. Given h
+// the gradient is unbiased; an h estimated from this step's order is correlated with its batches, a bias
+// that ends when the median rule freezes.
+//
+// The estimate's own noise. Per step, each particle's force error has mean zero and variance
+// O(1 / (B - 1)) (without replacement: (N - B) / ((N - 2)(B - 1))); Jin, Li and Liu show that the
+// particles then follow the exact system to O(sqrt(eta / (B - 1) + eta^2)) in Wasserstein distance, the
+// errors of successive steps averaging out over the flow's time scale.
+//
+// energy(): the same estimates applied to the kernel values (unbiased for the exact term's V-statistic,
+// given h), and mean k(p_m, p_m') computed exactly over the M samples, in blocks, when h changes and only
+// when asked for. The term's state is the exact term's: h and the prior samples; the batches and subsets
+// are functions of (seed, t).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../core/buffer_sums.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/random.hpp"
+#include "bandwidth.hpp"
+#include "embedding.hpp"
+#include "interaction_energy.hpp"
+#include "kernels.hpp"
+#include "squared_distance.hpp"
+#include "term.hpp"
+
+namespace wgflow::flows {
+
+struct RandomBatchSettings {
+  std::size_t batch = 2;                        // B >= 2: particles per batch
+  std::size_t prior_batch = 0;                  // B_p: prior samples per batch and step; 0: B
+  std::size_t bandwidth_pairs = std::size_t{1} << 16;  // the median rules' sample: at most this many pairs
+};
+
+template <class T>
+class RandomBatchInteraction final : public Term<T> {
+ public:
+  // As InteractionEnergy's, plus the batches; prior_samples: M x J (M may be 0 when the attraction is off).
+  RandomBatchInteraction(InteractionSettings<T> settings, RandomBatchSettings batches,
+                         std::unique_ptr<Embedding<T>> space, Tensor<T> prior_samples)
+      : s_(std::move(settings)), b_(batches), space_(std::move(space)), prior_samples_(std::move(prior_samples)) {
+    if (!space_) throw Error("RandomBatchInteraction: no embedding given");
+    if (!(s_.lambda1 >= 0) || !std::isfinite(s_.lambda1))
+      throw Error("RandomBatchInteraction: lambda1 must be finite and >= 0, got " + std::to_string(s_.lambda1));
+    if (s_.prior_attraction_scale != T(0) && prior_samples_.shape()[0] == 0)
+      throw Error("RandomBatchInteraction: the prior attraction is on but no prior samples were given");
+    if (b_.batch < 2) throw Error("RandomBatchInteraction: batches of B >= 2 particles, got " + std::to_string(b_.batch));
+    if (b_.prior_batch == 0) b_.prior_batch = b_.batch;
+    if (b_.bandwidth_pairs == 0) throw Error("RandomBatchInteraction: bandwidth_pairs must be positive");
+    if (s_.bandwidth.rule() != Bandwidth<T>::Rule::fixed) log_offset_ = s_.bandwidth.offset();
+  }
+
+  std::string name() const override {
+    return "random-batch interaction energy (lambda1 = " + std::to_string(s_.lambda1) + ", B = " +
+           std::to_string(b_.batch) + ", B_p = " + std::to_string(b_.prior_batch) + ", " + s_.kernel.name() + ", " +
+           s_.bandwidth.describe() + ", " + space_->name() + ")";
+  }
+
+  void attach(const Tensor<T>& particles) override {
+    if (prior_samples_.shape()[0] > 0 && prior_samples_.shape()[1] != particles.shape()[1])
+      throw ShapeError("RandomBatchInteraction: particles are " + shape_string({particles.shape()[0], particles.shape()[1]}) +
+                       " but the prior samples are " + shape_string({prior_samples_.shape()[0], prior_samples_.shape()[1]}));
+    embed_prior_samples();
+  }
+
+  void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
+    const Tensor<T>& theta = context.particles;
+    const std::size_t n = theta.shape()[0];
+    space_->embed_into(theta, features_);
+    const std::size_t e = features_.shape()[1];
+    cut_batches(n, context.seed, context.step);
+    detail::ensure_shape(feature_gradient_, n, e);
+    self_mean_.resize(n);
+    prior_mean_of_.resize(n);
+    prior_key_ = Rng::stream(context.seed, prior_tag, context.step)();
+    const std::size_t batches = starts_.size() - 1;
+    if (batches == 1) {  // all N in their own order: the exact term's computation
+      const Lease w(pool_);
+      process_batch(0, features_, context.step, std::numeric_limits<T>::quiet_NaN(), *w);
+    } else {
+      const T h = estimate_bandwidth(context.step, n, e);
+      // Chunks of batches share a workspace; any grouping gives the same result (a batch writes only its
+      // own particles' rows).
+      const std::size_t per_batch = b_.batch * (b_.batch + prior_used()) * std::max<std::size_t>(e, 1) + 4096;
+      const std::size_t per_chunk = std::max<std::size_t>(1, parallel_work / per_batch);
+      const std::size_t chunks = (batches + per_chunk - 1) / per_chunk;
+      for_each_index(chunks, batches * per_batch, [&](std::size_t c) {
+        const Lease w(pool_);
+        for (std::size_t b = c * per_chunk; b < std::min(batches, (c + 1) * per_chunk); ++b)
+          process_batch(b, gather(b, *w), context.step, h, *w);
+      });
+    }
+    space_->add_pullback(theta, feature_gradient_, gradient);
+    // (1/N) sum_i of each particle's estimates, in index order.
+    const T count = static_cast<T>(n);
+    step_self_ = std::accumulate(self_mean_.begin(), self_mean_.end(), T(0)) / count;
+    step_prior_ = std::accumulate(prior_mean_of_.begin(), prior_mean_of_.end(), T(0)) / count;
+    step_h_ = s_.bandwidth.value();
+    stepped_ = true;
+  }
+
+  // (lambda1/2) [mean k(x, x) - 2 psi mean k(x, p) + psi mean k(p, p)], the first two from this step's
+  // batches and subsets (see the top of this file).
+  std::optional<T> energy() const override {
+    if (!stepped_) return std::nullopt;
+    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
+    T energy = lambda1 / 2 * step_self_;
+    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(step_h_) - 2 * step_prior_);
+    return energy;
+  }
+
+  void save_state(std::map<std::string, Tensor<T>>& state) const override {
+    state["bandwidth"] = Tensor<T>{{s_.bandwidth.value()}};
+    state["prior_samples"] = prior_samples_;
+  }
+  void load_state(const std::map<std::string, Tensor<T>>& state) override {
+    s_.bandwidth.restore(state.at("bandwidth")(0, 0));
+    prior_samples_ = state.at("prior_samples");
+    embed_prior_samples();
+  }
+
+  T bandwidth() const { return s_.bandwidth.value(); }
+  const InteractionSettings<T>& settings() const { return s_; }
+  const RandomBatchSettings& batches() const { return b_; }
+  const Tensor<T>& prior_samples() const { return prior_samples_; }
+
+ private:
+  // Stream tags: "BATCH" and "BPRIOR", beside the particles' indices i < N and the prior samples' tag.
+  static constexpr std::uint64_t batch_tag = 0x4241544348ULL;
+  static constexpr std::uint64_t prior_tag = 0x425052494f52ULL;
+
+  // One task's buffers, lent by a pool for the task's duration rather than kept per thread: a thread
+  // that waits in a nested parallel loop (a kernel evaluation, a GEMM) may run another task meanwhile.
+  // What a batch computes never depends on which workspace it got.
+  struct Workspace {
+    Tensor<T> features, prior, gradient;  // c x E, B_p x E, c x E
+    CentredPoints<T> x, p;
+    Tensor<T> d2_xx, d2_xp;
+    KernelMatrices<T> k_xx, k_xp;
+    std::vector<std::size_t> prior_order;  // 0..M-1 between uses (the partial shuffle is undone)
+    std::vector<std::size_t> swaps;
+  };
+
+  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_features_.shape()[0] > 0; }
+  std::size_t prior_used() const { return attracts() ? std::min(b_.prior_batch, prior_features_.shape()[0]) : 0; }
+
+  // starts_ (batch b = order_[starts_[b], starts_[b + 1])) and order_ for this step.
+  void cut_batches(std::size_t n, std::uint64_t seed, std::uint64_t step) {
+    const std::size_t batches = std::max<std::size_t>(1, n / b_.batch);
+    starts_.resize(batches + 1);
+    for (std::size_t b = 0; b < batches; ++b) starts_[b] = b * b_.batch;
+    starts_[batches] = n;  // the last batch takes the remainder
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    if (batches == 1) return;
+    Rng rng = Rng::stream(seed, batch_tag, step);
+    for (std::size_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng.below(i + 1)]);  // Fisher-Yates
+  }
+
+  // Batch b's features, in batch order, in w.features.
+  const Tensor<T>& gather(std::size_t b, Workspace& w) const {
+    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = features_.shape()[1];
+    detail::ensure_shape(w.features, c, e);
+    for (std::size_t r = 0; r < c; ++r)
+      std::copy_n(features_.data() + order_[begin + r] * e, e, w.features.data() + r * e);
+    return w.features;
+  }
+
+  // The median rules at an estimating step: h from the squared distances of disjoint random pairs.
+  T estimate_bandwidth(std::uint64_t step, std::size_t n, std::size_t e) {
+    if (!s_.bandwidth.estimates_at(step)) return s_.bandwidth.value();
+    const std::size_t pairs = std::min(n / 2, b_.bandwidth_pairs);
+    const T c = distance_scale<T>(s_.distance, e);
+    detail::ensure_shape(pairs_, 1, pairs);
+    for_each_index(pairs, pairs * e * 2, [&](std::size_t k) {
+      const T* x = features_.data() + order_[2 * k] * e;
+      const T* y = features_.data() + order_[2 * k + 1] * e;
+      T d2 = 0;
+      for (std::size_t a = 0; a < e; ++a) d2 += (x[a] - y[a]) * (x[a] - y[a]);
+      pairs_.data()[k] = c * d2;
+    }, 256);
+    const T median_d2 = median(pairs_, median_scratch_);
+    const T h = median_d2 / (2 * std::log(static_cast<T>(n) + log_offset_));
+    if (!std::isfinite(median_d2) || !std::isfinite(h))
+      throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
+                  " random pairs of particles is " + std::to_string(median_d2) +
+                  ": the particles have diverged (try a smaller step size)");
+    if (!(h > 0))
+      throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
+                  " random pairs of particles is " + std::to_string(median_d2) +
+                  " (more than half coincide); use a fixed bandwidth");
+    s_.bandwidth.restore(h);
+    return h;
+  }
+
+  // Batch b (features given in batch order): its particles' rows of feature_gradient_ and their energy
+  // estimates. h NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
+  void process_batch(std::size_t b, const Tensor<T>& features, std::uint64_t step, T h, Workspace& w) {
+    const std::size_t n = order_.size(), begin = starts_[b], c = starts_[b + 1] - begin, e = features.shape()[1];
+    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale, count = static_cast<T>(n);
+    const bool whole = c == n;
+    centre_into(features, s_.distance, w.x);
+    pairwise_squared_distances_into(w.x, w.d2_xx);
+    if (std::isnan(h)) h = s_.bandwidth.update(step, w.d2_xx);
+    s_.kernel.evaluate_into(w.d2_xx, h, w.k_xx);
+    // (N - 1) / (N (c - 1)) per other member; for the whole ensemble the exact term's 1/N.
+    const T pair_weight = whole ? T(1) / count : (count - 1) / (count * static_cast<T>(c - 1));
+    detail::ensure_shape(w.gradient, c, e);
+    w.gradient.fill(T(0));
+    add_kernel_gradient_sums(w.k_xx.slope, w.x, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
+    const std::size_t bp = prior_used();
+    if (bp > 0) {
+      centre_like_into(choose_prior(b, bp, w), w.x, w.p);
+      squared_distances_into(w.x, w.p, w.d2_xp);
+      s_.kernel.evaluate_into(w.d2_xp, h, w.k_xp);
+      add_kernel_gradient_sums(w.k_xp.slope, w.x, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
+    }
+    const auto identity = [](auto v) { return v; };
+    for (std::size_t r = 0; r < c; ++r) {
+      const std::size_t i = order_[begin + r];
+      std::copy_n(w.gradient.data() + r * e, e, feature_gradient_.data() + i * e);
+      const T self = w.k_xx.k(r, r);
+      self_mean_[i] = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(r, 0), c, identity) - self);
+      prior_mean_of_[i] = bp > 0 ? wgflow::row_sum(&w.k_xp.k(r, 0), bp, identity) / static_cast<T>(bp) : T(0);
+    }
+  }
+
+  // Batch b's B_p prior features: all M in order when B_p >= M, else a uniform subset (a partial
+  // Fisher-Yates shuffle of w.prior_order, undone afterwards).
+  const Tensor<T>& choose_prior(std::size_t b, std::size_t bp, Workspace& w) const {
+    const std::size_t m = prior_features_.shape()[0];
+    if (bp == m) return prior_features_;
+    const std::size_t e = prior_features_.shape()[1];
+    if (w.prior_order.size() != m) {
+      w.prior_order.resize(m);
+      std::iota(w.prior_order.begin(), w.prior_order.end(), std::size_t{0});
+    }
+    Rng rng = Rng::stream(prior_key_, b);
+    w.swaps.resize(bp);
+    detail::ensure_shape(w.prior, bp, e);
+    for (std::size_t k = 0; k < bp; ++k) {
+      w.swaps[k] = k + rng.below(m - k);
+      std::swap(w.prior_order[k], w.prior_order[w.swaps[k]]);
+      std::copy_n(prior_features_.data() + w.prior_order[k] * e, e, w.prior.data() + k * e);
+    }
+    for (std::size_t k = bp; k-- > 0;) std::swap(w.prior_order[k], w.prior_order[w.swaps[k]]);
+    return w.prior;
+  }
+
+  struct Pool {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Workspace>> idle;  // as many as tasks ever ran at once
+  };
+  class Lease {
+   public:
+    explicit Lease(Pool& pool) : pool_(pool) {
+      const std::lock_guard<std::mutex> lock(pool_.mutex);
+      if (pool_.idle.empty()) {
+        w_ = std::make_unique<Workspace>();
+      } else {
+        w_ = std::move(pool_.idle.back());
+        pool_.idle.pop_back();
+      }
+    }
+    ~Lease() {
+      const std::lock_guard<std::mutex> lock(pool_.mutex);
+      pool_.idle.push_back(std::move(w_));
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Workspace& operator*() const { return *w_; }
+
+   private:
+    Pool& pool_;
+    std::unique_ptr<Workspace> w_;
+  };
+
+  void embed_prior_samples() {
+    prior_features_ = prior_samples_.shape()[0] == 0 ? Tensor<T>::from_shape({0, 0}) : space_->embed(prior_samples_);
+    prior_mean_h_ = std::numeric_limits<T>::quiet_NaN();
+  }
+
+  // mean_{m, m'} k(p_m, p_m') in blocks of rows (M x M never held), recomputed only when h changes.
+  T prior_kernel_mean(T h) const {
+    if (h == prior_mean_h_) return prior_mean_;
+    const std::size_t m = prior_features_.shape()[0], e = prior_features_.shape()[1], block = 256;
+    const CentredPoints<T> all = centred(prior_features_, s_.distance);
+    CentredPoints<T> rows;
+    Tensor<T> part, d2;
+    KernelMatrices<T> k;
+    T total = 0;
+    for (std::size_t r0 = 0; r0 < m; r0 += block) {
+      const std::size_t r1 = std::min(m, r0 + block);
+      part = Tensor<T>::from_shape({r1 - r0, e});
+      std::copy(prior_features_.data() + r0 * e, prior_features_.data() + r1 * e, part.data());
+      centre_like_into(part, all, rows);
+      squared_distances_into(rows, all, d2);
+      s_.kernel.evaluate_into(d2, h, k);
+      total += wgflow::row_sum(k.k.data(), k.k.size(), [](auto v) { return v; });
+    }
+    prior_mean_ = total / (static_cast<T>(m) * static_cast<T>(m));
+    prior_mean_h_ = h;
+    return prior_mean_;
+  }
+
+  InteractionSettings<T> s_;
+  RandomBatchSettings b_;
+  std::unique_ptr<Embedding<T>> space_;
+  Tensor<T> prior_samples_;
+  Tensor<T> prior_features_;  // M x E: p_m = f(phi_m), embedded once
+  T log_offset_ = 0;          // the median rule's offset
+  mutable T prior_mean_ = 0, prior_mean_h_ = 0;
+  bool stepped_ = false;
+  T step_self_ = 0, step_prior_ = 0, step_h_ = 0;
+  // Per-step buffers, resized only when N changes.
+  Tensor<T> features_, feature_gradient_;  // N x E
+  std::vector<std::size_t> order_, starts_;
+  std::uint64_t prior_key_ = 0;
+  std::vector<T> self_mean_, prior_mean_of_;  // per particle: its estimates of (1/N) sum_j k_ij, (1/M) sum_m k_im
+  Pool pool_;
+  Tensor<T> pairs_;  // 1 x P: the bandwidth's sample
+  std::vector<T> median_scratch_;
+};
+
+}  // namespace wgflow::flows
