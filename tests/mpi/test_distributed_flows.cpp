@@ -128,25 +128,28 @@ class Blowup final : public flows::Term<double> {
   std::uint64_t when_;
 };
 
+// DE on the double well with `term` added, split over the world's ranks or not, run until it throws: the
+// message and the steps taken.
+std::pair<std::string, std::uint64_t> run_to_error(std::unique_ptr<flows::Term<double>> term, bool distributed) {
+  auto loss = models::double_well<double>();
+  auto flow = flows::deep_ensemble(loss, wgtest::normal_particles(13, 1, 5), {.eta = 1e-2, .seed = 3});
+  if (distributed) flow.distribute(wgtest::world);
+  flow.add(std::move(term));
+  std::string message;
+  try {
+    flow.run(10);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  return {message, flow.steps_taken()};
+}
+
 }  // namespace
 
 TEST_CASE("a particle that diverges on one rank stops every rank with that rank's message") {
-  const std::size_t N = 13, bad = 12;  // the last rank's last particle
-  auto message_of = [&](bool distributed) {
-    auto loss = models::double_well<double>();
-    auto flow = flows::deep_ensemble(loss, wgtest::normal_particles(N, 1, 5), {.eta = 1e-2, .seed = 3});
-    if (distributed) flow.distribute(wgtest::world);
-    flow.add(std::make_unique<Blowup>(bad, 4));
-    std::string message;
-    try {
-      flow.run(10);
-    } catch (const Error& e) {
-      message = e.what();
-    }
-    return std::make_pair(message, flow.steps_taken());
-  };
-  const auto [plain_message, plain_steps] = message_of(false);
-  const auto [message, steps] = message_of(true);
+  const std::size_t bad = 12;  // of 13: the last rank's last particle
+  const auto [plain_message, plain_steps] = run_to_error(std::make_unique<Blowup>(bad, 4), false);
+  const auto [message, steps] = run_to_error(std::make_unique<Blowup>(bad, 4), true);
   REQUIRE(plain_message.find("step 4, particle 12") != std::string::npos);
   CHECK(steps == plain_steps);
   CHECK(message.find(plain_message) == 0);  // the failing rank's own; the others add where it came from
@@ -180,22 +183,9 @@ class FailingCollective final : public flows::Term<double> {
 }  // namespace
 
 TEST_CASE("a collective term failing on one rank ends every rank with that rank's message, named once") {
-  const std::size_t N = 13, bad = 12;  // the last rank's last particle
-  auto message_of = [&](bool distributed) {
-    auto loss = models::double_well<double>();
-    auto flow = flows::deep_ensemble(loss, wgtest::normal_particles(N, 1, 5), {.eta = 1e-2, .seed = 3});
-    flow.add(std::make_unique<FailingCollective>(bad, 4));
-    if (distributed) flow.distribute(wgtest::world);
-    std::string message;
-    try {
-      flow.run(10);
-    } catch (const Error& e) {
-      message = e.what();
-    }
-    return std::make_pair(message, flow.steps_taken());
-  };
-  const auto [plain_message, plain_steps] = message_of(false);
-  const auto [message, steps] = message_of(true);
+  const std::size_t bad = 12;  // of 13: the last rank's last particle
+  const auto [plain_message, plain_steps] = run_to_error(std::make_unique<FailingCollective>(bad, 4), false);
+  const auto [message, steps] = run_to_error(std::make_unique<FailingCollective>(bad, 4), true);
   REQUIRE(plain_message == "failing collective: particle 12 failed");
   CHECK(plain_steps == 4);
   CHECK(steps == 4);
