@@ -18,6 +18,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "bench/bench_common.hpp"
+#include "core/lane_fma.hpp"
 
 namespace {
 
@@ -35,7 +36,7 @@ template <class T>
   std::array<Batch, chains> x;
   for (std::size_t k = 0; k < chains; ++k) x[k] = Batch(static_cast<T>(k));
   // Unrolled by the fold, so that every chain stays in a register (a loop over k left them in memory).
-  const auto round = [&]<std::size_t... k>(std::index_sequence<k...>) { ((x[k] = xsimd::fma(x[k], m, c)), ...); };
+  const auto round = [&]<std::size_t... k>(std::index_sequence<k...>) { ((x[k] = vector_fma(x[k], m, c)), ...); };
   for (std::size_t i = 0; i < iterations; ++i) round(std::make_index_sequence<chains>{});
   Batch s(T(0));
   for (const Batch& v : x) s += v;

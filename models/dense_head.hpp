@@ -28,6 +28,7 @@
 #include "../core/buffer_sums.hpp"
 #include "../core/gemm.hpp"
 #include "../core/in_register.hpp"
+#include "../core/lane_fma.hpp"
 #include "../autodiff/tape.hpp"
 #include "activation.hpp"
 #include "dense.hpp"
@@ -78,13 +79,13 @@ void forward_rows(T* __restrict h, std::size_t B, std::size_t n, const T* __rest
       const Batch v0 = activate(j), v1 = activate(j + W);
       v0.store_unaligned(h + j);
       v1.store_unaligned(h + j + W);
-      even = xsimd::fma(v0, Batch::load_unaligned(w2 + j), even);
-      odd = xsimd::fma(v1, Batch::load_unaligned(w2 + j + W), odd);
+      even = vector_fma(v0, Batch::load_unaligned(w2 + j), even);
+      odd = vector_fma(v1, Batch::load_unaligned(w2 + j + W), odd);
     }
     if (j < tail.full) {
       const Batch v = activate(j);
       v.store_unaligned(h + j);
-      even = xsimd::fma(v, Batch::load_unaligned(w2 + j), even);
+      even = vector_fma(v, Batch::load_unaligned(w2 + j), even);
     }
     if (tail.overlap) {
       last.store_unaligned(h + n - W);
@@ -161,8 +162,8 @@ inline void forward_chunk(const PackedHead<T>& head, const RowTail<T>& tail, std
     const Batch a0(x0[p]), a1(x1[p]);
     for (std::size_t c = 0; c < CN; ++c) {
       const Batch wv = wgflow::in_register(Batch::load_aligned(w + c * W));
-      acc0[c] = xsimd::fma(a0, wv, acc0[c]);
-      acc1[c] = xsimd::fma(a1, wv, acc1[c]);
+      acc0[c] = vector_fma(a0, wv, acc0[c]);
+      acc1[c] = vector_fma(a1, wv, acc1[c]);
     }
   }
   for (std::size_t c = 0; c < CN; ++c) {
@@ -182,11 +183,11 @@ inline void forward_chunk(const PackedHead<T>& head, const RowTail<T>& tail, std
       odd[0] += tail.only_fresh(y0 * u);
       odd[1] += tail.only_fresh(y1 * u);
     } else if (v % 2 == 0) {
-      even[0] = xsimd::fma(y0, u, even[0]);
-      even[1] = xsimd::fma(y1, u, even[1]);
+      even[0] = vector_fma(y0, u, even[0]);
+      even[1] = vector_fma(y1, u, even[1]);
     } else {
-      odd[0] = xsimd::fma(y0, u, odd[0]);
-      odd[1] = xsimd::fma(y1, u, odd[1]);
+      odd[0] = vector_fma(y0, u, odd[0]);
+      odd[1] = vector_fma(y1, u, odd[1]);
     }
   }
 }

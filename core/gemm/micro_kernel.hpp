@@ -88,7 +88,7 @@ inline void accumulate(std::size_t kc, AView a, BView b, Tile<T, MR, NV>& t) {
     for (std::size_t r = 0; r < MR; ++r) {
       const Batch<T> ar(a[r]);
 #pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v) t.acc[r][v] = xsimd::fma(ar, bv[v], t.acc[r][v]);
+      for (std::size_t v = 0; v < NV; ++v) t.acc[r][v] = vector_fma(ar, bv[v], t.acc[r][v]);
     }
     a.next();
     b.next();
@@ -107,7 +107,7 @@ inline void store(const Tile<T, MR, NV>& t, T alpha, T beta, T* c, std::size_t l
       T* cr = c + r * ldc + v * W;
       const Batch<T> x = va * t.acc[r][v];
       if (beta == T(0)) x.store_unaligned(cr);
-      else xsimd::fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
+      else vector_fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
     }
 }
 
@@ -132,7 +132,7 @@ inline void store_edge(const Tile<T, MR, NV>& t, T alpha, T beta, T* c, std::siz
       const std::size_t lanes = std::min(W, nr - j);
       if (lanes == W) {
         if (beta == T(0)) x.store_unaligned(cr);
-        else xsimd::fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
+        else vector_fma(vb, Batch<T>::load_unaligned(cr), x).store_unaligned(cr);
         continue;
       }
       x.store_aligned(buf.data());

@@ -42,7 +42,7 @@ inline void narrow_block(const Product<T>& pr, const T* col, std::size_t step, s
   const std::size_t b_step = pr.b.row_stride();
   for (std::size_t p = 0; p < pr.k; ++p) {
     const Batch<T> a = Batch<T>::load_unaligned(col + p * step);
-    for (std::size_t j = 0; j < NC; ++j) acc[j] = xsimd::fma(a, Batch<T>(b[j][p * b_step]), acc[j]);
+    for (std::size_t j = 0; j < NC; ++j) acc[j] = vector_fma(a, Batch<T>(b[j][p * b_step]), acc[j]);
   }
   const Batch<T> va(pr.alpha);
   alignas(64) std::array<T, W> buf[NC];

@@ -56,7 +56,7 @@ void gemm_outer(const Product<T>& pr) {
   const T alpha = pr.alpha, beta = pr.beta;
   if (beta == T(0)) rows(pr, b, alpha, [](T* c, Batch<T> x) { x.store_unaligned(c); }, [](T* c, T x) { *c = x; });
   else rows(pr, b, alpha,
-            [vb = Batch<T>(beta)](T* c, Batch<T> x) { xsimd::fma(vb, Batch<T>::load_unaligned(c), x).store_unaligned(c); },
+            [vb = Batch<T>(beta)](T* c, Batch<T> x) { vector_fma(vb, Batch<T>::load_unaligned(c), x).store_unaligned(c); },
             [beta](T* c, T x) { *c = lane_fma(beta, *c, x); });
 }
 

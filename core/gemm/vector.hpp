@@ -52,7 +52,7 @@ void gemv_axpy(std::size_t rows, std::size_t k, MatrixView<T> X, const T* x, T a
     for (std::size_t p = 0; p < k; ++p) {
       const Batch<T> xp(x[p]);
       const T* col = X.data + p * ld + i;
-      for (std::size_t v = 0; v < V; ++v) acc[v] = xsimd::fma(Batch<T>::load_unaligned(col + v * W), xp, acc[v]);
+      for (std::size_t v = 0; v < V; ++v) acc[v] = vector_fma(Batch<T>::load_unaligned(col + v * W), xp, acc[v]);
     }
     for (std::size_t v = 0; v < V; ++v) acc[v].store_aligned(lanes.data() + v * W);
     for (std::size_t r = 0; r < V * W; ++r) store_scaled(y + (i + r) * y_stride, alpha, lanes[r], beta);
@@ -69,7 +69,7 @@ void gemv_axpy(std::size_t rows, std::size_t k, MatrixView<T> X, const T* x, T a
   for (std::size_t p = 0; p < k; ++p) {
     const Batch<T> xp(x[p]);
     const T* col = X.data + p * ld + i;
-    for (std::size_t v = 0; v < full; ++v) acc[v] = xsimd::fma(Batch<T>::load_unaligned(col + v * W), xp, acc[v]);
+    for (std::size_t v = 0; v < full; ++v) acc[v] = vector_fma(Batch<T>::load_unaligned(col + v * W), xp, acc[v]);
     for (std::size_t r = 0; r < tail; ++r) single[r] = lane_fma(col[full * W + r], x[p], single[r]);
   }
   for (std::size_t v = 0; v < full; ++v) acc[v].store_aligned(lanes.data() + v * W);
@@ -93,13 +93,13 @@ inline void dot_rows(const T* const (&row)[R], std::size_t k, const T* x, T (&s)
   for (; p + 2 * W <= vectors; p += 2 * W) {
     const Batch<T> x0 = Batch<T>::load_unaligned(x + p), x1 = Batch<T>::load_unaligned(x + p + W);
     for (std::size_t r = 0; r < R; ++r) {
-      even[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
-      odd[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p + W), x1, odd[r]);
+      even[r] = vector_fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
+      odd[r] = vector_fma(Batch<T>::load_unaligned(row[r] + p + W), x1, odd[r]);
     }
   }
   if (p < vectors) {
     const Batch<T> x0 = Batch<T>::load_unaligned(x + p);
-    for (std::size_t r = 0; r < R; ++r) even[r] = xsimd::fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
+    for (std::size_t r = 0; r < R; ++r) even[r] = vector_fma(Batch<T>::load_unaligned(row[r] + p), x0, even[r]);
     p += W;
   }
   for (std::size_t r = 0; r < R; ++r) {

@@ -59,7 +59,8 @@ inline std::string config_location(const std::string& file, const std::string& m
 
 }  // namespace detail
 
-// Parses argv into `app`. Returns -1 to go on, or 0 after --help (printed on stdout). Throws UsageError
+// Parses argv into `app`. Returns -1 to go on, or 0 after --help (printed on stdout, by rank 0 alone
+// under mpirun). Throws UsageError
 // with a one-line message for anything else.
 inline int parse_command_line(CLI::App& app, int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -75,10 +76,10 @@ inline int parse_command_line(CLI::App& app, int argc, char** argv) {
                          " times; give it once (a list as one comma- or space-separated value)");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+  } catch (const CLI::CallForHelp& e) {  // under mpirun, rank 0 alone prints it
+    return launched_rank() == 0 ? app.exit(e) : 0;
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return launched_rank() == 0 ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
     const std::string message = e.what();
     const bool config_error = dynamic_cast<const CLI::ConfigError*>(&e) != nullptr;

@@ -23,6 +23,10 @@ inline std::size_t launched_ranks(const char* variable = "OMPI_COMM_WORLD_SIZE")
   return value ? std::strtoull(value, nullptr, 10) : 0;
 }
 
+// This process's rank as the launcher numbers it (0 when started plainly), known before MPI starts: what
+// --help asks, so that under mpirun one rank prints it.
+inline std::size_t launched_rank() { return launched_ranks("OMPI_COMM_WORLD_RANK"); }
+
 namespace detail {
 struct RankState {
 #if WGFLOW_WITH_MPI

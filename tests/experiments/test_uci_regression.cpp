@@ -273,6 +273,17 @@ void check_same_tables(const fs::path& a, const fs::path& b) {
 
 }  // namespace
 
+TEST_CASE("uci_regression under mpirun -n 3: --help is printed once, by rank 0, and every rank exits 0") {
+  wgtest::TempDir dir;
+  const fs::path out = dir.path() / "help";
+  REQUIRE(run_ranks("-n 3", "--help", out) == 0);
+  const std::string text = slurp(out.string() + ".log");
+  std::size_t usages = 0;
+  for (std::size_t at = text.find("Usage:"); at != std::string::npos; at = text.find("Usage:", at + 1)) ++usages;
+  CHECK_MESSAGE(usages == 1, text);
+  CHECK_FALSE(fs::exists(out));
+}
+
 TEST_CASE("uci_regression under mpirun -n 2 and 3 writes the one-process tables, and resumes across rank counts") {
   wgtest::TempDir dir;
   const std::string args = "--data '" + synthetic_benchmark(dir).string() +
