@@ -1,6 +1,6 @@
 #pragma once
 // The interaction energy (lambda1 / 2) MMD_k^2(Q, P) of DRLE (paper §1-§2), with P represented by M
-// prior samples phi_1..phi_M drawn once (the reference code uses M = 200):
+// prior samples phi_1..phi_M drawn once (flows/prior_reference.hpp; the reference code uses M = 200):
 //
 //   MMD_k^2(Q, P) = int int k dQ dQ - 2 int int k dQ dP + int int k dP dP.
 //
@@ -40,6 +40,7 @@
 #include "../core/errors.hpp"
 #include "embedding.hpp"
 #include "kernels.hpp"
+#include "prior_reference.hpp"
 #include "squared_distance.hpp"
 #include "term.hpp"
 
@@ -59,11 +60,11 @@ class InteractionEnergy final : public Term<T> {
  public:
   // prior_samples: M x J parameter vectors phi_m (M may be 0 when the attraction is off).
   InteractionEnergy(InteractionSettings<T> settings, std::unique_ptr<Embedding<T>> space, Tensor<T> prior_samples)
-      : s_(std::move(settings)), space_(std::move(space)), prior_samples_(std::move(prior_samples)) {
+      : s_(std::move(settings)), space_(std::move(space)), prior_(std::move(prior_samples)) {
     if (!space_) throw Error("InteractionEnergy: no embedding given");
     if (!(s_.lambda1 >= 0) || !std::isfinite(s_.lambda1))
       throw Error("InteractionEnergy: lambda1 must be finite and >= 0, got " + std::to_string(s_.lambda1));
-    if (s_.prior_attraction_scale != T(0) && prior_samples_.shape()[0] == 0)
+    if (s_.prior_attraction_scale != T(0) && prior_.size() == 0)
       throw Error("InteractionEnergy: the prior attraction is on (scale " + std::to_string(s_.prior_attraction_scale) +
                   ") but no prior samples were given");
   }
@@ -74,10 +75,8 @@ class InteractionEnergy final : public Term<T> {
   }
 
   void attach(const Tensor<T>& particles) override {
-    if (prior_samples_.shape()[0] > 0 && prior_samples_.shape()[1] != particles.shape()[1])
-      throw ShapeError("InteractionEnergy: particles are " + shape_string({particles.shape()[0], particles.shape()[1]}) +
-                       " but the prior samples are " + shape_string({prior_samples_.shape()[0], prior_samples_.shape()[1]}));
-    embed_prior_samples();
+    prior_.attach(particles, *space_, "InteractionEnergy");
+    prior_embedded();
   }
 
   Reach reach() const override { return Reach::collective; }
@@ -106,7 +105,7 @@ class InteractionEnergy final : public Term<T> {
 
       // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
       if (attracts()) {
-        centre_like_into(prior_features_, x_, p_);
+        centre_like_into(prior_.features(), x_, p_);
         squared_distance_rows_into(x_, rows, p_, d2_xp_);
         s_.kernel.evaluate_into(d2_xp_, h, k_xp_);
         add_kernel_gradient_sum_rows(k_xp_.slope, x_, rows, p_, -lambda1 * psi / static_cast<T>(p_.size()),
@@ -127,21 +126,21 @@ class InteractionEnergy final : public Term<T> {
   // prior samples (flows/checkpoint.hpp).
   void save_state(std::map<std::string, Tensor<T>>& state) const override {
     state["bandwidth"] = Tensor<T>{{s_.bandwidth.value()}};
-    state["prior_samples"] = prior_samples_;
+    prior_.save_state(state);
   }
   void load_state(const std::map<std::string, Tensor<T>>& state) override {
     s_.bandwidth.restore(state.at("bandwidth")(0, 0));
-    prior_samples_ = state.at("prior_samples");
-    embed_prior_samples();
+    prior_.load_state(state, *space_);
+    prior_embedded();
   }
 
   // The bandwidth in use (its rule's state).
   T bandwidth() const { return s_.bandwidth.value(); }
   const InteractionSettings<T>& settings() const { return s_; }
-  const Tensor<T>& prior_samples() const { return prior_samples_; }
+  const Tensor<T>& prior_samples() const { return prior_.samples(); }
 
  private:
-  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_features_.shape()[0] > 0; }
+  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_.features().shape()[0] > 0; }
 
   // From the kernel matrices of this step; mean k(p_m, p_m') from prior_kernel_mean.
   T energy_estimate(T h) {
@@ -151,10 +150,9 @@ class InteractionEnergy final : public Term<T> {
     return energy;
   }
 
-  void embed_prior_samples() {
-    if (prior_samples_.shape()[0] == 0) return;
-    prior_features_ = space_->embed(prior_samples_);
-    d2_pp_ = pairwise_squared_distances(prior_features_, s_.distance);
+  // What depends on the prior's features, after they are computed anew (attach, load_state).
+  void prior_embedded() {
+    if (prior_.size() > 0) d2_pp_ = pairwise_squared_distances(prior_.features(), s_.distance);
     prior_mean_h_ = std::numeric_limits<T>::quiet_NaN();
   }
 
@@ -170,8 +168,7 @@ class InteractionEnergy final : public Term<T> {
 
   InteractionSettings<T> s_;
   std::unique_ptr<Embedding<T>> space_;
-  Tensor<T> prior_samples_;
-  Tensor<T> prior_features_;  // M x E: p_m = f(phi_m), embedded once
+  PriorReference<T> prior_;   // phi_m and their features p_m = f(phi_m)
   Tensor<T> d2_pp_;           // M x M
   KernelMatrices<T> k_pp_;    // M x M, evaluated when h changes
   T prior_mean_ = 0, prior_mean_h_ = 0;

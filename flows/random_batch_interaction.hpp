@@ -72,6 +72,7 @@
 #include "embedding.hpp"
 #include "interaction_energy.hpp"
 #include "kernels.hpp"
+#include "prior_reference.hpp"
 #include "squared_distance.hpp"
 #include "term.hpp"
 
@@ -89,11 +90,11 @@ class RandomBatchInteraction final : public Term<T> {
   // As InteractionEnergy's, plus the batches; prior_samples: M x J (M may be 0 when the attraction is off).
   RandomBatchInteraction(InteractionSettings<T> settings, RandomBatchSettings batches,
                          std::unique_ptr<Embedding<T>> space, Tensor<T> prior_samples)
-      : s_(std::move(settings)), b_(batches), space_(std::move(space)), prior_samples_(std::move(prior_samples)) {
+      : s_(std::move(settings)), b_(batches), space_(std::move(space)), prior_(std::move(prior_samples)) {
     if (!space_) throw Error("RandomBatchInteraction: no embedding given");
     if (!(s_.lambda1 >= 0) || !std::isfinite(s_.lambda1))
       throw Error("RandomBatchInteraction: lambda1 must be finite and >= 0, got " + std::to_string(s_.lambda1));
-    if (s_.prior_attraction_scale != T(0) && prior_samples_.shape()[0] == 0)
+    if (s_.prior_attraction_scale != T(0) && prior_.size() == 0)
       throw Error("RandomBatchInteraction: the prior attraction is on but no prior samples were given");
     if (b_.batch < 2) throw Error("RandomBatchInteraction: batches of B >= 2 particles, got " + std::to_string(b_.batch));
     if (b_.prior_batch == 0) b_.prior_batch = b_.batch;
@@ -108,10 +109,8 @@ class RandomBatchInteraction final : public Term<T> {
   }
 
   void attach(const Tensor<T>& particles) override {
-    if (prior_samples_.shape()[0] > 0 && prior_samples_.shape()[1] != particles.shape()[1])
-      throw ShapeError("RandomBatchInteraction: particles are " + shape_string({particles.shape()[0], particles.shape()[1]}) +
-                       " but the prior samples are " + shape_string({prior_samples_.shape()[0], prior_samples_.shape()[1]}));
-    embed_prior_samples();
+    prior_.attach(particles, *space_, "RandomBatchInteraction");
+    prior_embedded();
   }
 
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
@@ -162,18 +161,18 @@ class RandomBatchInteraction final : public Term<T> {
 
   void save_state(std::map<std::string, Tensor<T>>& state) const override {
     state["bandwidth"] = Tensor<T>{{s_.bandwidth.value()}};
-    state["prior_samples"] = prior_samples_;
+    prior_.save_state(state);
   }
   void load_state(const std::map<std::string, Tensor<T>>& state) override {
     s_.bandwidth.restore(state.at("bandwidth")(0, 0));
-    prior_samples_ = state.at("prior_samples");
-    embed_prior_samples();
+    prior_.load_state(state, *space_);
+    prior_embedded();
   }
 
   T bandwidth() const { return s_.bandwidth.value(); }
   const InteractionSettings<T>& settings() const { return s_; }
   const RandomBatchSettings& batches() const { return b_; }
-  const Tensor<T>& prior_samples() const { return prior_samples_; }
+  const Tensor<T>& prior_samples() const { return prior_.samples(); }
 
  private:
   // Stream tags: "BATCH" and "BPRIOR", beside the particles' indices i < N and the prior samples' tag.
@@ -192,8 +191,8 @@ class RandomBatchInteraction final : public Term<T> {
     std::vector<std::size_t> swaps;
   };
 
-  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_features_.shape()[0] > 0; }
-  std::size_t prior_used() const { return attracts() ? std::min(b_.prior_batch, prior_features_.shape()[0]) : 0; }
+  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_.features().shape()[0] > 0; }
+  std::size_t prior_used() const { return attracts() ? std::min(b_.prior_batch, prior_.features().shape()[0]) : 0; }
 
   // starts_ (batch b = order_[starts_[b], starts_[b + 1])) and order_ for this step.
   void cut_batches(std::size_t n, std::uint64_t seed, std::uint64_t step) {
@@ -279,9 +278,10 @@ class RandomBatchInteraction final : public Term<T> {
   // Batch b's B_p prior features: all M in order when B_p >= M, else a uniform subset (a partial
   // Fisher-Yates shuffle of w.prior_order, undone afterwards).
   const Tensor<T>& choose_prior(std::size_t b, std::size_t bp, Workspace& w) const {
-    const std::size_t m = prior_features_.shape()[0];
-    if (bp == m) return prior_features_;
-    const std::size_t e = prior_features_.shape()[1];
+    const Tensor<T>& features = prior_.features();
+    const std::size_t m = features.shape()[0];
+    if (bp == m) return features;
+    const std::size_t e = features.shape()[1];
     if (w.prior_order.size() != m) {
       w.prior_order.resize(m);
       std::iota(w.prior_order.begin(), w.prior_order.end(), std::size_t{0});
@@ -292,7 +292,7 @@ class RandomBatchInteraction final : public Term<T> {
     for (std::size_t k = 0; k < bp; ++k) {
       w.swaps[k] = k + rng.below(m - k);
       std::swap(w.prior_order[k], w.prior_order[w.swaps[k]]);
-      std::copy_n(prior_features_.data() + w.prior_order[k] * e, e, w.prior.data() + k * e);
+      std::copy_n(features.data() + w.prior_order[k] * e, e, w.prior.data() + k * e);
     }
     for (std::size_t k = bp; k-- > 0;) std::swap(w.prior_order[k], w.prior_order[w.swaps[k]]);
     return w.prior;
@@ -326,16 +326,15 @@ class RandomBatchInteraction final : public Term<T> {
     std::unique_ptr<Workspace> w_;
   };
 
-  void embed_prior_samples() {
-    prior_features_ = prior_samples_.shape()[0] == 0 ? Tensor<T>::from_shape({0, 0}) : space_->embed(prior_samples_);
-    prior_mean_h_ = std::numeric_limits<T>::quiet_NaN();
-  }
+  // What depends on the prior's features, after they are computed anew (attach, load_state).
+  void prior_embedded() { prior_mean_h_ = std::numeric_limits<T>::quiet_NaN(); }
 
   // mean_{m, m'} k(p_m, p_m') in blocks of rows (M x M never held), recomputed only when h changes.
   T prior_kernel_mean(T h) const {
     if (h == prior_mean_h_) return prior_mean_;
-    const std::size_t m = prior_features_.shape()[0], e = prior_features_.shape()[1], block = 256;
-    const CentredPoints<T> all = centred(prior_features_, s_.distance);
+    const Tensor<T>& features = prior_.features();
+    const std::size_t m = features.shape()[0], e = features.shape()[1], block = 256;
+    const CentredPoints<T> all = centred(features, s_.distance);
     CentredPoints<T> rows;
     Tensor<T> part, d2;
     KernelMatrices<T> k;
@@ -343,7 +342,7 @@ class RandomBatchInteraction final : public Term<T> {
     for (std::size_t r0 = 0; r0 < m; r0 += block) {
       const std::size_t r1 = std::min(m, r0 + block);
       part = Tensor<T>::from_shape({r1 - r0, e});
-      std::copy(prior_features_.data() + r0 * e, prior_features_.data() + r1 * e, part.data());
+      std::copy(features.data() + r0 * e, features.data() + r1 * e, part.data());
       centre_like_into(part, all, rows);
       squared_distances_into(rows, all, d2);
       s_.kernel.evaluate_into(d2, h, k);
@@ -357,8 +356,7 @@ class RandomBatchInteraction final : public Term<T> {
   InteractionSettings<T> s_;
   RandomBatchSettings b_;
   std::unique_ptr<Embedding<T>> space_;
-  Tensor<T> prior_samples_;
-  Tensor<T> prior_features_;  // M x E: p_m = f(phi_m), embedded once
+  PriorReference<T> prior_;   // phi_m and their features p_m = f(phi_m)
   T log_offset_ = 0;          // the median rule's offset
   mutable T prior_mean_ = 0, prior_mean_h_ = 0;
   bool stepped_ = false;

@@ -21,18 +21,8 @@ cleanup=()
 native_file=$root/.mesonpy-native-file.ini
 [ -e "$native_file" ] || cleanup+=("$native_file")
 trap 'rm -rf "${cleanup[@]}"' EXIT
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name=$1
-  shift
-  if "$@"; then
-    echo "[pip] PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "[pip] FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
+leg=pip
+source scripts/lib.sh || exit 1  # check NAME COMMAND...: one case
 
 venv=$work/venv
 install() {

@@ -17,18 +17,8 @@ work=${WGFLOW_TEMPLATE_DIR:-$(mktemp -d)}
 [ -z "${WGFLOW_TEMPLATE_DIR:-}" ] && trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
 stage=$work/stage
-passed=0 failed=0
-check() {  # check NAME COMMAND...: one case
-  local name=$1
-  shift
-  if "$@"; then
-    echo "[template] PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "[template] FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
+leg=template
+source scripts/lib.sh || exit 1  # check NAME COMMAND...: one case
 
 # --- The install (the README's scripts/install.sh): the library alone, into the stage. ---
 install_library() {
