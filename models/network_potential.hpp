@@ -27,11 +27,18 @@
 // (for an Mlp, one dense node per layer) and the likelihood's loss, and runs backward. After the first call
 // on a thread nothing on this path touches the heap: the tape's arena and node list are reused, and block
 // handles live in tape memory (the model's and the likelihood's nodes must keep their scratch there too).
+//
+// All particles at once (values_and_gradients, which the flows call when prefers_batches() says so): the
+// paper's networks, an Mlp of widths {d, H, 1} with a piecewise-linear hidden activation, run W at a time
+// in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood on the tape per network from its
+// outputs. Values and gradients equal the per-particle path's up to rounding, and do not depend on how the
+// particles are grouped (threads, ranks). Other models take the per-particle path in parallel.
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -41,11 +48,13 @@
 #include <xtensor/xfixed.hpp>
 
 #include "../autodiff/tape.hpp"
+#include "../core/parallel.hpp"
 #include "../data/dataset.hpp"
 #include "../data/minibatch.hpp"
 #include "likelihood.hpp"
 #include "likelihoods.hpp"
 #include "model.hpp"
+#include "network_lanes.hpp"
 #include "parameter_layout.hpp"
 #include "potential.hpp"
 
@@ -72,7 +81,8 @@ class NetworkPotential final : public Potential<T> {
         likelihood_(share<Likelihood<T>>(std::forward<L>(likelihood))),
         X_(std::move(X)),
         Y_(std::move(Y)),
-        schedule_(X_.shape()[0], options.batch_size, options.seed, options.last_batch) {
+        schedule_(X_.shape()[0], options.batch_size, options.seed, options.last_batch),
+        lanes_(NetworkLanes<T>::of(*model_)) {
     check_data("NetworkPotential", X_, Y_);
     layout_ = model_->layout();
     model_blocks_ = layout_.num_blocks();
@@ -119,6 +129,34 @@ class NetworkPotential final : public Potential<T> {
     return L.item();
   }
 
+  // Every row of thetas at once: in SIMD lanes for the networks NetworkLanes runs, else row by row.
+  void values_and_gradients(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients) const override {
+    if (!lanes_) return Potential<T>::values_and_gradients(thetas, values, gradients);
+    this->check_batch(thetas, values, gradients);
+    check("NetworkPotential::values_and_gradients", thetas.shape()[1]);
+    constexpr std::size_t W = NetworkLanes<T>::lanes;
+    const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], B = batch_size_, m = lanes_->num_params();
+    parallel_for_each_index((n + W - 1) / W, [&](std::size_t group) {
+      thread_local Scratch s;  // one per thread, reused: the steady state allocates nothing
+      s.out.resize(B * W);
+      s.cotangent.resize(B * W);
+      s.f.resize(B);
+      s.df.resize(B);
+      const std::size_t i0 = group * W, count = std::min(W, n - i0);
+      lanes_->forward(thetas.data() + i0 * J, J, count, batch_X_.data(), B, s.lanes, s.out.data());
+      std::fill(s.cotangent.begin(), s.cotangent.end(), T(0));
+      for (std::size_t l = 0; l < count; ++l) {
+        for (std::size_t b = 0; b < B; ++b) s.f[b] = s.out[b * W + l];
+        const std::size_t row = (i0 + l) * J;
+        values[i0 + l] = likelihood_loss(s.f.data(), s.df.data(), std::span<const T>(thetas.data() + row + m, J - m),
+                                         std::span<T>(gradients.data() + row + m, J - m));
+        for (std::size_t b = 0; b < B; ++b) s.cotangent[b * W + l] = s.df[b];
+      }
+      lanes_->backward(s.cotangent.data(), s.lanes, gradients.data() + i0 * J, J);
+    });
+  }
+  bool prefers_batches() const override { return lanes_.has_value(); }
+
   // The loss of theta on any data (e.g. the full training set, or a test set); no gradient.
   T loss_on(std::span<const T> theta, const Tensor<T>& X, const Tensor<T>& Y) const {
     check("NetworkPotential::loss_on", theta.size());
@@ -152,6 +190,25 @@ class NetworkPotential final : public Potential<T> {
     return likelihood_->loss(F, y, all.subspan(model_blocks_));
   }
 
+  struct Scratch {
+    typename NetworkLanes<T>::Workspace lanes;
+    std::vector<T> out, cotangent, f, df;  // B x W outputs and their cotangents; one network's column of each
+  };
+
+  // The likelihood's loss of one network's outputs f (the batch's B x 1) on the tape: writes df = dl/df
+  // and the likelihood's own parameters' gradient, returns l.
+  T likelihood_loss(const T* f, T* df, std::span<const T> own, std::span<T> own_grad) const {
+    ad::Tape<T>& tape = ad::Tape<T>::local();
+    tape.clear();
+    const ad::Var<T> F = tape.external(Shape{batch_size_, 1}, f, df);
+    const ad::Var<T> y = tape.external(Shape{batch_size_, Y_.shape()[1]}, batch_Y_.data());
+    const std::span<ad::Var<T>> params = likelihood_->parameters().leaves(tape, own, own_grad);
+    const ad::Var<T> L = likelihood_->loss(F, y, std::span<const ad::Var<T>>(params));
+    const xt::xtensor_fixed<T, xt::xshape<1, 1>> one = {{T(1)}};
+    tape.backward(L, one);
+    return L.item();
+  }
+
   void check_data(const char* where, const Tensor<T>& X, const Tensor<T>& Y) const {
     const std::size_t inputs = model_->num_inputs(), outputs = model_->num_outputs();
     const std::size_t targets = likelihood_->target_cols(outputs);
@@ -178,6 +235,7 @@ class NetworkPotential final : public Potential<T> {
   std::vector<T> batch_X_, batch_Y_;  // the current batch, row-major, sized for a full batch
   std::vector<std::size_t> batch_rows_;
   std::size_t batch_size_ = 0;  // rows of the current batch (the last batch of an epoch may be smaller)
+  std::optional<NetworkLanes<T>> lanes_;  // the model in SIMD lanes, when it is such a network
 };
 
 }  // namespace wgflow::models

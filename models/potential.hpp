@@ -7,8 +7,9 @@
 // potential that is cheaper for all particles at once -- one written in Python, which should cross into
 // the interpreter once per step, or a network evaluated on a GPU as one batch -- overrides
 // values_and_gradients and returns true from prefers_batches; the flows then hand it every point of a
-// step in one call (PotentialEnergy: the N particles; mean-field VI: the N x S draws) and the results are
-// the same as point by point, since each point's value and gradient are its own.
+// step in one call (PotentialEnergy: the N particles; mean-field VI: the N x S draws). Each point's value and
+// gradient are its own, whatever the batch holds; a batched path may round differently from the point by
+// point one (a network potential's does: models/network_lanes.hpp), never by the batch's make-up.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -52,11 +53,8 @@ class Potential {
   // are evaluated in parallel through value_and_gradient, each by one task, so the result does not
   // depend on the thread count. Thread-safety as value_and_gradient.
   virtual void values_and_gradients(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients) const {
+    check_batch(thetas, values, gradients);
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1];
-    if (values.size() != n || gradients.shape()[0] != n || gradients.shape()[1] != J)
-      throw ShapeError("values_and_gradients: thetas are " + shape_string({n, J}) + " but values have " +
-                       std::to_string(values.size()) + " entries and gradients are " +
-                       shape_string({gradients.shape()[0], gradients.shape()[1]}));
     parallel_for_each_index(n, [&](std::size_t i) {
       values[i] = value_and_gradient(std::span<const T>(thetas.data() + i * J, J),
                                      std::span<T>(gradients.data() + i * J, J));
@@ -67,6 +65,16 @@ class Potential {
   // value_and_gradient per point. False keeps the per-point path, which fuses each particle's evaluation
   // with the use of its gradient in one task (no n x J pass afterwards).
   virtual bool prefers_batches() const { return false; }
+
+ protected:
+  // values_and_gradients' shape checks, for overrides to share: a ShapeError naming all three shapes.
+  static void check_batch(const Tensor<T>& thetas, std::span<T> values, const Tensor<T>& gradients) {
+    const std::size_t n = thetas.shape()[0], J = thetas.shape()[1];
+    if (values.size() != n || gradients.shape()[0] != n || gradients.shape()[1] != J)
+      throw ShapeError("values_and_gradients: thetas are " + shape_string({n, J}) + " but values have " +
+                       std::to_string(values.size()) + " entries and gradients are " +
+                       shape_string({gradients.shape()[0], gradients.shape()[1]}));
+  }
 };
 
 }  // namespace wgflow::models

@@ -1,9 +1,13 @@
 // FunctionSpace keeps each particle's evaluation from embed_into for the add_pullback that follows; the
 // gradient must be the one a fresh evaluation gives, and particles other than the recorded ones must not
-// be pulled back through stale recordings.
+// be pulled back through stale recordings. The paper's networks run in SIMD lanes instead
+// (models/network_lanes.hpp): their features and pullbacks must be the model's up to rounding, and not
+// depend on which particles share a call.
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <span>
+#include <vector>
 
 #include <xtensor/xview.hpp>
 
@@ -15,7 +19,7 @@ using namespace wgflow;
 using wgflow::Tensor;
 
 TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gradient of a fresh evaluation") {
-  const models::Mlp<double> net({.widths = {3, 6, 1}});  // ReLU, scalar output: the fused head
+  const models::Mlp<double> net({.widths = {3, 6, 4, 1}});  // two hidden layers: on the tape, recorded
   const std::size_t N = 4, J = net.num_params(), K = 5;
   const auto prior = models::GaussianPrior<double>::isotropic(J, 0.5);
   const Tensor<double> inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(K, 21);
@@ -53,4 +57,39 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gra
   space.add_pullback(c, g_c, gradient_c);
   const Tensor<double> want_c = xt::view(fresh_pullback(b), xt::range(0, N - 1), xt::all());
   CHECK(gradient_c == want_c);
+}
+
+TEST_CASE("FunctionSpace in SIMD lanes: the model's features and pullbacks, whatever particles share the call") {
+  const models::Mlp<double> net({.widths = {3, 6, 1}});  // one hidden layer, scalar output: in lanes
+  const std::size_t N = 21, J = net.num_params(), K = 5;
+  const auto prior = models::GaussianPrior<double>::isotropic(J, 0.5);
+  const Tensor<double> inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(K, 31);
+  const Tensor<double> a = prior.sample(N, 32);
+  const Tensor<double> g = models::GaussianPrior<double>::isotropic(K, 1.0).sample(N, 33);
+
+  const flows::FunctionSpace<double> space(net, inputs);
+  Tensor<double> features;
+  space.embed_into(a, features);
+  CHECK(features == space.embed(a));
+  Tensor<double> gradient = xt::ones<double>({N, J});
+  space.add_pullback(a, g, gradient);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::span<const double> theta(a.data() + i * J, J);
+    const Tensor<double> y = net.predict(theta, inputs);
+    Tensor<double> u = Tensor<double>::from_shape({K, 1});
+    for (std::size_t k = 0; k < K; ++k) {
+      CHECK(features(i, k) == doctest::Approx(y(k, 0)).epsilon(1e-13));
+      u(k, 0) = g(i, k);
+    }
+    std::vector<double> want(J, 1.0);
+    net.pullback(theta, inputs, u, want);
+    for (std::size_t j = 0; j < J; ++j) CHECK(gradient(i, j) == doctest::Approx(want[j]).epsilon(1e-13));
+  }
+  // Rows 5 .. 16 alone: the same bits as in the call with all N.
+  const Tensor<double> some = xt::view(a, xt::range(5, 17), xt::all());
+  const Tensor<double> g_some = xt::view(g, xt::range(5, 17), xt::all());
+  Tensor<double> gradient_some = xt::ones<double>({std::size_t{12}, J});
+  space.add_pullback(some, g_some, gradient_some);
+  CHECK(gradient_some == Tensor<double>(xt::view(gradient, xt::range(5, 17), xt::all())));
+  CHECK(space.embed(some) == Tensor<double>(xt::view(features, xt::range(5, 17), xt::all())));
 }

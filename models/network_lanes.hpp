@@ -1,0 +1,279 @@
+#pragma once
+// Networks in SIMD lanes: W networks of the paper's UCI shape evaluated at once, one per lane of a vector,
+//
+//   out = act(X W1 + 1 b1) w2 + b2        X: B x d, W1: d x H, b1: 1 x H, w2: H x 1, b2: 1 x 1
+//
+// (W = 16 floats or 8 doubles on AVX-512, 8 or 4 on AVX2), for the particles of an ensemble, which share
+// the step's minibatch X. models::NetworkPotential evaluates an Mlp of widths {d, H, 1} this way when a
+// flow hands it all its particles (values_and_gradients); one particle at a time it records the tape.
+//
+// Why lanes: the tape's fused head (models/dense_head.hpp) vectorises one network along its hidden units,
+// so a width of 50 fills 50 of 64 float lanes, each output is a horizontal sum, and dW1 = X^T P is a
+// product only 8 deep. In lanes every vector operation serves W networks whatever H is, X[b, k] is one
+// broadcast for all of them, the outputs and every gradient are plain vector sums (no horizontal sums),
+// and a group's weights stay in L1 (8 x 50 vectors: 25 KB).
+//
+// Each lane runs the same sequence of fused multiply-adds, in the same order, whatever the other lanes
+// hold: a network's value and gradient depend on the network and the minibatch alone, not on the group it
+// falls in, the thread count, the ranks' split or the vector width. They equal the tape's up to rounding
+// (the sums run in another order); tests/models/test_network_lanes.cpp checks them against it and against
+// finite differences.
+#include <algorithm>
+#include <cstddef>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include <xsimd/xsimd.hpp>
+
+#include "../core/gemm/transpose.hpp"
+#include "../core/lane_fma.hpp"
+#include "activation.hpp"
+#include "dense.hpp"
+#include "mlp.hpp"
+
+namespace wgflow::models {
+
+template <class T>
+class NetworkLanes {
+ public:
+  using Batch = xsimd::batch<T>;
+  static constexpr std::size_t lanes = Batch::size;
+
+  // The network of Mlp({.widths = {inputs, hidden, 1}, .hidden = act, .bias = bias}): its parameters, in a
+  // row of theta, are W1 (inputs x hidden, row-major), b1 (hidden; with bias), w2 (hidden), b2 (1; with bias).
+  NetworkLanes(std::size_t inputs, std::size_t hidden, bool bias, Activation act)
+      : d_(inputs), H_(hidden), bias_(bias), act_(act) {
+    if (!dense_detail::fusable(act))
+      throw Error("NetworkLanes: the hidden activation must be piecewise linear (identity, relu, leaky relu), got " +
+                  act.name());
+    o_w2_ = d_ * H_ + (bias_ ? H_ : 0);
+  }
+
+  // The lanes for `model` when it is such a network (an Mlp of one hidden layer with a piecewise-linear
+  // activation and one identity output); none otherwise.
+  static std::optional<NetworkLanes> of(const Model<T>& model) {
+    const auto* mlp = dynamic_cast<const Mlp<T>*>(&model);
+    if (!mlp) return std::nullopt;
+    const MlpSpec& s = mlp->spec();
+    if (s.widths.size() != 3 || s.widths[2] != 1 || s.output.kind() != Activation::Kind::identity ||
+        !dense_detail::fusable(s.hidden))
+      return std::nullopt;
+    return NetworkLanes(s.widths[0], s.widths[1], s.bias, s.hidden);
+  }
+
+  std::size_t num_params() const { return o_w2_ + H_ + (bias_ ? 1 : 0); }
+
+  // One group's evaluation, kept for its backward. One per thread, reused: after the first group of a
+  // shape nothing allocates.
+  struct Workspace {
+    std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;  // parameter-major, lanes inner
+    const T* X = nullptr;
+    std::size_t rows = 0, count = 0;
+  };
+
+  // out[b * lanes + l] = network l's output on row b of X (B x inputs, row-major), for the networks whose
+  // parameters are the first num_params() entries of rows 0 .. count - 1 (count <= lanes) of `thetas`, rows
+  // `stride` apart; lanes from count on compute zeros. X must stay alive and unchanged until backward().
+  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B, Workspace& ws,
+               T* out) const {
+    const std::size_t J = num_params();
+    ws.params.resize(J * lanes);
+    ws.hidden.resize(H_ * B * lanes);
+    ws.grads.resize(J * lanes);
+    ws.X = X;
+    ws.rows = B;
+    ws.count = count;
+    pack(thetas, stride, count, ws.params.data());
+    with_activation([&](auto act) { forward_rows(act, ws, out); });
+  }
+
+  // Row l of `grads` (rows `stride` apart), its first num_params() entries, = d <G[:, l], out[:, l]> / d theta_l
+  // for l < count of the last forward() on ws; G is B x lanes like out. Written, not added.
+  void backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
+    with_activation([&](auto act) { backward_params(act, G, ws); });
+    unpack(ws.grads.data(), ws.count, grads, stride);
+  }
+
+ private:
+  // Tiles sized to the register file: 32 vector registers with AVX-512, 16 below.
+  static constexpr bool wide = sizeof(T) * lanes >= 64;
+  static constexpr std::size_t R = 4;               // forward: rows per tile
+  static constexpr std::size_t JB = wide ? 4 : 2;   // forward: hidden units per tile
+  static constexpr std::size_t KB = wide ? 8 : 4;   // backward: inputs per tile
+  static constexpr std::size_t JB2 = 2;             // backward: hidden units per tile
+
+  // act(v), and d act at a hidden value h as a select of g: g where h > 0, `negative` g elsewhere (the
+  // sign of h is the pre-activation's for these activations, as in models/dense_head.hpp).
+  struct Relu {
+    Batch operator()(Batch v) const { return xsimd::select(v < Batch(T(0)), Batch(T(0)), v); }
+    Batch slope(Batch h, Batch g) const { return xsimd::select(h > Batch(T(0)), g, Batch(T(0))); }
+  };
+  struct Leaky {
+    T s;
+    Batch operator()(Batch v) const { return xsimd::select(v < Batch(T(0)), v * Batch(s), v); }
+    Batch slope(Batch h, Batch g) const { return xsimd::select(h > Batch(T(0)), g, g * Batch(s)); }
+  };
+  struct Identity {
+    Batch operator()(Batch v) const { return v; }
+    Batch slope(Batch, Batch g) const { return g; }
+  };
+  template <class F>
+  void with_activation(F f) const {
+    switch (act_.kind()) {
+      case Activation::Kind::relu: return f(Relu{});
+      case Activation::Kind::leaky_relu: return f(Leaky{static_cast<T>(act_.slope())});
+      default: return f(Identity{});
+    }
+  }
+
+  // Parameter-major with the lanes inner: packed[p * lanes + l] = theta_l[p]. A transpose, in registers a
+  // block at a time (core/gemm/transpose.hpp); element by element it cost a sixth of a DE step.
+  void pack(const T* thetas, std::size_t stride, std::size_t count, T* packed) const {
+    const std::size_t J = num_params();
+    gemm_detail::transpose_copy(thetas, stride, count, J, packed, lanes);
+    for (std::size_t p = 0; p < J; ++p)
+      for (std::size_t l = count; l < lanes; ++l) packed[p * lanes + l] = T(0);
+  }
+  void unpack(const T* packed, std::size_t count, T* grads, std::size_t stride) const {
+    gemm_detail::transpose_copy(packed, lanes, num_params(), count, grads, stride);
+  }
+
+  // The hidden values are kept unit-major, hidden[(j * B + b) * lanes], for the backward's pass down b.
+  template <class Act>
+  void forward_rows(Act act, Workspace& ws, T* out) const {
+    const std::size_t B = ws.rows;
+    std::size_t b0 = 0;
+    for (; b0 + R <= B; b0 += R) forward_block<R>(act, ws, b0, out);
+    switch (B - b0) {
+      case 1: forward_block<1>(act, ws, b0, out); break;
+      case 2: forward_block<2>(act, ws, b0, out); break;
+      case 3: forward_block<3>(act, ws, b0, out); break;
+      default: break;
+    }
+  }
+
+  // Rows b0 .. b0 + RR - 1: every hidden unit, then the output, accumulated over the units in order.
+  template <std::size_t RR, class Act>
+  void forward_block(Act act, Workspace& ws, std::size_t b0, T* out) const {
+    const T* P = ws.params.data();
+    Batch sum[RR];
+    for (std::size_t r = 0; r < RR; ++r) sum[r] = Batch(T(0));
+    std::size_t j0 = 0;
+    for (; j0 + JB <= H_; j0 += JB) forward_tile<RR, JB>(act, ws, b0, j0, sum);
+    switch (H_ - j0) {
+      case 1: forward_tile<RR, 1>(act, ws, b0, j0, sum); break;
+      case 2: forward_tile<RR, 2>(act, ws, b0, j0, sum); break;
+      case 3: forward_tile<RR, 3>(act, ws, b0, j0, sum); break;
+      default: break;
+    }
+    const Batch b2 = bias_ ? Batch::load_aligned(P + (o_w2_ + H_) * lanes) : Batch(T(0));
+    for (std::size_t r = 0; r < RR; ++r) (sum[r] + b2).store_unaligned(out + (b0 + r) * lanes);
+  }
+
+  // h = act(b1 + sum_k X[b, k] W1[k, j]) for RR rows and JJ units in registers; stored, and sum += h w2.
+  template <std::size_t RR, std::size_t JJ, class Act>
+  void forward_tile(Act act, Workspace& ws, std::size_t b0, std::size_t j0, Batch* sum) const {
+    const T* P = ws.params.data();
+    const T* X = ws.X;
+    const std::size_t B = ws.rows;
+    Batch acc[RR][JJ];
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const Batch init = bias_ ? Batch::load_aligned(P + (d_ * H_ + j0 + jj) * lanes) : Batch(T(0));
+      for (std::size_t r = 0; r < RR; ++r) acc[r][jj] = init;
+    }
+    for (std::size_t k = 0; k < d_; ++k) {
+      Batch w[JJ];
+      for (std::size_t jj = 0; jj < JJ; ++jj) w[jj] = Batch::load_aligned(P + (k * H_ + j0 + jj) * lanes);
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Batch x(X[(b0 + r) * d_ + k]);
+        for (std::size_t jj = 0; jj < JJ; ++jj) acc[r][jj] = vector_fma(x, w[jj], acc[r][jj]);
+      }
+    }
+    T* hidden = ws.hidden.data();
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const Batch w2 = Batch::load_aligned(P + (o_w2_ + j0 + jj) * lanes);
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Batch h = act(acc[r][jj]);
+        h.store_aligned(hidden + ((j0 + jj) * B + b0 + r) * lanes);
+        sum[r] = vector_fma(h, w2, sum[r]);
+      }
+    }
+  }
+
+  // With P[b, j] = act'(h[b, j]) G[b] w2[j]:  dW1 = X^T P,  db1 = 1^T P,  dw2 = h^T G,  db2 = 1^T G, each a
+  // sum over the rows in order, into ws.grads (packed as ws.params).
+  template <class Act>
+  void backward_params(Act act, const T* G, Workspace& ws) const {
+    T* D = ws.grads.data();
+    if (bias_) {
+      Batch s(T(0));
+      for (std::size_t b = 0; b < ws.rows; ++b) s += Batch::load_unaligned(G + b * lanes);
+      s.store_aligned(D + (o_w2_ + H_) * lanes);
+    }
+    std::size_t j0 = 0;
+    for (; j0 + JB2 <= H_; j0 += JB2) backward_units<JB2>(act, G, ws, j0);
+    if (j0 < H_) backward_units<1>(act, G, ws, j0);
+  }
+
+  template <std::size_t JJ, class Act>
+  void backward_units(Act act, const T* G, Workspace& ws, std::size_t j0) const {
+    std::size_t k0 = 0;
+    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB>(act, G, ws, j0, k0);
+    dispatch_inputs<JJ>(act, G, ws, j0, k0, std::make_index_sequence<KB>{});  // the last d mod KB inputs
+  }
+  template <std::size_t JJ, class Act, std::size_t... K>
+  void dispatch_inputs(Act act, const T* G, Workspace& ws, std::size_t j0, std::size_t k0,
+                       std::index_sequence<K...>) const {
+    const std::size_t rest = d_ - k0;
+    ((rest == K && K > 0 ? backward_tile<JJ, K>(act, G, ws, j0, k0) : void()), ...);
+  }
+
+  // Units j0 .. j0 + JJ - 1 and inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over all rows;
+  // the tile at k0 = 0 also sums the units' dw2 and db1.
+  template <std::size_t JJ, std::size_t KK, class Act>
+  void backward_tile(Act act, const T* G, Workspace& ws, std::size_t j0, std::size_t k0) const {
+    const T* P = ws.params.data();
+    const T* X = ws.X;
+    const T* hidden = ws.hidden.data();
+    const std::size_t B = ws.rows;
+    const bool first = k0 == 0;
+    Batch dW[KK > 0 ? KK : 1][JJ], dw2[JJ], db1[JJ], w2[JJ];
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      for (std::size_t kk = 0; kk < KK; ++kk) dW[kk][jj] = Batch(T(0));
+      dw2[jj] = db1[jj] = Batch(T(0));
+      w2[jj] = Batch::load_aligned(P + (o_w2_ + j0 + jj) * lanes);
+    }
+    for (std::size_t b = 0; b < B; ++b) {
+      const Batch g = Batch::load_unaligned(G + b * lanes);
+      Batch p[JJ];
+      for (std::size_t jj = 0; jj < JJ; ++jj) {
+        const Batch h = Batch::load_aligned(hidden + ((j0 + jj) * B + b) * lanes);
+        p[jj] = act.slope(h, g * w2[jj]);
+        if (first) {
+          dw2[jj] = vector_fma(h, g, dw2[jj]);
+          db1[jj] += p[jj];
+        }
+      }
+      for (std::size_t kk = 0; kk < KK; ++kk) {
+        const Batch x(X[b * d_ + k0 + kk]);
+        for (std::size_t jj = 0; jj < JJ; ++jj) dW[kk][jj] = vector_fma(x, p[jj], dW[kk][jj]);
+      }
+    }
+    T* D = ws.grads.data();
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      for (std::size_t kk = 0; kk < KK; ++kk) dW[kk][jj].store_aligned(D + ((k0 + kk) * H_ + j0 + jj) * lanes);
+      if (!first) continue;
+      dw2[jj].store_aligned(D + (o_w2_ + j0 + jj) * lanes);
+      if (bias_) db1[jj].store_aligned(D + (d_ * H_ + j0 + jj) * lanes);
+    }
+  }
+
+  std::size_t d_, H_;
+  bool bias_;
+  Activation act_;
+  std::size_t o_w2_;  // w2's offset in theta
+};
+
+}  // namespace wgflow::models

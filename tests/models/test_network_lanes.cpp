@@ -1,0 +1,161 @@
+// NetworkPotential's batched path (models/network_lanes.hpp): the networks of a group run in SIMD lanes,
+// off the tape. Each particle's value and gradient must be the tape's up to rounding, for every activation
+// and likelihood the path takes; must not depend, bit for bit, on which particles share the batch; and the
+// path must be taken exactly for the networks it runs.
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "models/network_lanes.hpp"
+#include "models/network_potential.hpp"
+#include "tests/models/network_fixture.hpp"
+
+using namespace wgtest;
+using wgflow::models::GaussianNll;
+using wgflow::models::GaussianNllLearnedNoise;
+using wgflow::models::Likelihood;
+using wgflow::models::NetworkLanes;
+using wgflow::models::NetworkPotential;
+using wgflow::models::SquaredError;
+
+namespace {
+
+template <class T>
+wgflow::Tensor<T> as(const Tensor<double>& a) {
+  wgflow::Tensor<T> out = wgflow::Tensor<T>::from_shape(a.shape());
+  std::copy(a.begin(), a.end(), out.begin());
+  return out;
+}
+
+// values_and_gradients of all N rows against value_and_gradient (the tape) row by row: max relative error.
+template <class T>
+double batched_vs_tape(const NetworkPotential<T>& p, const wgflow::Tensor<T>& thetas) {
+  const std::size_t n = thetas.shape()[0], J = thetas.shape()[1];
+  std::vector<T> values(n);
+  wgflow::Tensor<T> grads = wgflow::Tensor<T>::from_shape({n, J});
+  p.values_and_gradients(thetas, values, grads);
+  double worst = 0;
+  std::vector<T> g(J);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = p.value_and_gradient(std::span<const T>(thetas.data() + i * J, J), g);
+    double scale = std::abs(double(v));
+    for (std::size_t j = 0; j < J; ++j) scale = std::max(scale, std::abs(double(g[j])));
+    worst = std::max(worst, std::abs(double(values[i]) - double(v)) / (1 + scale));
+    for (std::size_t j = 0; j < J; ++j)
+      worst = std::max(worst, std::abs(double(grads(i, j)) - double(g[j])) / (1 + scale));
+  }
+  return worst;
+}
+
+template <class T>
+void check_against_tape(double tolerance) {
+  constexpr std::size_t W = NetworkLanes<T>::lanes;
+  const std::vector<std::shared_ptr<const Likelihood<T>>> likelihoods = {
+      std::make_shared<SquaredError<T>>(), std::make_shared<GaussianNll<T>>(T(0.7)),
+      std::make_shared<GaussianNllLearnedNoise<T>>()};
+  // 13 inputs: a whole tile of inputs in the backward and a partial one; 10 rows: whole and partial row tiles.
+  const std::vector<std::vector<std::size_t>> shapes = {{8, 50, 1}, {3, 5, 1}, {13, 7, 1}, {1, 1, 1}};
+  const std::vector<Activation> activations = {Activation::relu(), Activation::leaky_relu(0.1), Activation::identity()};
+  std::uint64_t seed = 1;
+  for (const auto& widths : shapes)
+    for (const Activation& act : activations)
+      for (const bool bias : {true, false})
+        for (const auto& likelihood : likelihoods) {
+          CAPTURE(widths[0]);
+          CAPTURE(widths[1]);
+          CAPTURE(act.name());
+          CAPTURE(bias);
+          CAPTURE(likelihood->name());
+          const Mlp<T> net({.widths = widths, .hidden = act, .bias = bias});
+          const auto X = as<T>(random_tensor(Shape{23, widths[0]}, ++seed));
+          const auto Y = as<T>(random_tensor(Shape{23, 1}, ++seed));
+          NetworkPotential<T> p(net, likelihood, X, Y, {.batch_size = 10, .seed = 3});
+          REQUIRE(p.prefers_batches());
+          p.begin_step(2);  // the epoch's last batch: 3 rows
+          const std::size_t n = 2 * W + 3;  // two whole groups and a partial one
+          const auto thetas = as<T>(random_tensor(Shape{n, p.dim()}, ++seed, Domain{-1, 1}));
+          CHECK(batched_vs_tape(p, thetas) < tolerance);
+          p.begin_step(0);  // a full batch of 10
+          CHECK(batched_vs_tape(p, thetas) < tolerance);
+        }
+}
+
+}  // namespace
+
+TEST_CASE("NetworkPotential in SIMD lanes: each particle's value and gradient are the tape's, up to rounding") {
+  SUBCASE("float64") { check_against_tape<double>(1e-13); }
+  SUBCASE("float32") { check_against_tape<float>(2e-5); }
+}
+
+TEST_CASE("NetworkPotential in SIMD lanes: gradients match central differences of the batched values") {
+  const Mlp<double> net({.widths = {4, 6, 1}, .hidden = Activation::leaky_relu(0.2)});
+  const Tensor<double> X = random_tensor(Shape{12, 4}, 5), Y = random_tensor(Shape{12, 1}, 6);
+  NetworkPotential<double> p(net, GaussianNllLearnedNoise<double>(), X, Y, {.batch_size = 12});
+  const std::size_t n = 5, J = p.dim();
+  Tensor<double> thetas = random_tensor(Shape{n, J}, 7, Domain{-1, 1});
+  std::vector<double> values(n);
+  Tensor<double> grads = Tensor<double>::from_shape({n, J});
+  p.values_and_gradients(thetas, values, grads);
+  const double h = 1e-6;
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::vector<double> row(thetas.data() + i * J, thetas.data() + (i + 1) * J);
+    if (!stencil_avoids_kinks(net.spec(), row, X, h)) continue;  // a difference across a kink says nothing
+    ++compared;
+    for (std::size_t j = 0; j < J; ++j) {
+      const double x0 = thetas(i, j);
+      std::vector<double> up(n), down(n);
+      Tensor<double> unused = Tensor<double>::from_shape({n, J});
+      thetas(i, j) = x0 + h;
+      p.values_and_gradients(thetas, up, unused);
+      thetas(i, j) = x0 - h;
+      p.values_and_gradients(thetas, down, unused);
+      thetas(i, j) = x0;
+      CAPTURE(i);
+      CAPTURE(j);
+      CHECK(grads(i, j) == doctest::Approx((up[i] - down[i]) / (2 * h)).epsilon(1e-6).scale(1));
+    }
+  }
+  CHECK(compared >= 3);
+}
+
+TEST_CASE("NetworkPotential in SIMD lanes: a particle's bits do not depend on which particles share the call") {
+  const Mlp<float> net({.widths = {8, 50, 1}});
+  const auto X = as<float>(random_tensor(Shape{100, 8}, 11)), Y = as<float>(random_tensor(Shape{100, 1}, 12));
+  NetworkPotential<float> p(net, SquaredError<float>(), X, Y, {.batch_size = 100});
+  const std::size_t n = 41, J = p.dim();
+  const auto thetas = as<float>(random_tensor(Shape{n, J}, 13, Domain{-1, 1}));
+  std::vector<float> values(n);
+  wgflow::Tensor<float> grads = wgflow::Tensor<float>::from_shape({n, J});
+  p.values_and_gradients(thetas, values, grads);
+  for (const std::size_t first : {0u, 3u, 17u, 40u})
+    for (const std::size_t count : {1u, 5u, 16u, 23u}) {
+      if (first + count > n) continue;
+      const wgflow::Tensor<float> some = xt::view(thetas, xt::range(first, first + count), xt::all());
+      std::vector<float> v(count);
+      wgflow::Tensor<float> g = wgflow::Tensor<float>::from_shape({count, J});
+      p.values_and_gradients(some, v, g);
+      for (std::size_t i = 0; i < count; ++i) {
+        CHECK(v[i] == values[first + i]);
+        CHECK(std::equal(g.data() + i * J, g.data() + (i + 1) * J, grads.data() + (first + i) * J));
+      }
+    }
+}
+
+TEST_CASE("NetworkPotential takes the lanes exactly for one hidden layer, a piecewise-linear activation and one output") {
+  const Tensor<double> X = random_tensor(Shape{9, 3}, 1), Y = random_tensor(Shape{9, 2}, 2);
+  const auto batches = [&](MlpSpec spec) {
+    const std::size_t outputs = spec.widths.back();
+    const Mlp<double> net(std::move(spec));
+    return NetworkPotential<double>(net, SquaredError<double>(), X, xt::view(Y, xt::all(), xt::range(0, outputs)))
+        .prefers_batches();
+  };
+  CHECK(batches({.widths = {3, 5, 1}}));
+  CHECK(batches({.widths = {3, 5, 1}, .hidden = Activation::leaky_relu(), .bias = false}));
+  CHECK_FALSE(batches({.widths = {3, 5, 1}, .hidden = Activation::tanh()}));
+  CHECK_FALSE(batches({.widths = {3, 5, 4, 1}}));
+  CHECK_FALSE(batches({.widths = {3, 5, 2}}));
+  CHECK_FALSE(batches({.widths = {3, 1}}));
+  CHECK_FALSE(batches({.widths = {3, 5, 1}, .output = Activation::relu()}));
+}
