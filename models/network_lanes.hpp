@@ -18,9 +18,15 @@
 // falls in, the thread count, the ranks' split or the vector width. They equal the tape's up to rounding
 // (the sums run in another order); tests/models/test_network_lanes.cpp checks them against it and against
 // finite differences.
+//
+// A group of at most half the widest vector runs in half-width vectors (on AVX-512: 8 float lanes of AVX2
+// rather than 16): 5 networks in 16 lanes did 3 times the work they needed, and took twice the tape's
+// time. Lanes of either width run the same fused operations, so the bits are the same.
+
 #include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,49 +41,31 @@
 
 namespace wgflow::models {
 
+namespace lanes_detail {
+
+// One group's evaluation, kept for its backward: parameter-major buffers with the lanes inner.
 template <class T>
-class NetworkLanes {
+struct Workspace {
+  std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;
+  const T* X = nullptr;
+  std::size_t rows = 0, count = 0, width = 0;
+};
+
+// The lanes of one vector width (arch A): the kernels. NetworkLanes below picks the width per group.
+template <class T, class A>
+class Kernel {
  public:
-  using Batch = xsimd::batch<T>;
+  using Batch = xsimd::batch<T, A>;
   static constexpr std::size_t lanes = Batch::size;
 
-  // The network of Mlp({.widths = {inputs, hidden, 1}, .hidden = act, .bias = bias}): its parameters, in a
-  // row of theta, are W1 (inputs x hidden, row-major), b1 (hidden; with bias), w2 (hidden), b2 (1; with bias).
-  NetworkLanes(std::size_t inputs, std::size_t hidden, bool bias, Activation act)
-      : d_(inputs), H_(hidden), bias_(bias), act_(act) {
-    if (!dense_detail::fusable(act))
-      throw Error("NetworkLanes: the hidden activation must be piecewise linear (identity, relu, leaky relu), got " +
-                  act.name());
-    o_w2_ = d_ * H_ + (bias_ ? H_ : 0);
-  }
-
-  // The lanes for `model` when it is such a network (an Mlp of one hidden layer with a piecewise-linear
-  // activation and one identity output); none otherwise.
-  static std::optional<NetworkLanes> of(const Model<T>& model) {
-    const auto* mlp = dynamic_cast<const Mlp<T>*>(&model);
-    if (!mlp) return std::nullopt;
-    const MlpSpec& s = mlp->spec();
-    if (s.widths.size() != 3 || s.widths[2] != 1 || s.output.kind() != Activation::Kind::identity ||
-        !dense_detail::fusable(s.hidden))
-      return std::nullopt;
-    return NetworkLanes(s.widths[0], s.widths[1], s.bias, s.hidden);
-  }
+  Kernel(std::size_t inputs, std::size_t hidden, bool bias, Activation act)
+      : d_(inputs), H_(hidden), bias_(bias), act_(act), o_w2_(inputs * hidden + (bias ? hidden : 0)) {}
 
   std::size_t num_params() const { return o_w2_ + H_ + (bias_ ? 1 : 0); }
 
-  // One group's evaluation, kept for its backward. One per thread, reused: after the first group of a
-  // shape nothing allocates.
-  struct Workspace {
-    std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;  // parameter-major, lanes inner
-    const T* X = nullptr;
-    std::size_t rows = 0, count = 0;
-  };
-
-  // out[b * lanes + l] = network l's output on row b of X (B x inputs, row-major), for the networks whose
-  // parameters are the first num_params() entries of rows 0 .. count - 1 (count <= lanes) of `thetas`, rows
-  // `stride` apart; lanes from count on compute zeros. X must stay alive and unchanged until backward().
-  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B, Workspace& ws,
-               T* out) const {
+  // As NetworkLanes::forward, out's rows `ldo` apart.
+  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
+               Workspace<T>& ws, T* out, std::size_t ldo) const {
     const std::size_t J = num_params();
     ws.params.resize(J * lanes);
     ws.hidden.resize(H_ * B * lanes);
@@ -86,19 +74,22 @@ class NetworkLanes {
     ws.rows = B;
     ws.count = count;
     pack(thetas, stride, count, ws.params.data());
-    with_activation([&](auto act) { forward_rows(act, ws, out); });
+    with_activation([&](auto act) { forward_rows(act, ws, out, ldo); });
   }
 
-  // Row l of `grads` (rows `stride` apart), its first num_params() entries, = d <G[:, l], out[:, l]> / d theta_l
-  // for l < count of the last forward() on ws; G is B x lanes like out. Written, not added.
-  void backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
-    with_activation([&](auto act) { backward_params(act, G, ws); });
+  // As NetworkLanes::backward, G's rows `ldg` apart.
+  void backward(const T* G, std::size_t ldg, Workspace<T>& ws, T* grads, std::size_t stride) const {
+    with_activation([&](auto act) { backward_params(act, G, ldg, ws); });
     unpack(ws.grads.data(), ws.count, grads, stride);
   }
 
  private:
-  // Tiles sized to the register file: 32 vector registers with AVX-512, 16 below.
-  static constexpr bool wide = sizeof(T) * lanes >= 64;
+  // Tiles sized to the register file: 32 vector registers with AVX-512 (narrower vectors too), 16 below.
+#if defined(__AVX512VL__)
+  static constexpr bool wide = true;
+#else
+  static constexpr bool wide = false;
+#endif
   static constexpr std::size_t R = 4;               // forward: rows per tile
   static constexpr std::size_t JB = wide ? 4 : 2;   // forward: hidden units per tile
   static constexpr std::size_t KB = wide ? 8 : 4;   // backward: inputs per tile
@@ -142,21 +133,21 @@ class NetworkLanes {
 
   // The hidden values are kept unit-major, hidden[(j * B + b) * lanes], for the backward's pass down b.
   template <class Act>
-  void forward_rows(Act act, Workspace& ws, T* out) const {
+  void forward_rows(Act act, Workspace<T>& ws, T* out, std::size_t ldo) const {
     const std::size_t B = ws.rows;
     std::size_t b0 = 0;
-    for (; b0 + R <= B; b0 += R) forward_block<R>(act, ws, b0, out);
+    for (; b0 + R <= B; b0 += R) forward_block<R>(act, ws, b0, out, ldo);
     switch (B - b0) {
-      case 1: forward_block<1>(act, ws, b0, out); break;
-      case 2: forward_block<2>(act, ws, b0, out); break;
-      case 3: forward_block<3>(act, ws, b0, out); break;
+      case 1: forward_block<1>(act, ws, b0, out, ldo); break;
+      case 2: forward_block<2>(act, ws, b0, out, ldo); break;
+      case 3: forward_block<3>(act, ws, b0, out, ldo); break;
       default: break;
     }
   }
 
   // Rows b0 .. b0 + RR - 1: every hidden unit, then the output, accumulated over the units in order.
   template <std::size_t RR, class Act>
-  void forward_block(Act act, Workspace& ws, std::size_t b0, T* out) const {
+  void forward_block(Act act, Workspace<T>& ws, std::size_t b0, T* out, std::size_t ldo) const {
     const T* P = ws.params.data();
     Batch sum[RR];
     for (std::size_t r = 0; r < RR; ++r) sum[r] = Batch(T(0));
@@ -169,12 +160,12 @@ class NetworkLanes {
       default: break;
     }
     const Batch b2 = bias_ ? Batch::load_aligned(P + (o_w2_ + H_) * lanes) : Batch(T(0));
-    for (std::size_t r = 0; r < RR; ++r) (sum[r] + b2).store_unaligned(out + (b0 + r) * lanes);
+    for (std::size_t r = 0; r < RR; ++r) (sum[r] + b2).store_unaligned(out + (b0 + r) * ldo);
   }
 
   // h = act(b1 + sum_k X[b, k] W1[k, j]) for RR rows and JJ units in registers; stored, and sum += h w2.
   template <std::size_t RR, std::size_t JJ, class Act>
-  void forward_tile(Act act, Workspace& ws, std::size_t b0, std::size_t j0, Batch* sum) const {
+  void forward_tile(Act act, Workspace<T>& ws, std::size_t b0, std::size_t j0, Batch* sum) const {
     const T* P = ws.params.data();
     const T* X = ws.X;
     const std::size_t B = ws.rows;
@@ -205,35 +196,35 @@ class NetworkLanes {
   // With P[b, j] = act'(h[b, j]) G[b] w2[j]:  dW1 = X^T P,  db1 = 1^T P,  dw2 = h^T G,  db2 = 1^T G, each a
   // sum over the rows in order, into ws.grads (packed as ws.params).
   template <class Act>
-  void backward_params(Act act, const T* G, Workspace& ws) const {
+  void backward_params(Act act, const T* G, std::size_t ldg, Workspace<T>& ws) const {
     T* D = ws.grads.data();
     if (bias_) {
       Batch s(T(0));
-      for (std::size_t b = 0; b < ws.rows; ++b) s += Batch::load_unaligned(G + b * lanes);
+      for (std::size_t b = 0; b < ws.rows; ++b) s += Batch::load_unaligned(G + b * ldg);
       s.store_aligned(D + (o_w2_ + H_) * lanes);
     }
     std::size_t j0 = 0;
-    for (; j0 + JB2 <= H_; j0 += JB2) backward_units<JB2>(act, G, ws, j0);
-    if (j0 < H_) backward_units<1>(act, G, ws, j0);
+    for (; j0 + JB2 <= H_; j0 += JB2) backward_units<JB2>(act, G, ldg, ws, j0);
+    if (j0 < H_) backward_units<1>(act, G, ldg, ws, j0);
   }
 
   template <std::size_t JJ, class Act>
-  void backward_units(Act act, const T* G, Workspace& ws, std::size_t j0) const {
+  void backward_units(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0) const {
     std::size_t k0 = 0;
-    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB>(act, G, ws, j0, k0);
-    dispatch_inputs<JJ>(act, G, ws, j0, k0, std::make_index_sequence<KB>{});  // the last d mod KB inputs
+    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB>(act, G, ldg, ws, j0, k0);
+    dispatch_inputs<JJ>(act, G, ldg, ws, j0, k0, std::make_index_sequence<KB>{});  // the last d mod KB inputs
   }
   template <std::size_t JJ, class Act, std::size_t... K>
-  void dispatch_inputs(Act act, const T* G, Workspace& ws, std::size_t j0, std::size_t k0,
+  void dispatch_inputs(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0,
                        std::index_sequence<K...>) const {
     const std::size_t rest = d_ - k0;
-    ((rest == K && K > 0 ? backward_tile<JJ, K>(act, G, ws, j0, k0) : void()), ...);
+    ((rest == K && K > 0 ? backward_tile<JJ, K>(act, G, ldg, ws, j0, k0) : void()), ...);
   }
 
   // Units j0 .. j0 + JJ - 1 and inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over all rows;
   // the tile at k0 = 0 also sums the units' dw2 and db1.
   template <std::size_t JJ, std::size_t KK, class Act>
-  void backward_tile(Act act, const T* G, Workspace& ws, std::size_t j0, std::size_t k0) const {
+  void backward_tile(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0) const {
     const T* P = ws.params.data();
     const T* X = ws.X;
     const T* hidden = ws.hidden.data();
@@ -246,7 +237,7 @@ class NetworkLanes {
       w2[jj] = Batch::load_aligned(P + (o_w2_ + j0 + jj) * lanes);
     }
     for (std::size_t b = 0; b < B; ++b) {
-      const Batch g = Batch::load_unaligned(G + b * lanes);
+      const Batch g = Batch::load_unaligned(G + b * ldg);
       Batch p[JJ];
       for (std::size_t jj = 0; jj < JJ; ++jj) {
         const Batch h = Batch::load_aligned(hidden + ((j0 + jj) * B + b) * lanes);
@@ -274,6 +265,84 @@ class NetworkLanes {
   bool bias_;
   Activation act_;
   std::size_t o_w2_;  // w2's offset in theta
+};
+
+// The widths a group can run in, widest first: the target's vectors, and on AVX-512 AVX2's with FMA3 (xsimd
+// 8 offers no narrower arch with fused multiply-adds where AVX is on: its SSE FMA3 arch is off there).
+template <class... A>
+struct Archs {};
+#if XSIMD_WITH_AVX512F && XSIMD_WITH_FMA3_AVX2
+using Widths = Archs<xsimd::default_arch, xsimd::fma3<xsimd::avx2>>;
+#else
+using Widths = Archs<xsimd::default_arch>;
+#endif
+
+}  // namespace lanes_detail
+
+template <class T>
+class NetworkLanes {
+ public:
+  // Particles per group: the target's widest vector of T.
+  static constexpr std::size_t lanes = xsimd::batch<T>::size;
+  // One per thread, reused: after the first group of a shape nothing allocates.
+  using Workspace = lanes_detail::Workspace<T>;
+
+  // The network of Mlp({.widths = {inputs, hidden, 1}, .hidden = act, .bias = bias}): its parameters, in a
+  // row of theta, are W1 (inputs x hidden, row-major), b1 (hidden; with bias), w2 (hidden), b2 (1; with bias).
+  NetworkLanes(std::size_t inputs, std::size_t hidden, bool bias, Activation act)
+      : d_(inputs), H_(hidden), bias_(bias), act_(act) {
+    if (!dense_detail::fusable(act))
+      throw Error("NetworkLanes: the hidden activation must be piecewise linear (identity, relu, leaky relu), got " +
+                  act.name());
+  }
+
+  // The lanes for `model` when it is such a network (an Mlp of one hidden layer with a piecewise-linear
+  // activation and one identity output); none otherwise.
+  static std::optional<NetworkLanes> of(const Model<T>& model) {
+    const auto* mlp = dynamic_cast<const Mlp<T>*>(&model);
+    if (!mlp) return std::nullopt;
+    const MlpSpec& s = mlp->spec();
+    if (s.widths.size() != 3 || s.widths[2] != 1 || s.output.kind() != Activation::Kind::identity ||
+        !dense_detail::fusable(s.hidden))
+      return std::nullopt;
+    return NetworkLanes(s.widths[0], s.widths[1], s.bias, s.hidden);
+  }
+
+  std::size_t num_params() const { return d_ * H_ + H_ + (bias_ ? H_ + 1 : 0); }
+
+  // out[b * lanes + l] = network l's output on row b of X (B x inputs, row-major), for the networks whose
+  // parameters are the first num_params() entries of rows 0 .. count - 1 (count <= lanes) of `thetas`, rows
+  // `stride` apart; the rest of out is left alone. X must stay alive and unchanged until backward().
+  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B, Workspace& ws,
+               T* out) const {
+    if (count == 0 || count > lanes)
+      throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
+                  std::to_string(lanes));
+    ws.width = narrowest(count, lanes_detail::Widths{});
+    with_kernel(ws.width, lanes_detail::Widths{}, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
+  }
+
+  // Row l of `grads` (rows `stride` apart), its first num_params() entries, = d <G[:, l], out[:, l]> / d theta_l
+  // for l < count of the last forward() on ws; G is B x lanes like out. Written, not added.
+  void backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
+    with_kernel(ws.width, lanes_detail::Widths{}, [&](const auto& k) { k.backward(G, lanes, ws, grads, stride); });
+  }
+
+ private:
+  template <class... A>
+  static std::size_t narrowest(std::size_t count, lanes_detail::Archs<A...>) {
+    std::size_t width = lanes;
+    ((count <= xsimd::batch<T, A>::size ? void(width = xsimd::batch<T, A>::size) : void()), ...);
+    return width;
+  }
+  template <class F, class... A>
+  void with_kernel(std::size_t width, lanes_detail::Archs<A...>, const F& f) const {
+    ((width == xsimd::batch<T, A>::size ? f(lanes_detail::Kernel<T, A>(d_, H_, bias_, act_)) : void()), ...);
+  }
+
+  std::size_t d_, H_;
+  bool bias_;
+  Activation act_;
 };
 
 }  // namespace wgflow::models
