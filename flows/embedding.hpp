@@ -152,10 +152,9 @@ class FunctionSpace final : public Embedding<T> {
   // Each group of W particles' outputs at the kernel inputs into its rows of features (E = K: one output).
   void embed_in_lanes(const Tensor<T>& thetas, Tensor<T>& features) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
-    parallel_for_each_index((n + W - 1) / W, [&](std::size_t group) {
+    models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);
-      const std::size_t i0 = group * W, count = std::min(W, n - i0);
       lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, s.work, s.out.data());
       for (std::size_t l = 0; l < count; ++l)
         for (std::size_t k = 0; k < K; ++k) features(i0 + l, k) = s.out[k * W + l];
@@ -165,12 +164,11 @@ class FunctionSpace final : public Embedding<T> {
   // gradient rows += each group's pullback, the group evaluated again.
   void pull_back_in_lanes(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
-    parallel_for_each_index((n + W - 1) / W, [&](std::size_t group) {
+    models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);
       s.cotangent.assign(K * W, T(0));
       s.grads.resize(W * J);
-      const std::size_t i0 = group * W, count = std::min(W, n - i0);
       lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, s.work, s.out.data());
       for (std::size_t l = 0; l < count; ++l)
         for (std::size_t k = 0; k < K; ++k) s.cotangent[k * W + l] = feature_gradient(i0 + l, k);

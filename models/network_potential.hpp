@@ -136,13 +136,12 @@ class NetworkPotential final : public Potential<T> {
     check("NetworkPotential::values_and_gradients", thetas.shape()[1]);
     constexpr std::size_t W = NetworkLanes<T>::lanes;
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], B = batch_size_, m = lanes_->num_params();
-    parallel_for_each_index((n + W - 1) / W, [&](std::size_t group) {
+    NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       thread_local Scratch s;  // one per thread, reused: the steady state allocates nothing
       s.out.resize(B * W);
       s.cotangent.resize(B * W);
       s.f.resize(B);
       s.df.resize(B);
-      const std::size_t i0 = group * W, count = std::min(W, n - i0);
       lanes_->forward(thetas.data() + i0 * J, J, count, batch_X_.data(), B, s.lanes, s.out.data());
       std::fill(s.cotangent.begin(), s.cotangent.end(), T(0));
       for (std::size_t l = 0; l < count; ++l) {
