@@ -108,10 +108,13 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
     std::printf("%-6s %5zu %-8s %12.1f %12.1f %8zu\n", m.name, n, wb::dtype_name<T>(), t.median_s * 1e6,
                 1 / t.median_s, t.runs);
     // Every network passes over the minibatch; DRLE's function-space repulsion also evaluates each one on
-    // the kernel inputs and pulls the kernel's gradient back through it.
+    // the kernel inputs, pulls the kernel's gradient back through it, and compares the N networks' outputs
+    // with each other and with the 200 prior samples' (the preset's M).
     const bool repels = m.name == std::string("DRLE");
-    const double fmas = static_cast<double>(n) * (wb::network_fmas(100, inputs, hidden) +
-                                                  (repels ? wb::network_fmas(kernel_points, inputs, hidden) : 0.0));
+    const double fmas = static_cast<double>(n) * wb::network_fmas(100, inputs, hidden) +
+                        (repels ? static_cast<double>(n) * wb::network_fmas(kernel_points, inputs, hidden) +
+                                      wb::interaction_fmas(n, kernel_points, 200)
+                                : 0.0);
     wb::emit(o, wb::timing_record(workload, n, wb::dtype_name<T>(), t).set("fmas", fmas));
   }
 }

@@ -33,6 +33,7 @@
 #include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
+#include "../core/errors.hpp"
 #include "../core/gemm/transpose.hpp"
 #include "../core/lane_fma.hpp"
 #include "../core/parallel.hpp"
@@ -333,7 +334,8 @@ class NetworkLanes {
       throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
                   std::to_string(lanes));
     ws.width = narrowest(count, lanes_detail::Widths{});
-    with_kernel(ws.width, lanes_detail::Widths{}, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
+    with_kernel(ws.width, lanes_detail::Widths{},
+                [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
   }
 
   // Row l of `grads` (rows `stride` apart), its first num_params() entries, = d <G[:, l], out[:, l]> / d theta_l

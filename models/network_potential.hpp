@@ -48,7 +48,6 @@
 #include <xtensor/xfixed.hpp>
 
 #include "../autodiff/tape.hpp"
-#include "../core/parallel.hpp"
 #include "../data/dataset.hpp"
 #include "../data/minibatch.hpp"
 #include "likelihood.hpp"

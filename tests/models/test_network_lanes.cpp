@@ -143,7 +143,7 @@ TEST_CASE("NetworkPotential in SIMD lanes: a particle's bits do not depend on wh
     }
 }
 
-TEST_CASE("NetworkPotential takes the lanes exactly for one hidden layer, a piecewise-linear activation and one output") {
+TEST_CASE("NetworkPotential takes the lanes exactly for one hidden layer, a piecewise-linear activation, one output") {
   const Tensor<double> X = random_tensor(Shape{9, 3}, 1), Y = random_tensor(Shape{9, 2}, 2);
   const auto batches = [&](MlpSpec spec) {
     const std::size_t outputs = spec.widths.back();
