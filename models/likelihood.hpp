@@ -24,6 +24,7 @@
 #include <string>
 
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xfixed.hpp>
 
 #include "../autodiff/tape.hpp"
 #include "../core/errors.hpp"
@@ -59,6 +60,24 @@ class Likelihood {
   // The per-minibatch loss (1x1) of outputs F (B x k) against targets Y (B x target_cols(k)); `own` holds
   // one Var per block of parameters(). Gradients flow into F, Y and own, as far as they carry them.
   virtual ad::Var<T> loss(const ad::Var<T>& F, const ad::Var<T>& Y, std::span<const ad::Var<T>> own) const = 0;
+
+  // loss() for one member, off the caller's tape: its outputs F and the targets Y as `rows` row-major rows,
+  // `own` the values of parameters(). Writes dF = dl/dF (F's size) and own_grad = dl/d own, returns l.
+  // NetworkPotential's batched path (networks in SIMD lanes) calls it once per particle. By default it
+  // records loss() on the calling thread's tape (Tape<T>::local(), cleared first) and runs backward; a
+  // likelihood with a closed form may override it with the same numbers, bit for bit.
+  virtual T loss_and_gradient(std::span<const T> F, std::span<const T> Y, std::size_t rows, std::span<const T> own,
+                              std::span<T> dF, std::span<T> own_grad) const {
+    ad::Tape<T>& tape = ad::Tape<T>::local();
+    tape.clear();
+    const ad::Var<T> f = tape.external(Shape{rows, F.size() / rows}, F.data(), dF.data());
+    const ad::Var<T> y = tape.external(Shape{rows, Y.size() / rows}, Y.data());
+    const std::span<ad::Var<T>> params = parameters().leaves(tape, own, own_grad);
+    const ad::Var<T> l = loss(f, y, std::span<const ad::Var<T>>(params));
+    const xt::xtensor_fixed<T, xt::xshape<1, 1>> one = {{T(1)}};  // on the stack: no allocation
+    tape.backward(l, one);
+    return l.item();
+  }
 
   // The mean of p(y | x, theta) at one member's outputs F (B x k), with `own` its values of parameters():
   // B x target columns (regression: E[y]) or B x classes (classification: probabilities, rows summing to 1).

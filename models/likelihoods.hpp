@@ -52,6 +52,19 @@ class SquaredError final : public Likelihood<T> {
     this->check_own(own, "loss");
     return squared_error(F, Y);
   }
+  // squared_error's node without the tape, the same arithmetic: (1/B) sum (f - y)^2, dF = 0 + (2/B) (f - y).
+  T loss_and_gradient(std::span<const T> F, std::span<const T> Y, std::size_t rows, std::span<const T> own,
+                      std::span<T> dF, std::span<T> /*own_grad*/) const override {
+    this->check_own(own, "loss_and_gradient");
+    if (F.size() != Y.size() || dF.size() != F.size())
+      throw ShapeError("squared_error loss_and_gradient: " + std::to_string(F.size()) + " outputs, " +
+                       std::to_string(Y.size()) + " targets and " + std::to_string(dF.size()) +
+                       " gradient entries; they must match");
+    const T scale = T(1) / static_cast<T>(rows);
+    const T c = T(2) * scale * T(1);  // the node's backward with a unit cotangent
+    for (std::size_t i = 0; i < F.size(); ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
+    return detail::residual_sum(F.data(), Y.data(), F.size()) * scale;
+  }
   // exp(-l) is a Gaussian of fixed variance in f, but the loss does not say which: no noise is reported.
   Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
     this->check_own(own, "predictive_mean");

@@ -30,9 +30,10 @@
 //
 // All particles at once (values_and_gradients, which the flows call when prefers_batches() says so): the
 // paper's networks, an Mlp of widths {d, H, 1} with a piecewise-linear hidden activation, run W at a time
-// in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood on the tape per network from its
-// outputs. Values and gradients equal the per-particle path's up to rounding, and do not depend on how the
-// particles are grouped (threads, ranks). Other models take the per-particle path in parallel.
+// in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood per network from its outputs
+// (Likelihood::loss_and_gradient). Values and gradients equal the per-particle path's up to rounding, and
+// do not depend on how the particles are grouped (threads, ranks). Other models take the per-particle path
+// in parallel.
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
@@ -193,18 +194,12 @@ class NetworkPotential final : public Potential<T> {
     std::vector<T> out, cotangent, f, df;  // B x W outputs and their cotangents; one network's column of each
   };
 
-  // The likelihood's loss of one network's outputs f (the batch's B x 1) on the tape: writes df = dl/df
-  // and the likelihood's own parameters' gradient, returns l.
+  // The likelihood's loss of one network's outputs f (the batch's B x 1): writes df = dl/df and the
+  // likelihood's own parameters' gradient, returns l.
   T likelihood_loss(const T* f, T* df, std::span<const T> own, std::span<T> own_grad) const {
-    ad::Tape<T>& tape = ad::Tape<T>::local();
-    tape.clear();
-    const ad::Var<T> F = tape.external(Shape{batch_size_, 1}, f, df);
-    const ad::Var<T> y = tape.external(Shape{batch_size_, Y_.shape()[1]}, batch_Y_.data());
-    const std::span<ad::Var<T>> params = likelihood_->parameters().leaves(tape, own, own_grad);
-    const ad::Var<T> L = likelihood_->loss(F, y, std::span<const ad::Var<T>>(params));
-    const xt::xtensor_fixed<T, xt::xshape<1, 1>> one = {{T(1)}};
-    tape.backward(L, one);
-    return L.item();
+    const std::size_t B = batch_size_, k = Y_.shape()[1];
+    return likelihood_->loss_and_gradient(std::span<const T>(f, B), std::span<const T>(batch_Y_.data(), B * k), B,
+                                          own, std::span<T>(df, B), own_grad);
   }
 
   void check_data(const char* where, const Tensor<T>& X, const Tensor<T>& Y) const {

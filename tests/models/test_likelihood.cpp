@@ -2,6 +2,7 @@
 // node, bit for bit; each loss passes the public gradient checker in the outputs, the targets and its own
 // parameters; each predicts what its p(y | x, theta) says; and one written outside the library works in a
 // NetworkPotential as the library's do.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <memory>
@@ -70,6 +71,33 @@ TEST_CASE("the library's likelihoods record exactly the fused loss nodes, bit fo
   CHECK(GaussianNll<double>(0.7).loss(f, y, {}).item() == wgflow::models::gaussian_nll(f, y, 0.7).item());
   CHECK(GaussianNllLearnedNoise<double>().loss(f, y, own).item() == wgflow::models::gaussian_nll(f, y, s).item());
   CHECK(SoftmaxCrossEntropy<double>().loss(f, c, {}).item() == wgflow::models::softmax_cross_entropy(f, c).item());
+}
+
+TEST_CASE("loss_and_gradient: loss() and its backward off the caller's tape, bit for bit, for every likelihood") {
+  const std::size_t B = 9, k = 3;
+  const Tensor<double> F = random_tensor(Shape{B, k}, 4), Y = random_tensor(Shape{B, k}, 5);
+  const Tensor<double> labels = labels_for(B, k, 6);
+  std::vector<std::shared_ptr<const Likelihood<double>>> all = all_likelihoods(0.7);
+  all.push_back(std::make_shared<Cauchy>());
+  for (const auto& likelihood : all) {
+    CAPTURE(likelihood->name());
+    const Tensor<double>& targets = likelihood->task() == Task::classification ? labels : Y;
+    const std::vector<double> own(likelihood->num_params(), -0.3);
+    // The reference: loss() recorded on a tape of its own, gradients by backward.
+    Tape<double> tape;
+    const auto f = tape.variable(F), y = tape.constant(targets);
+    std::vector<Var<double>> own_vars;
+    for (double v : own) own_vars.push_back(tape.variable(v));
+    const auto l = likelihood->loss(f, y, own_vars);
+    tape.backward(l);
+    std::vector<double> dF(B * k), own_grad(own.size());
+    const double value = likelihood->loss_and_gradient(std::span<const double>(F.data(), B * k),
+                                                       std::span<const double>(targets.data(), targets.size()), B,
+                                                       own, dF, own_grad);
+    CHECK(value == l.item());
+    CHECK(std::equal(dF.begin(), dF.end(), f.adj().data()));
+    for (std::size_t p = 0; p < own.size(); ++p) CHECK(own_grad[p] == own_vars[p].adj()(0, 0));
+  }
 }
 
 TEST_CASE("every likelihood's loss passes the gradient check in the outputs, the targets and its own parameters") {
