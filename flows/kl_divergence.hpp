@@ -15,8 +15,6 @@
 #include <span>
 #include <string>
 
-#include <xtensor/xnoalias.hpp>
-
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
 #include "prior.hpp"
@@ -53,11 +51,19 @@ class KlDivergence final : public Term<T> {
     if (scale == T(0)) return;
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
-    score_.resize({n, J});
+    if (!context.gradient_zero) score_.resize({n, J});
     parallel_for_each_index(n, [&](std::size_t i) {
-      prior_.grad_log_density(std::span<const T>(theta.data() + i * J, J), std::span<T>(score_.data() + i * J, J));
+      T* g = gradient.data() + i * J;
+      const std::span<const T> theta_i(theta.data() + i * J, J);
+      if (context.gradient_zero) {  // the score straight into the zero row, then scaled
+        prior_.grad_log_density(theta_i, std::span<T>(g, J));
+        for (std::size_t j = 0; j < J; ++j) g[j] = -(scale * g[j]);
+        return;
+      }
+      T* score = score_.data() + i * J;
+      prior_.grad_log_density(theta_i, std::span<T>(score, J));
+      for (std::size_t j = 0; j < J; ++j) g[j] -= scale * score[j];  // by the same task, while in cache
     }, 8);
-    xt::noalias(gradient) -= scale * score_;  // in place: gradient -= e would evaluate into a new matrix first
   }
 
   T diffusion() const override { return lambda_; }

@@ -2,12 +2,20 @@
 // Optimisers: maps from a gradient matrix (N x J, one row per particle: the gradient of the first variation
 // of the free energy, i.e. minus the velocity) to the deterministic displacement of the particles.
 //
-// After BlackJAX / Optax, an optimiser is a small value with explicit state:
-//   State init(const Tensor<T>& params) const;                        // state for these parameters
-//   void update(const Tensor<T>& gradient, State& state, Tensor<T>& delta) const;   // delta for this step
-//   T learning_rate() const;  std::string name() const;
-// and the flow applies params += delta (plus its noise). Any type with these members plugs into
-// Optimizer<T>, the type-erased (optimiser, state) pair that flows hold.
+// After BlackJAX / Optax, an optimiser is a small value with explicit state. It comes in one of two forms:
+//   entrywise (SGD, momentum, Adam: each entry's displacement depends on that entry's gradient and state)
+//     State init(const Tensor<T>& params) const;
+//     void begin_step(State& state, std::size_t entries) const;     // once per step (Adam: t += 1)
+//     void update(State& state, std::size_t first, std::span<const T> g, std::span<T> delta) const;
+//         // delta for entries [first, first + g.size()) of the row-major gradient; calls on disjoint
+//         // ranges may run concurrently
+//   whole (an optimiser that needs the entire gradient, e.g. clipping by its global norm)
+//     State init(const Tensor<T>& params) const;
+//     void update(const Tensor<T>& gradient, State& state, Tensor<T>& delta) const;
+//   and both   T learning_rate() const;  std::string name() const;
+// The flow applies params += delta (plus its noise). Any type of either form plugs into Optimizer<T>, the
+// type-erased (optimiser, state) pair that flows hold. An entrywise optimiser lets the flow update each
+// particle in the same pass that sums its gradient and moves it (flows/particle_flow.hpp).
 //
 //   Sgd       delta = -eta g                                   (the paper's update, paper.md §2)
 //   Momentum  v <- mu v + g,  delta = -eta v                   (heavy ball, PyTorch's convention)
@@ -19,21 +27,21 @@
 // flow adds the same noise sqrt(2 D eta) xi, eta = learning_rate(), but the result no longer
 // discretises the Wasserstein gradient flow: use them for DE-style training, not for sampling.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
 
-#include <xtensor/xmath.hpp>
-#include <xtensor/xnoalias.hpp>
+#include <xtensor/xbuilder.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "../core/errors.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
-
 
 namespace detail {
 template <class T>
@@ -42,11 +50,11 @@ void check_learning_rate(const char* who, T eta) {
     throw Error(std::string(who) + ": learning rate must be positive and finite, got " + std::to_string(eta));
 }
 template <class T>
-void check_state_shape(const char* who, const Tensor<T>& state, const Tensor<T>& gradient) {
-  if (state.shape() != gradient.shape())
-    throw ShapeError(std::string(who) + ": state is " + shape_string({state.shape()[0], state.shape()[1]}) +
-                     " but the gradient is " + shape_string({gradient.shape()[0], gradient.shape()[1]}) +
-                     " (call init() with parameters of the gradient's shape)");
+void check_state_size(const char* who, const Tensor<T>& state, std::size_t entries) {
+  if (state.size() != entries)
+    throw ShapeError(std::string(who) + ": state is " + shape_string({state.shape()[0], state.shape()[1]}) + " (" +
+                     std::to_string(state.size()) + " entries) but the gradient has " + std::to_string(entries) +
+                     " entries (call init() with parameters of the gradient's shape)");
 }
 }  // namespace detail
 
@@ -59,7 +67,10 @@ struct Sgd {
     detail::check_learning_rate("Sgd", eta);
     return {};
   }
-  void update(const Tensor<T>& gradient, State& /*state*/, Tensor<T>& delta) const { xt::noalias(delta) = -eta * gradient; }
+  void begin_step(State& /*state*/, std::size_t /*entries*/) const {}
+  void update(State& /*state*/, std::size_t /*first*/, std::span<const T> g, std::span<T> delta) const {
+    for (std::size_t j = 0; j < g.size(); ++j) delta[j] = -eta * g[j];
+  }
   T learning_rate() const { return eta; }
   std::string name() const { return "sgd(eta=" + std::to_string(eta) + ")"; }
 };
@@ -77,11 +88,13 @@ struct Momentum {
     if (!(mu >= 0 && mu < 1)) throw Error("Momentum: mu must lie in [0, 1), got " + std::to_string(mu));
     return {xt::zeros<T>(params.shape())};
   }
-  void update(const Tensor<T>& gradient, State& s, Tensor<T>& delta) const {
-    detail::check_state_shape("Momentum::update", s.velocity, gradient);
-    // noalias: in place (element i reads only element i), where `=` would evaluate into a new matrix.
-    xt::noalias(s.velocity) = mu * s.velocity + gradient;
-    xt::noalias(delta) = -eta * s.velocity;
+  void begin_step(State& s, std::size_t entries) const { detail::check_state_size("Momentum", s.velocity, entries); }
+  void update(State& s, std::size_t first, std::span<const T> g, std::span<T> delta) const {
+    T* v = s.velocity.data() + first;
+    for (std::size_t j = 0; j < g.size(); ++j) {
+      v[j] = mu * v[j] + g[j];
+      delta[j] = -eta * v[j];
+    }
   }
   T learning_rate() const { return eta; }
   std::string name() const { return "momentum(eta=" + std::to_string(eta) + ", mu=" + std::to_string(mu) + ")"; }
@@ -97,6 +110,7 @@ struct Adam {
   struct State {
     Tensor<T> m, v;
     std::uint64_t t = 0;
+    T c1 = 1, c2 = 1;  // the bias corrections 1 - beta^t, set by begin_step from t
   };
   State init(const Tensor<T>& params) const {
     detail::check_learning_rate("Adam", eta);
@@ -105,25 +119,37 @@ struct Adam {
                   ", beta2 = " + std::to_string(beta2) + ", epsilon = " + std::to_string(epsilon));
     return {xt::zeros<T>(params.shape()), xt::zeros<T>(params.shape()), 0};
   }
-  void update(const Tensor<T>& gradient, State& s, Tensor<T>& delta) const {
-    detail::check_state_shape("Adam::update", s.m, gradient);
+  void begin_step(State& s, std::size_t entries) const {
+    detail::check_state_size("Adam", s.m, entries);
     ++s.t;
-    const T c1 = 1 - std::pow(beta1, static_cast<T>(s.t)), c2 = 1 - std::pow(beta2, static_cast<T>(s.t));
-    delta.resize(gradient.shape());
-    // A plain loop: one pass over the four arrays, which the compiler vectorises.
-    T* m = s.m.data();
-    T* v = s.v.data();
-    T* out = delta.data();
-    const T* g = gradient.data();
-    for (std::size_t i = 0, n = gradient.size(); i < n; ++i) {
-      m[i] = beta1 * m[i] + (1 - beta1) * g[i];
-      v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-      out[i] = -eta * (m[i] / c1) / (std::sqrt(v[i] / c2) + epsilon);
+    s.c1 = 1 - std::pow(beta1, static_cast<T>(s.t));
+    s.c2 = 1 - std::pow(beta2, static_cast<T>(s.t));
+  }
+  void update(State& s, std::size_t first, std::span<const T> g, std::span<T> delta) const {
+    const T c1 = s.c1, c2 = s.c2;
+    T* m = s.m.data() + first;
+    T* v = s.v.data() + first;
+    for (std::size_t j = 0; j < g.size(); ++j) {
+      m[j] = beta1 * m[j] + (1 - beta1) * g[j];
+      v[j] = beta2 * v[j] + (1 - beta2) * g[j] * g[j];
+      delta[j] = -eta * (m[j] / c1) / (std::sqrt(v[j] / c2) + epsilon);
     }
   }
   T learning_rate() const { return eta; }
   std::string name() const { return "adam(eta=" + std::to_string(eta) + ")"; }
 };
+
+namespace detail {
+template <class O, class T>
+concept EntrywiseOptimizer = requires(const O& o, typename O::State& s, std::span<const T> g, std::span<T> d) {
+  o.begin_step(s, std::size_t{});
+  o.update(s, std::size_t{}, g, d);
+};
+template <class O, class T>
+concept WholeOptimizer = requires(const O& o, typename O::State& s, const Tensor<T>& g, Tensor<T>& d) {
+  o.update(g, s, d);
+};
+}  // namespace detail
 
 // An optimiser together with its state, behind one type: what a flow holds. Copying copies the state.
 //
@@ -147,7 +173,18 @@ class Optimizer {
   // (Re)starts the state for parameters of this shape.
   void init(const Tensor<T>& params) { impl_->init(params); }
   // delta = the optimiser's displacement for this gradient; advances the state.
-  void update(const Tensor<T>& gradient, Tensor<T>& delta) { impl_->update(gradient, delta); }
+  void update(const Tensor<T>& gradient, Tensor<T>& delta) {
+    if (!entrywise()) return impl_->update(gradient, delta);
+    delta.resize(gradient.shape());
+    begin_step(gradient.size());
+    update(0, std::span<const T>(gradient.data(), gradient.size()), std::span<T>(delta.data(), delta.size()));
+  }
+  // The same step in pieces, for an entrywise optimiser: begin_step once, then update() on disjoint
+  // ranges of the row-major gradient's `entries` entries, concurrently if need be, covering them all.
+  bool entrywise() const { return impl_->entrywise(); }
+  void begin_step(std::size_t entries) { impl_->begin_step(entries); }
+  void update(std::size_t first, std::span<const T> g, std::span<T> delta) { impl_->update(first, g, delta); }
+
   T learning_rate() const { return impl_->learning_rate(); }
   std::string name() const { return impl_->name(); }
 
@@ -169,24 +206,49 @@ class Optimizer {
     virtual ~Concept() = default;
     virtual std::unique_ptr<Concept> clone() const = 0;
     virtual void init(const Tensor<T>& params) = 0;
+    virtual bool entrywise() const = 0;
     virtual void update(const Tensor<T>& gradient, Tensor<T>& delta) = 0;
+    virtual void begin_step(std::size_t entries) = 0;
+    virtual void update(std::size_t first, std::span<const T> g, std::span<T> delta) = 0;
     virtual T learning_rate() const = 0;
     virtual std::string name() const = 0;
   };
   template <class O>
   struct Model final : Concept {
+    static constexpr bool is_entrywise = detail::EntrywiseOptimizer<O, T>;
+    static_assert(is_entrywise || detail::WholeOptimizer<O, T>,
+                  "an optimiser needs begin_step(State&, size_t) and update(State&, size_t, span<const T>, span<T>), "
+                  "or update(const Tensor<T>&, State&, Tensor<T>&) (flows/optimizers.hpp)");
+
     explicit Model(O o) : optimizer(std::move(o)) {}
     std::unique_ptr<Concept> clone() const override { return std::make_unique<Model>(*this); }
     void init(const Tensor<T>& params) override {
       state = optimizer.init(params);
       initialised = true;
     }
+    bool entrywise() const override { return is_entrywise; }
     void update(const Tensor<T>& gradient, Tensor<T>& delta) override {
-      if (!initialised) throw Error("Optimizer " + optimizer.name() + ": update() before init()");
-      optimizer.update(gradient, state, delta);
+      require_initialised();
+      if constexpr (!is_entrywise) optimizer.update(gradient, state, delta);
+    }
+    void begin_step(std::size_t entries) override {
+      require_initialised();
+      if constexpr (is_entrywise) optimizer.begin_step(state, entries);
+      else not_entrywise();
+    }
+    void update(std::size_t first, std::span<const T> g, std::span<T> delta) override {
+      if constexpr (is_entrywise) optimizer.update(state, first, g, delta);
+      else not_entrywise();
     }
     T learning_rate() const override { return optimizer.learning_rate(); }
     std::string name() const override { return optimizer.name(); }
+
+    void require_initialised() const {
+      if (!initialised) throw Error("Optimizer " + optimizer.name() + ": update() before init()");
+    }
+    [[noreturn]] void not_entrywise() const {
+      throw Error("Optimizer " + optimizer.name() + ": not entrywise, so it updates the whole gradient only");
+    }
 
     O optimizer;
     typename O::State state{};

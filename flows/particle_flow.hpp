@@ -12,6 +12,7 @@
 //   3. delta = optimiser(g)  (Sgd: delta = -eta g, the paper's update);
 //   4. theta_i <- theta_i + delta_i + sqrt(2 D eta) xi_i,  D = sum_k D_k, eta the optimiser's learning
 //      rate; every new particle must be finite.
+// Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
 // and the terms' states may have advanced: to go on, e.g. with a smaller step, rebuild the flow or load a
@@ -39,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -219,10 +221,8 @@ class ParticleFlow {
     if (comm_) gather_ensemble();
     try {
       for (auto& term : terms_) term->prepare(t);
-      evaluate_terms_and_noise(t);     // 1.
-      sum_term_gradients(t);           // 2.
-      optimizer_.update(gradient_, delta_);  // 3.
-      move_particles(t);               // 4.
+      evaluate_terms_and_noise(t);  // 1.
+      advance(t);                   // 2. - 4.
     } catch (...) {
       if (!comm_) throw;
       end_step_over_ranks(std::current_exception());
@@ -266,8 +266,8 @@ class ParticleFlow {
     }
     term_gradients_zero_ = false;
     if (noisy) resize(xi_, n, J);
-    const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_},
-        all{t, comm_ ? ensemble_ : particles_, seed_, 0};
+    const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_, true},
+        all{t, comm_ ? ensemble_ : particles_, seed_, 0, nullptr, 0, true};
     errors_.assign(K + (noisy ? 1 : 0), nullptr);
     const auto evaluate = [&](std::size_t k) {
       try {
@@ -300,45 +300,43 @@ class ParticleFlow {
       if (e) std::rethrow_exception(e);
   }
 
-  // 2. g = sum_k g_k per particle, in term order, checking each g_k in the same pass (about 4
-  //    entry-passes of work per term) and zeroing its row for the next step.
-  void sum_term_gradients(std::uint64_t t) {
+  // 2. - 4. for every particle. With an entrywise optimiser (Sgd, Momentum, Adam) in one pass over its
+  //    row, so that its gradient and displacement are still in cache when it moves: each pass over the N
+  //    x J matrices costs about as much as a UCI network's gradient at N = 1000 (BENCHMARKS.md). An
+  //    optimiser that needs the whole gradient gets it between a summing and a moving pass.
+  void advance(std::uint64_t t) {
     const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size();
-    resize(gradient_, n, J);
-    gradient_faults_.reset(n);
-    for_each_index(n, 4 * n * J * std::max<std::size_t>(K, 1), [&](std::size_t i) {
-      T* g = gradient_.data() + i * J;
-      if (K == 0) std::fill(g, g + J, T(0));
-      for (std::size_t k = 0; k < K; ++k) {
-        T* g_k = term_gradients_[k].data() + (block_.begin - term_first_row_[k] + i) * J;
-        gradient_faults_.accumulate(i, k, g, g_k, J, k == 0);
-        std::fill(g_k, g_k + J, T(0));
-      }
-    }, 4);
-    term_gradients_zero_ = true;
-    if (const auto f = gradient_faults_.first())
-      throw Error(where(t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
-                  "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
-  }
-
-  // 4. theta + delta + sqrt(2 D eta) xi into next_, each new particle checked.
-  void move_particles(std::uint64_t t) {
-    const std::size_t n = particles_.shape()[0], J = dim();
     const T noise = noise_scale();
+    resize(gradient_, n, J);
     resize(next_, n, J);
+    gradient_faults_.reset(n);
     update_faults_.reset(n);
-    for_each_index(n, 3 * n * J, [&](std::size_t i) {
-      const T* theta = particles_.data() + i * J;
-      const T* delta = delta_.data() + i * J;
-      T* row = next_.data() + i * J;
-      if (noise > 0) {
-        const T* z = xi_.data() + i * J;
-        for (std::size_t j = 0; j < J; ++j) row[j] = (theta[j] + delta[j]) + noise * z[j];
-      } else {
-        for (std::size_t j = 0; j < J; ++j) row[j] = theta[j] + delta[j];
-      }
-      update_faults_.check(i, 0, row, J);
-    }, 4);
+    const std::size_t sum_work = 4 * n * J * std::max<std::size_t>(K, 1), move_work = 3 * n * J;
+    if (optimizer_.entrywise()) {
+      optimizer_.begin_step(n * J);
+      for_each_index(n, sum_work + 2 * move_work, [&](std::size_t i) {
+        sum_row(i);
+        constexpr std::size_t piece = 256;  // the row's displacement, a piece at a time on the stack
+        T delta[piece];
+        for (std::size_t j0 = 0; j0 < J; j0 += piece) {
+          const std::size_t len = std::min(piece, J - j0);
+          optimizer_.update(i * J + j0, std::span<const T>(gradient_.data() + i * J + j0, len), std::span<T>(delta, len));
+          move_row(i, j0, len, delta, noise);
+        }
+        update_faults_.check(i, 0, next_.data() + i * J, J);
+      }, 4);
+      term_gradients_zero_ = true;
+      throw_if_gradient_fault(t);
+    } else {
+      for_each_index(n, sum_work, [&](std::size_t i) { sum_row(i); }, 4);
+      term_gradients_zero_ = true;
+      throw_if_gradient_fault(t);
+      optimizer_.update(gradient_, delta_);
+      for_each_index(n, move_work, [&](std::size_t i) {
+        move_row(i, 0, J, delta_.data() + i * J, noise);
+        update_faults_.check(i, 0, next_.data() + i * J, J);
+      }, 4);
+    }
     if (const auto f = update_faults_.first()) {
       const std::size_t i = f->row;
       std::ostringstream msg;
@@ -347,6 +345,38 @@ class ParticleFlow {
           << (terms_.empty() ? std::string("none") : terms_[gradient_faults_.largest_source(i)]->name())
           << "', optimiser " << optimizer_.name() << ")";
       throw Error(msg.str());
+    }
+  }
+
+  // 2. g_i = sum_k g_k,i in term order, checking each g_k,i in the same pass (about 4 entry-passes of
+  //    work per term) and zeroing it for the next step.
+  void sum_row(std::size_t i) {
+    const std::size_t J = dim(), K = terms_.size();
+    T* g = gradient_.data() + i * J;
+    if (K == 0) std::fill(g, g + J, T(0));
+    for (std::size_t k = 0; k < K; ++k) {
+      T* g_k = term_gradients_[k].data() + (block_.begin - term_first_row_[k] + i) * J;
+      gradient_faults_.accumulate(i, k, g, g_k, J, k == 0);
+      std::fill(g_k, g_k + J, T(0));
+    }
+  }
+
+  void throw_if_gradient_fault(std::uint64_t t) const {
+    if (const auto f = gradient_faults_.first())
+      throw Error(where(t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
+                  "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
+  }
+
+  // 4. Entries [j0, j0 + len) of particle i: theta + delta + sqrt(2 D eta) xi into next_.
+  void move_row(std::size_t i, std::size_t j0, std::size_t len, const T* delta, T noise) {
+    const std::size_t at = i * dim() + j0;
+    const T* theta = particles_.data() + at;
+    T* row = next_.data() + at;
+    if (noise > 0) {
+      const T* z = xi_.data() + at;
+      for (std::size_t j = 0; j < len; ++j) row[j] = (theta[j] + delta[j]) + noise * z[j];
+    } else {
+      for (std::size_t j = 0; j < len; ++j) row[j] = theta[j] + delta[j];
     }
   }
 

@@ -44,9 +44,11 @@ class PotentialEnergy final : public Term<T> {
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
-    gradients_.resize({n, J});
     values_.resize(n);
+    // Into a zero buffer (the flow's) the gradients go straight in; otherwise through gradients_.
     if (potential_.prefers_batches()) {
+      if (context.gradient_zero) return potential_.values_and_gradients(theta, values_, gradient);
+      gradients_.resize({n, J});
       potential_.values_and_gradients(theta, values_, gradients_);
       for_each_piece(n, n * J, [&](std::size_t i0, std::size_t i1) {
         const T* g = gradients_.data();
@@ -55,11 +57,16 @@ class PotentialEnergy final : public Term<T> {
       });
       return;
     }
+    if (!context.gradient_zero) gradients_.resize({n, J});
     parallel_for_each_index(n, [&](std::size_t i) {
+      T* out = gradient.data() + i * J;
+      if (context.gradient_zero) {
+        values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(out, J));
+        return;
+      }
       T* g = gradients_.data() + i * J;
       values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(g, J));
       // Added by the same task: a serial pass over all N J entries afterwards would cost scaling.
-      T* out = gradient.data() + i * J;
       for (std::size_t j = 0; j < J; ++j) out[j] += g[j];
     });
   }

@@ -58,6 +58,8 @@ struct StepContext {
   Communicator* ranks = nullptr;  // for a term of reach collective in a flow over ranks: the ranks to
                                   // gather from (null in one process, where particles are all N)
   std::size_t total_rows = 0;     // N, over all ranks (0: particles' rows are all of them)
+  bool gradient_zero = false;     // the buffer add_gradient receives is all zero (the flow's are): a term
+                                  // may then write its rows rather than add to them, sparing a pass
 
   std::size_t ensemble_size() const { return total_rows != 0 ? total_rows : particles.shape()[0]; }
   RowBlock rows() const { return {first_row, first_row + particles.shape()[0]}; }

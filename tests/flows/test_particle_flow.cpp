@@ -410,13 +410,21 @@ TEST_CASE("two terms on a potential whose begin_step passes through NaN never se
 
 TEST_CASE("every term adds its gradient to the buffer it is given (Term's contract), whatever the buffer holds") {
   // ParticleFlow hands each term a zeroed buffer, so a term that overwrote it, or scaled what it held,
-  // would go unnoticed there; a term used on its own, or a future integrator, relies on the +=.
+  // would go unnoticed there; a term used on its own, or a future integrator, relies on the +=. Told that
+  // the buffer is zero (StepContext::gradient_zero, as the flow does), a term may write instead: the same
+  // values. The potential appears twice, on the per-particle path and as a network in SIMD lanes.
   auto loss = diagonal_quadratic();
+  const wgtest::SinRegression data(8);
+  models::NetworkPotential<double> network(models::Mlp<double>({.widths = {1, 8, 1}, .hidden = models::Activation::relu()}),
+                                           models::SquaredError<double>(), data.X, data.Y, {.batch_size = 20});
+  REQUIRE(network.prefers_batches());
   const auto prior = models::GaussianPrior<double>::isotropic(3, 2.0);
   const Tensor<double> theta = normal_particles(6, 3, 4);
   const Tensor<double> state = flows::mean_field_initial_state(theta, 0.3);  // mean-field VI's rows
   std::vector<std::pair<std::unique_ptr<flows::Term<double>>, const Tensor<double>*>> terms;
   terms.emplace_back(std::make_unique<flows::PotentialEnergy<double>>(loss), &theta);
+  const Tensor<double> weights = normal_particles(20, network.dim(), 5, 0.5);
+  terms.emplace_back(std::make_unique<flows::PotentialEnergy<double>>(network), &weights);
   terms.emplace_back(std::make_unique<flows::KlDivergence<double>>(prior, 0.5, 1.0), &theta);
   terms.emplace_back(std::make_unique<flows::InteractionEnergy<double>>(
                          flows::InteractionSettings<double>{}, std::make_unique<flows::ParameterSpace<double>>(),
@@ -436,5 +444,8 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
     Tensor<double> added = held;
     term->add_gradient(context, added);
     CHECK(xt::amax(xt::abs(added - (held + alone)))() < 1e-12 * (1 + xt::amax(xt::abs(held))()));
+    Tensor<double> written = xt::zeros_like(*particles);
+    term->add_gradient({0, *particles, 7, 0, nullptr, 0, /*gradient_zero=*/true}, written);
+    CHECK(written == alone);
   }
 }
