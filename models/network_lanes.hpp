@@ -125,9 +125,8 @@ class Kernel {
   // block at a time (core/gemm/transpose.hpp); element by element it cost a sixth of a DE step.
   void pack(const T* thetas, std::size_t stride, std::size_t count, T* packed) const {
     const std::size_t J = num_params();
+    if (count < lanes) std::fill(packed, packed + J * lanes, T(0));  // one fill: per row, J tiny memsets
     gemm_detail::transpose_copy(thetas, stride, count, J, packed, lanes);
-    for (std::size_t p = 0; p < J; ++p)
-      for (std::size_t l = count; l < lanes; ++l) packed[p * lanes + l] = T(0);
   }
   void unpack(const T* packed, std::size_t count, T* grads, std::size_t stride) const {
     gemm_detail::transpose_copy(packed, lanes, num_params(), count, grads, stride);
