@@ -145,8 +145,8 @@ class InteractionEnergy final : public Term<T> {
   // From the kernel matrices of this step; mean k(p_m, p_m') from prior_kernel_mean.
   T energy_estimate(T h) {
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
-    T energy = lambda1 / 2 * xt::mean(k_xx_.k)();
-    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * xt::mean(k_xp_.k)());
+    T energy = lambda1 / 2 * k_xx_.mean();
+    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * k_xp_.mean());
     return energy;
   }
 
@@ -160,7 +160,7 @@ class InteractionEnergy final : public Term<T> {
   T prior_kernel_mean(T h) {
     if (h != prior_mean_h_) {
       s_.kernel.evaluate_into(d2_pp_, h, k_pp_);
-      prior_mean_ = xt::mean(k_pp_.k)();
+      prior_mean_ = k_pp_.mean();
       prior_mean_h_ = h;
     }
     return prior_mean_;
