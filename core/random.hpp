@@ -5,9 +5,10 @@
 //
 // Generator: xoshiro256++ (Blackman & Vigna 2019), seeded through SplitMix64. Normals by the
 // Box-Muller transform, written here rather than std::normal_distribution, whose algorithm differs
-// between standard libraries. fill_normal draws many at once with xsimd's vectorised log, sqrt and
-// sincos: Langevin noise is J normals per particle and step, and one libm log + sin + cos per pair made
-// the noise cost more than a UCI network's gradient (about 50 of 125 us in a 5-network DLE step).
+// between standard libraries. fill_normal draws many at once, in SIMD vectors: Langevin noise is J
+// normals per particle and step, and one libm log + sin + cos per pair made the noise cost more than a
+// UCI network's gradient (about 50 of 125 us in a 5-network DLE step). Its draws come from 8 sub-streams
+// in SIMD lanes, its log, sin and cos are written for Box-Muller's arguments (core/box_muller.hpp).
 // Float normals have a cheaper form of their own (one 64-bit draw per pair, float arithmetic on twice
 // the lanes; BENCHMARKS.md, session 13), so a float32 flow's noise is not a float64 flow's rounded.
 #include <algorithm>
@@ -17,11 +18,9 @@
 #include <numbers>
 #include <type_traits>
 
+#include "box_muller.hpp"
 #include "intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 namespace wgflow {
 
@@ -74,51 +73,28 @@ class Rng {
     return r * std::cos(2.0 * std::numbers::pi * u2);
   }
 
-  // n standard normals into out: the same pairs (u1, u2) as n calls of normal() on this stream, in the
-  // same order, so the values agree with normal()'s to a few ulp (xsimd's log and sincos round
-  // differently from libm's). Draws whole SIMD blocks of pairs: the stream advances by a multiple of
-  // 2 x the batch width, and the last block's unused values are dropped, so the values depend on n
-  // alone, never on how a caller splits its work. A spare left by normal() is neither used nor lost.
-  void fill_normal(double* out, std::size_t n) {
-    constexpr std::size_t W = xsimd::batch<double>::size;
-    alignas(xsimd::batch<double>::arch_type::alignment()) double u1[W], u2[W];
-    for (std::size_t done = 0; done < n; done += 2 * W) {
-      for (std::size_t k = 0; k < W; ++k) {
-        u1[k] = 1.0 - uniform();  // in (0, 1]: log is finite
-        u2[k] = uniform();
-      }
-      box_muller(xsimd::batch<double>::load_aligned(u1), xsimd::batch<double>::load_aligned(u2), out + done,
-                 std::min(2 * W, n - done));
-    }
-  }
+  // n standard normals into out, in blocks of 8 Box-Muller pairs from 8 xoshiro256++ sub-streams in
+  // 64-bit SIMD lanes: one stream's draws form a serial chain (0.8 ns a draw on Zen 4, two a pair), 8
+  // independent ones fill a vector. The call takes one draw s from this stream, whatever n (a spare left
+  // by normal() is neither used nor lost), and starts sub-stream k = 0..7 as Rng(s + 4k 0x9e3779b97f4a7c15),
+  // i.e. on the SplitMix64 outputs 4k..4k+3 after s (a few ns a call). Block b takes the next two draws
+  // x_k, y_k of each sub-stream k: its pair k is Box-Muller of u1 = 1 - (x_k >> 11) 2^-53 in (0, 1] and
+  // u2 = (y_k >> 11) 2^-53, r = sqrt(-2 log u1) (|z| <= 8.57), and it fills out[16b, 16b + 16) with its
+  // 8 pairs' r cos(2 pi u2), then their r sin(2 pi u2) (not pair by pair: no shuffles). Defined by
+  // sub-streams, not SIMD vectors, the values are the same on every instruction set up to the rounding
+  // of the vector log, sqrt, sin and cos (within 3.3 ulp of the exact values: core/box_muller.hpp). The
+  // last block's unused values are dropped, so each value depends on its index alone, never on n or on
+  // how a caller splits its work. Not normal()'s values: normal() takes its pairs from this stream.
+  void fill_normal(double* out, std::size_t n) { Lanes((*this)()).normals(out, n); }
 
-  // n standard normals in float, for float computations (a float32 flow's noise): each pair (z0, z1)
-  // from one 64-bit draw x, its high 32 bits giving u1 = (hi + 1) 2^-32 in (0, 1] and its low 32 bits'
-  // top 24 giving u2 = lo24 2^-24 in [0, 1), then Box-Muller in float: half the draws and twice the lanes
-  // of the double form. u1 >= 2^-32 caps |z| at sqrt(64 ln 2) = 6.66 (the double form's cap is 8.57): a
-  // standard normal exceeds it with probability 3e-11. Blocks, order and the dropped tail are as in the
-  // double form, so the values depend on n alone. Only the draws are scalar: the halves are split and
-  // converted in vectors (hi + 1 needs 33 bits, so as its top and bottom 16 bits, whose float sum rounds
-  // once, as the scalar int64 conversion did): 2.0 against 3.3 ns a value converted one by one (AMD Zen 3,
-  // AVX2; BENCHMARKS.md, session 15).
-  void fill_normal(float* out, std::size_t n) {
-    using Batch = xsimd::batch<float>;
-    using Int = xsimd::batch<std::int32_t>;
-    constexpr std::size_t W = Batch::size;
-    alignas(Batch::arch_type::alignment()) std::int32_t hi[W], lo[W];
-    for (std::size_t done = 0; done < n; done += 2 * W) {
-      for (std::size_t k = 0; k < W; ++k) {
-        const std::uint64_t x = (*this)();
-        hi[k] = static_cast<std::int32_t>(x >> 32);  // the bits, reinterpreted; masked below
-        lo[k] = static_cast<std::int32_t>((x & 0xffffffffULL) >> 8);
-      }
-      const Int h = Int::load_aligned(hi);
-      const Batch top = xsimd::to_float((h >> 16) & Int(0xffff)) * Batch(65536.f);
-      const Batch u1 = (top + xsimd::to_float((h & Int(0xffff)) + Int(1))) * Batch(0x1.0p-32f);
-      const Batch u2 = xsimd::to_float(Int::load_aligned(lo)) * Batch(0x1.0p-24f);
-      box_muller(u1, u2, out + done, std::min(2 * W, n - done));
-    }
-  }
+  // n standard normals in float, for float computations (a float32 flow's noise): the sub-streams of
+  // the double form, one 64-bit draw a pair, so 16 pairs a block: block b takes the next two draws x_k,
+  // y_k of each sub-stream k, and its pair 2k + h (h = 0, 1) reads their low (h = 0) or high 32 bits
+  // x, y: u1 = (x + 1) 2^-32 rounded to float, in (0, 1], and u2 = (y >> 8) 2^-24; it fills
+  // out[32b, 32b + 32) with the 16 r cos(2 pi u2), then the 16 r sin(2 pi u2), in float arithmetic: half
+  // the draws and twice the lanes of the double form. u1 >= 2^-32 caps |z| at sqrt(64 ln 2) = 6.66: a
+  // standard normal exceeds it with probability 3e-11. Otherwise as the double form.
+  void fill_normal(float* out, std::size_t n) { Lanes((*this)()).normals(out, n); }
 
   // Calls f(j, z_j) for j = 0..n-1 with the n normals of fill_normal(T*, n) (T = double or float),
   // drawn in chunks on the stack: for a caller that consumes the normals as they come (noise added to
@@ -126,12 +102,13 @@ class Rng {
   template <class T = double, class F>
   void for_each_normal(std::size_t n, F&& f) {
     static_assert(std::is_same_v<T, double> || std::is_same_v<T, float>, "normals come in double or float");
-    constexpr std::size_t chunk = 64;  // a multiple of every 2 x batch width, so chunks change nothing
-    static_assert(chunk % (2 * xsimd::batch<T>::size) == 0);
+    constexpr std::size_t chunk = 64;  // whole blocks of both forms, so that chunks change nothing
+    static_assert(chunk % Lanes::block<T> == 0);
+    Lanes lanes((*this)());
     T z[chunk];
     for (std::size_t j0 = 0; j0 < n; j0 += chunk) {
       const std::size_t len = std::min(chunk, n - j0);
-      fill_normal(z, len);
+      lanes.normals(z, len);
       for (std::size_t k = 0; k < len; ++k) f(j0 + k, z[k]);
     }
   }
@@ -146,45 +123,67 @@ class Rng {
   }
 
  private:
-  // One SIMD block of Box-Muller: the batch of pairs (u1, u2), u1 in (0, 1], into its normals
-  // r cos(2 pi u2), r sin(2 pi u2) with r = sqrt(-2 log u1), written interleaved (pair k's two values
-  // at 2k and 2k + 1, so that the values do not depend on the batch width); the first `count` of them.
-  template <class T>
-  static void box_muller(xsimd::batch<T> u1, xsimd::batch<T> u2, T* out, std::size_t count) {
-    using Batch = xsimd::batch<T>;
-    const Batch r = xsimd::sqrt(Batch(T(-2)) * xsimd::log(u1));
-    const auto [s, c] = xsimd::sincos(Batch(static_cast<T>(2 * std::numbers::pi)) * u2);
-    store_interleaved(r * c, r * s, out, count);
-  }
+  using Draws = box_muller::Draws;
 
-  // out[2k] = a[k], out[2k + 1] = b[k], the first `count` of them. xsimd 8's zip_lo / zip_hi interleave
-  // within 128-bit lanes on AVX, hence AVX's unpacks and lane exchange (as in gemm/transpose.hpp), and an
-  // element loop for every other target.
-  template <class T>
-  static void store_interleaved(xsimd::batch<T> a, xsimd::batch<T> b, T* out, std::size_t count) {
-    using Batch = xsimd::batch<T>;
-    constexpr std::size_t W = Batch::size;
-    alignas(Batch::arch_type::alignment()) T z[2 * W];
-    T* to = count == 2 * W ? out : z;  // a whole block straight out, a last partial one through z
-#if defined(__AVX__)
-    if constexpr (W * sizeof(T) == 32 && std::is_same_v<T, float>) {
-      const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
-      _mm256_storeu_ps(to, _mm256_permute2f128_ps(lo, hi, 0x20));
-      _mm256_storeu_ps(to + W, _mm256_permute2f128_ps(lo, hi, 0x31));
-    } else if constexpr (W * sizeof(T) == 32) {
-      const __m256d lo = _mm256_unpacklo_pd(a, b), hi = _mm256_unpackhi_pd(a, b);
-      _mm256_storeu_pd(to, _mm256_permute2f128_pd(lo, hi, 0x20));
-      _mm256_storeu_pd(to + W, _mm256_permute2f128_pd(lo, hi, 0x31));
-    } else
-#endif
-    {
-      alignas(Batch::arch_type::alignment()) T za[W], zb[W];
-      a.store_aligned(za);
-      b.store_aligned(zb);
-      for (std::size_t k = 0; k < W; ++k) to[2 * k] = za[k], to[2 * k + 1] = zb[k];
+  // fill_normal's 8 sub-streams as 8 / Draws::size vectors of each state word (sub-stream k in lane
+  // k mod Draws::size of vector k / Draws::size), xoshiro256++'s update done on vectors.
+  class Lanes {
+   public:
+    static constexpr std::size_t count = 8, vectors = count / Draws::size;
+    static_assert(count % Draws::size == 0, "8 sub-streams fill whole vectors");
+    template <class T>  // the normals of a block, two draws of each sub-stream: 8 double or 16 float pairs
+    static constexpr std::size_t block = 2 * count * sizeof(double) / sizeof(T);
+
+    explicit Lanes(std::uint64_t s) {
+      alignas(Draws::arch_type::alignment()) std::uint64_t words[4][count];
+      for (std::size_t k = 0; k < count; ++k) {
+        std::uint64_t x = s + 4 * k * 0x9e3779b97f4a7c15ULL;  // Rng(x)'s state
+        for (auto& w : words) w[k] = splitmix(x);
+      }
+      for (std::size_t m = 0; m < vectors; ++m)
+        for (std::size_t i = 0; i < 4; ++i) state_[m][i] = Draws::load_aligned(words[i] + m * Draws::size);
     }
-    if (to == z) std::copy_n(z, count, out);
-  }
+
+    // out[0, n) from the sub-streams' next draws, in whole blocks, a last partial one through z.
+    template <class T>
+    void normals(T* out, std::size_t n) {
+      constexpr std::size_t W = xsimd::batch<T>::size, half = block<T> / 2;
+      T z[block<T>];
+      for (std::size_t done = 0; done < n; done += block<T>) {
+        Draws x[vectors], y[vectors];
+        next(x);
+        next(y);
+        T* to = n - done >= block<T> ? out + done : z;
+        for (std::size_t m = 0; m < vectors; ++m)  // cos values to the block's first half, sin to its second
+          box_muller::normals(x[m], y[m], to + m * W, to + half + m * W);
+        if (to == z) std::copy_n(z, n - done, out + done);
+      }
+    }
+
+   private:
+    void next(Draws (&out)[vectors]) {
+      for (std::size_t m = 0; m < vectors; ++m) {
+        Draws(&s)[4] = state_[m];
+        out[m] = rotl<23>(s[0] + s[3]) + s[0];
+        const Draws t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = rotl<45>(s[3]);
+      }
+    }
+    template <int k>
+    static Draws rotl(Draws x) {
+#if defined(__AVX512F__)
+      if constexpr (Draws::size == 8) return _mm512_rol_epi64(x, k);
+#endif
+      return (x << k) | (x >> (64 - k));
+    }
+
+    Draws state_[vectors][4];
+  };
 
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static std::uint64_t mix(std::uint64_t z) {

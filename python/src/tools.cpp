@@ -88,7 +88,14 @@ void bind_tools(py::module_& m) {
       .def_static("stream", &Rng::stream, py::arg("seed"), py::arg("a"), py::arg("b") = 0,
                   "The independent stream for (seed, a, b)")
       .def("uniform", py::overload_cast<double, double>(&Rng::uniform), py::arg("lo") = 0.0, py::arg("hi") = 1.0)
-      .def("normal", &Rng::normal, "A standard normal (Box-Muller; every second call returns the kept variate)");
+      .def("normal", &Rng::normal, "A standard normal (Box-Muller; every second call returns the kept variate)")
+      .def("normals", [](Rng& rng, std::size_t n) {
+            py::array_t<double> out(static_cast<py::ssize_t>(n));
+            rng.fill_normal(out.mutable_data(), n);
+            return out;
+          }, py::arg("n"),
+          "n standard normals as the C++ code draws them in bulk (Rng::fill_normal: a prior's samples, a "
+          "flow's noise); not the values of n calls of normal()");
 
   m.def("load_uci", [](const std::filesystem::path& name_or_folder, std::size_t split, bool standardised) {
           data::uci::Split s;
