@@ -85,7 +85,7 @@ class Rng {
   // of the vector log, sqrt, sin and cos (within 3.3 ulp of the exact values: core/box_muller.hpp). The
   // last block's unused values are dropped, so each value depends on its index alone, never on n or on
   // how a caller splits its work. Not normal()'s values: normal() takes its pairs from this stream.
-  void fill_normal(double* out, std::size_t n) { Lanes((*this)()).normals(out, n); }
+  void fill_normal(double* out, std::size_t n) { normal_stream().normals(out, n); }
 
   // n standard normals in float, for float computations (a float32 flow's noise): the sub-streams of
   // the double form, one 64-bit draw a pair, so 16 pairs a block: block b takes the next two draws x_k,
@@ -94,7 +94,7 @@ class Rng {
   // out[32b, 32b + 32) with the 16 r cos(2 pi u2), then the 16 r sin(2 pi u2), in float arithmetic: half
   // the draws and twice the lanes of the double form. u1 >= 2^-32 caps |z| at sqrt(64 ln 2) = 6.66: a
   // standard normal exceeds it with probability 3e-11. Otherwise as the double form.
-  void fill_normal(float* out, std::size_t n) { Lanes((*this)()).normals(out, n); }
+  void fill_normal(float* out, std::size_t n) { normal_stream().normals(out, n); }
 
   // Calls f(j, z_j) for j = 0..n-1 with the n normals of fill_normal(T*, n) (T = double or float),
   // drawn in chunks on the stack: for a caller that consumes the normals as they come (noise added to
@@ -103,12 +103,12 @@ class Rng {
   void for_each_normal(std::size_t n, F&& f) {
     static_assert(std::is_same_v<T, double> || std::is_same_v<T, float>, "normals come in double or float");
     constexpr std::size_t chunk = 64;  // whole blocks of both forms, so that chunks change nothing
-    static_assert(chunk % Lanes::block<T> == 0);
-    Lanes lanes((*this)());
+    static_assert(chunk % NormalStream::block<T> == 0);
+    NormalStream stream = normal_stream();
     T z[chunk];
     for (std::size_t j0 = 0; j0 < n; j0 += chunk) {
       const std::size_t len = std::min(chunk, n - j0);
-      lanes.normals(z, len);
+      stream.normals(z, len);
       for (std::size_t k = 0; k < len; ++k) f(j0 + k, z[k]);
     }
   }
@@ -122,19 +122,21 @@ class Rng {
     return x % n;
   }
 
- private:
   using Draws = box_muller::Draws;
 
-  // fill_normal's 8 sub-streams as 8 / Draws::size vectors of each state word (sub-stream k in lane
-  // k mod Draws::size of vector k / Draws::size), xoshiro256++'s update done on vectors.
-  class Lanes {
+  // The values of fill_normal(out, n), in consecutive pieces: normal_stream() takes the call's one draw,
+  // and normals(out, len) writes the next len values. Pieces of whole blocks (block<T>; 64 is whole for
+  // both types) change no value: a caller can draw a row's noise a piece at a time as it uses it. Inside,
+  // the 8 sub-streams as 8 / Draws::size vectors of each state word (sub-stream k in lane k mod
+  // Draws::size of vector k / Draws::size), xoshiro256++'s update done on vectors.
+  class NormalStream {
    public:
     static constexpr std::size_t count = 8, vectors = count / Draws::size;
     static_assert(count % Draws::size == 0, "8 sub-streams fill whole vectors");
     template <class T>  // the normals of a block, two draws of each sub-stream: 8 double or 16 float pairs
     static constexpr std::size_t block = 2 * count * sizeof(double) / sizeof(T);
 
-    explicit Lanes(std::uint64_t s) {
+    explicit NormalStream(std::uint64_t s) {
       alignas(Draws::arch_type::alignment()) std::uint64_t words[4][count];
       for (std::size_t k = 0; k < count; ++k) {
         std::uint64_t x = s + 4 * k * 0x9e3779b97f4a7c15ULL;  // Rng(x)'s state
@@ -184,6 +186,9 @@ class Rng {
 
     Draws state_[vectors][4];
   };
+  NormalStream normal_stream() { return NormalStream((*this)()); }
+
+ private:
 
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static std::uint64_t mix(std::uint64_t z) {

@@ -6,13 +6,14 @@
 //
 // State: the particles theta (N x J), the step count t, the optimiser's state, the terms' states (e.g. a
 // kernel bandwidth) and the seed. One step, t -> t + 1:
-//   1. g_k = grad_theta (dF_k/dQ) at every particle for every term k, and the noise xi ~ N(0, I) from
-//      Rng::stream(seed, i, t), all concurrently (after each term's prepare(t), serially);
+//   1. g_k = grad_theta (dF_k/dQ) at every particle for every term k, all terms concurrently (after each
+//      term's prepare(t), serially);
 //   2. g = sum_k g_k, in the order the terms were added; every g_k must be finite;
 //   3. delta = optimiser(g)  (Sgd: delta = -eta g, the paper's update);
 //   4. theta_i <- theta_i + delta_i + sqrt(2 D eta) xi_i,  D = sum_k D_k, eta the optimiser's learning
-//      rate; every new particle must be finite.
-// Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise.
+//      rate, xi_i ~ N(0, I) the normals of Rng::stream(seed, i, t); every new particle must be finite.
+// Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise, the noise drawn a
+// piece of the row at a time as it is added.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
 // and the terms' states may have advanced: to go on, e.g. with a smaller step, rebuild the flow or load a
@@ -221,8 +222,8 @@ class ParticleFlow {
     if (comm_) gather_ensemble();
     try {
       for (auto& term : terms_) term->prepare(t);
-      evaluate_terms_and_noise(t);  // 1.
-      advance(t);                   // 2. - 4.
+      evaluate_terms(t);  // 1.
+      advance(t);         // 2. - 4.
     } catch (...) {
       if (!comm_) throw;
       end_step_over_ranks(std::current_exception());
@@ -249,12 +250,11 @@ class ParticleFlow {
 
   T noise_scale() const { return std::sqrt(2 * diffusion() * optimizer_.learning_rate()); }
 
-  // 1. Every term's gradient and the noise at once: they depend only on the particles, the step and the
-  //    seed, and one term's serial stretches (an interaction's N x N kernel) overlap another's parallel
-  //    loops. Each writes its own buffer, which the sum in step 2 leaves zero for the next step.
-  void evaluate_terms_and_noise(std::uint64_t t) {
+  // 1. Every term's gradient at once: they depend only on the particles, the step and the seed, and one
+  //    term's serial stretches (an interaction's N x N kernel) overlap another's parallel loops. Each
+  //    writes its own buffer, which the sum in step 2 leaves zero for the next step.
+  void evaluate_terms(std::uint64_t t) {
     const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size(), first = block_.begin;
-    const bool noisy = noise_scale() > 0;
     term_gradients_.resize(K);
     term_first_row_.resize(K);
     for (std::size_t k = 0; k < K; ++k) {
@@ -265,31 +265,24 @@ class ParticleFlow {
       if (resize(g, whole ? n_total_ : n, J) || !term_gradients_zero_ || whole) g.fill(T(0));
     }
     term_gradients_zero_ = false;
-    if (noisy) resize(xi_, n, J);
     const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_, true},
         all{t, comm_ ? ensemble_ : particles_, seed_, 0, nullptr, 0, true};
-    errors_.assign(K + (noisy ? 1 : 0), nullptr);
+    errors_.assign(K, nullptr);
     const auto evaluate = [&](std::size_t k) {
       try {
-        if (k < K)
-          // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
-          terms_[k]->add_gradient(term_gradients_[k].shape()[0] == n ? own : all, term_gradients_[k]);
-        else
-          // A normal (Rng::fill_normal, ~1.1 ns in double, ~0.6 ns in float on AMD Zen 4) is about 8 or 4
-          // entry-passes of work, as for_each_index counts it. Streams are keyed by the global row.
-          for_each_index(n, n * J * (std::is_same_v<T, float> ? 4 : 8),
-                         [&](std::size_t i) { Rng::stream(seed_, first + i, t).fill_normal(xi_.data() + i * J, J); });
+        // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
+        terms_[k]->add_gradient(term_gradients_[k].shape()[0] == n ? own : all, term_gradients_[k]);
       } catch (...) {
         errors_[k] = std::current_exception();
       }
     };
     // Over ranks the collective terms take their turns on this thread (MPI is called from it alone, and
-    // in the same order on every rank) while the other terms and the noise run beside them: job 0 of
-    // run_concurrently runs on the calling thread.
+    // in the same order on every rank) while the other terms run beside them: job 0 of run_concurrently
+    // runs on the calling thread.
     jobs_.clear();
-    for (std::size_t k = 0; k < errors_.size(); ++k)
-      if (!(comm_ && k < K && terms_[k]->reach() == Reach::collective)) jobs_.push_back(k);
-    const bool collective = jobs_.size() < errors_.size();
+    for (std::size_t k = 0; k < K; ++k)
+      if (!(comm_ && terms_[k]->reach() == Reach::collective)) jobs_.push_back(k);
+    const bool collective = jobs_.size() < K;
     run_concurrently(jobs_.size() + (collective ? 1 : 0), [&](std::size_t job) {
       if (!collective) return evaluate(jobs_[job]);
       if (job > 0) return evaluate(jobs_[job - 1]);
@@ -311,19 +304,14 @@ class ParticleFlow {
     resize(next_, n, J);
     gradient_faults_.reset(n);
     update_faults_.reset(n);
-    const std::size_t sum_work = 4 * n * J * std::max<std::size_t>(K, 1), move_work = 3 * n * J;
+    // Work in entry-passes (core/parallel.hpp): a normal is about 4 (float) or 8 (double), Rng::fill_normal.
+    const std::size_t sum_work = 4 * n * J * std::max<std::size_t>(K, 1),
+                      move_work = (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * n * J;
     if (optimizer_.entrywise()) {
       optimizer_.begin_step(n * J);
-      for_each_index(n, sum_work + 2 * move_work, [&](std::size_t i) {
+      for_each_index(n, sum_work + move_work + 3 * n * J, [&](std::size_t i) {
         sum_row(i);
-        constexpr std::size_t piece = 256;  // the row's displacement, a piece at a time on the stack
-        T delta[piece];
-        for (std::size_t j0 = 0; j0 < J; j0 += piece) {
-          const std::size_t len = std::min(piece, J - j0);
-          optimizer_.update(i * J + j0, std::span<const T>(gradient_.data() + i * J + j0, len), std::span<T>(delta, len));
-          move_row(i, j0, len, delta, noise);
-        }
-        update_faults_.check(i, 0, next_.data() + i * J, J);
+        move_row(i, t, noise, nullptr);
       }, 4);
       term_gradients_zero_ = true;
       throw_if_gradient_fault(t);
@@ -332,10 +320,7 @@ class ParticleFlow {
       term_gradients_zero_ = true;
       throw_if_gradient_fault(t);
       optimizer_.update(gradient_, delta_);
-      for_each_index(n, move_work, [&](std::size_t i) {
-        move_row(i, 0, J, delta_.data() + i * J, noise);
-        update_faults_.check(i, 0, next_.data() + i * J, J);
-      }, 4);
+      for_each_index(n, move_work, [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * dim()); }, 4);
     }
     if (const auto f = update_faults_.first()) {
       const std::size_t i = f->row;
@@ -367,17 +352,30 @@ class ParticleFlow {
                   "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
   }
 
-  // 4. Entries [j0, j0 + len) of particle i: theta + delta + sqrt(2 D eta) xi into next_.
-  void move_row(std::size_t i, std::size_t j0, std::size_t len, const T* delta, T noise) {
-    const std::size_t at = i * dim() + j0;
-    const T* theta = particles_.data() + at;
-    T* row = next_.data() + at;
-    if (noise > 0) {
-      const T* z = xi_.data() + at;
-      for (std::size_t j = 0; j < len; ++j) row[j] = (theta[j] + delta[j]) + noise * z[j];
-    } else {
-      for (std::size_t j = 0; j < len; ++j) row[j] = theta[j] + delta[j];
+  // 3. - 4. for particle i, a piece of its row at a time on the stack: its displacement from an entrywise
+  //    optimiser (delta null) or from `delta`, the optimiser's for the whole gradient; its noise from
+  //    the particle's stream, drawn as it is added; theta + delta + sqrt(2 D eta) xi into next_, checked.
+  void move_row(std::size_t i, std::uint64_t t, T noise, const T* delta) {
+    const std::size_t J = dim(), row0 = i * J;
+    constexpr std::size_t piece = 256;  // whole blocks of Rng::NormalStream: the pieces change no value
+    static_assert(piece % Rng::NormalStream::block<T> == 0);
+    T step[piece], z[piece];
+    std::optional<Rng::NormalStream> xi;
+    if (noise > 0) xi.emplace(Rng::stream(seed_, block_.begin + i, t).normal_stream());
+    for (std::size_t j0 = 0; j0 < J; j0 += piece) {
+      const std::size_t len = std::min(piece, J - j0);
+      const T* d = delta ? delta + j0 : step;
+      if (!delta) optimizer_.update(row0 + j0, std::span<const T>(gradient_.data() + row0 + j0, len), std::span<T>(step, len));
+      const T* theta = particles_.data() + row0 + j0;
+      T* row = next_.data() + row0 + j0;
+      if (xi) {
+        xi->normals(z, len);
+        for (std::size_t j = 0; j < len; ++j) row[j] = (theta[j] + d[j]) + noise * z[j];
+      } else {
+        for (std::size_t j = 0; j < len; ++j) row[j] = theta[j] + d[j];
+      }
     }
+    update_faults_.check(i, 0, next_.data() + row0, J);
   }
 
   // Over ranks, before a step: all N particles into ensemble_, where a term needs them.
@@ -473,10 +471,9 @@ class ParticleFlow {
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
   std::vector<Tensor<T>> term_gradients_;  // g_k, one per term, zero between steps
   bool term_gradients_zero_ = false;
-  Tensor<T> xi_;                           // the step's standard normals, when there is noise
   Tensor<T> gradient_, delta_, next_;
-  std::vector<std::exception_ptr> errors_;  // per term (and the noise): what it threw
-  std::vector<std::size_t> jobs_;           // the terms (and the noise) run concurrently with the collective ones
+  std::vector<std::exception_ptr> errors_;  // per term: what it threw
+  std::vector<std::size_t> jobs_;           // the terms run concurrently with the collective ones
   RowFaults<T> gradient_faults_, update_faults_;
 };
 
