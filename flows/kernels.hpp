@@ -53,8 +53,8 @@ struct KernelMatrices {
   T bandwidth = T(0);
   std::vector<T> row_sums;  // sum_j k(x_i, y_j), summed as the rows are evaluated
 
-  // The mean of k, from the row sums in row order: no serial pass over the N x M entries (a tenth of
-  // DRLE's parameter-space interaction on 2 threads at N = 1000, BENCHMARKS.md).
+  // The mean of k, from the row sums in row order: no serial pass over the N x M entries (3 % of DRLE's
+  // parameter-space interaction on 2 threads at N = 1000). Valid for matrices from evaluate_into.
   T mean() const {
     T total = 0;
     for (T r : row_sums) total += r;
