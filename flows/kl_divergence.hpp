@@ -7,23 +7,27 @@
 // the noise and drops that gradient, as in its GMM and "sin" experiments. Here that is prior_gradient_scale;
 // the diffusion stays lambda whatever the scale.
 //
+// A pointwise term (flows/pointwise_term.hpp): a flow computes the prior's score particle by particle in
+// its moving pass.
+//
 // No energy estimate for lambda > 0: the entropy of an empirical measure is -infinity, and a density
 // estimate is a modelling choice this term does not make.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "../core/errors.hpp"
-#include "../core/parallel.hpp"
+#include "pointwise_term.hpp"
 #include "prior.hpp"
-#include "term.hpp"
 
 namespace wgflow::flows {
 
 template <class T>
-class KlDivergence final : public Term<T> {
+class KlDivergence final : public PointwiseTerm<T> {
  public:
   KlDivergence(Prior<T> prior, T lambda, T prior_gradient_scale = T(1))
       : prior_(std::move(prior)), lambda_(lambda), prior_gradient_scale_(prior_gradient_scale) {
@@ -43,27 +47,12 @@ class KlDivergence final : public Term<T> {
                        " but the prior is on R^" + std::to_string(prior_.dim()));
   }
 
-  // The prior's score at theta_i is the particle's own: over ranks, each evaluates its rows.
-  Reach reach() const override { return Reach::own_rows; }
-
-  void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
+  // -lambda s grad log p(theta), s the prior gradient's scale.
+  void row_gradient(std::uint64_t, std::size_t, std::span<const T> theta, std::span<T> out) const override {
     const T scale = lambda_ * prior_gradient_scale_;
-    if (scale == T(0)) return;
-    const Tensor<T>& theta = context.particles;
-    const std::size_t n = theta.shape()[0], J = theta.shape()[1];
-    if (!context.gradient_zero) score_.resize({n, J});
-    parallel_for_each_index(n, [&](std::size_t i) {
-      T* g = gradient.data() + i * J;
-      const std::span<const T> theta_i(theta.data() + i * J, J);
-      if (context.gradient_zero) {  // the score straight into the zero row, then scaled
-        prior_.grad_log_density(theta_i, std::span<T>(g, J));
-        for (std::size_t j = 0; j < J; ++j) g[j] = -(scale * g[j]);
-        return;
-      }
-      T* score = score_.data() + i * J;
-      prior_.grad_log_density(theta_i, std::span<T>(score, J));
-      for (std::size_t j = 0; j < J; ++j) g[j] -= scale * score[j];  // by the same task, while in cache
-    }, 8);
+    if (scale == T(0)) return std::fill(out.begin(), out.end(), T(0));
+    prior_.grad_log_density(theta, out);
+    for (T& g : out) g = -(scale * g);
   }
 
   T diffusion() const override { return lambda_; }
@@ -81,7 +70,6 @@ class KlDivergence final : public Term<T> {
   Prior<T> prior_;
   T lambda_;
   T prior_gradient_scale_;
-  Tensor<T> score_;  // grad log p at each particle
 };
 
 }  // namespace wgflow::flows

@@ -13,7 +13,8 @@
 //   4. theta_i <- theta_i + delta_i + sqrt(2 D eta) xi_i,  D = sum_k D_k, eta the optimiser's learning
 //      rate, xi_i ~ N(0, I) the normals of Rng::stream(seed, i, t); every new particle must be finite.
 // Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise, the noise drawn a
-// piece of the row at a time as it is added.
+// piece of the row at a time as it is added. A pointwise term's gradient (flows/pointwise_term.hpp: the KL
+// divergence's) is computed in that pass too, row by row, in its place in the sum; it has no buffer.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
 // and the terms' states may have advanced: to go on, e.g. with a smaller step, rebuild the flow or load a
@@ -56,6 +57,7 @@
 #include "finite_rows.hpp"
 #include "optimizers.hpp"
 #include "particle_layout.hpp"
+#include "pointwise_term.hpp"
 #include "term.hpp"
 
 namespace wgflow::flows {
@@ -120,6 +122,7 @@ class ParticleFlow {
     else
       term->attach(particles_);
     TermT& ref = *term;
+    pointwise_.push_back(dynamic_cast<const PointwiseTerm<T>*>(static_cast<Term<T>*>(term.get())));
     terms_.push_back(std::move(term));
     return ref;
   }
@@ -252,12 +255,14 @@ class ParticleFlow {
 
   // 1. Every term's gradient at once: they depend only on the particles, the step and the seed, and one
   //    term's serial stretches (an interaction's N x N kernel) overlap another's parallel loops. Each
-  //    writes its own buffer, which the sum in step 2 leaves zero for the next step.
+  //    writes its own buffer, which the sum in step 2 leaves zero for the next step. Pointwise terms
+  //    wait for step 2.
   void evaluate_terms(std::uint64_t t) {
     const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size(), first = block_.begin;
     term_gradients_.resize(K);
     term_first_row_.resize(K);
     for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) continue;  // computed in step 2
       // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
       const bool whole = comm_ && terms_[k]->reach() == Reach::ensemble;
       term_first_row_[k] = whole ? 0 : first;
@@ -280,9 +285,14 @@ class ParticleFlow {
     // in the same order on every rank) while the other terms run beside them: job 0 of run_concurrently
     // runs on the calling thread.
     jobs_.clear();
-    for (std::size_t k = 0; k < K; ++k)
-      if (!(comm_ && terms_[k]->reach() == Reach::collective)) jobs_.push_back(k);
-    const bool collective = jobs_.size() < K;
+    bool collective = false;
+    for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) continue;
+      if (comm_ && terms_[k]->reach() == Reach::collective)
+        collective = true;
+      else
+        jobs_.push_back(k);
+    }
     run_concurrently(jobs_.size() + (collective ? 1 : 0), [&](std::size_t job) {
       if (!collective) return evaluate(jobs_[job]);
       if (job > 0) return evaluate(jobs_[job - 1]);
@@ -304,19 +314,20 @@ class ParticleFlow {
     resize(next_, n, J);
     gradient_faults_.reset(n);
     update_faults_.reset(n);
+    row_errors_.assign(std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p != nullptr; }) ? n : 0,
+                       nullptr);
     // Work in entry-passes (core/parallel.hpp): a normal is about 4 (float) or 8 (double), Rng::fill_normal.
     const std::size_t sum_work = 4 * n * J * std::max<std::size_t>(K, 1),
                       move_work = (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * n * J;
     if (optimizer_.entrywise()) {
       optimizer_.begin_step(n * J);
       for_each_index(n, sum_work + move_work + 3 * n * J, [&](std::size_t i) {
-        sum_row(i);
-        move_row(i, t, noise, nullptr);
+        if (sum_row(i, t)) move_row(i, t, noise, nullptr);
       }, 4);
       term_gradients_zero_ = true;
       throw_if_gradient_fault(t);
     } else {
-      for_each_index(n, sum_work, [&](std::size_t i) { sum_row(i); }, 4);
+      for_each_index(n, sum_work, [&](std::size_t i) { sum_row(i, t); }, 4);
       term_gradients_zero_ = true;
       throw_if_gradient_fault(t);
       optimizer_.update(gradient_, delta_);
@@ -334,19 +345,37 @@ class ParticleFlow {
   }
 
   // 2. g_i = sum_k g_k,i in term order, checking each g_k,i in the same pass (about 4 entry-passes of
-  //    work per term) and zeroing it for the next step.
-  void sum_row(std::size_t i) {
+  //    work per term) and zeroing it for the next step; a pointwise term's g_k,i computed here. False if
+  //    a pointwise term threw (kept for throw_if_gradient_fault, which reports the first row's).
+  bool sum_row(std::size_t i, std::uint64_t t) {
     const std::size_t J = dim(), K = terms_.size();
     T* g = gradient_.data() + i * J;
     if (K == 0) std::fill(g, g + J, T(0));
     for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) {
+        thread_local std::vector<T> row;  // one per thread, reused
+        row.resize(J);
+        try {
+          pointwise_[k]->row_gradient(t, block_.begin + i, std::span<const T>(particles_.data() + i * J, J), std::span<T>(row));
+        } catch (...) {
+          row_errors_[i] = std::current_exception();
+          return false;
+        }
+        gradient_faults_.accumulate(i, k, g, row.data(), J, k == 0);
+        continue;
+      }
       T* g_k = term_gradients_[k].data() + (block_.begin - term_first_row_[k] + i) * J;
       gradient_faults_.accumulate(i, k, g, g_k, J, k == 0);
       std::fill(g_k, g_k + J, T(0));
     }
+    return true;
   }
 
+  // A pointwise term's exception at the first row it threw at, whatever the threads did; then the first
+  // term's non-finite gradient.
   void throw_if_gradient_fault(std::uint64_t t) const {
+    for (const std::exception_ptr& e : row_errors_)
+      if (e) std::rethrow_exception(e);
     if (const auto f = gradient_faults_.first())
       throw Error(where(t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
                   "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
@@ -454,6 +483,7 @@ class ParticleFlow {
   std::uint64_t seed_;
   std::uint64_t steps_ = 0;
   std::vector<std::unique_ptr<Term<T>>> terms_;
+  std::vector<const PointwiseTerm<T>*> pointwise_;  // per term: itself if pointwise, else null
   Sampler sampler_;
   ParticleLayout layout_;
 
@@ -473,6 +503,7 @@ class ParticleFlow {
   bool term_gradients_zero_ = false;
   Tensor<T> gradient_, delta_, next_;
   std::vector<std::exception_ptr> errors_;  // per term: what it threw
+  std::vector<std::exception_ptr> row_errors_;  // per row: what a pointwise term threw there
   std::vector<std::size_t> jobs_;           // the terms run concurrently with the collective ones
   RowFaults<T> gradient_faults_, update_faults_;
 };
