@@ -14,7 +14,9 @@
 //      rate, xi_i ~ N(0, I) the normals of Rng::stream(seed, i, t); every new particle must be finite.
 // Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise, the noise drawn a
 // piece of the row at a time as it is added. A pointwise term's gradient (flows/pointwise_term.hpp: the KL
-// divergence's) is computed in that pass too, row by row, in its place in the sum; it has no buffer.
+// divergence's) is computed in that pass too, row by row, in its place in the sum; it has no buffer. Where
+// only one term is not pointwise (DE, DLE), the pass over a particle runs as soon as that term has its row
+// (Term::add_gradient_by_rows), while the row is in cache.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
 // and the terms' states may have advanced: to go on, e.g. with a smaller step, rebuild the flow or load a
@@ -225,8 +227,12 @@ class ParticleFlow {
     if (comm_) gather_ensemble();
     try {
       for (auto& term : terms_) term->prepare(t);
-      evaluate_terms(t);  // 1.
-      advance(t);         // 2. - 4.
+      if (const std::optional<std::size_t> k = by_rows_term()) {
+        step_by_rows(t, *k);  // 1. - 4., each particle as soon as its gradient is done
+      } else {
+        evaluate_terms(t);  // 1.
+        advance(t);         // 2. - 4.
+      }
     } catch (...) {
       if (!comm_) throw;
       end_step_over_ranks(std::current_exception());
@@ -258,18 +264,8 @@ class ParticleFlow {
   //    writes its own buffer, which the sum in step 2 leaves zero for the next step. Pointwise terms
   //    wait for step 2.
   void evaluate_terms(std::uint64_t t) {
-    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size(), first = block_.begin;
-    term_gradients_.resize(K);
-    term_first_row_.resize(K);
-    for (std::size_t k = 0; k < K; ++k) {
-      if (pointwise_[k]) continue;  // computed in step 2
-      // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
-      const bool whole = comm_ && terms_[k]->reach() == Reach::ensemble;
-      term_first_row_[k] = whole ? 0 : first;
-      Tensor<T>& g = term_gradients_[k];  // a term that threw halfway may have left part of its buffer
-      if (resize(g, whole ? n_total_ : n, J) || !term_gradients_zero_ || whole) g.fill(T(0));
-    }
-    term_gradients_zero_ = false;
+    const std::size_t n = particles_.shape()[0], K = terms_.size(), first = block_.begin;
+    prepare_buffers();
     const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_, true},
         all{t, comm_ ? ensemble_ : particles_, seed_, 0, nullptr, 0, true};
     errors_.assign(K, nullptr);
@@ -303,36 +299,107 @@ class ParticleFlow {
       if (e) std::rethrow_exception(e);
   }
 
+  // The buffers of the terms that are not pointwise, zero.
+  void prepare_buffers() {
+    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size();
+    term_gradients_.resize(K);
+    term_first_row_.resize(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) continue;  // computed in step 2
+      // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
+      const bool whole = comm_ && terms_[k]->reach() == Reach::ensemble;
+      term_first_row_[k] = whole ? 0 : block_.begin;
+      Tensor<T>& g = term_gradients_[k];  // a term that threw halfway may have left part of its buffer
+      if (resize(g, whole ? n_total_ : n, J) || !term_gradients_zero_ || whole) g.fill(T(0));
+    }
+    term_gradients_zero_ = false;
+  }
+
+  // The term whose rows step_by_rows moves as they are done: the only one that is not pointwise, where the
+  // optimiser is entrywise and the term's buffer holds this rank's rows.
+  std::optional<std::size_t> by_rows_term() const {
+    if (!optimizer_.entrywise()) return std::nullopt;
+    std::optional<std::size_t> found;
+    for (std::size_t k = 0; k < terms_.size(); ++k) {
+      if (pointwise_[k]) continue;
+      if (found) return std::nullopt;
+      found = k;
+    }
+    if (found && comm_ && terms_[*found]->reach() == Reach::ensemble) return std::nullopt;
+    return found;
+  }
+
+  // 1. - 4. where one term is not pointwise (DE, DLE: the potential energy): each particle is summed,
+  //    updated and moved as soon as that term has its row (PotentialEnergy: a group of networks in SIMD
+  //    lanes), while the rows are in cache, rather than in a pass over the N x J matrices afterwards, which
+  //    no longer fit the caches at N = 1000 in float64. The values are those of evaluate_terms and advance.
+  void step_by_rows(std::uint64_t t, std::size_t k) {
+    prepare_buffers();
+    const T noise = begin_advance();
+    const StepContext<T> own{t, particles_, seed_, block_.begin, comm_.get(), n_total_, true};
+    terms_[k]->add_gradient_by_rows(own, term_gradients_[k],
+                                    [&](std::size_t i0, std::size_t i1) { move_rows(i0, i1, t, noise); });
+    term_gradients_zero_ = true;
+    end_advance(t);
+  }
+
   // 2. - 4. for every particle. With an entrywise optimiser (Sgd, Momentum, Adam) in one pass over its
   //    row, so that its gradient and displacement are still in cache when it moves: each separate pass
   //    over the N x J matrices cost 2-4 % of a UCI DE step at N = 1000 (BENCHMARKS.md). An optimiser that
   //    needs the whole gradient gets it between a summing and a moving pass.
   void advance(std::uint64_t t) {
-    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size();
-    const T noise = noise_scale();
+    const std::size_t n = particles_.shape()[0], J = dim();
+    const T noise = begin_advance();
+    if (optimizer_.entrywise()) {
+      move_rows(0, n, t, noise);
+    } else {
+      for_each_index(n, sum_work(n), [&](std::size_t i) { sum_row(i, t); }, 4);
+      term_gradients_zero_ = true;
+      throw_if_gradient_fault(t);
+      optimizer_.update(gradient_, delta_);
+      for_each_index(n, move_work(n, noise), [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * J); }, 4);
+    }
+    term_gradients_zero_ = true;
+    end_advance(t);
+  }
+
+  // 2. - 4.'s buffers and fault records for this step; returns the noise's scale sqrt(2 D eta).
+  T begin_advance() {
+    const std::size_t n = particles_.shape()[0], J = dim();
     resize(gradient_, n, J);
     resize(next_, n, J);
     gradient_faults_.reset(n);
     update_faults_.reset(n);
     row_errors_.assign(std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p != nullptr; }) ? n : 0,
                        nullptr);
-    // Work in entry-passes (core/parallel.hpp): a normal is about 4 (float) or 8 (double), Rng::fill_normal.
-    const std::size_t sum_work = 4 * n * J * std::max<std::size_t>(K, 1),
-                      move_work = (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * n * J;
-    if (optimizer_.entrywise()) {
-      optimizer_.begin_step(n * J);
-      for_each_index(n, sum_work + move_work + 3 * n * J, [&](std::size_t i) {
-        if (sum_row(i, t)) move_row(i, t, noise, nullptr);
-      }, 4);
-      term_gradients_zero_ = true;
-      throw_if_gradient_fault(t);
-    } else {
-      for_each_index(n, sum_work, [&](std::size_t i) { sum_row(i, t); }, 4);
-      term_gradients_zero_ = true;
-      throw_if_gradient_fault(t);
-      optimizer_.update(gradient_, delta_);
-      for_each_index(n, move_work, [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * dim()); }, 4);
+    if (optimizer_.entrywise()) optimizer_.begin_step(n * J);
+    return noise_scale();
+  }
+
+  // Work in entry-passes (core/parallel.hpp) of summing `rows` rows, and of moving them (a normal is about
+  // 4 in float, 8 in double: Rng::fill_normal).
+  std::size_t sum_work(std::size_t rows) const { return 4 * rows * dim() * std::max<std::size_t>(terms_.size(), 1); }
+  std::size_t move_work(std::size_t rows, T noise) const {
+    return (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * rows * dim();
+  }
+
+  // 2. - 4. for rows [i0, i1) with an entrywise optimiser, in parallel where the rows repay it; a term's
+  //    group of rows (step_by_rows) on the term's own task.
+  void move_rows(std::size_t i0, std::size_t i1, std::uint64_t t, T noise) {
+    const auto row = [&](std::size_t i) {
+      if (sum_row(i, t)) move_row(i, t, noise, nullptr);
+    };
+    const std::size_t rows = i1 - i0;
+    if (rows <= piece_rows) {
+      for (std::size_t i = i0; i < i1; ++i) row(i);
+      return;
     }
+    for_each_index(rows, sum_work(rows) + move_work(rows, noise) + 3 * rows * dim(), [&](std::size_t r) { row(i0 + r); }, 4);
+  }
+
+  // The step's faults, in the order a serial step would meet them.
+  void end_advance(std::uint64_t t) {
+    throw_if_gradient_fault(t);
     if (const auto f = update_faults_.first()) {
       const std::size_t i = f->row;
       std::ostringstream msg;

@@ -6,8 +6,8 @@
 //
 // Such a term writes one particle's gradient at a time (row_gradient). A flow (flows/particle_flow.hpp)
 // then computes it inside the pass that sums the terms and moves each particle, while that particle's row
-// is in cache, instead of through an N x J buffer of its own: the buffer's write, read and zeroing were a
-// third of what a DLE step over 4 MB matrices added to a DE step (BENCHMARKS.md). add_gradient, for
+// is in cache, instead of through an N x J buffer of its own (DLE N = 1000 float64, 1 thread, Zen 4:
+// 7.07 -> 6.59 ms, medians of 5 alternating runs; the buffer was written, read and zeroed). add_gradient, for
 // callers that want the whole matrix, runs row_gradient over the rows; the two give the same bits. As a
 // flow never calls add_gradient, energy() must not depend on it.
 //

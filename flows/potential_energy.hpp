@@ -42,12 +42,17 @@ class PotentialEnergy final : public Term<T> {
   Reach reach() const override { return Reach::own_rows; }
 
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
+    add_gradient_by_rows(context, gradient, RowsDone::none());
+  }
+
+  // Into a zero buffer (the flow's) the gradients go straight in, each group of networks in lanes or each
+  // particle handed over as it is done; otherwise through gradients_.
+  void add_gradient_by_rows(const StepContext<T>& context, Tensor<T>& gradient, RowsDone rows_done) override {
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
     values_.resize(n);
-    // Into a zero buffer (the flow's) the gradients go straight in; otherwise through gradients_.
     if (potential_.prefers_batches()) {
-      if (context.gradient_zero) return potential_.values_and_gradients(theta, values_, gradient);
+      if (context.gradient_zero) return potential_.values_and_gradients_in_pieces(theta, values_, gradient, rows_done);
       gradients_.resize({n, J});
       potential_.values_and_gradients(theta, values_, gradients_);
       for_each_piece(n, n * J, [&](std::size_t i0, std::size_t i1) {
@@ -55,19 +60,21 @@ class PotentialEnergy final : public Term<T> {
         T* out = gradient.data();
         for (std::size_t k = i0 * J; k < i1 * J; ++k) out[k] += g[k];
       });
-      return;
+      return rows_done(0, n);
     }
     if (!context.gradient_zero) gradients_.resize({n, J});
     parallel_for_each_index(n, [&](std::size_t i) {
+      const std::span<const T> theta_i(theta.data() + i * J, J);
       T* out = gradient.data() + i * J;
       if (context.gradient_zero) {
-        values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(out, J));
-        return;
+        values_[i] = potential_.value_and_gradient(theta_i, std::span<T>(out, J));
+      } else {
+        T* g = gradients_.data() + i * J;
+        values_[i] = potential_.value_and_gradient(theta_i, std::span<T>(g, J));
+        // Added by the same task: a serial pass over all N J entries afterwards would cost scaling.
+        for (std::size_t j = 0; j < J; ++j) out[j] += g[j];
       }
-      T* g = gradients_.data() + i * J;
-      values_[i] = potential_.value_and_gradient(std::span<const T>(theta.data() + i * J, J), std::span<T>(g, J));
-      // Added by the same task: a serial pass over all N J entries afterwards would cost scaling.
-      for (std::size_t j = 0; j < J; ++j) out[j] += g[j];
+      rows_done(i, i + 1);
     });
   }
 

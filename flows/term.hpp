@@ -40,6 +40,7 @@
 #include <utility>
 
 #include "../core/communicator.hpp"
+#include "../core/rows_done.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
@@ -123,6 +124,15 @@ class Term {
   // their shape and is the term's own buffer. Runs concurrently with the other terms' (the rule above). Parallelise inside, writing
   // each particle's row from one task only, so that results do not depend on the thread count.
   virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
+
+  // add_gradient, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows [i0, i1)
+  // of `gradient` are final. A flow whose other terms are all pointwise calls this instead and moves each
+  // particle as soon as its row is done, while the row is in cache. By default add_gradient, then
+  // rows_done over all rows; PotentialEnergy hands over a group of networks, or a particle, at a time.
+  virtual void add_gradient_by_rows(const StepContext<T>& context, Tensor<T>& gradient, RowsDone rows_done) {
+    add_gradient(context, gradient);
+    rows_done(0, gradient.shape()[0]);
+  }
 
   // This term's diffusion coefficient D_k (its KL weight); 0 for deterministic terms.
   virtual T diffusion() const { return T(0); }

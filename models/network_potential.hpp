@@ -131,7 +131,15 @@ class NetworkPotential final : public Potential<T> {
 
   // Every row of thetas at once: in SIMD lanes for the networks NetworkLanes runs, else row by row.
   void values_and_gradients(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients) const override {
-    if (!lanes_) return Potential<T>::values_and_gradients(thetas, values, gradients);
+    values_and_gradients_in_pieces(thetas, values, gradients, RowsDone::none());
+  }
+  // The same, each group of networks in lanes handed over as soon as it is done.
+  void values_and_gradients_in_pieces(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients,
+                                      RowsDone rows_done) const override {
+    if (!lanes_) {
+      Potential<T>::values_and_gradients(thetas, values, gradients);
+      return rows_done(0, thetas.shape()[0]);
+    }
     this->check_batch(thetas, values, gradients);
     check("NetworkPotential::values_and_gradients", thetas.shape()[1]);
     constexpr std::size_t W = NetworkLanes<T>::lanes;
@@ -152,6 +160,7 @@ class NetworkPotential final : public Potential<T> {
         for (std::size_t b = 0; b < B; ++b) s.cotangent[b * W + l] = s.df[b];
       }
       lanes_->backward(s.cotangent.data(), s.lanes, gradients.data() + i0 * J, J);
+      rows_done(i0, i0 + count);
     });
   }
   bool prefers_batches() const override { return lanes_.has_value(); }

@@ -17,6 +17,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/rows_done.hpp"
 #include "../core/tensor.hpp"
 #include "parameter_layout.hpp"
 
@@ -59,6 +60,16 @@ class Potential {
       values[i] = value_and_gradient(std::span<const T>(thetas.data() + i * J, J),
                                      std::span<T>(gradients.data() + i * J, J));
     });
+  }
+
+  // values_and_gradients, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows
+  // [i0, i1) of values and gradients are final, so that the caller can use them while the rest are
+  // computed (a flow moves those particles while their rows are in cache). By default
+  // values_and_gradients, then rows_done over all rows.
+  virtual void values_and_gradients_in_pieces(const Tensor<T>& thetas, std::span<T> values, Tensor<T>& gradients,
+                                              RowsDone rows_done) const {
+    values_and_gradients(thetas, values, gradients);
+    rows_done(0, thetas.shape()[0]);
   }
 
   // Whether the flows should call values_and_gradients once for all of a step's points rather than
