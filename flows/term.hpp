@@ -126,9 +126,10 @@ class Term {
   virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
 
   // add_gradient, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows [i0, i1)
-  // of `gradient` are final. A flow whose other terms are all pointwise calls this instead and moves each
-  // particle as soon as its row is done, while the row is in cache. By default add_gradient, then
-  // rows_done over all rows; PotentialEnergy hands over a group of networks, or a particle, at a time.
+  // of `gradient` are final. A flow whose other terms are all pointwise may call this instead (DLE's does:
+  // flows/particle_flow.hpp) and move each particle as soon as its row is done, while the row is in
+  // cache. By default add_gradient, then rows_done over all rows; PotentialEnergy hands over a group of
+  // networks, or a particle, at a time.
   virtual void add_gradient_by_rows(const StepContext<T>& context, Tensor<T>& gradient, RowsDone rows_done) {
     add_gradient(context, gradient);
     rows_done(0, gradient.shape()[0]);

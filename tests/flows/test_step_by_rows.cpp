@@ -1,4 +1,4 @@
-// A flow with one term that is not pointwise (DE, DLE) moves each particle as soon as that term hands its
+// A flow with one term that is not pointwise, and noise (DLE), moves each particle as soon as that term hands its
 // row over (Term::add_gradient_by_rows; flows/particle_flow.hpp's step_by_rows): the particles are those of
 // the separate passes, bit for bit, whatever pieces the rows come in and in whatever order.
 #include <doctest/doctest.h>
