@@ -34,8 +34,8 @@
 // terms of reach ensemble the flow gathers all N particles once per step and keeps the rows of theirs
 // it owns. Noise streams are keyed by the global row, so the particles after T steps are the
 // plain process's, bit for bit, for any number of ranks and threads. A step ends with one small
-// collective that carries the ranks' energies and whether any of them failed: an error on one rank (a
-// diverging particle) is thrown on every rank with that rank's message.
+// collective that carries the ranks' energies and whether any of them failed (flows/rank_step_summary.hpp):
+// an error on one rank (a diverging particle) is thrown on every rank with that rank's message.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -60,6 +60,7 @@
 #include "optimizers.hpp"
 #include "particle_layout.hpp"
 #include "pointwise_term.hpp"
+#include "rank_step_summary.hpp"
 #include "term.hpp"
 
 namespace wgflow::flows {
@@ -202,7 +203,7 @@ class ParticleFlow {
   // with lambda > 0 cannot); empty before the first step.
   std::optional<T> free_energy() const {
     if (steps_ == 0) return std::nullopt;
-    if (comm_) return ranks_free_energy_;
+    if (comm_) return ranks_.free_energy();
     T total = 0;
     for (const auto& t : terms_) {
       const std::optional<T> e = t->energy();
@@ -214,7 +215,7 @@ class ParticleFlow {
 
   // The mean training loss over the particles at the last step, from the first term that evaluates it.
   std::optional<T> mean_loss() const {
-    if (comm_) return ranks_mean_loss_;
+    if (comm_) return ranks_.mean_loss();
     for (const auto& t : terms_)
       if (const std::optional<T> l = t->mean_loss()) return l;
     return std::nullopt;
@@ -235,10 +236,10 @@ class ParticleFlow {
       }
     } catch (...) {
       if (!comm_) throw;
-      end_step_over_ranks(std::current_exception());
+      ranks_.end_step(*comm_, terms_, block_, n_total_, std::current_exception());
     }
     if (comm_) {
-      end_step_over_ranks(nullptr);
+      ranks_.end_step(*comm_, terms_, block_, n_total_, nullptr);
       communication_seconds_ += comm_->collective_seconds() - communicated;
     }
     std::swap(particles_, next_);
@@ -485,48 +486,6 @@ class ParticleFlow {
     comm_->allgather_rows(particles_.data(), ensemble_.data(), n_total_, dim());
   }
 
-  // Over ranks, after a step: one collective with each rank's failure flag and its terms' energies and
-  // mean losses. If any rank failed, every rank throws the first failing rank's message (that rank its
-  // own exception). Otherwise the energies are combined: a term of reach own_rows or collective reports
-  // its rows' mean, weighed here by the rows, summed in rank order; one of reach ensemble the same on
-  // every rank.
-  void end_step_over_ranks(std::exception_ptr error) {
-    const std::size_t K = terms_.size(), width = 2 + 4 * K, R = static_cast<std::size_t>(comm_->size());
-    std::vector<double>& mine = exchange_;
-    mine.assign(width, 0.0);
-    mine[0] = error ? 1.0 : 0.0;
-    mine[1] = static_cast<double>(block_.size());
-    if (!error)
-      for (std::size_t k = 0; k < K; ++k) {
-        const std::optional<T> e = terms_[k]->energy(), l = terms_[k]->mean_loss();
-        mine[2 + 4 * k] = e ? 1.0 : 0.0;
-        mine[3 + 4 * k] = e ? static_cast<double>(*e) : 0.0;
-        mine[4 + 4 * k] = l ? 1.0 : 0.0;
-        mine[5 + 4 * k] = l ? static_cast<double>(*l) : 0.0;
-      }
-    exchange_all_.resize(width * R);
-    comm_->allgather_rows(mine.data(), exchange_all_.data(), R, width);
-    for (std::size_t r = 0; r < R; ++r)
-      if (exchange_all_[r * width] != 0.0) raise_from_rank(*comm_, static_cast<int>(r), error);
-    ranks_free_energy_ = T(0);
-    ranks_mean_loss_.reset();
-    for (std::size_t k = 0; k < K; ++k) {
-      const bool own = terms_[k]->reach() != Reach::ensemble;
-      double energy = 0, loss = 0;
-      bool has_energy = true, has_loss = true;
-      for (std::size_t r = 0; r < R; ++r) {
-        const double* row = exchange_all_.data() + r * width;
-        const double weight = own ? row[1] / static_cast<double>(n_total_) : (r == 0 ? 1.0 : 0.0);
-        has_energy = has_energy && row[2 + 4 * k] != 0.0;
-        has_loss = has_loss && row[4 + 4 * k] != 0.0;
-        energy += weight * row[3 + 4 * k];
-        loss += weight * row[5 + 4 * k];
-      }
-      if (ranks_free_energy_) ranks_free_energy_ = has_energy ? std::optional<T>(*ranks_free_energy_ + static_cast<T>(energy)) : std::nullopt;
-      if (!ranks_mean_loss_ && has_loss) ranks_mean_loss_ = static_cast<T>(loss);
-    }
-  }
-
   // FNV-1a over the bytes: a cheap check that every rank starts from the same particles.
   static std::uint64_t fingerprint(const Tensor<T>& x) {
     std::uint64_t h = 1469598103934665603ull;
@@ -557,15 +516,14 @@ class ParticleFlow {
   Sampler sampler_;
   ParticleLayout layout_;
 
-  // Over ranks (distribute()): the communicator (null for one process), this rank's rows, N, and the
-  // energies combined over ranks at the end of the last step.
+  // Over ranks (distribute()): the communicator (null for one process), this rank's rows, N, and what the
+  // ranks agreed on at the end of the last step.
   std::shared_ptr<Communicator> comm_;
   RowBlock block_;
   std::size_t n_total_ = 0;
-  std::optional<T> ranks_free_energy_, ranks_mean_loss_;
+  RankStepSummary<T> ranks_;
   Tensor<T> ensemble_;                       // all N rows, for terms of reach ensemble
   std::vector<std::size_t> term_first_row_;  // per term: the global row of its buffer's row 0
-  std::vector<double> exchange_, exchange_all_;
   double communication_seconds_ = 0;
 
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
