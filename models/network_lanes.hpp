@@ -209,29 +209,33 @@ class Kernel {
     if (j0 < H_) backward_units<1>(act, G, ldg, ws, j0);
   }
 
+  // The first tile of inputs also sums the units' dw2 and db1; a compile-time flag, since as a run-time
+  // test in the loop it left db1's sums on the stack, where a store and a reload per row set the pace.
   template <std::size_t JJ, class Act>
   void backward_units(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0) const {
-    std::size_t k0 = 0;
-    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB>(act, G, ldg, ws, j0, k0);
-    dispatch_inputs<JJ>(act, G, ldg, ws, j0, k0, std::make_index_sequence<KB>{});  // the last d mod KB inputs
+    constexpr auto tail = std::make_index_sequence<KB>{};  // the last d mod KB inputs
+    if (d_ < KB) return dispatch_inputs<JJ, true>(act, G, ldg, ws, j0, 0, tail);
+    backward_tile<JJ, KB, true>(act, G, ldg, ws, j0, 0);
+    std::size_t k0 = KB;
+    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB, false>(act, G, ldg, ws, j0, k0);
+    dispatch_inputs<JJ, false>(act, G, ldg, ws, j0, k0, tail);
   }
-  template <std::size_t JJ, class Act, std::size_t... K>
+  template <std::size_t JJ, bool First, class Act, std::size_t... K>
   void dispatch_inputs(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0,
                        std::index_sequence<K...>) const {
     const std::size_t rest = d_ - k0;
-    ((rest == K && K > 0 ? backward_tile<JJ, K>(act, G, ldg, ws, j0, k0) : void()), ...);
+    ((rest == K && K > 0 ? backward_tile<JJ, K, First>(act, G, ldg, ws, j0, k0) : void()), ...);
   }
 
   // Units j0 .. j0 + JJ - 1 and inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over all rows;
-  // the tile at k0 = 0 also sums the units' dw2 and db1. w2[j] is a factor of P's column j, so it
+  // the first tile (k0 = 0) also sums the units' dw2 and db1. w2[j] is a factor of P's column j, so it
   // multiplies the column sums once at the end rather than every P[b, j].
-  template <std::size_t JJ, std::size_t KK, class Act>
+  template <std::size_t JJ, std::size_t KK, bool First, class Act>
   void backward_tile(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0) const {
     const T* P = ws.params.data();
     const T* X = ws.X;
     const T* hidden = ws.hidden.data();
     const std::size_t B = ws.rows;
-    const bool first = k0 == 0;
     Batch dW[KK > 0 ? KK : 1][JJ], dw2[JJ], db1[JJ], w2[JJ];
     for (std::size_t jj = 0; jj < JJ; ++jj) {
       for (std::size_t kk = 0; kk < KK; ++kk) dW[kk][jj] = Batch(T(0));
@@ -244,7 +248,7 @@ class Kernel {
       for (std::size_t jj = 0; jj < JJ; ++jj) {
         const Batch h = Batch::load_aligned(hidden + ((j0 + jj) * B + b) * lanes);
         p[jj] = act.slope(h, g);
-        if (first) {
+        if constexpr (First) {
           dw2[jj] = vector_fma(h, g, dw2[jj]);
           db1[jj] += p[jj];
         }
@@ -258,7 +262,7 @@ class Kernel {
     for (std::size_t jj = 0; jj < JJ; ++jj) {
       for (std::size_t kk = 0; kk < KK; ++kk)
         (dW[kk][jj] * w2[jj]).store_aligned(D + ((k0 + kk) * H_ + j0 + jj) * lanes);
-      if (!first) continue;
+      if constexpr (!First) continue;
       dw2[jj].store_aligned(D + (o_w2_ + j0 + jj) * lanes);
       if (bias_) (db1[jj] * w2[jj]).store_aligned(D + (d_ * H_ + j0 + jj) * lanes);
     }
