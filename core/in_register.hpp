@@ -17,7 +17,11 @@ template <class T, class A>
 inline xsimd::batch<T, A> in_register(xsimd::batch<T, A> v) {
 #if defined(__x86_64__) && defined(__AVX__)
   typename xsimd::batch<T, A>::register_type r = v;
+#if defined(__AVX512F__)
+  asm("" : "+v"(r));  // any of the 32 vector registers ("x" allows the first 16)
+#else
   asm("" : "+x"(r));
+#endif
   return xsimd::batch<T, A>(r);
 #else
   return v;

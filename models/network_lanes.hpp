@@ -35,6 +35,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/gemm/transpose.hpp"
+#include "../core/in_register.hpp"
 #include "../core/lane_fma.hpp"
 #include "../core/parallel.hpp"
 #include "activation.hpp"
@@ -49,6 +50,7 @@ namespace lanes_detail {
 template <class T>
 struct Workspace {
   std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;
+  std::vector<T> tiles;  // X by forward tiles of rows: [tile][k][row in tile], a short tile padded with zeros
   const T* X = nullptr;
   std::size_t rows = 0, count = 0, width = 0;
 };
@@ -76,6 +78,7 @@ class Kernel {
     ws.rows = B;
     ws.count = count;
     pack(thetas, stride, count, ws.params.data());
+    tile_rows(ws);
     with_activation([&](auto act) { forward_rows(act, ws, out, ldo); });
   }
 
@@ -132,6 +135,16 @@ class Kernel {
     gemm_detail::transpose_copy(packed, lanes, num_params(), count, grads, stride);
   }
 
+  // X rearranged so that a forward tile finds its rows' inputs at fixed offsets from one pointer: with a
+  // pointer per row the tile ran out of general registers, and GCC then read W1's vectors from memory at
+  // every use rather than holding them.
+  void tile_rows(Workspace<T>& ws) const {
+    const std::size_t B = ws.rows, tiles = (B + R - 1) / R;
+    ws.tiles.assign(tiles * d_ * R, T(0));
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t k = 0; k < d_; ++k) ws.tiles[(b / R * d_ + k) * R + b % R] = ws.X[b * d_ + k];
+  }
+
   // The hidden values are kept unit-major, hidden[(j * B + b) * lanes], for the backward's pass down b.
   template <class Act>
   void forward_rows(Act act, Workspace<T>& ws, T* out, std::size_t ldo) const {
@@ -168,7 +181,7 @@ class Kernel {
   template <std::size_t RR, std::size_t JJ, class Act>
   void forward_tile(Act act, Workspace<T>& ws, std::size_t b0, std::size_t j0, Batch* sum) const {
     const T* P = ws.params.data();
-    const T* X = ws.X;
+    const T* x = ws.tiles.data() + b0 * d_;  // this tile's inputs, x[k * R + r] = X[b0 + r, k]
     const std::size_t B = ws.rows;
     Batch acc[RR][JJ];
     for (std::size_t jj = 0; jj < JJ; ++jj) {
@@ -177,10 +190,10 @@ class Kernel {
     }
     for (std::size_t k = 0; k < d_; ++k) {
       Batch w[JJ];
-      for (std::size_t jj = 0; jj < JJ; ++jj) w[jj] = Batch::load_aligned(P + (k * H_ + j0 + jj) * lanes);
+      for (std::size_t jj = 0; jj < JJ; ++jj) w[jj] = in_register(Batch::load_aligned(P + (k * H_ + j0 + jj) * lanes));
       for (std::size_t r = 0; r < RR; ++r) {
-        const Batch x(X[(b0 + r) * d_ + k]);
-        for (std::size_t jj = 0; jj < JJ; ++jj) acc[r][jj] = vector_fma(x, w[jj], acc[r][jj]);
+        const Batch xk(x[k * R + r]);
+        for (std::size_t jj = 0; jj < JJ; ++jj) acc[r][jj] = vector_fma(xk, w[jj], acc[r][jj]);
       }
     }
     T* hidden = ws.hidden.data();
