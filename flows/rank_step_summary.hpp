@@ -60,9 +60,9 @@ class RankStepSummary {
     }
   }
 
-  // sum_k F_k over all N particles at the last step, if every term has its estimate.
+  // sum_k F_k over all N particles at the last step, if every term has its estimate on every rank.
   std::optional<T> free_energy() const { return free_energy_; }
-  // The first term's mean loss over all N particles at the last step that has one.
+  // The mean loss over all N particles at the last step, from the first term that reports one on every rank.
   std::optional<T> mean_loss() const { return mean_loss_; }
 
  private:
