@@ -22,6 +22,7 @@
 #include "models/likelihoods.hpp"
 #include "models/mlp.hpp"
 #include "models/network_potential.hpp"
+#include "tests/experiments/program_runner.hpp"
 #include "tests/support/allocation_counter.hpp"
 
 namespace fs = std::filesystem;
@@ -53,20 +54,11 @@ std::string slurp(const fs::path& file) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-struct TempFolder {
-  fs::path path;
-  explicit TempFolder(const std::string& name)
-      : path(fs::temp_directory_path() / ("wgflow_test_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-  }
-  ~TempFolder() { fs::remove_all(path); }
-};
-
 }  // namespace classification_test
 
 using classification_test::labels;
 using classification_test::logits;
-using classification_test::TempFolder;
+using wgtest::TempFolder;
 
 TEST_CASE("the robust softmax: -(1/B) sum_i log((1 - eps) softmax_y + eps / K), by hand") {
   const Tensor<double> Z = logits(), y = labels();

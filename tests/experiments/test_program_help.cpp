@@ -85,7 +85,7 @@ std::vector<std::string> files_in(const fs::path& dir) {
   return names;
 }
 
-int run(const std::string& binary, const std::string& args, const fs::path& out) {
+int run_quietly(const std::string& binary, const std::string& args, const fs::path& out) {
   const std::string command = "'" + binary + "' --threads 1 --out '" + out.string() + "' " + args + " >/dev/null 2>&1";
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -151,7 +151,7 @@ TEST_CASE("--quick writes every output its --help lists, and nothing it does not
     // uci_regression on the synthetic one-split benchmark (tests/data/data_fixture.hpp), few epochs.
     const std::string args =
         uci ? "--quick --data '" + data.string() + "' --datasets synthetic --epochs 2 --batch-size 4" : "--quick";
-    REQUIRE(run(p.binary, args, out) == 0);
+    REQUIRE(run_quietly(p.binary, args, out) == 0);
     const std::vector<Output> listed = outputs_of(help_of(p.binary).text);
     const std::vector<std::string> written = files_in(out);
     for (const std::string& file : written) {

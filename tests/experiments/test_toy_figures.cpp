@@ -19,19 +19,9 @@
 #include "tests/experiments/program_runner.hpp"
 
 namespace fs = std::filesystem;
+using wgtest::TempFolder;
 
 namespace {
-
-// A fresh folder per test under the system's temporary directory (the process id keeps concurrent runs
-// apart), removed afterwards.
-struct TempFolder {
-  fs::path path;
-  explicit TempFolder(const std::string& name)
-      : path(fs::temp_directory_path() / ("wgflow_test_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-  }
-  ~TempFolder() { fs::remove_all(path); }
-};
 
 int run(const std::string& binary, const std::string& args, const fs::path& out, int threads = 1) {
   const std::string command =

@@ -22,7 +22,7 @@ using namespace wgflow;
 
 namespace {
 
-Tensor<double> normal_points(std::size_t n, std::size_t d, std::uint64_t seed, double scale = 1.0) {
+Tensor<double> scaled_normals(std::size_t n, std::size_t d, std::uint64_t seed, double scale = 1.0) {
   Tensor<double> x = Tensor<double>::from_shape({n, d});
   Rng rng(seed);
   for (double& v : x) v = scale * rng.normal();
@@ -50,7 +50,7 @@ class Confinement final : public flows::Term<double> {
 TEST_CASE("the potential energy's gradient is N times the derivative of its mean loss") {
   auto loss = models::double_well<double>(3);
   flows::PotentialEnergy<double> term(loss);
-  const auto report = flows::check_term_gradient(term, normal_points(6, 3, 1));
+  const auto report = flows::check_term_gradient(term, scaled_normals(6, 3, 1));
   CHECK_MESSAGE(report.ok(), report.message());
   CHECK(report.max_error < 1e-8);
 }
@@ -63,8 +63,8 @@ TEST_CASE("the interaction energy's gradient matches its MMD estimate, RBF and I
                                                .bandwidth = flows::Bandwidth<double>::fixed(0.8),
                                                .distance = distance},
                                               std::make_unique<flows::ParameterSpace<double>>(),
-                                              normal_points(psi == 0 ? 0 : 5, 4, 2));
-        const auto report = flows::check_term_gradient(term, normal_points(7, 4, 3, 0.7));
+                                              scaled_normals(psi == 0 ? 0 : 5, 4, 2));
+        const auto report = flows::check_term_gradient(term, scaled_normals(7, 4, 3, 0.7));
         CAPTURE(kernel.name());
         CAPTURE(psi);
         CHECK_MESSAGE(report.ok(), report.message());
@@ -73,10 +73,10 @@ TEST_CASE("the interaction energy's gradient matches its MMD estimate, RBF and I
 
 TEST_CASE("a term written in a test is checked the same way, and a wrong gradient is caught and located") {
   Confinement right(1.5);
-  CHECK(flows::check_term_gradient(right, normal_points(5, 2, 4)).ok());
+  CHECK(flows::check_term_gradient(right, scaled_normals(5, 2, 4)).ok());
 
   Confinement wrong(1.5, /*factor=*/1.01);  // 1 % too large everywhere
-  const auto report = flows::check_term_gradient(wrong, normal_points(5, 2, 4));
+  const auto report = flows::check_term_gradient(wrong, scaled_normals(5, 2, 4));
   CHECK_FALSE(report.ok());
   CHECK(report.max_error > 1e-3);
   CHECK(report.analytic == doctest::Approx(1.01 * report.numeric).epsilon(1e-6));
@@ -85,6 +85,6 @@ TEST_CASE("a term written in a test is checked the same way, and a wrong gradien
 
 TEST_CASE("a term that estimates no energy is refused with a message naming it") {
   flows::KlDivergence<double> kl(models::GaussianPrior<double>::isotropic(2, 1.0), /*lambda=*/0.5);
-  CHECK_THROWS_WITH_AS(flows::check_term_gradient(kl, normal_points(3, 2, 5)),
+  CHECK_THROWS_WITH_AS(flows::check_term_gradient(kl, scaled_normals(3, 2, 5)),
                        doctest::Contains("estimates no energy"), Error);
 }
