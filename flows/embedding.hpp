@@ -30,6 +30,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "../models/model.hpp"
 #include "../models/network_lanes.hpp"
 
@@ -207,5 +208,8 @@ class FunctionSpace final : public Embedding<T> {
   mutable Tensor<T> recorded_;
   std::optional<models::NetworkLanes<T>> lanes_;  // the model in SIMD lanes, when it is such a network
 };
+
+WGFLOW_EXTERN_INSTANCES(ParameterSpace)
+WGFLOW_EXTERN_INSTANCES(FunctionSpace)
 
 }  // namespace wgflow::flows

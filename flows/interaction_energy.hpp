@@ -38,6 +38,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "../core/errors.hpp"
+#include "../core/precompiled.hpp"
 #include "embedding.hpp"
 #include "kernels.hpp"
 #include "prior_reference.hpp"
@@ -182,5 +183,7 @@ class InteractionEnergy final : public Term<T> {
   KernelMatrices<T> k_xx_, k_xp_;      // n x N, n x M
   Tensor<T> feature_gradient_;         // n x E
 };
+
+WGFLOW_EXTERN_INSTANCES(InteractionEnergy)
 
 }  // namespace wgflow::flows

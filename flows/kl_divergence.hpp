@@ -21,6 +21,7 @@
 #include <string>
 
 #include "../core/errors.hpp"
+#include "../core/precompiled.hpp"
 #include "pointwise_term.hpp"
 #include "prior.hpp"
 
@@ -71,5 +72,7 @@ class KlDivergence final : public PointwiseTerm<T> {
   T lambda_;
   T prior_gradient_scale_;
 };
+
+WGFLOW_EXTERN_INSTANCES(KlDivergence)
 
 }  // namespace wgflow::flows

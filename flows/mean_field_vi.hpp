@@ -38,6 +38,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "../core/random.hpp"
 #include "../core/tensor.hpp"
 #include "term.hpp"
@@ -264,5 +265,7 @@ class MeanFieldGaussian final : public Term<T> {
   Tensor<T> thetas_, eps_, grads_;  // N S x J: the draws of a step, for a potential that prefers batches
   std::vector<T> values_;
 };
+
+WGFLOW_EXTERN_INSTANCES(MeanFieldGaussian)
 
 }  // namespace wgflow::flows

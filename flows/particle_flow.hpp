@@ -54,6 +54,7 @@
 #include "../core/communicator.hpp"
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "../core/random.hpp"
 #include "../core/tensor.hpp"
 #include "finite_rows.hpp"
@@ -535,5 +536,7 @@ class ParticleFlow {
   std::vector<std::size_t> jobs_;           // the terms run concurrently with the collective ones
   RowFaults<T> gradient_faults_, update_faults_;
 };
+
+WGFLOW_EXTERN_INSTANCES(ParticleFlow)
 
 }  // namespace wgflow::flows

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "term.hpp"
 
 namespace wgflow::flows {
@@ -59,5 +60,7 @@ class PointwiseTerm : public Term<T> {
     }, 8);
   }
 };
+
+WGFLOW_EXTERN_INSTANCES(PointwiseTerm)
 
 }  // namespace wgflow::flows

@@ -17,6 +17,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "term.hpp"
 #include "../models/potential.hpp"
 
@@ -96,5 +97,7 @@ class PotentialEnergy final : public Term<T> {
   Tensor<T> gradients_;
   std::vector<T> values_;
 };
+
+WGFLOW_EXTERN_INSTANCES(PotentialEnergy)
 
 }  // namespace wgflow::flows

@@ -17,6 +17,7 @@
 #include <span>
 #include <utility>
 
+#include "../core/precompiled.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
@@ -71,5 +72,7 @@ class Prior {
 
   std::shared_ptr<const Concept> impl_;
 };
+
+WGFLOW_EXTERN_INSTANCES(Prior)
 
 }  // namespace wgflow::flows

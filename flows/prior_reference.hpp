@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "../core/errors.hpp"
+#include "../core/precompiled.hpp"
 #include "../core/tensor.hpp"
 #include "embedding.hpp"
 
@@ -54,5 +55,7 @@ class PriorReference {
   Tensor<T> samples_;
   Tensor<T> features_;  // M x E
 };
+
+WGFLOW_EXTERN_INSTANCES(PriorReference)
 
 }  // namespace wgflow::flows

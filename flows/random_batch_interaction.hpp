@@ -67,6 +67,7 @@
 #include "../core/buffer_sums.hpp"
 #include "../core/errors.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "../core/random.hpp"
 #include "bandwidth.hpp"
 #include "embedding.hpp"
@@ -370,5 +371,7 @@ class RandomBatchInteraction final : public Term<T> {
   Tensor<T> pairs_;  // 1 x P: the bandwidth's sample
   std::vector<T> median_scratch_;
 };
+
+WGFLOW_EXTERN_INSTANCES(RandomBatchInteraction)
 
 }  // namespace wgflow::flows

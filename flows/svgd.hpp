@@ -41,6 +41,7 @@
 #include "../core/errors.hpp"
 #include "../core/gemm.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "bandwidth.hpp"
 #include "finite_rows.hpp"
 #include "kernels.hpp"
@@ -154,5 +155,7 @@ class SvgdDirection final : public Term<T> {
   KernelMatrices<T> km_;              // n x N
   CentredPoints<T> centred_;          // the N particles about their mean row (flows/squared_distance.hpp)
 };
+
+WGFLOW_EXTERN_INSTANCES(SvgdDirection)
 
 }  // namespace wgflow::flows

@@ -38,6 +38,7 @@
 #include "../core/in_register.hpp"
 #include "../core/lane_fma.hpp"
 #include "../core/parallel.hpp"
+#include "../core/precompiled.hpp"
 #include "activation.hpp"
 #include "dense.hpp"
 #include "mlp.hpp"
@@ -376,5 +377,7 @@ class NetworkLanes {
   bool bias_;
   Activation act_;
 };
+
+WGFLOW_EXTERN_INSTANCES(NetworkLanes)
 
 }  // namespace wgflow::models

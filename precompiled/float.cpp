@@ -1,0 +1,3 @@
+#include "instances.hpp"
+
+WGFLOW_INSTANTIATE_ALL(float)
