@@ -37,26 +37,15 @@ struct IoError : Error {
 };
 
 // "cannot <what> <path>: <strerror(errnum)>".
-inline IoError io_error(const std::string& what, const std::filesystem::path& path, int errnum) {
-  return IoError("cannot " + what + " " + path.string() + ": " + std::strerror(errnum));
-}
+IoError io_error(const std::string& what, const std::filesystem::path& path, int errnum);
 
 // A label as one plain file or folder name: "DE robust" -> "DE_robust" (characters outside
 // [A-Za-z0-9._-] become '_'), e.g. particles_<label>.npy or a flow's checkpoint folder.
-inline std::string safe_file_name(const std::string& label) {
-  std::string name = label;
-  for (char& c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                      c == '-' || c == '_';
-    if (!safe) c = '_';
-  }
-  return name;
-}
+std::string safe_file_name(const std::string& label);
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::filesystem::path target)
-      : target_(std::move(target)), temp_(target_.parent_path() / ("." + target_.filename().string() + ".tmp")) {}
+  explicit AtomicFile(std::filesystem::path target);
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile() {
@@ -69,47 +58,7 @@ class AtomicFile {
 
   // Writes the text to the temporary file, fsyncs and closes it, renames it over the target and fsyncs
   // the folder. Throws IoError on any failure (and removes the temporary file); call at most once.
-  void commit() {
-    if (committed_) throw Error("AtomicFile: " + target_.string() + " committed twice");
-    if (!writes_outputs()) {  // under mpirun, rank 0 writes every output (ranks.hpp)
-      committed_ = true;
-      return;
-    }
-    if (!text_) throw IoError("cannot format the contents of " + target_.string());
-    const std::string text = text_.str();
-    const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw io_error("write", target_, errno);
-    const auto fail = [&](int errnum) {
-      ::close(fd);
-      ::unlink(temp_.c_str());
-      return io_error("write", target_, errnum);
-    };
-    for (std::size_t done = 0; done < text.size();) {
-      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw fail(n < 0 ? errno : EIO);
-      done += static_cast<std::size_t>(n);
-    }
-    // EINVAL: a file system without fsync (e.g. some pseudo file systems); the data were still accepted.
-    if (::fsync(fd) != 0 && errno != EINVAL) throw fail(errno);
-    if (::close(fd) != 0) {
-      const int errnum = errno;
-      ::unlink(temp_.c_str());
-      throw io_error("write", target_, errnum);
-    }
-    if (::rename(temp_.c_str(), target_.c_str()) != 0) {
-      const int errnum = errno;
-      ::unlink(temp_.c_str());
-      throw io_error("write", target_, errnum);
-    }
-    committed_ = true;
-    // The rename itself survives a crash only once the folder is synced; failing that is not worth a lost run.
-    const std::filesystem::path folder = target_.has_parent_path() ? target_.parent_path() : ".";
-    if (const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
-      ::fsync(dir);
-      ::close(dir);
-    }
-  }
+  void commit();
 
  private:
   std::filesystem::path target_, temp_;
@@ -118,10 +67,6 @@ class AtomicFile {
 };
 
 // Writes `path` atomically from `fill(std::ostream&)`; throws IoError on failure.
-inline void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill) {
-  AtomicFile file(path);
-  fill(file.stream());
-  file.commit();
-}
+void write_file_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& fill);
 
 }  // namespace wgflow::experiments

@@ -45,10 +45,7 @@ namespace wgflow::experiments {
 
 class Checkpoints {
  public:
-  explicit Checkpoints(const Experiment& ex)
-      : every_(ex.checkpoint_every()), resume_(ex.resume()), root_(ex.path("checkpoints")) {
-    check_settings(ex.result_settings());
-  }
+  explicit Checkpoints(const Experiment& ex);
 
   bool enabled() const { return every_ != 0; }
 
@@ -94,51 +91,11 @@ class Checkpoints {
 
   // With --resume, compares `settings` with the stored ones (if any checkpoint exists); when
   // checkpointing, stores them (unless they are there already).
-  void check_settings(const nlohmann::json& settings) const {
-    namespace fs = std::filesystem;
-    const fs::path file = root_ / "settings.json";
-    std::error_code ec;
-    const bool stored = fs::exists(file, ec);
-    if (resume_ && stored) {
-      nlohmann::json saved;
-      try {
-        std::ifstream in(file);
-        saved = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error("checkpointing: " + file.string() + " is not valid JSON (" + e.what() + ")");
-      }
-      // Compared as text: JSON equality would call a NaN equal to nothing and unequal to nothing.
-      for (const auto& [key, value] : settings.items()) {
-        const std::string before = saved.contains(key) ? saved[key].dump() : "(unset)";
-        if (before != value.dump())
-          throw UsageError("--resume: the checkpoints in " + root_.string() + " were made with --" + key + " " +
-                           before + ", this run has " + value.dump() +
-                           "; resume with the same settings, or use another --out");
-      }
-    } else if (resume_ && !fs::is_empty(root_, ec) && !ec) {
-      throw UsageError("--resume: the checkpoints in " + root_.string() + " have no settings.json (an older "
-                       "version's), so this run's settings cannot be checked against them; use another --out");
-    }
-    if (every_ != 0 && !(resume_ && stored)) {
-      fs::create_directories(root_, ec);
-      if (ec) throw io_error("create", root_, ec.value());
-      write_file_atomically(file, [&](std::ostream& out) { out << settings.dump(2) << "\n"; });
-    }
-  }
+  void check_settings(const nlohmann::json& settings) const;
 
-  static std::string folder_name(const std::string& tag) {
-    if (tag.empty() || tag[0] == '.')
-      throw Error("checkpointing: the flow tag '" + tag + "' must be non-empty and not start with '.'");
-    return safe_file_name(tag);
-  }
+  static std::string folder_name(const std::string& tag);
 
-  std::filesystem::path claim(const std::string& tag) {
-    const std::string name = folder_name(tag);
-    if (!claimed_.insert(name).second)
-      throw Error("checkpointing: two flows share the checkpoint folder " + (root_ / name).string() + " (tag '" + tag +
-                  "'): give each flow of the program its own tag");
-    return root_ / name;
-  }
+  std::filesystem::path claim(const std::string& tag);
 
   template <class T>
   static void resume(flows::ParticleFlow<T>& flow, const std::string& tag, const std::filesystem::path& dir, std::uint64_t steps) {
