@@ -120,27 +120,50 @@ TEST_CASE("NetworkPotential in SIMD lanes: gradients match central differences o
   CHECK(compared >= 3);
 }
 
-TEST_CASE("NetworkPotential in SIMD lanes: a particle's bits do not depend on which particles share the call") {
-  const Mlp<float> net({.widths = {8, 50, 1}});
-  const auto X = as<float>(random_tensor(Shape{100, 8}, 11)), Y = as<float>(random_tensor(Shape{100, 1}, 12));
-  NetworkPotential<float> p(net, SquaredError<float>(), X, Y, {.batch_size = 100});
-  const std::size_t n = 41, J = p.dim();
-  const auto thetas = as<float>(random_tensor(Shape{n, J}, 13, Domain{-1, 1}));
-  std::vector<float> values(n);
-  wgflow::Tensor<float> grads = wgflow::Tensor<float>::from_shape({n, J});
+// Every group size, with every offset into the particles: a group of at most half a vector runs in the paired
+// kernel on AVX-512 (models/lanes_paired_kernel.hpp), the rest in whole vectors; an odd number of rows or
+// hidden units leaves the paired kernel's upper halves one short.
+namespace {
+template <class T>
+void check_independent_of_group(const MlpSpec& spec, std::size_t rows) {
+  const Mlp<T> net(spec);
+  const auto X = as<T>(random_tensor(Shape{rows, spec.widths[0]}, 11)), Y = as<T>(random_tensor(Shape{rows, 1}, 12));
+  NetworkPotential<T> p(net, SquaredError<T>(), X, Y, {.batch_size = rows});
+  REQUIRE(p.prefers_batches());
+  constexpr std::size_t W = NetworkLanes<T>::lanes;
+  const std::size_t n = 2 * W + 9, J = p.dim();
+  const auto thetas = as<T>(random_tensor(Shape{n, J}, 13, Domain{-1, 1}));
+  std::vector<T> values(n);
+  wgflow::Tensor<T> grads = wgflow::Tensor<T>::from_shape({n, J});
   p.values_and_gradients(thetas, values, grads);
-  for (const std::size_t first : {0u, 3u, 17u, 40u})
-    for (const std::size_t count : {1u, 5u, 16u, 23u}) {
+  for (const std::size_t first : {std::size_t{0}, std::size_t{3}, W + 1, n - 1})
+    for (std::size_t count = 1; count <= W + 7; ++count) {
       if (first + count > n) continue;
-      const wgflow::Tensor<float> some = xt::view(thetas, xt::range(first, first + count), xt::all());
-      std::vector<float> v(count);
-      wgflow::Tensor<float> g = wgflow::Tensor<float>::from_shape({count, J});
+      CAPTURE(first);
+      CAPTURE(count);
+      const wgflow::Tensor<T> some = xt::view(thetas, xt::range(first, first + count), xt::all());
+      std::vector<T> v(count);
+      wgflow::Tensor<T> g = wgflow::Tensor<T>::from_shape({count, J});
       p.values_and_gradients(some, v, g);
       for (std::size_t i = 0; i < count; ++i) {
         CHECK(v[i] == values[first + i]);
         CHECK(std::equal(g.data() + i * J, g.data() + (i + 1) * J, grads.data() + (first + i) * J));
       }
     }
+}
+}  // namespace
+
+TEST_CASE("NetworkPotential in SIMD lanes: a particle's bits do not depend on which particles share the call") {
+  SUBCASE("8-50-1, 100 rows (the UCI networks), float32") { check_independent_of_group<float>({.widths = {8, 50, 1}}, 100); }
+  SUBCASE("8-50-1, 100 rows, float64") { check_independent_of_group<double>({.widths = {8, 50, 1}}, 100); }
+  SUBCASE("13-7-1, 23 rows: odd rows and units, a partial input tile") {
+    check_independent_of_group<float>({.widths = {13, 7, 1}, .hidden = Activation::leaky_relu(0.1)}, 23);
+    check_independent_of_group<double>({.widths = {13, 7, 1}, .hidden = Activation::leaky_relu(0.1)}, 23);
+  }
+  SUBCASE("3-1-1 without biases, 1 row") {
+    check_independent_of_group<float>({.widths = {3, 1, 1}, .bias = false}, 1);
+    check_independent_of_group<double>({.widths = {3, 1, 1}, .hidden = Activation::identity(), .bias = false}, 1);
+  }
 }
 
 TEST_CASE("NetworkPotential takes the lanes exactly for one hidden layer, a piecewise-linear activation, one output") {

@@ -1,0 +1,290 @@
+#pragma once
+// The kernel of models/network_lanes.hpp: W networks 8-50-1 (any d-H-1 with a piecewise-linear activation)
+// in the W lanes of the target's vectors, forward over a minibatch and backward to every parameter. Its
+// operations, lane by lane, define the bits of a network's value and gradient; models/lanes_paired_kernel.hpp
+// runs the same operations for half as many networks in half as many instructions.
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include <xsimd/xsimd.hpp>
+
+#include "../core/gemm/transpose.hpp"
+#include "../core/in_register.hpp"
+#include "../core/lane_fma.hpp"
+#include "activation.hpp"
+
+namespace wgflow::models::lanes_detail {
+
+
+// One group's evaluation, kept for its backward: parameter-major buffers with the lanes inner.
+template <class T>
+struct Workspace {
+  std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;
+  // X rearranged for the forward: Kernel's tiles of rows, [tile][k][row in tile], a short tile padded with
+  // zeros; PairedKernel's pairs of rows, a vector per pair and input.
+  std::vector<T, xsimd::aligned_allocator<T, 64>> tiles;
+  const T* X = nullptr;
+  std::size_t rows = 0, count = 0, width = 0;
+};
+
+// act(v), and d act at a hidden value h as a select of g: g where h > 0, `negative` g elsewhere (the sign of
+// h is the pre-activation's for these activations, as in models/dense_head.hpp). On vectors of any width.
+template <class Batch>
+struct Relu {
+  static Batch zero() { return Batch(typename Batch::value_type(0)); }
+  Batch operator()(Batch v) const { return xsimd::select(v < zero(), zero(), v); }
+  Batch slope(Batch h, Batch g) const { return xsimd::select(h > zero(), g, zero()); }
+};
+template <class Batch>
+struct Leaky {
+  typename Batch::value_type s;
+  static Batch zero() { return Batch(typename Batch::value_type(0)); }
+  Batch operator()(Batch v) const { return xsimd::select(v < zero(), v * Batch(s), v); }
+  Batch slope(Batch h, Batch g) const { return xsimd::select(h > zero(), g, g * Batch(s)); }
+};
+template <class Batch>
+struct Identity {
+  Batch operator()(Batch v) const { return v; }
+  Batch slope(Batch, Batch g) const { return g; }
+};
+template <class Batch, class F>
+void with_activation(const Activation& act, F f) {
+  switch (act.kind()) {
+    case Activation::Kind::relu: return f(Relu<Batch>{});
+    case Activation::Kind::leaky_relu: return f(Leaky<Batch>{static_cast<typename Batch::value_type>(act.slope())});
+    default: return f(Identity<Batch>{});
+  }
+}
+
+// Parameter-major with the lanes inner: packed[p * lanes + l] = theta_l[p], for the J parameters of `count`
+// networks (rows `stride` apart; lanes past count zero). A transpose, in registers a block at a time
+// (core/gemm/transpose.hpp); element by element it cost a sixth of a DE step.
+template <class T>
+void pack(const T* thetas, std::size_t stride, std::size_t count, std::size_t J, std::size_t lanes, T* packed) {
+  if (count < lanes) std::fill(packed, packed + J * lanes, T(0));  // one fill: per row, J tiny memsets
+  gemm_detail::transpose_copy(thetas, stride, count, J, packed, lanes);
+}
+template <class T>
+void unpack(const T* packed, std::size_t lanes, std::size_t J, std::size_t count, T* grads, std::size_t stride) {
+  gemm_detail::transpose_copy(packed, lanes, J, count, grads, stride);
+}
+
+// The lanes of the target's vectors (arch A), a network per lane.
+template <class T, class A>
+class Kernel {
+ public:
+  using Batch = xsimd::batch<T, A>;
+  static constexpr std::size_t lanes = Batch::size;
+
+  Kernel(std::size_t inputs, std::size_t hidden, bool bias, Activation act)
+      : d_(inputs), H_(hidden), bias_(bias), act_(act), o_w2_(inputs * hidden + (bias ? hidden : 0)) {}
+
+  std::size_t num_params() const { return o_w2_ + H_ + (bias_ ? 1 : 0); }
+
+  // As NetworkLanes::forward, out's rows `ldo` apart.
+  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
+               Workspace<T>& ws, T* out, std::size_t ldo) const {
+    const std::size_t J = num_params();
+    ws.params.resize(J * lanes);
+    ws.hidden.resize(H_ * B * lanes);
+    ws.grads.resize(J * lanes);
+    ws.X = X;
+    ws.rows = B;
+    ws.count = count;
+    pack(thetas, stride, count, J, lanes, ws.params.data());
+    tile_rows(ws);
+    with_activation<Batch>(act_, [&](auto act) { forward_rows(act, ws, out, ldo); });
+  }
+
+  // As NetworkLanes::backward, G's rows `ldg` apart.
+  void backward(const T* G, std::size_t ldg, Workspace<T>& ws, T* grads, std::size_t stride) const {
+    with_activation<Batch>(act_, [&](auto act) { backward_params(act, G, ldg, ws); });
+    unpack(ws.grads.data(), lanes, num_params(), ws.count, grads, stride);
+  }
+
+ private:
+  // Tiles sized to the register file: 32 vector registers with AVX-512 (narrower vectors too), 16 below.
+#if defined(__AVX512VL__)
+  static constexpr bool wide = true;
+#else
+  static constexpr bool wide = false;
+#endif
+  static constexpr std::size_t R = 4;               // forward: rows per tile
+  static constexpr std::size_t JB = wide ? 4 : 2;   // forward: hidden units per tile
+  static constexpr std::size_t KB = wide ? 8 : 4;   // backward: inputs per tile
+  static constexpr std::size_t JB2 = 2;             // backward: hidden units per tile
+  // The loops over a register tile carry `#pragma GCC unroll`, as core/gemm/micro_kernel.hpp's: without it
+  // GCC kept part of the tile in memory between the FMAs and the stores (the paired kernel's forward:
+  // 6.0 -> 5.0 us for 5 networks 8-50-1 on 100 rows, Zen 5).
+
+  // X rearranged so that a forward tile finds its rows' inputs at fixed offsets from one pointer: with a
+  // pointer per row the tile ran out of general registers, and GCC then read W1's vectors from memory at
+  // every use rather than holding them.
+  void tile_rows(Workspace<T>& ws) const {
+    const std::size_t B = ws.rows, tiles = (B + R - 1) / R;
+    ws.tiles.assign(tiles * d_ * R, T(0));
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t k = 0; k < d_; ++k) ws.tiles[(b / R * d_ + k) * R + b % R] = ws.X[b * d_ + k];
+  }
+
+  // The hidden values are kept unit-major, hidden[(j * B + b) * lanes], for the backward's pass down b.
+  template <class Act>
+  void forward_rows(Act act, Workspace<T>& ws, T* out, std::size_t ldo) const {
+    const std::size_t B = ws.rows;
+    std::size_t b0 = 0;
+    for (; b0 + R <= B; b0 += R) forward_block<R>(act, ws, b0, out, ldo);
+    switch (B - b0) {
+      case 1: forward_block<1>(act, ws, b0, out, ldo); break;
+      case 2: forward_block<2>(act, ws, b0, out, ldo); break;
+      case 3: forward_block<3>(act, ws, b0, out, ldo); break;
+      default: break;
+    }
+  }
+
+  // Rows b0 .. b0 + RR - 1: every hidden unit, then the output, accumulated over the units in order.
+  template <std::size_t RR, class Act>
+  void forward_block(Act act, Workspace<T>& ws, std::size_t b0, T* out, std::size_t ldo) const {
+    const T* P = ws.params.data();
+    Batch sum[RR];
+    for (std::size_t r = 0; r < RR; ++r) sum[r] = Batch(T(0));
+    std::size_t j0 = 0;
+    for (; j0 + JB <= H_; j0 += JB) forward_tile<RR, JB>(act, ws, b0, j0, sum);
+    switch (H_ - j0) {
+      case 1: forward_tile<RR, 1>(act, ws, b0, j0, sum); break;
+      case 2: forward_tile<RR, 2>(act, ws, b0, j0, sum); break;
+      case 3: forward_tile<RR, 3>(act, ws, b0, j0, sum); break;
+      default: break;
+    }
+    const Batch b2 = bias_ ? Batch::load_aligned(P + (o_w2_ + H_) * lanes) : Batch(T(0));
+    for (std::size_t r = 0; r < RR; ++r) (sum[r] + b2).store_unaligned(out + (b0 + r) * ldo);
+  }
+
+  // h = act(b1 + sum_k X[b, k] W1[k, j]) for RR rows and JJ units in registers; stored, and sum += h w2.
+  template <std::size_t RR, std::size_t JJ, class Act>
+  void forward_tile(Act act, Workspace<T>& ws, std::size_t b0, std::size_t j0, Batch* sum) const {
+    const T* P = ws.params.data();
+    const T* x = ws.tiles.data() + b0 * d_;  // this tile's inputs, x[k * R + r] = X[b0 + r, k]
+    const std::size_t B = ws.rows;
+    Batch acc[RR][JJ];
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const Batch init = bias_ ? Batch::load_aligned(P + (d_ * H_ + j0 + jj) * lanes) : Batch(T(0));
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) acc[r][jj] = init;
+    }
+    for (std::size_t k = 0; k < d_; ++k) {
+      Batch w[JJ];
+#pragma GCC unroll 8
+      for (std::size_t jj = 0; jj < JJ; ++jj) w[jj] = in_register(Batch::load_aligned(P + (k * H_ + j0 + jj) * lanes));
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Batch xk(x[k * R + r]);
+#pragma GCC unroll 8
+        for (std::size_t jj = 0; jj < JJ; ++jj) acc[r][jj] = vector_fma(xk, w[jj], acc[r][jj]);
+      }
+    }
+    T* hidden = ws.hidden.data();
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const Batch w2 = Batch::load_aligned(P + (o_w2_ + j0 + jj) * lanes);
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Batch h = act(acc[r][jj]);
+        h.store_aligned(hidden + ((j0 + jj) * B + b0 + r) * lanes);
+        sum[r] = vector_fma(h, w2, sum[r]);
+      }
+    }
+  }
+
+  // With P[b, j] = act'(h[b, j]) G[b] w2[j]:  dW1 = X^T P,  db1 = 1^T P,  dw2 = h^T G,  db2 = 1^T G, each a
+  // sum over the rows in order, into ws.grads (packed as ws.params).
+  template <class Act>
+  void backward_params(Act act, const T* G, std::size_t ldg, Workspace<T>& ws) const {
+    T* D = ws.grads.data();
+    if (bias_) {
+      Batch s(T(0));
+      for (std::size_t b = 0; b < ws.rows; ++b) s += Batch::load_unaligned(G + b * ldg);
+      s.store_aligned(D + (o_w2_ + H_) * lanes);
+    }
+    std::size_t j0 = 0;
+    for (; j0 + JB2 <= H_; j0 += JB2) backward_units<JB2>(act, G, ldg, ws, j0);
+    if (j0 < H_) backward_units<1>(act, G, ldg, ws, j0);
+  }
+
+  // The first tile of inputs also sums the units' dw2 and db1; a compile-time flag, since as a run-time
+  // test in the loop it left db1's sums on the stack, where a store and a reload per row set the pace.
+  template <std::size_t JJ, class Act>
+  void backward_units(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0) const {
+    constexpr auto tail = std::make_index_sequence<KB>{};  // the last d mod KB inputs
+    if (d_ < KB) return dispatch_inputs<JJ, true>(act, G, ldg, ws, j0, 0, tail);
+    backward_tile<JJ, KB, true>(act, G, ldg, ws, j0, 0);
+    std::size_t k0 = KB;
+    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB, false>(act, G, ldg, ws, j0, k0);
+    dispatch_inputs<JJ, false>(act, G, ldg, ws, j0, k0, tail);
+  }
+  template <std::size_t JJ, bool First, class Act, std::size_t... K>
+  void dispatch_inputs(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0,
+                       std::index_sequence<K...>) const {
+    const std::size_t rest = d_ - k0;
+    ((rest == K && K > 0 ? backward_tile<JJ, K, First>(act, G, ldg, ws, j0, k0) : void()), ...);
+  }
+
+  // Units j0 .. j0 + JJ - 1 and inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over all rows;
+  // the first tile (k0 = 0) also sums the units' dw2 and db1. w2[j] is a factor of P's column j, so it
+  // multiplies the column sums once at the end rather than every P[b, j].
+  template <std::size_t JJ, std::size_t KK, bool First, class Act>
+  void backward_tile(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0) const {
+    const T* P = ws.params.data();
+    const T* X = ws.X;
+    const T* hidden = ws.hidden.data();
+    const std::size_t B = ws.rows;
+    Batch dW[KK > 0 ? KK : 1][JJ], dw2[JJ], db1[JJ], w2[JJ];
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+#pragma GCC unroll 8
+      for (std::size_t kk = 0; kk < KK; ++kk) dW[kk][jj] = Batch(T(0));
+      dw2[jj] = db1[jj] = Batch(T(0));
+      w2[jj] = Batch::load_aligned(P + (o_w2_ + j0 + jj) * lanes);
+    }
+    for (std::size_t b = 0; b < B; ++b) {
+      const Batch g = Batch::load_unaligned(G + b * ldg);
+      Batch p[JJ];
+#pragma GCC unroll 8
+      for (std::size_t jj = 0; jj < JJ; ++jj) {
+        const Batch h = Batch::load_aligned(hidden + ((j0 + jj) * B + b) * lanes);
+        p[jj] = act.slope(h, g);
+        if constexpr (First) {
+          dw2[jj] = vector_fma(h, g, dw2[jj]);
+          db1[jj] += p[jj];
+        }
+      }
+#pragma GCC unroll 8
+      for (std::size_t kk = 0; kk < KK; ++kk) {
+        const Batch x(X[b * d_ + k0 + kk]);
+#pragma GCC unroll 8
+        for (std::size_t jj = 0; jj < JJ; ++jj) dW[kk][jj] = vector_fma(x, p[jj], dW[kk][jj]);
+      }
+    }
+    T* D = ws.grads.data();
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+#pragma GCC unroll 8
+      for (std::size_t kk = 0; kk < KK; ++kk)
+        (dW[kk][jj] * w2[jj]).store_aligned(D + ((k0 + kk) * H_ + j0 + jj) * lanes);
+      if constexpr (!First) continue;
+      dw2[jj].store_aligned(D + (o_w2_ + j0 + jj) * lanes);
+      if (bias_) (db1[jj] * w2[jj]).store_aligned(D + (d_ * H_ + j0 + jj) * lanes);
+    }
+  }
+
+  std::size_t d_, H_;
+  bool bias_;
+  Activation act_;
+  std::size_t o_w2_;  // w2's offset in theta
+};
+
+}  // namespace wgflow::models::lanes_detail
