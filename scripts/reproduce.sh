@@ -3,7 +3,7 @@
 # missing packages, builds, runs every figure program, plots, and writes <out>/report.md, one PASS/FAIL line
 # per expected outcome.
 #
-#   scripts/reproduce.sh                quick mode: every program's --quick (same qualitative results; 13 s of
+#   scripts/reproduce.sh                quick mode: every program's --quick (same qualitative results; 8-9 s of
 #                                       programs and plots on 2 cores, build excluded)
 #   scripts/reproduce.sh --full         the paper's exact settings (85 s on 2 cores)
 #   scripts/reproduce.sh --out DIR      output folder (default: results)
