@@ -120,9 +120,9 @@ TEST_CASE("NetworkPotential in SIMD lanes: gradients match central differences o
   CHECK(compared >= 3);
 }
 
-// Every group size, with every offset into the particles: a group of at most half a vector runs in the paired
-// kernel on AVX-512 (models/lanes_paired_kernel.hpp), the rest in whole vectors; an odd number of rows or
-// hidden units leaves the paired kernel's upper halves one short.
+// Group sizes 1 to W + 7 at four offsets into the particles: a group of at most half a vector runs in the
+// paired kernel on AVX-512 (models/lanes_paired_kernel.hpp), the rest in whole vectors; an odd number of
+// rows or hidden units leaves the paired kernel's upper halves one short.
 namespace {
 template <class T>
 void check_independent_of_group(const MlpSpec& spec, std::size_t rows) {
