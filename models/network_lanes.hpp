@@ -113,7 +113,7 @@ class NetworkLanes {
 #endif
 
   template <class F>
-  void with_kernel(std::size_t width, const F& f) const {
+  void with_kernel([[maybe_unused]] std::size_t width, const F& f) const {  // unused without AVX-512
 #if XSIMD_WITH_AVX512F
     if (width == paired_lanes) return f(lanes_detail::PairedKernel<T>(d_, H_, bias_, act_));
 #endif
