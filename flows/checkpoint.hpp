@@ -60,10 +60,10 @@ struct CheckpointAccess {
       for (const char* stem : {"optimizer.velocity", "optimizer.m", "optimizer.v"})
         if (const auto it = s.arrays.find(stem); it != s.arrays.end()) it->second = gather_rows(f, it->second);
     s.manifest["terms"] = nlohmann::json::array();
-    for (std::size_t k = 0; k < f.terms_.size(); ++k) {
-      s.manifest["terms"].push_back(f.terms_[k]->name());
+    for (std::size_t k = 0; k < f.free_energy_.size(); ++k) {
+      s.manifest["terms"].push_back(f.free_energy_.term(k).name());
       std::map<std::string, Tensor<T>> state;
-      f.terms_[k]->save_state(state);
+      f.free_energy_.term(k).save_state(state);
       for (auto& [key, array] : state) s.arrays.emplace(term_prefix(k) + checked_key(key), std::move(array));
     }
     return s;
@@ -77,12 +77,12 @@ struct CheckpointAccess {
     f.steps_ = s.manifest.at("steps").template get<std::uint64_t>();
     f.seed_ = s.manifest.at("seed").template get<std::uint64_t>();
     restore_optimizer(f.optimizer_, s);
-    for (std::size_t k = 0; k < f.terms_.size(); ++k) {
+    for (std::size_t k = 0; k < f.free_energy_.size(); ++k) {
       std::map<std::string, Tensor<T>> state;
       const std::string prefix = term_prefix(k);
       for (auto& [stem, array] : s.arrays)
         if (stem.rfind(prefix, 0) == 0) state.emplace(stem.substr(prefix.size()), std::move(array));
-      f.terms_[k]->load_state(state);
+      f.free_energy_.term(k).load_state(state);
     }
   }
 

@@ -21,6 +21,7 @@
 //
 // The pieces, each swappable:
 //   particle_flow.hpp      ParticleFlow: the integrator (terms + optimiser + noise); step(), run()
+//   free_energy.hpp        its terms, their gradients each step and their sum
 //   term.hpp               Term: a free-energy summand (gradient, diffusion, energy); write your own
 //   potential_energy.hpp   int l dQ                kl_divergence.hpp  lambda KL(Q || P)
 //   interaction_energy.hpp (lambda1/2) MMD^2        embedding.hpp      parameter / function space
@@ -34,6 +35,7 @@
 #include "bandwidth.hpp"
 #include "checkpoint.hpp"
 #include "embedding.hpp"
+#include "free_energy.hpp"
 #include "interaction_energy.hpp"
 #include "kernels.hpp"
 #include "kl_divergence.hpp"

@@ -16,7 +16,8 @@
 // piece of the row at a time as it is added. A pointwise term's gradient (flows/pointwise_term.hpp: the KL
 // divergence's) is computed in that pass too, row by row, in its place in the sum; it has no buffer. Where
 // only one term is not pointwise and the flow draws noise (DLE), the pass over a particle runs as soon as
-// that term has its row (Term::add_gradient_by_rows), while the row is in cache.
+// that term has its row (Term::add_gradient_by_rows), while the row is in cache. Steps 1 and 2 are the
+// free energy's (flows/free_energy.hpp: the terms, their gradient buffers, the sum), 3 and 4 this class's.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
 // and the terms' states may have advanced: to go on, e.g. with a smaller step, rebuild the flow or load a
@@ -58,9 +59,9 @@
 #include "../core/random.hpp"
 #include "../core/tensor.hpp"
 #include "finite_rows.hpp"
+#include "free_energy.hpp"
 #include "optimizers.hpp"
 #include "particle_layout.hpp"
-#include "pointwise_term.hpp"
 #include "rank_step_summary.hpp"
 #include "term.hpp"
 
@@ -76,7 +77,7 @@ class ParticleFlow {
 
   ParticleFlow(std::string name, Tensor<T> initial_particles, Optimizer<T> optimizer, std::uint64_t seed)
       : name_(std::move(name)), particles_(std::move(initial_particles)), optimizer_(std::move(optimizer)), seed_(seed),
-        layout_(ParticleLayout::of(ParticleLayout::unnamed(std::max<std::size_t>(particles_.shape()[1], 1)))) {
+        free_energy_(name_), layout_(ParticleLayout::of(ParticleLayout::unnamed(std::max<std::size_t>(particles_.shape()[1], 1)))) {
     const std::size_t n = particles_.shape()[0], J = particles_.shape()[1];
     if (n == 0 || J == 0)
       throw ShapeError(name_ + ": need at least one particle of positive dimension, got " + shape_string({n, J}));
@@ -115,6 +116,7 @@ class ParticleFlow {
     optimizer_.init(particles_);
     n_total_ = N;
     comm_ = std::move(comm);
+    free_energy_.split_over(block_, n_total_, comm_.get());
   }
 
   // Adds a term of the free energy; returns it for inspection. Terms act in the order added.
@@ -126,8 +128,7 @@ class ParticleFlow {
     else
       term->attach(particles_);
     TermT& ref = *term;
-    pointwise_.push_back(dynamic_cast<const PointwiseTerm<T>*>(static_cast<Term<T>*>(term.get())));
-    terms_.push_back(std::move(term));
+    free_energy_.add(std::move(term));
     return ref;
   }
 
@@ -176,8 +177,8 @@ class ParticleFlow {
   std::size_t dim() const { return particles_.shape()[1]; }
   std::uint64_t seed() const { return seed_; }
   const Optimizer<T>& optimizer() const { return optimizer_; }
-  std::size_t num_terms() const { return terms_.size(); }
-  const Term<T>& term(std::size_t k) const { return *terms_.at(k); }
+  std::size_t num_terms() const { return free_energy_.size(); }
+  const Term<T>& term(std::size_t k) const { return free_energy_.term(k); }
 
   // Parameter vectors that stand for Q: the particles themselves, unless a sampler was set (mean-field
   // VI: `per_member` draws from each member's Gaussian, rows grouped by member). All N members on every
@@ -191,11 +192,7 @@ class ParticleFlow {
   }
 
   // D = the sum of the terms' diffusion coefficients.
-  T diffusion() const {
-    T d = 0;
-    for (const auto& t : terms_) d += t->diffusion();
-    return d;
-  }
+  T diffusion() const { return free_energy_.diffusion(); }
 
   // The total gradient g of the last step (N x J): the particles moved along -g.
   const Tensor<T>& gradient() const { return gradient_; }
@@ -204,23 +201,11 @@ class ParticleFlow {
   // with lambda > 0 cannot); empty before the first step.
   std::optional<T> free_energy() const {
     if (steps_ == 0) return std::nullopt;
-    if (comm_) return ranks_.free_energy();
-    T total = 0;
-    for (const auto& t : terms_) {
-      const std::optional<T> e = t->energy();
-      if (!e) return std::nullopt;
-      total += *e;
-    }
-    return total;
+    return comm_ ? ranks_.free_energy() : free_energy_.value();
   }
 
   // The mean training loss over the particles at the last step, from the first term that evaluates it.
-  std::optional<T> mean_loss() const {
-    if (comm_) return ranks_.mean_loss();
-    for (const auto& t : terms_)
-      if (const std::optional<T> l = t->mean_loss()) return l;
-    return std::nullopt;
-  }
+  std::optional<T> mean_loss() const { return comm_ ? ranks_.mean_loss() : free_energy_.mean_loss(); }
 
   // One step, t -> t + 1 (the algorithm at the top of this file).
   void step() {
@@ -228,19 +213,19 @@ class ParticleFlow {
     const double communicated = comm_ ? comm_->collective_seconds() : 0.0;
     if (comm_) gather_ensemble();
     try {
-      for (auto& term : terms_) term->prepare(t);
+      free_energy_.prepare(t);
       if (const std::optional<std::size_t> k = by_rows_term()) {
         step_by_rows(t, *k);  // 1. - 4., each particle as soon as its gradient is done
       } else {
-        evaluate_terms(t);  // 1.
-        advance(t);         // 2. - 4.
+        free_energy_.evaluate(t, particles_, comm_ ? ensemble_ : particles_, seed_);  // 1.
+        advance(t);                                                                   // 2. - 4.
       }
     } catch (...) {
       if (!comm_) throw;
-      ranks_.end_step(*comm_, terms_, block_, n_total_, std::current_exception());
+      ranks_.end_step(*comm_, free_energy_.terms(), block_, n_total_, std::current_exception());
     }
     if (comm_) {
-      ranks_.end_step(*comm_, terms_, block_, n_total_, nullptr);
+      ranks_.end_step(*comm_, free_energy_.terms(), block_, n_total_, nullptr);
       communication_seconds_ += comm_->collective_seconds() - communicated;
     }
     std::swap(particles_, next_);
@@ -261,62 +246,6 @@ class ParticleFlow {
 
   T noise_scale() const { return std::sqrt(2 * diffusion() * optimizer_.learning_rate()); }
 
-  // 1. Every term's gradient at once: they depend only on the particles, the step and the seed, and one
-  //    term's serial stretches (an interaction's N x N kernel) overlap another's parallel loops. Each
-  //    writes its own buffer, which the sum in step 2 leaves zero for the next step. Pointwise terms
-  //    wait for step 2.
-  void evaluate_terms(std::uint64_t t) {
-    const std::size_t n = particles_.shape()[0], K = terms_.size(), first = block_.begin;
-    prepare_buffers();
-    const StepContext<T> own{t, particles_, seed_, first, comm_.get(), n_total_, true},
-        all{t, comm_ ? ensemble_ : particles_, seed_, 0, nullptr, 0, true};
-    errors_.assign(K, nullptr);
-    const auto evaluate = [&](std::size_t k) {
-      try {
-        // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
-        terms_[k]->add_gradient(term_gradients_[k].shape()[0] == n ? own : all, term_gradients_[k]);
-      } catch (...) {
-        errors_[k] = std::current_exception();
-      }
-    };
-    // Over ranks the collective terms take their turns on this thread (MPI is called from it alone, and
-    // in the same order on every rank) while the other terms run beside them: job 0 of run_concurrently
-    // runs on the calling thread.
-    jobs_.clear();
-    bool collective = false;
-    for (std::size_t k = 0; k < K; ++k) {
-      if (pointwise_[k]) continue;
-      if (comm_ && terms_[k]->reach() == Reach::collective)
-        collective = true;
-      else
-        jobs_.push_back(k);
-    }
-    run_concurrently(jobs_.size() + (collective ? 1 : 0), [&](std::size_t job) {
-      if (!collective) return evaluate(jobs_[job]);
-      if (job > 0) return evaluate(jobs_[job - 1]);
-      for (std::size_t k = 0; k < K; ++k)
-        if (terms_[k]->reach() == Reach::collective) evaluate(k);
-    });
-    for (const std::exception_ptr& e : errors_)  // the first term's error, whatever the threads did
-      if (e) std::rethrow_exception(e);
-  }
-
-  // The buffers of the terms that are not pointwise, zero.
-  void prepare_buffers() {
-    const std::size_t n = particles_.shape()[0], J = dim(), K = terms_.size();
-    term_gradients_.resize(K);
-    term_first_row_.resize(K);
-    for (std::size_t k = 0; k < K; ++k) {
-      if (pointwise_[k]) continue;  // computed in step 2
-      // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
-      const bool whole = comm_ && terms_[k]->reach() == Reach::ensemble;
-      term_first_row_[k] = whole ? 0 : block_.begin;
-      Tensor<T>& g = term_gradients_[k];  // a term that threw halfway may have left part of its buffer
-      if (resize(g, whole ? n_total_ : n, J) || !term_gradients_zero_ || whole) g.fill(T(0));
-    }
-    term_gradients_zero_ = false;
-  }
-
   // The term whose rows step_by_rows moves as they are done: the only one that is not pointwise, where the
   // optimiser is entrywise, the term's buffer holds this rank's rows, and the flow draws noise. Without
   // noise the per-particle pass is light, and slicing it between the potential's groups cost more than the
@@ -324,27 +253,17 @@ class ParticleFlow {
   // where DLE float64 gained 7.76 -> 6.62 ms and DLE float32 and DE float64 stayed within 2 %.
   std::optional<std::size_t> by_rows_term() const {
     if (!optimizer_.entrywise() || diffusion() == T(0)) return std::nullopt;
-    std::optional<std::size_t> found;
-    for (std::size_t k = 0; k < terms_.size(); ++k) {
-      if (pointwise_[k]) continue;
-      if (found) return std::nullopt;
-      found = k;
-    }
-    if (found && comm_ && terms_[*found]->reach() == Reach::ensemble) return std::nullopt;
-    return found;
+    return free_energy_.streaming_term();
   }
 
   // 1. - 4. where one term is not pointwise (DLE: the potential energy): each particle is summed,
   //    updated and moved as soon as that term has its row (PotentialEnergy: a group of networks in SIMD
   //    lanes), while the rows are in cache, rather than in a pass over the N x J matrices afterwards, which
-  //    no longer fit the caches at N = 1000 in float64. The values are those of evaluate_terms and advance.
+  //    no longer fit the caches at N = 1000 in float64. The values are those of FreeEnergy::evaluate and advance.
   void step_by_rows(std::uint64_t t, std::size_t k) {
-    prepare_buffers();
     const T noise = begin_advance();
-    const StepContext<T> own{t, particles_, seed_, block_.begin, comm_.get(), n_total_, true};
-    terms_[k]->add_gradient_by_rows(own, term_gradients_[k],
-                                    [&](std::size_t i0, std::size_t i1) { move_rows(i0, i1, t, noise); });
-    term_gradients_zero_ = true;
+    free_energy_.evaluate_by_rows(k, t, particles_, seed_, [&](std::size_t i0, std::size_t i1) { move_rows(i0, i1, t, noise); });
+    free_energy_.end_sum();
     end_advance(t);
   }
 
@@ -359,12 +278,12 @@ class ParticleFlow {
       move_rows(0, n, t, noise);
     } else {
       for_each_index(n, sum_work(n), [&](std::size_t i) { sum_row(i, t); }, 4);
-      term_gradients_zero_ = true;
-      throw_if_gradient_fault(t);
+      free_energy_.end_sum();
+      free_energy_.throw_if_fault(t);
       optimizer_.update(gradient_, delta_);
       for_each_index(n, move_work(n, noise), [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * J); }, 4);
     }
-    term_gradients_zero_ = true;
+    free_energy_.end_sum();
     end_advance(t);
   }
 
@@ -373,17 +292,15 @@ class ParticleFlow {
     const std::size_t n = particles_.shape()[0], J = dim();
     resize(gradient_, n, J);
     resize(next_, n, J);
-    gradient_faults_.reset(n);
+    free_energy_.begin_sum(n);
     update_faults_.reset(n);
-    row_errors_.assign(std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p != nullptr; }) ? n : 0,
-                       nullptr);
     if (optimizer_.entrywise()) optimizer_.begin_step(n * J);
     return noise_scale();
   }
 
   // Work in entry-passes (core/parallel.hpp) of summing `rows` rows, and of moving them (a normal is about
   // 4 in float, 8 in double: Rng::fill_normal).
-  std::size_t sum_work(std::size_t rows) const { return 4 * rows * dim() * std::max<std::size_t>(terms_.size(), 1); }
+  std::size_t sum_work(std::size_t rows) const { return 4 * rows * dim() * std::max<std::size_t>(free_energy_.size(), 1); }
   std::size_t move_work(std::size_t rows, T noise) const {
     return (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * rows * dim();
   }
@@ -404,53 +321,23 @@ class ParticleFlow {
 
   // The step's faults, in the order a serial step would meet them.
   void end_advance(std::uint64_t t) {
-    throw_if_gradient_fault(t);
+    free_energy_.throw_if_fault(t);
     if (const auto f = update_faults_.first()) {
       const std::size_t i = f->row;
+      const RowFaults<T>& g = free_energy_.faults();
       std::ostringstream msg;
-      msg << where(t, block_.begin + i) << "the particle is not finite after the update (coordinate " << f->column << " = "
-          << f->value << "; gradient finite, largest contribution " << gradient_faults_.largest(i) << " from term '"
-          << (terms_.empty() ? std::string("none") : terms_[gradient_faults_.largest_source(i)]->name())
+      msg << step_particle(name_, t, block_.begin + i) << "the particle is not finite after the update (coordinate "
+          << f->column << " = " << f->value << "; gradient finite, largest contribution " << g.largest(i) << " from term '"
+          << (free_energy_.size() == 0 ? std::string("none") : free_energy_.term(g.largest_source(i)).name())
           << "', optimiser " << optimizer_.name() << ")";
       throw Error(msg.str());
     }
   }
 
-  // 2. g_i = sum_k g_k,i in term order, checking each g_k,i in the same pass (about 4 entry-passes of
-  //    work per term) and zeroing it for the next step; a pointwise term's g_k,i computed here. False if
-  //    a pointwise term threw (kept for throw_if_gradient_fault, which reports the first row's).
+  // 2. for particle i (FreeEnergy::sum_row); false if a pointwise term threw there.
   bool sum_row(std::size_t i, std::uint64_t t) {
-    const std::size_t J = dim(), K = terms_.size();
-    T* g = gradient_.data() + i * J;
-    if (K == 0) std::fill(g, g + J, T(0));
-    for (std::size_t k = 0; k < K; ++k) {
-      if (pointwise_[k]) {
-        thread_local std::vector<T> row;  // one per thread, reused
-        row.resize(J);
-        try {
-          pointwise_[k]->row_gradient(t, block_.begin + i, std::span<const T>(particles_.data() + i * J, J), std::span<T>(row));
-        } catch (...) {
-          row_errors_[i] = std::current_exception();
-          return false;
-        }
-        gradient_faults_.accumulate(i, k, g, row.data(), J, k == 0);
-        continue;
-      }
-      T* g_k = term_gradients_[k].data() + (block_.begin - term_first_row_[k] + i) * J;
-      gradient_faults_.accumulate(i, k, g, g_k, J, k == 0);
-      std::fill(g_k, g_k + J, T(0));
-    }
-    return true;
-  }
-
-  // A pointwise term's exception at the first row it threw at, whatever the threads did; then the first
-  // term's non-finite gradient.
-  void throw_if_gradient_fault(std::uint64_t t) const {
-    for (const std::exception_ptr& e : row_errors_)
-      if (e) std::rethrow_exception(e);
-    if (const auto f = gradient_faults_.first())
-      throw Error(where(t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
-                  "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
+    const std::size_t J = dim();
+    return free_energy_.sum_row(i, t, std::span<const T>(particles_.data() + i * J, J), gradient_.data() + i * J);
   }
 
   // 3. - 4. for particle i, a piece of its row at a time on the stack: its displacement from an entrywise
@@ -481,8 +368,7 @@ class ParticleFlow {
 
   // Over ranks, before a step: all N particles into ensemble_, where a term needs them.
   void gather_ensemble() {
-    const bool needed = std::any_of(terms_.begin(), terms_.end(), [](const auto& term) { return term->reach() == Reach::ensemble; });
-    if (!needed) return;
+    if (!free_energy_.needs_ensemble()) return;
     resize(ensemble_, n_total_, dim());
     comm_->allgather_rows(particles_.data(), ensemble_.data(), n_total_, dim());
   }
@@ -502,18 +388,13 @@ class ParticleFlow {
     return true;
   }
 
-  std::string where(std::uint64_t t, std::size_t i) const {
-    return name_ + ": step " + std::to_string(t) + ", particle " + std::to_string(i) + ": ";
-  }
-
   // The state.
   std::string name_;
   Tensor<T> particles_;
   Optimizer<T> optimizer_;
   std::uint64_t seed_;
   std::uint64_t steps_ = 0;
-  std::vector<std::unique_ptr<Term<T>>> terms_;
-  std::vector<const PointwiseTerm<T>*> pointwise_;  // per term: itself if pointwise, else null
+  FreeEnergy<T> free_energy_;  // the terms, and steps 1 - 2
   Sampler sampler_;
   ParticleLayout layout_;
 
@@ -523,18 +404,12 @@ class ParticleFlow {
   RowBlock block_;
   std::size_t n_total_ = 0;
   RankStepSummary<T> ranks_;
-  Tensor<T> ensemble_;                       // all N rows, for terms of reach ensemble
-  std::vector<std::size_t> term_first_row_;  // per term: the global row of its buffer's row 0
+  Tensor<T> ensemble_;  // all N rows, for terms of reach ensemble
   double communication_seconds_ = 0;
 
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
-  std::vector<Tensor<T>> term_gradients_;  // g_k, one per term, zero between steps
-  bool term_gradients_zero_ = false;
   Tensor<T> gradient_, delta_, next_;
-  std::vector<std::exception_ptr> errors_;  // per term: what it threw
-  std::vector<std::exception_ptr> row_errors_;  // per row: what a pointwise term threw there
-  std::vector<std::size_t> jobs_;           // the terms run concurrently with the collective ones
-  RowFaults<T> gradient_faults_, update_faults_;
+  RowFaults<T> update_faults_;
 };
 
 WGFLOW_EXTERN_INSTANCES(ParticleFlow)

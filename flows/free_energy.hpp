@@ -1,0 +1,237 @@
+#pragma once
+// The free energy F = sum_k F_k of a particle flow (flows/particle_flow.hpp) as its integrator uses it:
+// the terms in the order added, and steps 1 and 2 of each step, whose result is the total gradient g_i at
+// every particle.
+//   1. g_k = grad_theta (dF_k/dQ) at every particle, for all terms at once (FreeEnergy::evaluate), each
+//      into its own buffer; or, where one term alone has a buffer, a group of particles at a time
+//      (evaluate_by_rows), handing each group on as soon as it is done;
+//   2. g_i = sum_k g_k,i in term order (sum_row), each g_k,i checked as it is added and its buffer row
+//      zeroed for the next step. A pointwise term (flows/pointwise_term.hpp) has no buffer: its g_k,i is
+//      computed here, row by row.
+// A non-finite g_k,i, or a pointwise term's exception, is reported by throw_if_fault as the first fault
+// in (term, particle) order, whatever the threads did.
+//
+// Over ranks the flow calls split_over(): a term of reach own_rows or collective then fills this rank's
+// rows, one of reach ensemble all N rows (of which step 2 reads this rank's).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/communicator.hpp"
+#include "../core/errors.hpp"
+#include "../core/parallel.hpp"
+#include "../core/rows_done.hpp"
+#include "../core/tensor.hpp"
+#include "finite_rows.hpp"
+#include "pointwise_term.hpp"
+#include "term.hpp"
+
+namespace wgflow::flows {
+
+// How the flow's messages begin: "<flow>: step t, particle i: ".
+inline std::string step_particle(const std::string& flow, std::uint64_t t, std::size_t i) {
+  return flow + ": step " + std::to_string(t) + ", particle " + std::to_string(i) + ": ";
+}
+
+template <class T>
+class FreeEnergy {
+ public:
+  explicit FreeEnergy(std::string flow) : flow_(std::move(flow)) {}
+
+  // Adds a term, attached to the particles by the caller; terms act in the order added.
+  void add(std::unique_ptr<Term<T>> term) {
+    pointwise_.push_back(dynamic_cast<const PointwiseTerm<T>*>(term.get()));
+    terms_.push_back(std::move(term));
+  }
+
+  std::size_t size() const { return terms_.size(); }
+  const Term<T>& term(std::size_t k) const { return *terms_.at(k); }
+  Term<T>& term(std::size_t k) { return *terms_.at(k); }
+  const std::vector<std::unique_ptr<Term<T>>>& terms() const { return terms_; }
+
+  // D = the sum of the terms' diffusion coefficients.
+  T diffusion() const {
+    T d = 0;
+    for (const auto& t : terms_) d += t->diffusion();
+    return d;
+  }
+  // sum_k F_k at the last step's particles, when every term estimates its own.
+  std::optional<T> value() const {
+    T total = 0;
+    for (const auto& t : terms_) {
+      const std::optional<T> e = t->energy();
+      if (!e) return std::nullopt;
+      total += *e;
+    }
+    return total;
+  }
+  // The mean training loss at the last step, from the first term that evaluates it.
+  std::optional<T> mean_loss() const {
+    for (const auto& t : terms_)
+      if (const std::optional<T> l = t->mean_loss()) return l;
+    return std::nullopt;
+  }
+  bool needs_ensemble() const {
+    return std::any_of(terms_.begin(), terms_.end(), [](const auto& t) { return t->reach() == Reach::ensemble; });
+  }
+
+  // The flow steps `block` of N particles on this rank of `ranks`.
+  void split_over(RowBlock block, std::size_t n_total, Communicator* ranks) {
+    block_ = block;
+    n_total_ = n_total;
+    ranks_ = ranks;
+  }
+
+  // Every term's prepare(t), serially, in order (term.hpp's concurrency rule).
+  void prepare(std::uint64_t t) {
+    for (auto& term : terms_) term->prepare(t);
+  }
+
+  // 1. for every term that is not pointwise, all at once: one term's serial stretches (an interaction's
+  //    N x N kernel) overlap another's parallel loops. `particles` are this rank's rows, `ensemble` all N
+  //    (the same where the flow is not split). Rethrows the first term's exception, in term order.
+  void evaluate(std::uint64_t t, const Tensor<T>& particles, const Tensor<T>& ensemble, std::uint64_t seed) {
+    const std::size_t n = particles.shape()[0], K = terms_.size();
+    prepare_buffers(n, particles.shape()[1]);
+    const StepContext<T> own{t, particles, seed, block_.begin, ranks_, n_total_, true},
+        all{t, ensemble, seed, 0, nullptr, 0, true};
+    errors_.assign(K, nullptr);
+    const auto evaluate = [&](std::size_t k) {
+      try {
+        // A buffer of this rank's rows takes its rows; one of all N the ensemble (the same rows where n = N).
+        terms_[k]->add_gradient(buffers_[k].shape()[0] == n ? own : all, buffers_[k]);
+      } catch (...) {
+        errors_[k] = std::current_exception();
+      }
+    };
+    // Over ranks the collective terms take their turns on this thread (MPI is called from it alone, and
+    // in the same order on every rank) while the other terms run beside them: job 0 of run_concurrently
+    // runs on the calling thread.
+    jobs_.clear();
+    bool collective = false;
+    for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) continue;
+      if (ranks_ && terms_[k]->reach() == Reach::collective)
+        collective = true;
+      else
+        jobs_.push_back(k);
+    }
+    run_concurrently(jobs_.size() + (collective ? 1 : 0), [&](std::size_t job) {
+      if (!collective) return evaluate(jobs_[job]);
+      if (job > 0) return evaluate(jobs_[job - 1]);
+      for (std::size_t k = 0; k < K; ++k)
+        if (terms_[k]->reach() == Reach::collective) evaluate(k);
+    });
+    for (const std::exception_ptr& e : errors_)  // the first term's error, whatever the threads did
+      if (e) std::rethrow_exception(e);
+  }
+
+  // The term that evaluate_by_rows can run: the only one that is not pointwise, its buffer this rank's rows.
+  std::optional<std::size_t> streaming_term() const {
+    std::optional<std::size_t> found;
+    for (std::size_t k = 0; k < terms_.size(); ++k) {
+      if (pointwise_[k]) continue;
+      if (found) return std::nullopt;
+      found = k;
+    }
+    if (found && ranks_ && terms_[*found]->reach() == Reach::ensemble) return std::nullopt;
+    return found;
+  }
+  // 1. for that term alone, calling rows_done(i0, i1) as each group of rows is done.
+  void evaluate_by_rows(std::size_t k, std::uint64_t t, const Tensor<T>& particles, std::uint64_t seed,
+                        RowsDone rows_done) {
+    prepare_buffers(particles.shape()[0], particles.shape()[1]);
+    const StepContext<T> own{t, particles, seed, block_.begin, ranks_, n_total_, true};
+    terms_[k]->add_gradient_by_rows(own, buffers_[k], rows_done);
+  }
+
+  // 2. for n rows: begin_sum(n), then sum_row for each row (concurrently, a row per call), then end_sum().
+  void begin_sum(std::size_t n) {
+    faults_.reset(n);
+    const bool pointwise = std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p != nullptr; });
+    row_errors_.assign(pointwise ? n : 0, nullptr);
+  }
+  // g = sum_k g_k at this rank's row i (theta the particle), each g_k checked and its buffer's row zeroed;
+  // about 4 entry-passes of work per term. False if a pointwise term threw there.
+  bool sum_row(std::size_t i, std::uint64_t t, std::span<const T> theta, T* g) {
+    const std::size_t J = theta.size(), K = terms_.size();
+    if (K == 0) std::fill(g, g + J, T(0));
+    for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) {
+        thread_local std::vector<T> row;  // one per thread, reused
+        row.resize(J);
+        try {
+          pointwise_[k]->row_gradient(t, block_.begin + i, theta, std::span<T>(row));
+        } catch (...) {
+          row_errors_[i] = std::current_exception();
+          return false;
+        }
+        faults_.accumulate(i, k, g, row.data(), J, k == 0);
+        continue;
+      }
+      T* g_k = buffers_[k].data() + (block_.begin - first_row_[k] + i) * J;
+      faults_.accumulate(i, k, g, g_k, J, k == 0);
+      std::fill(g_k, g_k + J, T(0));
+    }
+    return true;
+  }
+  // Every row summed: the buffers are zero again.
+  void end_sum() { buffers_zero_ = true; }
+
+  // A pointwise term's exception at the first row it threw at; then the first term's non-finite gradient.
+  void throw_if_fault(std::uint64_t t) const {
+    for (const std::exception_ptr& e : row_errors_)
+      if (e) std::rethrow_exception(e);
+    if (const auto f = faults_.first())
+      throw Error(step_particle(flow_, t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
+                  "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
+  }
+  // What step 2 saw at each row: its largest contribution and the term it came from.
+  const RowFaults<T>& faults() const { return faults_; }
+
+ private:
+  // The buffers of the terms that are not pointwise, zero (n rows of J: this rank's).
+  void prepare_buffers(std::size_t n, std::size_t J) {
+    const std::size_t K = terms_.size();
+    buffers_.resize(K);
+    first_row_.resize(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      if (pointwise_[k]) continue;  // computed in step 2
+      // Over ranks a term of reach ensemble writes all N rows, of which step 2 reads (and zeroes) ours.
+      const bool whole = ranks_ && terms_[k]->reach() == Reach::ensemble;
+      first_row_[k] = whole ? 0 : block_.begin;
+      Tensor<T>& g = buffers_[k];  // a term that threw halfway may have left part of its buffer
+      const std::size_t rows = whole ? n_total_ : n;
+      const bool reshaped = g.shape()[0] != rows || g.shape()[1] != J;
+      if (reshaped) g.resize({rows, J});
+      if (reshaped || !buffers_zero_ || whole) g.fill(T(0));
+    }
+    buffers_zero_ = false;
+  }
+
+  std::string flow_;  // for messages
+  std::vector<std::unique_ptr<Term<T>>> terms_;
+  std::vector<const PointwiseTerm<T>*> pointwise_;  // per term: itself if pointwise, else null
+
+  // Over ranks: this rank's rows of N, and the ranks (null in one process).
+  RowBlock block_;
+  std::size_t n_total_ = 0;
+  Communicator* ranks_ = nullptr;
+
+  // Per-step buffers, kept so that steady-state steps allocate nothing.
+  std::vector<Tensor<T>> buffers_;      // g_k, one per term, zero between steps
+  std::vector<std::size_t> first_row_;  // per term: the global row of its buffer's row 0
+  bool buffers_zero_ = false;
+  std::vector<std::exception_ptr> errors_;      // per term: what it threw in step 1
+  std::vector<std::exception_ptr> row_errors_;  // per row: what a pointwise term threw in step 2
+  std::vector<std::size_t> jobs_;               // the terms run concurrently with the collective ones
+  RowFaults<T> faults_;
+};
+
+}  // namespace wgflow::flows
