@@ -1,6 +1,6 @@
 #pragma once
-// Shared by the data-loading tests: a self-deleting temporary folder, a small synthetic benchmark folder
-// in the UCI layout, and where the shared UCI data lie (if they do).
+// Shared by the data-loading tests: a small synthetic benchmark folder in the UCI layout, written into a
+// wgtest::TempFolder (tests/support/temp_folder.hpp), and where the shared UCI data lie (if they do).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,39 +13,13 @@
 #include <optional>
 #include <string>
 #include <system_error>
-#include <unistd.h>
 
 #include "autodiff/tape.hpp"
-#include "core/random.hpp"
+#include "tests/support/temp_folder.hpp"
 
 namespace wgtest {
 
 namespace fs = std::filesystem;
-
-// A fresh folder under the system temp directory, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    wgflow::Rng rng(static_cast<std::uint64_t>(::getpid()) * 1000003u + static_cast<std::uint64_t>(counter++));
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      path_ = fs::temp_directory_path() / ("wgflow-data-test-" + std::to_string(::getpid()) + "-" +
-                                           std::to_string(rng.below(1'000'000'000)));
-      if (fs::create_directory(path_)) return;
-    }
-    FAIL("TempDir: could not create a fresh folder under " << fs::temp_directory_path());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 inline void write_file(const fs::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);

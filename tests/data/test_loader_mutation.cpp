@@ -221,7 +221,7 @@ Outcomes run_mutations(const Files& pristine, int cases, std::uint64_t seed, con
 }  // namespace
 
 TEST_CASE("mutation: 6000 damaged synthetic benchmarks load correctly or throw DataError") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   Files pristine;
   for (const auto& [name, text] : wgtest::Synthetic::files()) pristine[name] = text;
   const Outcomes out = run_mutations(pristine, 6000, 20240601, dir.path());
@@ -245,7 +245,7 @@ TEST_CASE("mutation: 6000 damaged synthetic benchmarks load correctly or throw D
 TEST_CASE("mutation: 1500 damaged copies of the yacht benchmark load correctly or throw DataError") {
   const auto source = wgtest::shared_benchmark("yacht");
   if (!source) return;
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   Files pristine;
   for (const char* name : {"data.txt", "index_features.txt", "index_target.txt", "index_train_0.txt",
                            "index_test_0.txt", "n_splits.txt", "n_hidden.txt", "n_epochs.txt"})

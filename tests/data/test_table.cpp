@@ -125,7 +125,7 @@ TEST_CASE("tables: empty and blank-only texts name the file") {
 }
 
 TEST_CASE("tables: a file larger than the machine's memory (sparse) is refused by name, not by std::bad_alloc") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const auto huge = dir.path() / "huge.txt";
   const auto bytes = static_cast<std::uintmax_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::uintmax_t>(sysconf(_SC_PAGE_SIZE));
   wgtest::write_file(huge, "1 2\n");
@@ -138,7 +138,7 @@ TEST_CASE("tables: a file larger than the machine's memory (sparse) is refused b
 }
 
 TEST_CASE("tables and indices: files that are missing, folders or empty name the path") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const auto missing = dir.path() / "missing.txt";
   CHECK_THROWS_WITH_AS(read_table(missing), (missing.string() + ": no such file").c_str(), DataError);
   CHECK_THROWS_WITH_AS(read_indices(dir.path()), (dir.path().string() + ": is a directory, expected a file").c_str(),
@@ -176,7 +176,7 @@ TEST_CASE("indices: negative, fractional, malformed and huge indices name the li
 }
 
 TEST_CASE("counts: exactly one positive integer") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const auto file = dir.path() / "n_splits.txt";
   wgtest::write_file(file, "20\n");
   CHECK(read_count(file) == 20);

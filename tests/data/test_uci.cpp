@@ -28,7 +28,7 @@ namespace {
 // DataError with exactly `expected`, in which each '@' stands for the folder and a slash.
 void check_message(const std::map<std::string, std::optional<std::string>>& changes, const std::string& expected,
                    std::size_t k = 0) {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   Synthetic::write(dir.path());
   for (const auto& [name, text] : changes) {
     if (text)
@@ -60,7 +60,7 @@ bool constant_column(const Tensor<double>& A, std::size_t j) {
 }  // namespace
 
 TEST_CASE("uci::load reads a synthetic benchmark exactly") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   Synthetic::write(dir.path());
   const auto s = load(dir.path(), 0, Units::original);
   CHECK(s.benchmark.folder == dir.path());
@@ -85,7 +85,7 @@ TEST_CASE("uci::load reads a synthetic benchmark exactly") {
 }
 
 TEST_CASE("uci::load standardises both splits with the training split's statistics") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   Synthetic::write(dir.path());
   const auto raw = load(dir.path(), 0, Units::original);
   const auto s = load(dir.path(), 0);
@@ -151,7 +151,7 @@ TEST_CASE("uci::load: each kind of bad benchmark names the file and the line (or
 }
 
 TEST_CASE("uci::locate looks a name up under WGFLOW_UCI_DIR") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   wgtest::fs::create_directory(dir.path() / "tiny");
   Synthetic::write(dir.path() / "tiny");
   const char* old = std::getenv("WGFLOW_UCI_DIR");

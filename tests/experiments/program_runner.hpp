@@ -2,8 +2,8 @@
 // Running an experiment program as a child process the way a user's shell would, and seeing how it ended:
 // its exit code, or the signal that killed it, or that it ran past a time limit (then it is killed and
 // counted as hung). Optionally under RLIMIT_FSIZE with SIGXFSZ ignored, so that writes past the limit
-// fail with EFBIG: a full disk for a test that cannot mount a tiny file system. And the temporary folder
-// such a run writes into.
+// fail with EFBIG: a full disk for a test that cannot mount a tiny file system. Its runs write into
+// wgtest::TempFolders (tests/support/temp_folder.hpp).
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -20,18 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace wgtest {
+#include "tests/support/temp_folder.hpp"
 
-// A fresh folder per test under the system's temporary directory (the process id keeps concurrent runs
-// apart), removed afterwards.
-struct TempFolder {
-  std::filesystem::path path;
-  explicit TempFolder(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("wgflow_test_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempFolder() { std::filesystem::remove_all(path); }
-};
+namespace wgtest {
 
 struct ProgramRun {
   bool exited = false;     // ended by exit(); `code` is its status

@@ -149,20 +149,20 @@ TEST_CASE("two moons: balanced, the same rows for the same seed, labels flipped 
 TEST_CASE("classification: files, columns and results; the moons classified; any thread count") {
   TempFolder one("classification_1"), two("classification_2");
   const std::string args = "--particles 4 --train 100 --test 200 --steps 600 --grid 11 --kernel-grid 3";
-  REQUIRE(classification_test::run(args, one.path, 1) == 0);
-  REQUIRE(classification_test::run(args, two.path, 2) == 0);
-  CHECK(classification_test::slurp(one.path / "entropy.csv") == classification_test::slurp(two.path / "entropy.csv"));
-  CHECK(classification_test::slurp(one.path / "metrics.csv") == classification_test::slurp(two.path / "metrics.csv"));
+  REQUIRE(classification_test::run(args, one.path(), 1) == 0);
+  REQUIRE(classification_test::run(args, two.path(), 2) == 0);
+  CHECK(classification_test::slurp(one.path() / "entropy.csv") == classification_test::slurp(two.path() / "entropy.csv"));
+  CHECK(classification_test::slurp(one.path() / "metrics.csv") == classification_test::slurp(two.path() / "metrics.csv"));
 
-  const std::string entropy = classification_test::slurp(one.path / "entropy.csv");
+  const std::string entropy = classification_test::slurp(one.path() / "entropy.csv");
   CHECK(entropy.rfind("method,x1,x2,p1,entropy\n", 0) == 0);
   std::size_t lines = 0;
   for (char c : entropy) lines += c == '\n';
   CHECK(lines == 1 + 5 * 11 * 11);  // header, then five methods x the grid
-  CHECK(classification_test::slurp(one.path / "data.csv").rfind("split,x1,x2,label\n", 0) == 0);
-  CHECK(classification_test::slurp(one.path / "metrics.csv").rfind("method,likelihood,accuracy,nll,ece,entropy_near,entropy_far\n", 0) == 0);
+  CHECK(classification_test::slurp(one.path() / "data.csv").rfind("split,x1,x2,label\n", 0) == 0);
+  CHECK(classification_test::slurp(one.path() / "metrics.csv").rfind("method,likelihood,accuracy,nll,ece,entropy_near,entropy_far\n", 0) == 0);
 
-  const auto results = nlohmann::json::parse(classification_test::slurp(one.path / "meta.json"))["results"];
+  const auto results = nlohmann::json::parse(classification_test::slurp(one.path() / "meta.json"))["results"];
   for (const char* method : {"DE", "DLE", "DRLE", "SVGD", "DE robust"}) {
     CAPTURE(method);
     REQUIRE(results.contains(method));

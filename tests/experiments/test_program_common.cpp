@@ -59,7 +59,7 @@ std::string parse(CLI::App& app, std::vector<std::string> args) {
 using namespace program_common;
 
 TEST_CASE("AtomicFile: the file appears complete on commit, and not at all without it") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const fs::path file = dir.path() / "table.csv";
   {
     ex::CsvWriter csv(file, {"a", "b"});
@@ -82,7 +82,7 @@ TEST_CASE("AtomicFile: the file appears complete on commit, and not at all witho
 
 TEST_CASE("AtomicFile: a write that fails names the file and the system's reason") {
   // A folder that does not exist: the temporary file cannot be opened.
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   try {
     ex::write_file_atomically(dir.path() / "absent" / "meta.json", [](std::ostream& out) { out << "{}"; });
     FAIL("no error");
@@ -133,7 +133,7 @@ TEST_CASE("validators: counts refuse signs, wrapping and garbage; numbers refuse
 }
 
 TEST_CASE("the command line: a repeated option is refused; a config file's errors name its file and line") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   CLI::App app("test");
   app.set_config("--config");
   app.allow_config_extras(false);

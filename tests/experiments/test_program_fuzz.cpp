@@ -154,7 +154,7 @@ std::vector<std::string> command_line(const Args& args) {
 std::size_t fuzz(const Program& p, std::size_t cases, std::uint64_t seed) {
   std::map<int, std::size_t> codes;  // exit code -> runs
   std::map<std::string, std::size_t> kinds;  // kind of case -> runs
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   wgflow::Rng rng(seed);
   const bool root = ::geteuid() == 0;
   // Mounted once for the whole program: a full one (refilled per case) and a read-only one.
@@ -329,7 +329,7 @@ TEST_CASE("program fuzz: classification ends in a complete output folder or one 
 }
 
 TEST_CASE("program fuzz: uci_regression on a synthetic benchmark") {
-  wgtest::TempDir data_dir;
+  wgtest::TempFolder data_dir;
   std::filesystem::create_directories(data_dir.path() / "synthetic");
   wgtest::Synthetic::write(data_dir.path() / "synthetic");
   const Program uci{
@@ -357,7 +357,7 @@ TEST_CASE("program fuzz: the examples take --help and refuse other flags") {
   for (const auto& [name, binary] : std::vector<std::pair<std::string, std::string>>{
            {"example_gradient", WGFLOW_EXAMPLE_GRADIENT_BIN}, {"example_custom_term", WGFLOW_EXAMPLE_CUSTOM_TERM_BIN}}) {
     const Program p{name, binary, {}, {}, {}, {}, {}, {}};
-    wgtest::TempDir dir;
+    wgtest::TempFolder dir;
     for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{{"--help"}, {"--bogus"}, {"x"}, {"--help", "--help"}}) {
       const auto r = wgtest::run_program(binary, argv, dir.path() / "stderr.txt", std::chrono::seconds(60));
       check_outcome(p, r, dir.path(), name + " " + argv[0], argv == std::vector<std::string>{"--help"});

@@ -140,7 +140,7 @@ TEST_CASE("every program's --help exits 0, names the files it writes and lists o
 }
 
 TEST_CASE("--quick writes every output its --help lists, and nothing it does not; meta.json holds typed values") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const fs::path data = dir.path() / "data";
   fs::create_directories(data / "synthetic");
   wgtest::Synthetic::write(data / "synthetic");

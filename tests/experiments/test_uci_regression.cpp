@@ -87,7 +87,7 @@ double number(const std::map<std::string, std::string>& row, const std::string& 
 }
 
 // A data folder in `dir` holding the one-split benchmark "synthetic" (tests/data/data_fixture.hpp).
-fs::path synthetic_benchmark(const wgtest::TempDir& dir) {
+fs::path synthetic_benchmark(const wgtest::TempFolder& dir) {
   const fs::path data = dir.path() / "data";
   fs::create_directories(data / "synthetic");
   wgtest::Synthetic::write(data / "synthetic");
@@ -95,7 +95,7 @@ fs::path synthetic_benchmark(const wgtest::TempDir& dir) {
 }
 
 // The arguments of a run of seconds on it: 9 training rows, batch 4, so 3 steps per epoch, 2 epochs.
-std::string tiny_synthetic_run(const wgtest::TempDir& dir) {
+std::string tiny_synthetic_run(const wgtest::TempFolder& dir) {
   return "--data '" + synthetic_benchmark(dir).string() +
          "' --datasets synthetic --methods DE,DRLE,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
 }
@@ -103,7 +103,7 @@ std::string tiny_synthetic_run(const wgtest::TempDir& dir) {
 }  // namespace
 
 TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the same numbers on 1 or 2 threads") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const std::string args = tiny_synthetic_run(dir);
   REQUIRE_MESSAGE(run(args + " --threads 2", dir.path() / "two") == 0, slurp(dir.path() / "two.log"));
   REQUIRE_MESSAGE(run(args + " --threads 1", dir.path() / "one") == 0, slurp(dir.path() / "one.log"));
@@ -147,7 +147,7 @@ TEST_CASE("uci_regression on a synthetic benchmark: the CSVs' columns, and the s
 }
 
 TEST_CASE("uci_regression halves a diverging step, and reports a split that still diverges") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const fs::path data = synthetic_benchmark(dir);
   // eta = 1e6 overflows the network within a few of the 6 steps; so do 5e5 and 2.5e5.
   REQUIRE_MESSAGE(run("--data '" + data.string() + "' --datasets synthetic --methods DE --epochs 2 --batch-size 4 "
@@ -170,7 +170,7 @@ TEST_CASE("uci_regression halves a diverging step, and reports a split that stil
 TEST_CASE("uci_regression on yacht (1 split, 1 epoch): metrics in the original units beside the published ones") {
   const auto yacht = wgtest::shared_benchmark("yacht");
   if (!yacht) return;
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   REQUIRE_MESSAGE(run("--data '" + yacht->parent_path().string() + "' --datasets yacht --splits 1 --epochs 1 --methods DE,DLE",
                       dir.path() / "out") == 0,
                   slurp(dir.path() / "out.log"));
@@ -196,7 +196,7 @@ TEST_CASE("uci_regression on yacht (1 split, 1 epoch): metrics in the original u
 }
 
 TEST_CASE("uci_regression without a data folder says how to give one") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   CHECK(run("--datasets yacht", dir.path() / "out", "env -u UCI_DATA -u WGFLOW_UCI_DIR") != 0);
   const std::string log = slurp(dir.path() / "out.log");
   CHECK_MESSAGE(log.find("--data PATH") != std::string::npos, log);
@@ -207,7 +207,7 @@ TEST_CASE("uci_regression without a data folder says how to give one") {
 }
 
 TEST_CASE("uci_regression --resume runs only the jobs its journal lacks, and writes the uninterrupted run's table") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const std::string args = tiny_synthetic_run(dir);
   REQUIRE_MESSAGE(run(args, dir.path() / "whole") == 0, slurp(dir.path() / "whole.log"));
   REQUIRE_MESSAGE(run(args, dir.path() / "part") == 0, slurp(dir.path() / "part.log"));
@@ -274,7 +274,7 @@ void check_same_tables(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 TEST_CASE("uci_regression under mpirun -n 3: --help is printed once, by rank 0, and every rank exits 0") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const fs::path out = dir.path() / "help";
   REQUIRE(run_ranks("-n 3", "--help", out) == 0);
   const std::string text = slurp(out.string() + ".log");
@@ -285,7 +285,7 @@ TEST_CASE("uci_regression under mpirun -n 3: --help is printed once, by rank 0, 
 }
 
 TEST_CASE("uci_regression under mpirun -n 2 and 3 writes the one-process tables, and resumes across rank counts") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const std::string args = "--data '" + synthetic_benchmark(dir).string() +
                            "' --datasets synthetic --methods DE,DLE,DRLE,SVGD,MFVI --epochs 2 --batch-size 4 --drle-prior-samples 10";
   REQUIRE_MESSAGE(run(args, dir.path() / "serial") == 0, slurp(dir.path() / "serial.log"));
@@ -317,7 +317,7 @@ TEST_CASE("uci_regression under mpirun -n 2 and 3 writes the one-process tables,
 }
 
 TEST_CASE("uci_regression under mpirun: a rank that fails ends every rank within seconds, with its message") {
-  wgtest::TempDir dir;
+  wgtest::TempFolder dir;
   const std::string args = " --datasets synthetic --methods DE --epochs 2 --batch-size 4 --out '" +
                            (dir.path() / "failing").string() + "'";
   const fs::path out = dir.path() / "failing";

@@ -12,7 +12,6 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -21,25 +20,16 @@
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 #include "tests/flows/flow_fixture.hpp"
+#include "tests/support/temp_folder.hpp"
 
 using namespace wgflow;
 using wgflow::Tensor;
 using wgtest::diagonal_quadratic;
 using wgtest::normal_particles;
+using wgtest::TempFolder;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh folder under the system's temporary directory, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("wgflow-test-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 struct Drle {
   models::AnalyticPotential<double> loss = diagonal_quadratic();
@@ -65,7 +55,7 @@ void write_text(const fs::path& path, const std::string& text) {
 }  // namespace
 
 TEST_CASE("DE and DLE resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
-  TempDir tmp("resume-de");
+  TempFolder tmp("resume-de");
   Drle setup;  // its potential and prior
   for (const bool langevin : {false, true}) {
     for (int optimiser = 0; optimiser < 3; ++optimiser) {
@@ -83,9 +73,9 @@ TEST_CASE("DE and DLE resumed from a checkpoint are bitwise the uninterrupted ru
       whole.run(100);
       auto first = make(5);
       first.run(50);
-      flows::save_checkpoint(first, tmp.path / "ckpt");
+      flows::save_checkpoint(first, tmp.path() / "ckpt");
       auto resumed = make(77);  // the checkpoint's seed (DLE's noise) must win
-      flows::load_checkpoint(resumed, tmp.path / "ckpt");
+      flows::load_checkpoint(resumed, tmp.path() / "ckpt");
       CHECK(resumed.steps_taken() == 50);
       CHECK(resumed.seed() == 5);
       resumed.run(50);
@@ -102,7 +92,7 @@ TEST_CASE("DE and DLE resumed from a checkpoint are bitwise the uninterrupted ru
 }
 
 TEST_CASE("DRLE resumed from a checkpoint is bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
-  TempDir tmp("resume");
+  TempFolder tmp("resume");
   Drle setup;
   for (int optimiser = 0; optimiser < 3; ++optimiser) {
     CAPTURE(optimiser);
@@ -117,12 +107,12 @@ TEST_CASE("DRLE resumed from a checkpoint is bitwise the uninterrupted run, for 
     auto first = setup.make();
     configure(first);
     first.run(50);
-    flows::save_checkpoint(first, tmp.path / "ckpt");
+    flows::save_checkpoint(first, tmp.path() / "ckpt");
 
     // A fresh flow with another seed: the checkpoint's seed, samples and bandwidth must all win.
     auto resumed = setup.make(/*seed=*/77);
     configure(resumed);
-    flows::load_checkpoint(resumed, tmp.path / "ckpt");
+    flows::load_checkpoint(resumed, tmp.path() / "ckpt");
     CHECK(resumed.steps_taken() == 50);
     CHECK(resumed.seed() == 5);
     CHECK(resumed.particles() == first.particles());
@@ -163,7 +153,7 @@ struct Neighbours {
 }  // namespace
 
 TEST_CASE("SVGD and mean-field VI resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
-  TempDir tmp("resume-neighbours");
+  TempFolder tmp("resume-neighbours");
   Neighbours setup;
   for (const bool svgd : {true, false}) {
     for (int optimiser = 0; optimiser < 3; ++optimiser) {
@@ -180,12 +170,12 @@ TEST_CASE("SVGD and mean-field VI resumed from a checkpoint are bitwise the unin
 
       auto first = make(5);
       first.run(30);
-      flows::save_checkpoint(first, tmp.path / "ckpt");
+      flows::save_checkpoint(first, tmp.path() / "ckpt");
 
       // A fresh flow with another seed: the checkpoint's seed (mean-field VI's draws), SVGD's frozen
       // bandwidth and the optimiser's state must all win.
       auto resumed = make(77);
-      flows::load_checkpoint(resumed, tmp.path / "ckpt");
+      flows::load_checkpoint(resumed, tmp.path() / "ckpt");
       CHECK(resumed.steps_taken() == 30);
       CHECK(resumed.seed() == 5);
       CHECK(resumed.particles() == first.particles());
@@ -214,16 +204,16 @@ TEST_CASE("SVGD and mean-field VI resumed from a checkpoint are bitwise the unin
 }
 
 TEST_CASE("an SVGD or mean-field VI checkpoint that does not fit the flow is refused, naming the file, and the flow is unchanged") {
-  TempDir tmp("mismatch-neighbours");
+  TempFolder tmp("mismatch-neighbours");
   Neighbours setup;
   auto svgd = setup.svgd();
   svgd.run(10);
   auto mfvi = setup.mfvi();
   mfvi.run(10);
-  flows::save_checkpoint(svgd, tmp.path / "svgd");
-  flows::save_checkpoint(mfvi, tmp.path / "mfvi");
-  const std::string svgd_manifest = (tmp.path / "svgd" / "manifest.json").string();
-  const std::string mfvi_manifest = (tmp.path / "mfvi" / "manifest.json").string();
+  flows::save_checkpoint(svgd, tmp.path() / "svgd");
+  flows::save_checkpoint(mfvi, tmp.path() / "mfvi");
+  const std::string svgd_manifest = (tmp.path() / "svgd" / "manifest.json").string();
+  const std::string mfvi_manifest = (tmp.path() / "mfvi" / "manifest.json").string();
 
   const auto refused = [](flows::ParticleFlow<double>& flow, const fs::path& dir, const std::string& message) {
     const Tensor<double> before = flow.particles();
@@ -234,52 +224,52 @@ TEST_CASE("an SVGD or mean-field VI checkpoint that does not fit the flow is ref
   };
   SUBCASE("the other method, or DE") {
     auto fresh_mfvi = setup.mfvi();
-    refused(fresh_mfvi, tmp.path / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"MFVI\"");
+    refused(fresh_mfvi, tmp.path() / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"MFVI\"");
     auto fresh_svgd = setup.svgd();
-    refused(fresh_svgd, tmp.path / "mfvi", mfvi_manifest + ": flow is \"MFVI\" but the flow's is \"SVGD\"");
+    refused(fresh_svgd, tmp.path() / "mfvi", mfvi_manifest + ": flow is \"MFVI\" but the flow's is \"SVGD\"");
     auto de = flows::deep_ensemble(setup.data.potential, setup.data.particles(16, 4), {.eta = 0.01});
-    refused(de, tmp.path / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"DE\"");
+    refused(de, tmp.path() / "svgd", svgd_manifest + ": flow is \"SVGD\" but the flow's is \"DE\"");
   }
   SUBCASE("another number of particles or members") {
     auto svgd8 = setup.svgd(5, 8);
-    refused(svgd8, tmp.path / "svgd", svgd_manifest + ": particles is [16,25] but the flow's is [8,25]");
+    refused(svgd8, tmp.path() / "svgd", svgd_manifest + ": particles is [16,25] but the flow's is [8,25]");
     auto mfvi3 = setup.mfvi(5, 3);
-    refused(mfvi3, tmp.path / "mfvi", mfvi_manifest + ": particles is [4,50] but the flow's is [3,50]");
+    refused(mfvi3, tmp.path() / "mfvi", mfvi_manifest + ": particles is [4,50] but the flow's is [3,50]");
   }
   SUBCASE("another setting of the term") {
     setup.lambda = 0.2;
     auto svgd_other = setup.svgd();
-    refused(svgd_other, tmp.path / "svgd", svgd_manifest + ": term 0 is \"svgd direction (lambda = 0.100000");
+    refused(svgd_other, tmp.path() / "svgd", svgd_manifest + ": term 0 is \"svgd direction (lambda = 0.100000");
     auto mfvi_other = setup.mfvi();
-    refused(mfvi_other, tmp.path / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000");
+    refused(mfvi_other, tmp.path() / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000");
     setup.lambda = 0.1;
     setup.samples = 3;
     auto mfvi_samples = setup.mfvi();
-    refused(mfvi_samples, tmp.path / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000, 2 draws)\"");
+    refused(mfvi_samples, tmp.path() / "mfvi", mfvi_manifest + ": term 0 is \"mean-field Gaussian objective (lambda = 0.100000, 2 draws)\"");
     setup.samples = 2;
     setup.bandwidth = flows::Bandwidth<double>::fixed(1.0);
     auto svgd_fixed = setup.svgd();
-    refused(svgd_fixed, tmp.path / "svgd", svgd_manifest + ": term 0 is");
+    refused(svgd_fixed, tmp.path() / "svgd", svgd_manifest + ": term 0 is");
   }
   SUBCASE("another optimiser") {
     auto svgd_adam = setup.svgd();
     svgd_adam.set_optimizer(flows::Adam<double>{});
-    refused(svgd_adam, tmp.path / "svgd", svgd_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
+    refused(svgd_adam, tmp.path() / "svgd", svgd_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
     auto mfvi_adam = setup.mfvi();
     mfvi_adam.set_optimizer(flows::Adam<double>{});
-    refused(mfvi_adam, tmp.path / "mfvi", mfvi_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
+    refused(mfvi_adam, tmp.path() / "mfvi", mfvi_manifest + ": the optimiser is \"sgd(eta=0.010000)\" but the flow's is \"adam(");
   }
   SUBCASE("a damaged bandwidth file") {
-    const fs::path bandwidth = tmp.path / "svgd" / "term0.bandwidth.npy";
+    const fs::path bandwidth = tmp.path() / "svgd" / "term0.bandwidth.npy";
     REQUIRE(fs::exists(bandwidth));
     fs::remove(bandwidth);
     auto fresh = setup.svgd();
-    refused(fresh, tmp.path / "svgd", bandwidth.string());
+    refused(fresh, tmp.path() / "svgd", bandwidth.string());
   }
 }
 
 TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term and the optimiser's state") {
-  TempDir tmp("manifest-neighbours");
+  TempFolder tmp("manifest-neighbours");
   Neighbours setup;
   auto svgd = setup.svgd();
   svgd.set_optimizer(flows::Adam<double>{.eta = 0.01});
@@ -287,12 +277,12 @@ TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term an
   auto mfvi = setup.mfvi();
   mfvi.set_optimizer(flows::Adam<double>{.eta = 0.01});
   mfvi.run(7);
-  flows::save_checkpoint(svgd, tmp.path / "svgd");
-  flows::save_checkpoint(mfvi, tmp.path / "mfvi");
+  flows::save_checkpoint(svgd, tmp.path() / "svgd");
+  flows::save_checkpoint(mfvi, tmp.path() / "mfvi");
   for (const char* which : {"svgd", "mfvi"}) {
     CAPTURE(which);
     const bool is_svgd = std::string(which) == "svgd";
-    std::ifstream in(tmp.path / which / "manifest.json");
+    std::ifstream in(tmp.path() / which / "manifest.json");
     const nlohmann::json m = nlohmann::json::parse(in);
     const nlohmann::json shape = is_svgd ? nlohmann::json({16, 25}) : nlohmann::json({4, 50});
     CHECK(m.at("flow") == (is_svgd ? "SVGD" : "MFVI"));
@@ -305,7 +295,7 @@ TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term an
     CHECK(m.at("arrays").at("particles").at("shape") == shape);
     CHECK(m.at("arrays").at("optimizer.m").at("shape") == shape);
     CHECK(m.at("arrays").at("optimizer.v").at("shape") == shape);
-    CHECK(fs::exists(tmp.path / which / "term0.bandwidth.npy") == is_svgd);
+    CHECK(fs::exists(tmp.path() / which / "term0.bandwidth.npy") == is_svgd);
     // The layout: a 1-8-1 network's blocks by name, once per part of the row (MFVI's rows are [mu | rho]).
     const nlohmann::json& layout = m.at("layout");
     CHECK(layout.at("row") == (is_svgd ? "[theta]" : "[mu | rho]"));
@@ -326,7 +316,7 @@ TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term an
 }
 
 TEST_CASE("a save that dies after its first file leaves the previous checkpoint loadable and intact (DRLE, SVGD, MFVI)") {
-  TempDir tmp("crash");
+  TempFolder tmp("crash");
   Drle drle;
   Neighbours neighbours;
   const std::function<flows::ParticleFlow<double>()> makers[] = {
@@ -335,7 +325,7 @@ TEST_CASE("a save that dies after its first file leaves the previous checkpoint 
     auto flow = make();
     CAPTURE(flow.name());
     flow.run(20);
-    const fs::path dir = tmp.path / "ckpt";
+    const fs::path dir = tmp.path() / "ckpt";
     flows::save_checkpoint(flow, dir);
     const Tensor<double> saved = flow.particles();
 
@@ -347,7 +337,7 @@ TEST_CASE("a save that dies after its first file leaves the previous checkpoint 
     };
     CHECK_THROWS_WITH(flows::save_checkpoint(flow, dir, dies), "simulated crash");
     CHECK(files == 1);
-    CHECK(fs::exists(tmp.path / "ckpt.tmp"));  // the unfinished new checkpoint, as a crash would leave it
+    CHECK(fs::exists(tmp.path() / "ckpt.tmp"));  // the unfinished new checkpoint, as a crash would leave it
 
     auto restored = make();
     flows::load_checkpoint(restored, dir);
@@ -356,7 +346,7 @@ TEST_CASE("a save that dies after its first file leaves the previous checkpoint 
 
     // The next save discards the debris and replaces the checkpoint.
     flows::save_checkpoint(flow, dir);
-    CHECK_FALSE(fs::exists(tmp.path / "ckpt.tmp"));
+    CHECK_FALSE(fs::exists(tmp.path() / "ckpt.tmp"));
     flows::load_checkpoint(restored, dir);
     CHECK(restored.steps_taken() == 30);
     CHECK(restored.particles() == flow.particles());
@@ -368,13 +358,13 @@ TEST_CASE("a save that dies after its first file leaves the previous checkpoint 
 }
 
 TEST_CASE("a save that dies between moving the old folder away and moving the new one in falls back to the old") {
-  TempDir tmp("crash-rename");
+  TempFolder tmp("crash-rename");
   Drle setup;
   auto flow = setup.make();
   flow.run(10);
-  const fs::path dir = tmp.path / "ckpt";
+  const fs::path dir = tmp.path() / "ckpt";
   flows::save_checkpoint(flow, dir);
-  fs::rename(dir, tmp.path / "ckpt.old");  // what the fallback publish leaves after its first rename
+  fs::rename(dir, tmp.path() / "ckpt.old");  // what the fallback publish leaves after its first rename
 
   auto restored = setup.make();
   flows::load_checkpoint(restored, dir);
@@ -383,11 +373,11 @@ TEST_CASE("a save that dies between moving the old folder away and moving the ne
 }
 
 TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, and the flow is unchanged") {
-  TempDir tmp("mismatch");
+  TempFolder tmp("mismatch");
   Drle setup;
   auto flow = setup.make();
   flow.run(10);
-  const fs::path dir = tmp.path / "ckpt";
+  const fs::path dir = tmp.path() / "ckpt";
   flows::save_checkpoint(flow, dir);
   const std::string manifest = (dir / "manifest.json").string();
 
@@ -494,18 +484,18 @@ TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, 
                          Error);
     write_text(dir / "manifest.json", "{ not json");
     CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, dir), contains(manifest + " is not valid JSON"), Error);
-    CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, tmp.path / "nowhere"), doctest::Contains("no checkpoint at"),
+    CHECK_THROWS_WITH_AS(flows::load_checkpoint(other, tmp.path() / "nowhere"), doctest::Contains("no checkpoint at"),
                          Error);
   }
 }
 
 TEST_CASE("the manifest records what a reader needs: steps, seed, shapes, dtypes and the terms") {
-  TempDir tmp("manifest");
+  TempFolder tmp("manifest");
   Drle setup;
   auto flow = setup.make();
   flow.run(7);
-  flows::save_checkpoint(flow, tmp.path / "ckpt");
-  std::ifstream in(tmp.path / "ckpt" / "manifest.json");
+  flows::save_checkpoint(flow, tmp.path() / "ckpt");
+  std::ifstream in(tmp.path() / "ckpt" / "manifest.json");
   const nlohmann::json m = nlohmann::json::parse(in);
   CHECK(m.at("format") == "wgflow-checkpoint");
   CHECK(m.at("flow") == "DRLE");
@@ -515,7 +505,7 @@ TEST_CASE("the manifest records what a reader needs: steps, seed, shapes, dtypes
   CHECK(m.at("arrays").at("particles").at("shape") == nlohmann::json({32, 3}));
   CHECK(m.at("arrays").at("particles").at("dtype") == "<f8");
   CHECK(m.at("arrays").at("term1.prior_samples").at("shape") == nlohmann::json({200, 3}));
-  CHECK(fs::exists(tmp.path / "ckpt" / "term1.bandwidth.npy"));
+  CHECK(fs::exists(tmp.path() / "ckpt" / "term1.bandwidth.npy"));
   CHECK(m.at("version") == 4);
   // An analytic potential's parameters have no names: one block "theta" of the row's length.
   CHECK(m.at("layout").at("row") == "[theta]");

@@ -35,8 +35,6 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <xtensor/xview.hpp>
@@ -50,6 +48,7 @@
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
 #include "tests/flows/flow_fixture.hpp"
+#include "tests/support/temp_folder.hpp"
 
 using namespace wgflow;
 using wgflow::Tensor;
@@ -363,9 +362,8 @@ TEST_CASE("random-batch DRLE on an MLP is bit-identical with 1, 2 and 4 threads"
 }
 
 TEST_CASE("random-batch DRLE resumed from a checkpoint is bitwise the uninterrupted run") {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("wgflow-test-random-batch-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const wgtest::TempFolder folder("random-batch");
+  const std::filesystem::path& dir = folder.path();
   auto loss = wgtest::diagonal_quadratic();
   const auto prior = models::GaussianPrior<double>::isotropic(3, 1.0);
   // Median bandwidth frozen after 5 steps, estimated from the batches: h is state, as for the exact term.
@@ -391,5 +389,4 @@ TEST_CASE("random-batch DRLE resumed from a checkpoint is bitwise the uninterrup
   auto exact = make(5, 0);
   REQUIRE(dynamic_cast<const flows::InteractionEnergy<double>*>(&exact.term(1)) != nullptr);
   CHECK_THROWS_AS(flows::load_checkpoint(exact, dir / "ckpt"), Error);
-  fs::remove_all(dir);
 }

@@ -11,12 +11,11 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 #include <tbb/global_control.h>
 #include <xtensor/xview.hpp>
@@ -26,6 +25,7 @@
 #include "flows/flows.hpp"
 #include "tests/flows/flow_fixture.hpp"
 #include "tests/mpi/world.hpp"
+#include "tests/support/temp_folder.hpp"
 
 using namespace wgflow;
 
@@ -207,25 +207,20 @@ TEST_CASE("ranks that start from different particles are refused") {
 
 namespace {
 
-// A folder every rank can see, named by rank 0, removed when the case ends.
+// A folder every rank can see, made by rank 0 (its wgtest::TempFolder), removed when the case ends.
 struct SharedFolder {
+  std::optional<wgtest::TempFolder> own;  // rank 0's
   std::filesystem::path path;
   SharedFolder() {
     std::string name;
-    if (wgtest::world->rank() == 0) {
-      name = (std::filesystem::temp_directory_path() / ("wgflow-mpi-" + std::to_string(::getpid()))).string();
-      std::filesystem::create_directories(name);
-    }
+    if (wgtest::world->rank() == 0) name = own.emplace("mpi").path().string();
     std::uint64_t length = name.size();
     wgtest::world->broadcast(std::span<std::uint64_t>(&length, 1), 0);
     name.resize(length);
     wgtest::world->broadcast(std::span<char>(name.data(), name.size()), 0);
     path = name;
   }
-  ~SharedFolder() {
-    wgtest::world->barrier();
-    if (wgtest::world->rank() == 0) std::filesystem::remove_all(path);
-  }
+  ~SharedFolder() { wgtest::world->barrier(); }  // then rank 0's folder goes, the other ranks done with it
 };
 
 // The ranks 0 .. R - 2 of the world (all of it when R = 1), as a communicator; null on the other rank.
