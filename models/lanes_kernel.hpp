@@ -16,6 +16,7 @@
 #include "../core/in_register.hpp"
 #include "../core/lane_fma.hpp"
 #include "activation.hpp"
+#include "lanes_backward_schedule.hpp"
 
 namespace wgflow::models::lanes_detail {
 
@@ -73,9 +74,22 @@ void unpack(const T* packed, std::size_t lanes, std::size_t J, std::size_t count
   gemm_detail::transpose_copy(packed, lanes, J, count, grads, stride);
 }
 
+// Tiles sized to the register file: 32 vector registers with AVX-512 (narrower vectors too), 16 below.
+#if defined(__AVX512VL__)
+inline constexpr bool wide_register_file = true;
+#else
+inline constexpr bool wide_register_file = false;
+#endif
+
+template <class T, class A>
+class Kernel;
+// Backward tiles of 2 units by 8 inputs (4 with 16 registers).
+template <class T, class A>
+using KernelBackward = BackwardSchedule<Kernel<T, A>, T, wide_register_file ? 8 : 4>;
+
 // The lanes of the target's vectors (arch A), a network per lane.
 template <class T, class A>
-class Kernel {
+class Kernel : KernelBackward<T, A> {
  public:
   using Batch = xsimd::batch<T, A>;
   static constexpr std::size_t lanes = Batch::size;
@@ -107,16 +121,9 @@ class Kernel {
   }
 
  private:
-  // Tiles sized to the register file: 32 vector registers with AVX-512 (narrower vectors too), 16 below.
-#if defined(__AVX512VL__)
-  static constexpr bool wide = true;
-#else
-  static constexpr bool wide = false;
-#endif
-  static constexpr std::size_t R = 4;               // forward: rows per tile
-  static constexpr std::size_t JB = wide ? 4 : 2;   // forward: hidden units per tile
-  static constexpr std::size_t KB = wide ? 8 : 4;   // backward: inputs per tile
-  static constexpr std::size_t JB2 = 2;             // backward: hidden units per tile
+  friend KernelBackward<T, A>;
+  static constexpr std::size_t R = 4;                              // forward: rows per tile
+  static constexpr std::size_t JB = wide_register_file ? 4 : 2;   // forward: hidden units per tile
   // The loops over a register tile carry `#pragma GCC unroll`, as core/gemm/micro_kernel.hpp's: without it
   // GCC kept part of the tile in memory between the FMAs and the stores (the paired kernel's forward:
   // 6.0 -> 5.0 us for 5 networks 8-50-1 on 100 rows, Zen 5).
@@ -210,27 +217,7 @@ class Kernel {
       for (std::size_t b = 0; b < ws.rows; ++b) s += Batch::load_unaligned(G + b * ldg);
       s.store_aligned(D + (o_w2_ + H_) * lanes);
     }
-    std::size_t j0 = 0;
-    for (; j0 + JB2 <= H_; j0 += JB2) backward_units<JB2>(act, G, ldg, ws, j0);
-    if (j0 < H_) backward_units<1>(act, G, ldg, ws, j0);
-  }
-
-  // The first tile of inputs also sums the units' dw2 and db1; a compile-time flag, since as a run-time
-  // test in the loop it left db1's sums on the stack, where a store and a reload per row set the pace.
-  template <std::size_t JJ, class Act>
-  void backward_units(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0) const {
-    constexpr auto tail = std::make_index_sequence<KB>{};  // the last d mod KB inputs
-    if (d_ < KB) return dispatch_inputs<JJ, true>(act, G, ldg, ws, j0, 0, tail);
-    backward_tile<JJ, KB, true>(act, G, ldg, ws, j0, 0);
-    std::size_t k0 = KB;
-    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB, false>(act, G, ldg, ws, j0, k0);
-    dispatch_inputs<JJ, false>(act, G, ldg, ws, j0, k0, tail);
-  }
-  template <std::size_t JJ, bool First, class Act, std::size_t... K>
-  void dispatch_inputs(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0,
-                       std::index_sequence<K...>) const {
-    const std::size_t rest = d_ - k0;
-    ((rest == K && K > 0 ? backward_tile<JJ, K, First>(act, G, ldg, ws, j0, k0) : void()), ...);
+    this->backward_units(act, G, ldg, ws, H_);
   }
 
   // Units j0 .. j0 + JJ - 1 and inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over all rows;

@@ -22,6 +22,7 @@
 #include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
+#include "lanes_backward_schedule.hpp"
 #include "lanes_kernel.hpp"
 
 #if XSIMD_WITH_AVX512F
@@ -79,7 +80,7 @@ struct Halves {
 };
 
 template <class T>
-class PairedKernel {
+class PairedKernel : BackwardSchedule<PairedKernel<T>, T, 8> {  // backward tiles: 2 pairs of units by 8 inputs
  public:
   using Wide = typename Halves<T>::Wide;
   static constexpr std::size_t lanes = Wide::size / 2;  // networks per group, w
@@ -111,11 +112,10 @@ class PairedKernel {
   }
 
  private:
+  friend BackwardSchedule<PairedKernel<T>, T, 8>;
   using H2 = Halves<T>;
-  static constexpr std::size_t R = 4;    // forward: pairs of rows per tile
-  static constexpr std::size_t JB = 4;   // forward: hidden units per tile
-  static constexpr std::size_t KB = 8;   // backward: inputs per tile
-  static constexpr std::size_t JB2 = 2;  // backward: pairs of hidden units per tile (unrolled: see Kernel)
+  static constexpr std::size_t R = 4;   // forward: pairs of rows per tile
+  static constexpr std::size_t JB = 4;  // forward: hidden units per tile
 
   // The upper halves' first row and unit.
   static std::size_t upper(std::size_t n) { return (n + 1) / 2; }
@@ -217,26 +217,7 @@ class PairedKernel {
       for (std::size_t b = 0; b < ws.rows; ++b) s += H2::both_unaligned(G + b * ldg);
       H2::store_lo(s, D + (o_w2_ + H_) * lanes);
     }
-    const std::size_t half = upper(H_);
-    std::size_t j0 = 0;
-    for (; j0 + JB2 <= half; j0 += JB2) backward_units<JB2>(act, G, ldg, ws, j0);
-    if (j0 < half) backward_units<1>(act, G, ldg, ws, j0);
-  }
-
-  template <std::size_t JJ, class Act>
-  void backward_units(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0) const {
-    constexpr auto tail = std::make_index_sequence<KB>{};  // the last d mod KB inputs
-    if (d_ < KB) return dispatch_inputs<JJ, true>(act, G, ldg, ws, j0, 0, tail);
-    backward_tile<JJ, KB, true>(act, G, ldg, ws, j0, 0);
-    std::size_t k0 = KB;
-    for (; k0 + KB <= d_; k0 += KB) backward_tile<JJ, KB, false>(act, G, ldg, ws, j0, k0);
-    dispatch_inputs<JJ, false>(act, G, ldg, ws, j0, k0, tail);
-  }
-  template <std::size_t JJ, bool First, class Act, std::size_t... K>
-  void dispatch_inputs(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0,
-                       std::index_sequence<K...>) const {
-    const std::size_t rest = d_ - k0;
-    ((rest == K && K > 0 ? backward_tile<JJ, K, First>(act, G, ldg, ws, j0, k0) : void()), ...);
+    this->backward_units(act, G, ldg, ws, upper(H_));
   }
 
   // Units j0 .. j0 + JJ - 1 (lower halves) and the units ceil(H/2) above them (upper halves), inputs k0 ..
