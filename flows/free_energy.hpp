@@ -154,7 +154,7 @@ class FreeEnergy {
   // 2. for n rows: begin_sum(n), then sum_row for each row (concurrently, a row per call), then end_sum().
   void begin_sum(std::size_t n) {
     faults_.reset(n);
-    const bool pointwise = std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p != nullptr; });
+    const bool pointwise = std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p; });
     row_errors_.assign(pointwise ? n : 0, nullptr);
   }
   // g = sum_k g_k at this rank's row i (theta the particle), each g_k checked and its buffer's row zeroed;
@@ -189,8 +189,9 @@ class FreeEnergy {
     for (const std::exception_ptr& e : row_errors_)
       if (e) std::rethrow_exception(e);
     if (const auto f = faults_.first())
-      throw Error(step_particle(flow_, t, block_.begin + f->row) + "the gradient of term '" + terms_[f->source]->name() +
-                  "' is not finite (coordinate " + std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
+      throw Error(step_particle(flow_, t, block_.begin + f->row) + "the gradient of term '" +
+                  terms_[f->source]->name() + "' is not finite (coordinate " + std::to_string(f->column) + " = " +
+                  std::to_string(f->value) + ")");
   }
   // What step 2 saw at each row: its largest contribution and the term it came from.
   const RowFaults<T>& faults() const { return faults_; }

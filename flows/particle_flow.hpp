@@ -77,7 +77,8 @@ class ParticleFlow {
 
   ParticleFlow(std::string name, Tensor<T> initial_particles, Optimizer<T> optimizer, std::uint64_t seed)
       : name_(std::move(name)), particles_(std::move(initial_particles)), optimizer_(std::move(optimizer)), seed_(seed),
-        free_energy_(name_), layout_(ParticleLayout::of(ParticleLayout::unnamed(std::max<std::size_t>(particles_.shape()[1], 1)))) {
+        free_energy_(name_),
+        layout_(ParticleLayout::of(ParticleLayout::unnamed(std::max<std::size_t>(particles_.shape()[1], 1)))) {
     const std::size_t n = particles_.shape()[0], J = particles_.shape()[1];
     if (n == 0 || J == 0)
       throw ShapeError(name_ + ": need at least one particle of positive dimension, got " + shape_string({n, J}));
@@ -262,7 +263,8 @@ class ParticleFlow {
   //    no longer fit the caches at N = 1000 in float64. The values are those of FreeEnergy::evaluate and advance.
   void step_by_rows(std::uint64_t t, std::size_t k) {
     const T noise = begin_advance();
-    free_energy_.evaluate_by_rows(k, t, particles_, seed_, [&](std::size_t i0, std::size_t i1) { move_rows(i0, i1, t, noise); });
+    free_energy_.evaluate_by_rows(k, t, particles_, seed_,
+                                  [&](std::size_t i0, std::size_t i1) { move_rows(i0, i1, t, noise); });
     free_energy_.end_sum();
     end_advance(t);
   }
@@ -300,7 +302,9 @@ class ParticleFlow {
 
   // Work in entry-passes (core/parallel.hpp) of summing `rows` rows, and of moving them (a normal is about
   // 4 in float, 8 in double: Rng::fill_normal).
-  std::size_t sum_work(std::size_t rows) const { return 4 * rows * dim() * std::max<std::size_t>(free_energy_.size(), 1); }
+  std::size_t sum_work(std::size_t rows) const {
+    return 4 * rows * dim() * std::max<std::size_t>(free_energy_.size(), 1);
+  }
   std::size_t move_work(std::size_t rows, T noise) const {
     return (noise > 0 ? (std::is_same_v<T, float> ? 7 : 11) : 3) * rows * dim();
   }
@@ -327,7 +331,8 @@ class ParticleFlow {
       const RowFaults<T>& g = free_energy_.faults();
       std::ostringstream msg;
       msg << step_particle(name_, t, block_.begin + i) << "the particle is not finite after the update (coordinate "
-          << f->column << " = " << f->value << "; gradient finite, largest contribution " << g.largest(i) << " from term '"
+          << f->column << " = " << f->value << "; gradient finite, largest contribution " << g.largest(i)
+          << " from term '"
           << (free_energy_.size() == 0 ? std::string("none") : free_energy_.term(g.largest_source(i)).name())
           << "', optimiser " << optimizer_.name() << ")";
       throw Error(msg.str());
