@@ -91,19 +91,11 @@ class NetworkLanes {
   // parameters are the first num_params() entries of rows 0 .. count - 1 (count <= lanes) of `thetas`, rows
   // `stride` apart; the rest of out is left alone. X must stay alive and unchanged until backward().
   void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B, Workspace& ws,
-               T* out) const {
-    if (count == 0 || count > lanes)
-      throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
-                  std::to_string(lanes));
-    ws.width = count <= paired_lanes ? paired_lanes : lanes;
-    with_kernel(ws.width, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
-  }
+               T* out) const;
 
   // Row l of `grads` (rows `stride` apart), its first num_params() entries, = d <G[:, l], out[:, l]> / d theta_l
   // for l < count of the last forward() on ws; G is B x lanes like out. Written, not added.
-  void backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
-    with_kernel(ws.width, [&](const auto& k) { k.backward(G, lanes, ws, grads, stride); });
-  }
+  void backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const;
 
  private:
 #if XSIMD_WITH_AVX512F
@@ -124,6 +116,25 @@ class NetworkLanes {
   bool bias_;
   Activation act_;
 };
+
+// Out of the class, so not inline: where WGFLOW_EXTERN_INSTANCES declares NetworkLanes<float> and
+// <double> compiled elsewhere, a translation unit then leaves the kernels to that one place. Defined in
+// the class, GCC instantiated them in every unit that called forward() (to consider inlining them): 260 KB
+// of tile code compiled again in each experiment program and test suite.
+template <class T>
+void NetworkLanes<T>::forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
+                              Workspace& ws, T* out) const {
+  if (count == 0 || count > lanes)
+    throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
+                std::to_string(lanes));
+  ws.width = count <= paired_lanes ? paired_lanes : lanes;
+  with_kernel(ws.width, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
+}
+
+template <class T>
+void NetworkLanes<T>::backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
+  with_kernel(ws.width, [&](const auto& k) { k.backward(G, lanes, ws, grads, stride); });
+}
 
 WGFLOW_EXTERN_INSTANCES(NetworkLanes)
 
