@@ -278,6 +278,7 @@ class ParticleFlow {
     const T noise = begin_advance();
     if (optimizer_.entrywise()) {
       move_rows(0, n, t, noise);
+      free_energy_.end_sum();
     } else {
       for_each_index(n, sum_work(n), [&](std::size_t i) { sum_row(i, t); }, 4);
       free_energy_.end_sum();
@@ -285,7 +286,6 @@ class ParticleFlow {
       optimizer_.update(gradient_, delta_);
       for_each_index(n, move_work(n, noise), [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * J); }, 4);
     }
-    free_energy_.end_sum();
     end_advance(t);
   }
 
