@@ -13,9 +13,12 @@
 //                   add_pullback at the same particles that follows it in a step runs only the
 //                   backward sweeps (the second forward pass was ~15 % of a DRLE step). The paper's
 //                   networks (an Mlp of widths {d, H, 1}, models/network_lanes.hpp) run in SIMD lanes
-//                   instead, W particles at a time, off the tape, and keep nothing: the pullback
-//                   evaluates each group again. (Keeping every group's hidden values, 24 MB at N = 1000,
-//                   made a float32 DRLE step 12 % slower than the second forward: AMD Zen 4, 1 thread.)
+//                   instead, W particles at a time, off the tape; embed_into keeps each group's
+//                   evaluation (its hidden values at the K inputs, ~430 KB per group of 16 floats at K =
+//                   100) while all of them fit in kept_bytes (8 MB), and beyond that the pullback
+//                   evaluates each group again. Measured on AMD Zen 5, 1 thread, float32 DRLE: keeping
+//                   saved 8 % of the step at N = 5 and ~4 % at N = 100 (3 MB), and cost 20-28 % at
+//                   N = 500 and 1000 (14 and 27 MB, out of the caches).
 // Both are evaluated per particle (or per group of W particles) in parallel, each row by one task and
 // its bits independent of the group it falls in, so results do not depend on threads or ranks.
 #include <algorithm>
@@ -90,7 +93,7 @@ class FunctionSpace final : public Embedding<T> {
     check("FunctionSpace::embed", thetas);
     Tensor<T> features = Tensor<T>::from_shape({thetas.shape()[0], feature_dim()});
     if (lanes_) {
-      embed_in_lanes(thetas, features);
+      embed_in_lanes(thetas, features, false);
       return features;
     }
     for_each_row(thetas, features, [&](std::size_t, std::span<const T> theta, std::span<T> row) {
@@ -101,16 +104,19 @@ class FunctionSpace final : public Embedding<T> {
 
   // The N x E features are written in place, each particle's K x O outputs straight into its row, and
   // each particle's evaluation is kept for add_pullback (one recording per particle: the model's
-  // intermediate values at the K kernel inputs, e.g. K x hidden for an MLP). Not for concurrent calls on
-  // one embedding.
+  // intermediate values at the K kernel inputs, e.g. K x hidden for an MLP; in lanes each group's
+  // workspace, while they fit in kept_bytes). Not for concurrent calls on one embedding.
   void embed_into(const Tensor<T>& thetas, Tensor<T>& features) const override {
     check("FunctionSpace::embed_into", thetas);
     const std::size_t n = thetas.shape()[0];
     if (features.shape()[0] != n || features.shape()[1] != feature_dim()) features.resize({n, feature_dim()});
-    if (lanes_) return embed_in_lanes(thetas, features);
+    if (lanes_ && !keeps_groups(n)) {
+      recorded_.resize({0, 0});  // nothing kept
+      return embed_in_lanes(thetas, features, false);
+    }
+    remember(thetas);
+    if (lanes_) return embed_in_lanes(thetas, features, true);
     while (recordings_.size() < n) recordings_.push_back(std::make_unique<models::Recording<T>>());
-    if (recorded_.shape() != thetas.shape()) recorded_.resize(thetas.shape());
-    std::copy(thetas.begin(), thetas.end(), recorded_.begin());
     for_each_row(thetas, features, [&](std::size_t i, std::span<const T> theta, std::span<T> row) {
       model_.record(theta, inputs_, *recordings_[i], row);
     });
@@ -122,9 +128,9 @@ class FunctionSpace final : public Embedding<T> {
                     Tensor<T>& gradient) const override {
     check("FunctionSpace::add_pullback", thetas);
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], E = feature_dim();
-    if (lanes_) return pull_back_in_lanes(thetas, feature_gradient, gradient);
+    const bool recorded = remembers(thetas);
+    if (lanes_) return pull_back_in_lanes(thetas, feature_gradient, gradient, recorded);
     const std::size_t K = inputs_.shape()[0], O = model_.num_outputs();
-    const bool recorded = recorded_.shape() == thetas.shape() && std::equal(thetas.begin(), thetas.end(), recorded_.begin());
     parallel_for_each_index(n, [&](std::size_t i) {
       // The models take the cotangent as a matrix: one per thread, reused across steps.
       thread_local Tensor<T> cotangent;
@@ -150,30 +156,50 @@ class FunctionSpace final : public Embedding<T> {
 
   static constexpr std::size_t W = models::NetworkLanes<T>::lanes;
 
-  // Each group of W particles' outputs at the kernel inputs into its rows of features (E = K: one output).
-  void embed_in_lanes(const Tensor<T>& thetas, Tensor<T>& features) const {
+  // What embed_into saw, for add_pullback to recognise (values compared).
+  void remember(const Tensor<T>& thetas) const {
+    if (recorded_.shape() != thetas.shape()) recorded_.resize(thetas.shape());
+    std::copy(thetas.begin(), thetas.end(), recorded_.begin());
+  }
+  bool remembers(const Tensor<T>& thetas) const {
+    return recorded_.shape() == thetas.shape() && std::equal(thetas.begin(), thetas.end(), recorded_.begin());
+  }
+
+  // Whether embed_into keeps the evaluations of n particles' groups in lanes for add_pullback: while they
+  // fit in kept_bytes, so that they are still in the caches when the pullback reads them.
+  static constexpr std::size_t kept_bytes = std::size_t{8} << 20;
+  bool keeps_groups(std::size_t n) const {
+    return (n + W - 1) / W * lanes_->workspace_bytes(inputs_.shape()[0]) <= kept_bytes;
+  }
+
+  // Each group of W particles' outputs at the kernel inputs into its rows of features (E = K: one output);
+  // with `keep`, each group's evaluation into kept_[group].
+  void embed_in_lanes(const Tensor<T>& thetas, Tensor<T>& features, bool keep) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
+    if (keep && kept_.size() < (n + W - 1) / W) kept_.resize((n + W - 1) / W);
     models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);
-      lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, s.work, s.out.data());
+      lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, keep ? kept_[i0 / W] : s.work, s.out.data());
       for (std::size_t l = 0; l < count; ++l)
         for (std::size_t k = 0; k < K; ++k) features(i0 + l, k) = s.out[k * W + l];
     });
   }
 
-  // gradient rows += each group's pullback, the group evaluated again.
-  void pull_back_in_lanes(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const {
+  // gradient rows += each group's pullback: from its kept evaluation, or the group evaluated again.
+  void pull_back_in_lanes(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient,
+                          bool kept) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
     models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);
       s.cotangent.assign(K * W, T(0));
       s.grads.resize(W * J);
-      lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, s.work, s.out.data());
+      typename models::NetworkLanes<T>::Workspace& work = kept ? kept_[i0 / W] : s.work;
+      if (!kept) lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, work, s.out.data());
       for (std::size_t l = 0; l < count; ++l)
         for (std::size_t k = 0; k < K; ++k) s.cotangent[k * W + l] = feature_gradient(i0 + l, k);
-      lanes_->backward(s.cotangent.data(), s.work, s.grads.data(), J);
+      lanes_->backward(s.cotangent.data(), work, s.grads.data(), J);
       for (std::size_t l = 0; l < count; ++l) {
         T* g = gradient.data() + (i0 + l) * J;
         for (std::size_t j = 0; j < J; ++j) g[j] += s.grads[l * J + j];
@@ -202,10 +228,11 @@ class FunctionSpace final : public Embedding<T> {
 
   const models::Model<T>& model_;
   Tensor<T> inputs_;
-  // What embed_into kept for add_pullback: one recording per particle (created once, reused) and the
-  // particles they were made at.
-  mutable std::vector<std::unique_ptr<models::Recording<T>>> recordings_;
+  // What embed_into kept for add_pullback: the particles it saw, and their evaluations: one recording per
+  // particle (created once, reused), or in lanes one workspace per group.
   mutable Tensor<T> recorded_;
+  mutable std::vector<std::unique_ptr<models::Recording<T>>> recordings_;
+  mutable std::vector<typename models::NetworkLanes<T>::Workspace> kept_;
   std::optional<models::NetworkLanes<T>> lanes_;  // the model in SIMD lanes, when it is such a network
 };
 

@@ -75,6 +75,9 @@ class NetworkLanes {
   }
 
   std::size_t num_params() const { return d_ * H_ + H_ + (bias_ ? H_ + 1 : 0); }
+  // About what a Workspace holds after forward() on B rows: a group's parameters and gradients, its hidden
+  // values and its rows of X rearranged.
+  std::size_t workspace_bytes(std::size_t B) const { return (2 * num_params() + (H_ + d_) * B) * lanes * sizeof(T); }
 
   // body(i0, count) for the consecutive groups [i0, i0 + count) of `lanes` particles (the last may hold
   // fewer), in parallel, each group by one task. (Half-width groups where whole ones leave few per thread

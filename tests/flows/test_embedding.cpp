@@ -2,7 +2,8 @@
 // gradient must be the one a fresh evaluation gives, and particles other than the recorded ones must not
 // be pulled back through stale recordings. The paper's networks run in SIMD lanes instead
 // (models/network_lanes.hpp): their features and pullbacks must be the model's up to rounding, and not
-// depend on which particles share a call.
+// depend on which particles share a call; their groups' evaluations are kept while they fit a budget,
+// and the pullback must be the same bits whether they were kept or evaluated again.
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -92,4 +93,38 @@ TEST_CASE("FunctionSpace in SIMD lanes: the model's features and pullbacks, what
   space.add_pullback(some, g_some, gradient_some);
   CHECK(gradient_some == Tensor<double>(xt::view(gradient, xt::range(5, 17), xt::all())));
   CHECK(space.embed(some) == Tensor<double>(xt::view(features, xt::range(5, 17), xt::all())));
+}
+
+TEST_CASE("FunctionSpace in SIMD lanes: the pullback after embed_into is a fresh evaluation's, kept or not") {
+  const models::Mlp<float> net({.widths = {3, 6, 1}});
+  const std::size_t J = net.num_params();
+  // K = 5 kernel inputs keep every group's evaluation; K = 4000 keep none of 40 groups (~1 MB each, past
+  // the budget); K = 400 some, depending on the vector width.
+  for (const std::size_t K : {5, 400, 4000}) {
+    CAPTURE(K);
+    for (const std::size_t N : {3, 40, 320}) {
+      CAPTURE(N);
+      const Tensor<float> inputs = models::GaussianPrior<float>::isotropic(3, 1.0f).sample(K, 41);
+      const Tensor<float> a = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 42);
+      const Tensor<float> b = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 43);
+      const Tensor<float> g = models::GaussianPrior<float>::isotropic(K, 1.0f).sample(N, 44);
+      auto fresh_pullback = [&](const Tensor<float>& thetas) {
+        const flows::FunctionSpace<float> fresh(net, inputs);
+        Tensor<float> gradient = xt::ones<float>({N, J});
+        fresh.add_pullback(thetas, g, gradient);
+        return gradient;
+      };
+      const flows::FunctionSpace<float> space(net, inputs);
+      Tensor<float> features;
+      space.embed_into(a, features);
+      Tensor<float> gradient = xt::ones<float>({N, J});
+      space.add_pullback(a, g, gradient);
+      CHECK(gradient == fresh_pullback(a));
+      // Other particles after embedding a: evaluated afresh, not through a's groups.
+      Tensor<float> gradient_b = xt::ones<float>({N, J});
+      space.add_pullback(b, g, gradient_b);
+      CHECK(gradient_b == fresh_pullback(b));
+      CHECK(gradient_b != gradient);
+    }
+  }
 }
