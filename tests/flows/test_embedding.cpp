@@ -19,6 +19,21 @@
 using namespace wgflow;
 using wgflow::Tensor;
 
+namespace {
+
+// The pullback of a space that never embedded: it evaluates the model again (Model::pullback, or each
+// group in lanes), onto a gradient of ones.
+template <class T>
+Tensor<T> fresh_pullback(const models::Model<T>& net, const Tensor<T>& inputs, const Tensor<T>& thetas,
+                         const Tensor<T>& g) {
+  const flows::FunctionSpace<T> fresh(net, inputs);
+  Tensor<T> gradient = xt::ones<T>({thetas.shape()[0], thetas.shape()[1]});
+  fresh.add_pullback(thetas, g, gradient);
+  return gradient;
+}
+
+}  // namespace
+
 TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gradient of a fresh evaluation") {
   const models::Mlp<double> net({.widths = {3, 6, 4, 1}});  // two hidden layers: on the tape, recorded
   const std::size_t N = 4, J = net.num_params(), K = 5;
@@ -27,13 +42,6 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gra
   const Tensor<double> a = prior.sample(N, 22), b = prior.sample(N, 23);
   const Tensor<double> g = models::GaussianPrior<double>::isotropic(K, 1.0).sample(N, 24);  // N x E cotangents
 
-  // A space that never embedded pulls back by evaluating the model again (Model::pullback).
-  auto fresh_pullback = [&](const Tensor<double>& thetas) {
-    const flows::FunctionSpace<double> fresh(net, inputs);
-    Tensor<double> gradient = xt::ones<double>({N, J});
-    fresh.add_pullback(thetas, g, gradient);
-    return gradient;
-  };
 
   const flows::FunctionSpace<double> space(net, inputs);
   Tensor<double> features;
@@ -41,13 +49,14 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gra
   CHECK(features == space.embed(a));
   Tensor<double> gradient = xt::ones<double>({N, J});
   space.add_pullback(a, g, gradient);
-  CHECK(gradient == fresh_pullback(a));  // bit for bit: the same forward values, the same backward sweep
+  // Bit for bit: the same forward values, the same backward sweep.
+  CHECK(gradient == fresh_pullback(net, inputs, a, g));
 
   // Other particles than the recorded ones (here b after embedding a): evaluated afresh, not through a's
   // recordings, whose gradient would differ.
   Tensor<double> gradient_b = xt::ones<double>({N, J});
   space.add_pullback(b, g, gradient_b);
-  CHECK(gradient_b == fresh_pullback(b));
+  CHECK(gradient_b == fresh_pullback(net, inputs, b, g));
   CHECK(gradient_b != gradient);
 
   // The same after a re-embedding at fewer particles (the recordings are reused, the first N - 1 rows).
@@ -56,7 +65,7 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gra
   const Tensor<double> g_c = xt::view(g, xt::range(0, N - 1), xt::all());
   Tensor<double> gradient_c = xt::ones<double>({N - 1, J});
   space.add_pullback(c, g_c, gradient_c);
-  const Tensor<double> want_c = xt::view(fresh_pullback(b), xt::range(0, N - 1), xt::all());
+  const Tensor<double> want_c = xt::view(fresh_pullback(net, inputs, b, g), xt::range(0, N - 1), xt::all());
   CHECK(gradient_c == want_c);
 }
 
@@ -98,8 +107,8 @@ TEST_CASE("FunctionSpace in SIMD lanes: the model's features and pullbacks, what
 TEST_CASE("FunctionSpace in SIMD lanes: the pullback after embed_into is a fresh evaluation's, kept or not") {
   const models::Mlp<float> net({.widths = {3, 6, 1}});
   const std::size_t J = net.num_params();
-  // K = 5 kernel inputs keep every group's evaluation; K = 4000 keep none of 40 groups (~1 MB each, past
-  // the budget); K = 400 some, depending on the vector width.
+  // Whether the groups' evaluations are kept depends on their size against FunctionSpace's budget (8 MB):
+  // at K = 5 all are; at K = 4000 a group of 16 floats holds ~2.3 MB, and 20 of them (N = 320) are not.
   for (const std::size_t K : {5, 400, 4000}) {
     CAPTURE(K);
     for (const std::size_t N : {3, 40, 320}) {
@@ -108,22 +117,16 @@ TEST_CASE("FunctionSpace in SIMD lanes: the pullback after embed_into is a fresh
       const Tensor<float> a = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 42);
       const Tensor<float> b = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 43);
       const Tensor<float> g = models::GaussianPrior<float>::isotropic(K, 1.0f).sample(N, 44);
-      auto fresh_pullback = [&](const Tensor<float>& thetas) {
-        const flows::FunctionSpace<float> fresh(net, inputs);
-        Tensor<float> gradient = xt::ones<float>({N, J});
-        fresh.add_pullback(thetas, g, gradient);
-        return gradient;
-      };
       const flows::FunctionSpace<float> space(net, inputs);
       Tensor<float> features;
       space.embed_into(a, features);
       Tensor<float> gradient = xt::ones<float>({N, J});
       space.add_pullback(a, g, gradient);
-      CHECK(gradient == fresh_pullback(a));
+      CHECK(gradient == fresh_pullback(net, inputs, a, g));
       // Other particles after embedding a: evaluated afresh, not through a's groups.
       Tensor<float> gradient_b = xt::ones<float>({N, J});
       space.add_pullback(b, g, gradient_b);
-      CHECK(gradient_b == fresh_pullback(b));
+      CHECK(gradient_b == fresh_pullback(net, inputs, b, g));
       CHECK(gradient_b != gradient);
     }
   }
