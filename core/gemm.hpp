@@ -18,15 +18,13 @@
 #include <cstddef>
 #include <string>
 
-#include <tbb/global_control.h>
-#include <tbb/task_arena.h>
-
 #include "errors.hpp"
 #include "gemm/blocked.hpp"
 #include "gemm/outer.hpp"
 #include "gemm/product.hpp"
 #include "gemm/small.hpp"
 #include "gemm/vector.hpp"
+#include "parallel.hpp"
 
 namespace wgflow {
 
@@ -58,13 +56,8 @@ inline void check_leading_dimensions(bool trans_a, bool trans_b, std::size_t m, 
   check_leading_dimension("ldc", ldc, m, n);
 }
 
-// The threads a product of `fmas` multiply-adds runs on: 1 below parallel_limit, else the current
-// arena's width as further limited by a tbb::global_control in force.
-inline std::size_t threads_for(std::size_t fmas) {
-  if (fmas < parallel_limit) return 1;
-  return std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
-                  tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-}
+// The threads a product of `fmas` multiply-adds runs on: 1 below parallel_limit, else thread_count().
+inline std::size_t threads_for(std::size_t fmas) { return fmas < parallel_limit ? 1 : thread_count(); }
 
 // Runs `pr` (rows of a product of `m` rows, all of them when pr.m == m) down the path that gemm takes
 // for the whole product.

@@ -10,10 +10,19 @@
 #include <cstddef>
 
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
 namespace wgflow {
+
+// The threads a parallel loop started here may use: the current arena's width as further limited by a
+// tbb::global_control in force (the programs' --threads).
+inline std::size_t thread_count() {
+  return std::min(static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()),
+                  tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+}
 
 // Calls body(i) for i in [0, n), in parallel. `grain` is the smallest piece TBB hands to one thread:
 // raise it when body(i) is cheap so that scheduling does not dominate.

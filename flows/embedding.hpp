@@ -15,10 +15,11 @@
 //                   networks (an Mlp of widths {d, H, 1}, models/network_lanes.hpp) run in SIMD lanes
 //                   instead, W particles at a time, off the tape; embed_into keeps each group's
 //                   evaluation (its hidden values at the K inputs, ~430 KB per group of 16 floats at K =
-//                   100) while all of them fit in kept_bytes (8 MB), and beyond that the pullback
-//                   evaluates each group again. Measured on AMD Zen 5, 1 thread, float32 DRLE: keeping
-//                   saved 8 % of the step at N = 5 and ~4 % at N = 100 (3 MB), and cost 20-28 % at
-//                   N = 500 and 1000 (14 and 27 MB, out of the caches).
+//                   100) while all of them fit in kept_bytes (8 MB) and the pullback will read each on
+//                   the thread that wrote it (keeps_groups); otherwise the pullback evaluates each group
+//                   again. Measured on AMD Zen 5, float32 DRLE: keeping saved 8-14 % of the step at
+//                   N = 5 and ~4 % at N = 100 (3 MB) on 1 thread, and cost 20-28 % at N = 500 and 1000
+//                   (14 and 27 MB, out of the caches).
 // Both are evaluated per particle (or per group of W particles) in parallel, each row by one task and
 // its bits independent of the group it falls in, so results do not depend on threads or ranks.
 #include <algorithm>
@@ -166,10 +167,15 @@ class FunctionSpace final : public Embedding<T> {
   }
 
   // Whether embed_into keeps the evaluations of n particles' groups in lanes for add_pullback: while they
-  // fit in kept_bytes, so that they are still in the caches when the pullback reads them.
+  // fit in kept_bytes, so that they are still in the caches when the pullback reads them, and where the
+  // pullback reads each on the thread that wrote it: one group (the embedding and the pullback run on the
+  // term's thread) or one thread. Over 2 threads a group's pullback ran on the other core about half the
+  // time, and reading its ~430 KB from there cost more than evaluating it again (DRLE N = 100, Zen 5:
+  // 293-382 -> 365-460 us float32, 535-626 -> 647-780 us float64).
   static constexpr std::size_t kept_bytes = std::size_t{8} << 20;
   bool keeps_groups(std::size_t n) const {
-    return (n + W - 1) / W * lanes_->workspace_bytes(inputs_.shape()[0]) <= kept_bytes;
+    const std::size_t groups = (n + W - 1) / W;
+    return groups * lanes_->workspace_bytes(inputs_.shape()[0]) <= kept_bytes && (groups == 1 || thread_count() == 1);
   }
 
   // Each group of W particles' outputs at the kernel inputs into its rows of features (E = K: one output);
