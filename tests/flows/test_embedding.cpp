@@ -32,6 +32,24 @@ Tensor<T> fresh_pullback(const models::Model<T>& net, const Tensor<T>& inputs, c
   return gradient;
 }
 
+// space.embed_into(a), then the pullbacks at a (through what embed_into kept) and at b (other particles:
+// evaluated afresh, not through a's evaluations, whose gradient would differ), each bit for bit a fresh
+// space's (the same forward values, the same backward sweep).
+template <class T>
+void check_pullbacks(const flows::FunctionSpace<T>& space, const models::Model<T>& net, const Tensor<T>& inputs,
+                     const Tensor<T>& a, const Tensor<T>& b, const Tensor<T>& g) {
+  Tensor<T> features;
+  space.embed_into(a, features);
+  CHECK(features == space.embed(a));
+  Tensor<T> gradient = xt::ones<T>({a.shape()[0], a.shape()[1]});
+  space.add_pullback(a, g, gradient);
+  CHECK(gradient == fresh_pullback(net, inputs, a, g));
+  Tensor<T> gradient_b = xt::ones<T>({b.shape()[0], b.shape()[1]});
+  space.add_pullback(b, g, gradient_b);
+  CHECK(gradient_b == fresh_pullback(net, inputs, b, g));
+  CHECK(gradient_b != gradient);
+}
+
 }  // namespace
 
 TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gradient of a fresh evaluation") {
@@ -44,23 +62,11 @@ TEST_CASE("FunctionSpace::add_pullback: through embed_into's recordings, the gra
 
 
   const flows::FunctionSpace<double> space(net, inputs);
-  Tensor<double> features;
-  space.embed_into(a, features);
-  CHECK(features == space.embed(a));
-  Tensor<double> gradient = xt::ones<double>({N, J});
-  space.add_pullback(a, g, gradient);
-  // Bit for bit: the same forward values, the same backward sweep.
-  CHECK(gradient == fresh_pullback(net, inputs, a, g));
-
-  // Other particles than the recorded ones (here b after embedding a): evaluated afresh, not through a's
-  // recordings, whose gradient would differ.
-  Tensor<double> gradient_b = xt::ones<double>({N, J});
-  space.add_pullback(b, g, gradient_b);
-  CHECK(gradient_b == fresh_pullback(net, inputs, b, g));
-  CHECK(gradient_b != gradient);
+  check_pullbacks(space, net, inputs, a, b, g);
 
   // The same after a re-embedding at fewer particles (the recordings are reused, the first N - 1 rows).
   const Tensor<double> c = xt::view(b, xt::range(0, N - 1), xt::all());
+  Tensor<double> features;
   space.embed_into(c, features);
   const Tensor<double> g_c = xt::view(g, xt::range(0, N - 1), xt::all());
   Tensor<double> gradient_c = xt::ones<double>({N - 1, J});
@@ -117,17 +123,7 @@ TEST_CASE("FunctionSpace in SIMD lanes: the pullback after embed_into is a fresh
       const Tensor<float> a = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 42);
       const Tensor<float> b = models::GaussianPrior<float>::isotropic(J, 0.5f).sample(N, 43);
       const Tensor<float> g = models::GaussianPrior<float>::isotropic(K, 1.0f).sample(N, 44);
-      const flows::FunctionSpace<float> space(net, inputs);
-      Tensor<float> features;
-      space.embed_into(a, features);
-      Tensor<float> gradient = xt::ones<float>({N, J});
-      space.add_pullback(a, g, gradient);
-      CHECK(gradient == fresh_pullback(net, inputs, a, g));
-      // Other particles after embedding a: evaluated afresh, not through a's groups.
-      Tensor<float> gradient_b = xt::ones<float>({N, J});
-      space.add_pullback(b, g, gradient_b);
-      CHECK(gradient_b == fresh_pullback(net, inputs, b, g));
-      CHECK(gradient_b != gradient);
+      check_pullbacks(flows::FunctionSpace<float>(net, inputs), net, inputs, a, b, g);
     }
   }
 }
