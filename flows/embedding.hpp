@@ -111,12 +111,15 @@ class FunctionSpace final : public Embedding<T> {
     check("FunctionSpace::embed_into", thetas);
     const std::size_t n = thetas.shape()[0];
     if (features.shape()[0] != n || features.shape()[1] != feature_dim()) features.resize({n, feature_dim()});
-    if (lanes_ && !keeps_groups(n)) {
-      recorded_.resize({0, 0});  // nothing kept
-      return embed_in_lanes(thetas, features, false);
+    if (lanes_) {
+      const bool keep = keeps_groups(n);
+      if (keep)
+        remember(thetas);
+      else
+        recorded_.resize({0, 0});  // nothing kept
+      return embed_in_lanes(thetas, features, keep);
     }
     remember(thetas);
-    if (lanes_) return embed_in_lanes(thetas, features, true);
     while (recordings_.size() < n) recordings_.push_back(std::make_unique<models::Recording<T>>());
     for_each_row(thetas, features, [&](std::size_t i, std::span<const T> theta, std::span<T> row) {
       model_.record(theta, inputs_, *recordings_[i], row);
@@ -174,7 +177,7 @@ class FunctionSpace final : public Embedding<T> {
   // 293-382 -> 365-460 us float32, 535-626 -> 647-780 us float64).
   static constexpr std::size_t kept_bytes = std::size_t{8} << 20;
   bool keeps_groups(std::size_t n) const {
-    const std::size_t groups = (n + W - 1) / W;
+    const std::size_t groups = models::NetworkLanes<T>::groups(n);
     return groups * lanes_->workspace_bytes(inputs_.shape()[0]) <= kept_bytes && (groups == 1 || thread_count() == 1);
   }
 
@@ -182,7 +185,7 @@ class FunctionSpace final : public Embedding<T> {
   // with `keep`, each group's evaluation into kept_[group].
   void embed_in_lanes(const Tensor<T>& thetas, Tensor<T>& features, bool keep) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
-    if (keep && kept_.size() < (n + W - 1) / W) kept_.resize((n + W - 1) / W);
+    if (keep && kept_.size() < models::NetworkLanes<T>::groups(n)) kept_.resize(models::NetworkLanes<T>::groups(n));
     models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);

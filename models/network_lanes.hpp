@@ -75,6 +75,8 @@ class NetworkLanes {
   }
 
   std::size_t num_params() const { return d_ * H_ + H_ + (bias_ ? H_ + 1 : 0); }
+  // The groups of `lanes` particles that n particles make (the last may hold fewer).
+  static std::size_t groups(std::size_t n) { return (n + lanes - 1) / lanes; }
   // About what a Workspace holds after forward() on B rows: a group's parameters and gradients, its hidden
   // values and its rows of X rearranged.
   std::size_t workspace_bytes(std::size_t B) const { return (2 * num_params() + (H_ + d_) * B) * lanes * sizeof(T); }
@@ -84,7 +86,7 @@ class NetworkLanes {
   // evened the threads' shares out, but half-width lanes ran 11 % slower: DE N = 100, AMD Zen 4.)
   template <class Body>
   static void for_each_group(std::size_t n, const Body& body) {
-    parallel_for_each_index((n + lanes - 1) / lanes, [&](std::size_t group) {
+    parallel_for_each_index(groups(n), [&](std::size_t group) {
       const std::size_t i0 = group * lanes;
       body(i0, std::min(lanes, n - i0));
     });
