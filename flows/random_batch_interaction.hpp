@@ -11,7 +11,8 @@
 // Batches. Each step the N particles are put in a uniformly random order, drawn from
 // Rng::stream(seed, batch_tag, t) (the flow's seed and the step alone: the same order on every thread
 // count and every rank), and cut into consecutive batches of B; the N mod B left over join the last batch,
-// so every batch holds between B and 2B - 1 particles and none is left without a partner. Particle i
+// so every batch holds between B and 2B - 1 particles and none is left without a partner; a batch's sums
+// run over its particles in index order (which makes a rank's particles a block of it, below). Particle i
 // interacts only with the others of its batch C_i, of size c:
 //   repulsion_i = lambda1 (N - 1) / (N (c - 1)) sum_{j in C_i, j != i} grad_1 k(x_i, x_j).
 // Unbiased: the order is uniform, so given the batch sizes (fixed by N and B) and i's position, the c - 1
@@ -45,6 +46,15 @@
 // O(1 / (B - 1)) (without replacement: (N - B) / ((N - 2)(B - 1))); Jin, Li and Liu show that the
 // particles then follow the exact system to O(sqrt(eta / (B - 1) + eta^2)) in Wasserstein distance, the
 // errors of successive steps averaging out over the flow's time scale.
+//
+// Over ranks (reach collective, flows/term.hpp) a rank embeds its own n particles, gathers the N x E
+// features (as the exact term) and draws the same order, subsets and h as every other rank; of each batch
+// it computes only the rows of its own particles, a block of the batch in index order: their distances to
+// the batch and to its prior subset, kernels and gradient sums (the _rows forms: bit for bit the whole
+// batch's rows), and their pullbacks. A step's O(N B E) and the networks' embeddings and pullbacks are
+// then split over the ranks, and the particles are the one process's for any number of ranks
+// (tests/mpi). The one batch of fewer than 2B particles is computed whole on every rank, as the median
+// rule reads all its distances.
 //
 // energy(): the same estimates applied to the kernel values (unbiased for the exact term's V-statistic,
 // given h), and mean k(p_m, p_m') computed exactly over the M samples, in blocks, when h changes and only
@@ -114,40 +124,45 @@ class RandomBatchInteraction final : public Term<T> {
     prior_embedded();
   }
 
+  Reach reach() const override { return Reach::collective; }
+
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
-    const Tensor<T>& theta = context.particles;
-    const std::size_t n = theta.shape()[0];
-    space_->embed_into(theta, features_);
-    const std::size_t e = features_.shape()[1];
-    cut_batches(n, context.seed, context.step);
-    detail::ensure_shape(feature_gradient_, n, e);
-    self_mean_.resize(n);
-    prior_mean_of_.resize(n);
-    prior_key_ = Rng::stream(context.seed, prior_tag, context.step)();
-    const std::size_t batches = starts_.size() - 1;
-    if (batches == 1) {  // all N in their own order: the exact term's computation
-      const Lease w(pool_);
-      process_batch(0, features_, context.step, std::numeric_limits<T>::quiet_NaN(), *w);
-    } else {
-      const T h = estimate_bandwidth(context.step, n, e);
+    const Tensor<T>& theta = context.particles;  // this rank's rows (all N in one process)
+    const RowBlock rows = context.rows();
+    const std::size_t n = context.ensemble_size(), own = rows.size();
+    agree(context, [&] { space_->embed_into(theta, own_features_); });
+    const Tensor<T>& features = gather_rows(context, own_features_, all_features_);
+    agree(context, [&] {
+      const std::size_t e = features.shape()[1];
+      cut_batches(n, context.seed, context.step);
+      const std::size_t batches = starts_.size() - 1;
+      // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
+      const T h = batches == 1 ? std::numeric_limits<T>::quiet_NaN() : estimate_bandwidth(features, context.step, n);
+      sort_batches();
+      detail::ensure_shape(feature_gradient_, own, e);
+      self_mean_.resize(own);
+      prior_mean_of_.resize(own);
+      prior_key_ = Rng::stream(context.seed, prior_tag, context.step)();
       // Chunks of batches share a workspace; any grouping gives the same result (a batch writes only its
-      // own particles' rows).
-      const std::size_t per_batch = b_.batch * (b_.batch + prior_used()) * std::max<std::size_t>(e, 1) + 4096;
+      // own particles' rows). A rank's share of a batch is about own / N of its rows.
+      const std::size_t per_batch =
+          (b_.batch * own + n - 1) / n * (b_.batch + prior_used()) * std::max<std::size_t>(e, 1) + 4096;
       const std::size_t per_chunk = std::max<std::size_t>(1, parallel_work / per_batch);
       const std::size_t chunks = (batches + per_chunk - 1) / per_chunk;
       for_each_index(chunks, batches * per_batch, [&](std::size_t c) {
         const Lease w(pool_);
         for (std::size_t b = c * per_chunk; b < std::min(batches, (c + 1) * per_chunk); ++b)
-          process_batch(b, gather(b, *w), context.step, h, *w);
+          process_batch(b, features, rows, context.step, h, *w);
       });
-    }
-    space_->add_pullback(theta, feature_gradient_, gradient);
-    // (1/N) sum_i of each particle's estimates, in index order.
-    const T count = static_cast<T>(n);
-    step_self_ = std::accumulate(self_mean_.begin(), self_mean_.end(), T(0)) / count;
-    step_prior_ = std::accumulate(prior_mean_of_.begin(), prior_mean_of_.end(), T(0)) / count;
-    step_h_ = s_.bandwidth.value();
-    stepped_ = true;
+      space_->add_pullback(theta, feature_gradient_, gradient);
+      // The means over this rank's particles of their estimates, in index order (the flow weighs the
+      // ranks' means by their rows).
+      const T count = static_cast<T>(std::max<std::size_t>(own, 1));
+      step_self_ = std::accumulate(self_mean_.begin(), self_mean_.end(), T(0)) / count;
+      step_prior_ = std::accumulate(prior_mean_of_.begin(), prior_mean_of_.end(), T(0)) / count;
+      step_h_ = s_.bandwidth.value();
+      stepped_ = true;
+    });
   }
 
   // (lambda1/2) [mean k(x, x) - 2 psi mean k(x, p) + psi mean k(p, p)], the first two from this step's
@@ -195,7 +210,8 @@ class RandomBatchInteraction final : public Term<T> {
   bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_.features().shape()[0] > 0; }
   std::size_t prior_used() const { return attracts() ? std::min(b_.prior_batch, prior_.features().shape()[0]) : 0; }
 
-  // starts_ (batch b = order_[starts_[b], starts_[b + 1])) and order_ for this step.
+  // starts_ (batch b = order_[starts_[b], starts_[b + 1])) and order_, a uniformly random order, for
+  // this step.
   void cut_batches(std::size_t n, std::uint64_t seed, std::uint64_t step) {
     const std::size_t batches = std::max<std::size_t>(1, n / b_.batch);
     starts_.resize(batches + 1);
@@ -208,24 +224,33 @@ class RandomBatchInteraction final : public Term<T> {
     for (std::size_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng.below(i + 1)]);  // Fisher-Yates
   }
 
+  // Each batch's particles in index order, after the bandwidth has taken its pairs from the random order:
+  // a rank's own particles, a block of indices, are then a block of each batch, whose rows of the batch's
+  // matrices it computes alone (the _rows forms, bit for bit the whole matrices' rows).
+  void sort_batches() {
+    for (std::size_t b = 0; b + 1 < starts_.size(); ++b)
+      std::sort(order_.begin() + static_cast<std::ptrdiff_t>(starts_[b]),
+                order_.begin() + static_cast<std::ptrdiff_t>(starts_[b + 1]));
+  }
+
   // Batch b's features, in batch order, in w.features.
-  const Tensor<T>& gather(std::size_t b, Workspace& w) const {
-    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = features_.shape()[1];
+  const Tensor<T>& gather(std::size_t b, const Tensor<T>& features, Workspace& w) const {
+    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = features.shape()[1];
     detail::ensure_shape(w.features, c, e);
     for (std::size_t r = 0; r < c; ++r)
-      std::copy_n(features_.data() + order_[begin + r] * e, e, w.features.data() + r * e);
+      std::copy_n(features.data() + order_[begin + r] * e, e, w.features.data() + r * e);
     return w.features;
   }
 
   // The median rules at an estimating step: h from the squared distances of disjoint random pairs.
-  T estimate_bandwidth(std::uint64_t step, std::size_t n, std::size_t e) {
+  T estimate_bandwidth(const Tensor<T>& features, std::uint64_t step, std::size_t n) {
     if (!s_.bandwidth.estimates_at(step)) return s_.bandwidth.value();
-    const std::size_t pairs = std::min(n / 2, b_.bandwidth_pairs);
+    const std::size_t pairs = std::min(n / 2, b_.bandwidth_pairs), e = features.shape()[1];
     const T c = distance_scale<T>(s_.distance, e);
     detail::ensure_shape(pairs_, 1, pairs);
     for_each_index(pairs, pairs * e * 2, [&](std::size_t k) {
-      const T* x = features_.data() + order_[2 * k] * e;
-      const T* y = features_.data() + order_[2 * k + 1] * e;
+      const T* x = features.data() + order_[2 * k] * e;
+      const T* y = features.data() + order_[2 * k + 1] * e;
       T d2 = 0;
       for (std::size_t a = 0; a < e; ++a) d2 += (x[a] - y[a]) * (x[a] - y[a]);
       pairs_.data()[k] = c * d2;
@@ -244,35 +269,46 @@ class RandomBatchInteraction final : public Term<T> {
     return h;
   }
 
-  // Batch b (features given in batch order): its particles' rows of feature_gradient_ and their energy
-  // estimates. h NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
-  void process_batch(std::size_t b, const Tensor<T>& features, std::uint64_t step, T h, Workspace& w) {
-    const std::size_t n = order_.size(), begin = starts_[b], c = starts_[b + 1] - begin, e = features.shape()[1];
+  // Batch b: the rows of feature_gradient_ and the energy estimates of its particles among this rank's
+  // `rows`, from those rows of the batch's matrices. h NaN: the one batch of all N, whose bandwidth rule
+  // reads the whole distance matrix, so every rank computes all of it (N < 2B: a small matrix).
+  void process_batch(std::size_t b, const Tensor<T>& all_features, RowBlock rows, std::uint64_t step, T h,
+                     Workspace& w) {
+    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(starts_[b]);
+    const auto last = order_.begin() + static_cast<std::ptrdiff_t>(starts_[b + 1]);
+    // the rank's particles in the batch: positions [mine.begin, mine.end) of its index order
+    const RowBlock mine{static_cast<std::size_t>(std::lower_bound(first, last, rows.begin) - first),
+                        static_cast<std::size_t>(std::lower_bound(first, last, rows.end) - first)};
+    if (mine.size() == 0) return;
+    const std::size_t n = order_.size(), c = static_cast<std::size_t>(last - first), e = all_features.shape()[1];
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale, count = static_cast<T>(n);
     const bool whole = c == n;
-    centre_into(features, s_.distance, w.x);
-    pairwise_squared_distances_into(w.x, w.d2_xx);
+    const RowBlock computed = whole ? RowBlock::all(c) : mine;  // the rows of the matrices below
+    centre_into(gather(b, all_features, w), s_.distance, w.x);
+    if (computed.size() == c) pairwise_squared_distances_into(w.x, w.d2_xx);
+    else pairwise_squared_distance_rows_into(w.x, computed, w.d2_xx);
     if (std::isnan(h)) h = s_.bandwidth.update(step, w.d2_xx);
     s_.kernel.evaluate_into(w.d2_xx, h, w.k_xx);
     // (N - 1) / (N (c - 1)) per other member; for the whole ensemble the exact term's 1/N.
     const T pair_weight = whole ? T(1) / count : (count - 1) / (count * static_cast<T>(c - 1));
-    detail::ensure_shape(w.gradient, c, e);
+    detail::ensure_shape(w.gradient, computed.size(), e);
     w.gradient.fill(T(0));
-    add_kernel_gradient_sums(w.k_xx.slope, w.x, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
+    add_kernel_gradient_sum_rows(w.k_xx.slope, w.x, computed, w.x, whole ? lambda1 / count : lambda1 * pair_weight,
+                                 w.gradient);
     const std::size_t bp = prior_used();
     if (bp > 0) {
       centre_like_into(choose_prior(b, bp, w), w.x, w.p);
-      squared_distances_into(w.x, w.p, w.d2_xp);
+      squared_distance_rows_into(w.x, computed, w.p, w.d2_xp);
       s_.kernel.evaluate_into(w.d2_xp, h, w.k_xp);
-      add_kernel_gradient_sums(w.k_xp.slope, w.x, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
+      add_kernel_gradient_sum_rows(w.k_xp.slope, w.x, computed, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
     }
     const auto identity = [](auto v) { return v; };
-    for (std::size_t r = 0; r < c; ++r) {
-      const std::size_t i = order_[begin + r];
-      std::copy_n(w.gradient.data() + r * e, e, feature_gradient_.data() + i * e);
-      const T self = w.k_xx.k(r, r);
-      self_mean_[i] = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(r, 0), c, identity) - self);
-      prior_mean_of_[i] = bp > 0 ? wgflow::row_sum(&w.k_xp.k(r, 0), bp, identity) / static_cast<T>(bp) : T(0);
+    for (std::size_t r = mine.begin; r < mine.end; ++r) {
+      const std::size_t i = first[static_cast<std::ptrdiff_t>(r)] - rows.begin, row = r - computed.begin;
+      std::copy_n(w.gradient.data() + row * e, e, feature_gradient_.data() + i * e);
+      const T self = w.k_xx.k(row, r);
+      self_mean_[i] = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(row, 0), c, identity) - self);
+      prior_mean_of_[i] = bp > 0 ? wgflow::row_sum(&w.k_xp.k(row, 0), bp, identity) / static_cast<T>(bp) : T(0);
     }
   }
 
@@ -363,10 +399,11 @@ class RandomBatchInteraction final : public Term<T> {
   bool stepped_ = false;
   T step_self_ = 0, step_prior_ = 0, step_h_ = 0;
   // Per-step buffers, resized only when N changes.
-  Tensor<T> features_, feature_gradient_;  // N x E
+  Tensor<T> own_features_, all_features_;  // n x E this rank's, N x E gathered over ranks
+  Tensor<T> feature_gradient_;             // n x E
   std::vector<std::size_t> order_, starts_;
   std::uint64_t prior_key_ = 0;
-  std::vector<T> self_mean_, prior_mean_of_;  // per particle: its estimates of (1/N) sum_j k_ij, (1/M) sum_m k_im
+  std::vector<T> self_mean_, prior_mean_of_;  // per own particle: its estimates of (1/N) sum_j k_ij, (1/M) sum_m k_im
   Pool pool_;
   Tensor<T> pairs_;  // 1 x P: the bandwidth's sample
   std::vector<T> median_scratch_;

@@ -1,7 +1,8 @@
 // A flow split over the ranks (ParticleFlow::distribute) is the plain process's flow, bit for bit: every
 // method of the one integrator, on a network, at 1 and 2 threads per rank. The executable runs under
 // mpirun with 1, 2 and 3 ranks (tests/mpi/meson.build); each rank also runs the plain flow itself and
-// compares the gathered particles with it. And an error on one rank reaches every rank with its message.
+// compares the gathered particles (and each term's energy estimate) with it. And an error on one rank reaches
+// every rank with its message.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -31,7 +32,7 @@ using namespace wgflow;
 
 namespace {
 
-enum class Method { de, dle, drle, drle_function_space, svgd, mfvi };
+enum class Method { de, dle, drle, drle_function_space, drle_random_batch, drle_random_batch_function_space, svgd, mfvi };
 
 const char* method_name(Method m) {
   switch (m) {
@@ -39,6 +40,8 @@ const char* method_name(Method m) {
     case Method::dle: return "DLE";
     case Method::drle: return "DRLE";
     case Method::drle_function_space: return "DRLE in function space";
+    case Method::drle_random_batch: return "DRLE, random batches";
+    case Method::drle_random_batch_function_space: return "DRLE in function space, one random batch";
     case Method::svgd: return "SVGD";
     case Method::mfvi: return "mean-field VI";
   }
@@ -63,6 +66,16 @@ flows::ParticleFlow<double> make_flow(Method method, wgtest::SinRegression& data
           data.potential, data.prior, init,
           {.lambda1 = 1e-2, .lambda2 = 1e-3, .model = &data.net,
            .kernel_inputs = Tensor<double>(xt::view(data.X, xt::range(0, 8), xt::all())), .eta = 1e-2, .seed = seed});
+    case Method::drle_random_batch:  // batches of 4, 4 and 5, each split over the ranks or not
+      return flows::deep_repulsive_langevin_ensemble(data.potential, data.prior, init,
+                                                     {.lambda1 = 1e-2, .lambda2 = 1e-3, .eta = 1e-2, .seed = seed,
+                                                      .interaction_batch = 4, .interaction_prior_batch = 6});
+    case Method::drle_random_batch_function_space:  // N < 2B: one batch, computed whole on every rank
+      return flows::deep_repulsive_langevin_ensemble(
+          data.potential, data.prior, init,
+          {.lambda1 = 1e-2, .lambda2 = 1e-3, .model = &data.net,
+           .kernel_inputs = Tensor<double>(xt::view(data.X, xt::range(0, 8), xt::all())), .eta = 1e-2, .seed = seed,
+           .interaction_batch = 8, .interaction_prior_batch = 6});
     case Method::svgd:
       return flows::svgd(data.potential, data.prior, init, {.lambda = 1e-2, .optimizer = flows::Adam<double>{.eta = 1e-3}, .seed = seed});
     case Method::mfvi:
@@ -83,7 +96,8 @@ bool bitwise_equal(const Tensor<double>& a, const Tensor<double>& b) {
 
 TEST_CASE("every method split over the ranks gives the plain process's particles, bit for bit, at any thread count") {
   const int ranks = wgtest::world->size();
-  for (Method method : {Method::de, Method::dle, Method::drle, Method::drle_function_space, Method::svgd, Method::mfvi}) {
+  for (Method method : {Method::de, Method::dle, Method::drle, Method::drle_function_space, Method::drle_random_batch,
+                        Method::drle_random_batch_function_space, Method::svgd, Method::mfvi}) {
     wgtest::SinRegression plain_data(16);
     auto plain = make_flow(method, plain_data);
     plain.run(30);
@@ -105,6 +119,20 @@ TEST_CASE("every method split over the ranks gives the plain process's particles
       const auto loss = flow.mean_loss(), plain_loss = plain.mean_loss();
       REQUIRE(loss.has_value() == plain_loss.has_value());
       if (loss) CHECK(*loss == doctest::Approx(*plain_loss).epsilon(1e-12));
+      // Each term's energy estimate: a rank's is the mean over its rows (reach own_rows, collective), weighed
+      // by them as the flow does; a term of reach ensemble has the plain one on every rank.
+      const std::vector<double> rows = wgtest::world->allgather_value(static_cast<double>(mine.size()));
+      for (std::size_t k = 0; k < plain.num_terms(); ++k) {
+        const auto energy = flow.term(k).energy(), plain_energy = plain.term(k).energy();
+        const std::vector<double> energies = wgtest::world->allgather_value(energy.value_or(0.0));
+        REQUIRE(energy.has_value() == plain_energy.has_value());
+        if (!energy) continue;
+        const bool own = flow.term(k).reach() != flows::Reach::ensemble;
+        double combined = own ? 0.0 : energies[0];
+        for (int r = 0; own && r < ranks; ++r) combined += rows[r] / static_cast<double>(flow.num_particles()) * energies[r];
+        CAPTURE(k);
+        CHECK(combined == doctest::Approx(*plain_energy).epsilon(1e-12));
+      }
     }
   }
 }
