@@ -2,10 +2,11 @@
 // fixed), with the time in the flow's collectives shown apart (ParticleFlow::communication_seconds). The
 // UCI setting of bench_flows: networks 8-50-1 (501 parameters), minibatches of 100 of 1000 synthetic
 // rows, float64; DRLE with the interaction in parameter space or in function space (100 kernel inputs),
-// median bandwidth.
+// median bandwidth; the exact interaction, or with --interaction-batch B the random-batch one
+// (flows/random_batch_interaction.hpp, batches of B particles against B prior samples).
 //
 //   mpirun -n R bench_distributed [--particles 1000,4000] [--space parameter|function|both]
-//                                 [--steps 20] [--threads T] [--weak]
+//                                 [--steps 20] [--threads T] [--weak] [--interaction-batch B]
 //
 // Rank 0 prints one line per configuration: the median step time over --steps steps (after 6 warm-up
 // steps), the mean time per step in collectives over the ranks, and its share. --weak multiplies each N by
@@ -37,7 +38,7 @@ using namespace wgflow;
 struct Settings {
   std::vector<std::size_t> particles{1000, 4000};
   std::vector<std::string> spaces{"parameter", "function"};
-  std::size_t steps = 20, threads = 1;
+  std::size_t steps = 20, threads = 1, interaction_batch = 0;
   bool weak = false;
 };
 
@@ -64,6 +65,9 @@ Settings parse(int argc, char** argv) {
       s.threads = std::stoul(value());
     } else if (flag == "--weak") {
       s.weak = true;
+    } else if (flag == "--interaction-batch") {
+      s.interaction_batch = std::stoul(value());
+      if (s.interaction_batch == 1) throw Error("--interaction-batch: 0 (the exact interaction) or B >= 2, got 1");
     } else {
       throw Error("unknown flag " + flag + " (see the top of bench/bench_distributed.cpp)");
     }
@@ -81,7 +85,8 @@ void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const S
   models::NetworkPotential<double> potential(net, models::SquaredError<double>(), X, Y, {.batch_size = 100, .seed = 3});
   const auto init = models::Initializer::kaiming(1, 1, models::Initializer::Fan::out);
   const auto prior = models::GaussianPrior<double>::from_initializer(init, net.layout());
-  flows::DrleSettings<double> settings{.lambda1 = 1e-3, .lambda2 = 1e-6, .eta = 0.01, .seed = 5};
+  flows::DrleSettings<double> settings{
+      .lambda1 = 1e-3, .lambda2 = 1e-6, .eta = 0.01, .seed = 5, .interaction_batch = s.interaction_batch};
   if (space == "function") settings.model = &net, settings.kernel_inputs = kernel_inputs;
   auto flow = flows::deep_repulsive_langevin_ensemble(potential, prior, init.sample<double>(net.layout(), n, 4), settings);
   flow.distribute(comm);
@@ -100,9 +105,11 @@ void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const S
   const double comm_per_step = (flow.communication_seconds() - comm_before) / static_cast<double>(s.steps);
   double comm_mean = 0;
   for (double c : world.allgather_value(comm_per_step)) comm_mean += c / world.size();
+  const std::string interaction = s.interaction_batch == 0 ? "exact" : "B " + std::to_string(s.interaction_batch);
   if (world.rank() == 0)
-    std::printf("DRLE %-9s N %6zu  ranks %2d x threads %2zu  step %9.2f ms  collectives %8.2f ms (%4.1f %%)\n",
-                space.c_str(), n, world.size(), s.threads, median * 1e3, comm_mean * 1e3, 100 * comm_mean / median);
+    std::printf("DRLE %-9s %-5s N %6zu  ranks %2d x threads %2zu  step %9.2f ms  collectives %8.2f ms (%4.1f %%)\n",
+                space.c_str(), interaction.c_str(), n, world.size(), s.threads, median * 1e3, comm_mean * 1e3,
+                100 * comm_mean / median);
 }
 
 }  // namespace
