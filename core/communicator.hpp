@@ -43,6 +43,8 @@ class Communicator {
   virtual void barrier() = 0;
   // The largest of the ranks' values (e.g. an error flag: 0 fine, 1 failed).
   virtual int max(int value) = 0;
+  // values[i] = the sum over ranks of their values[i], on every rank (counts: exact in any order).
+  virtual void allreduce_sum(std::span<std::uint64_t> values) = 0;
 
   // A counter shared by the ranks, starting at 0 (a collective to create): fetch_add() returns its value
   // and adds to it atomically, whichever rank asks, without the rank that holds it taking part. What
@@ -63,8 +65,8 @@ class Communicator {
 
   bool single() const { return size() == 1; }
 
-  // Seconds spent in the collectives below (allgather_rows, allgather_value, broadcast), waiting for the
-  // other ranks included: what a flow reports as its communication (ParticleFlow::communication_seconds).
+  // Seconds spent in the collectives below (allgather_rows, allgather_value, sum, broadcast), waiting for
+  // the other ranks included: what a flow reports as its communication (ParticleFlow::communication_seconds).
   double collective_seconds() const { return collective_seconds_; }
 
   // Row blocks of an N x cols row-major matrix: each rank's own rows in, the whole matrix out.
@@ -86,6 +88,10 @@ class Communicator {
     const Timer timer(collective_seconds_);
     allgather_bytes(std::as_bytes(std::span<const T>(&value, 1)), std::as_writable_bytes(std::span<T>(all)), counts_);
     return all;
+  }
+  void sum(std::span<std::uint64_t> values) {
+    const Timer timer(collective_seconds_);
+    allreduce_sum(values);
   }
   template <class T>
   void broadcast(std::span<T> data, int root) {
@@ -121,6 +127,7 @@ class SingleProcess final : public Communicator {
   void broadcast_bytes(std::span<std::byte>, int) override {}
   void barrier() override {}
   int max(int value) override { return value; }
+  void allreduce_sum(std::span<std::uint64_t>) override {}
 
   std::unique_ptr<SharedCounter> shared_counter() override {
     struct Counter final : SharedCounter {

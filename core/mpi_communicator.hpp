@@ -82,6 +82,11 @@ class MpiCommunicator final : public Communicator {
     detail::mpi_check(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
     return out;
   }
+  void allreduce_sum(std::span<std::uint64_t> values) override {
+    detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, values.data(), detail::mpi_count(values.size(), "allreduce"),
+                                    MPI_UINT64_T, MPI_SUM, comm_),
+                      "MPI_Allreduce");
+  }
 
   // One 64-bit word in an MPI window on rank 0, read and added to by MPI_Fetch_and_op under a shared
   // passive-target lock: no rank has to answer for another to take a number.
