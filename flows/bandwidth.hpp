@@ -16,22 +16,27 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "../core/communicator.hpp"
 #include "../core/errors.hpp"
+#include "../core/median_over_ranks.hpp"
 #include "../core/tensor.hpp"
 
 namespace wgflow::flows {
 
-// The median of all entries, with NumPy's convention for an even count (the mean of the two middle
-// values). O(n) expected time (nth_element) on a copy of the entries in `scratch`, which a caller that
-// estimates every step keeps so that the copy does not allocate.
+// The median of all entries, with NumPy's conventions: the mean of the two middle values for an even
+// count, NaN if any value is NaN. O(n) expected time (nth_element) on a copy of the entries in `scratch`,
+// which a caller that estimates every step keeps so that the copy does not allocate. Over ranks,
+// core/median_over_ranks.hpp takes the same value from each rank's share of the entries.
 template <class T>
 T median(const Tensor<T>& values, std::vector<T>& scratch) {
   if (values.size() == 0) throw Error("median: empty input");
   std::vector<T>& v = scratch;
   v.assign(values.begin(), values.end());
+  if (std::any_of(v.begin(), v.end(), [](T x) { return x != x; })) return std::numeric_limits<T>::quiet_NaN();
   const std::size_t mid = v.size() / 2;
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
   const T upper = v[mid];
@@ -46,19 +51,15 @@ T median(const Tensor<T>& values) {
   return median(values, scratch);
 }
 
-// h = median(D^2) / (2 log(N + offset)) for the N x N squared distances of N particles; `scratch` as
-// for median().
-template <class T>
-T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::vector<T>& scratch) {
-  const std::size_t n = particle_squared_distances.shape()[0];
-  if (particle_squared_distances.shape()[1] != n)
-    throw ShapeError("median_bandwidth: expected the N x N squared distances of N particles, got " +
-                     shape_string({n, particle_squared_distances.shape()[1]}));
+namespace detail {
+// median_bandwidth's h from the median of the squared distances of n particles, found by `median`.
+template <class T, class Median>
+T bandwidth_from_median(std::size_t n, T offset, Median&& median) {
   const T log_count = std::log(static_cast<T>(n) + offset);
   if (!(log_count > 0))
     throw Error("median_bandwidth: log(N + offset) = log(" + std::to_string(n) + " + " + std::to_string(offset) +
                 ") is not positive; the heuristic needs N + offset > 1");
-  const T median_d2 = median(particle_squared_distances, scratch);
+  const T median_d2 = median();
   const T h = median_d2 / (2 * log_count);
   // Two causes with two remedies: distances that overflowed or went NaN come from particles that diverged
   // (the step size is at fault, not the bandwidth rule); a zero median from particles that coincide.
@@ -70,6 +71,18 @@ T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::v
                 " particles is " + std::to_string(median_d2) +
                 " (more than half of the pairs coincide); use a fixed bandwidth");
   return h;
+}
+}  // namespace detail
+
+// h = median(D^2) / (2 log(N + offset)) for the N x N squared distances of N particles; `scratch` as
+// for median().
+template <class T>
+T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::vector<T>& scratch) {
+  const std::size_t n = particle_squared_distances.shape()[0];
+  if (particle_squared_distances.shape()[1] != n)
+    throw ShapeError("median_bandwidth: expected the N x N squared distances of N particles, got " +
+                     shape_string({n, particle_squared_distances.shape()[1]}));
+  return detail::bandwidth_from_median(n, offset, [&] { return median(particle_squared_distances, scratch); });
 }
 
 template <class T>
@@ -113,6 +126,17 @@ class Bandwidth {
     if (estimates_at(step)) h_ = median_bandwidth(particle_squared_distances, offset_, scratch_);
     return h_;
   }
+  // The same for a flow over ranks (flows/term.hpp, reach collective): each rank passes its own rows, n x N,
+  // of the N x N matrix and every rank gets the h of the whole, bit for bit, without gathering it
+  // (core/median_over_ranks.hpp). A collective at the steps that estimate; null `ranks`: update() above.
+  T update(std::uint64_t step, const Tensor<T>& distance_rows, Communicator* ranks) {
+    if (ranks == nullptr) return update(step, distance_rows);
+    if (estimates_at(step))
+      h_ = detail::bandwidth_from_median(distance_rows.shape()[1], offset_, [&] {
+        return over_ranks_(std::span<const T>(distance_rows.data(), distance_rows.size()), *ranks);
+      });
+    return h_;
+  }
 
   // The bandwidth in use (NaN for a median rule before its first estimate).
   T value() const { return h_; }
@@ -142,6 +166,7 @@ class Bandwidth {
   std::uint64_t estimated_steps_;
   T offset_;
   std::vector<T> scratch_;  // the median's copy of D^2, kept so that a rolling median does not allocate
+  MedianOverRanks<T> over_ranks_;
 };
 
 }  // namespace wgflow::flows

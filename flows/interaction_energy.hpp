@@ -24,8 +24,9 @@
 // Over ranks (reach collective, flows/term.hpp) a rank embeds its own n particles, gathers the N x E
 // features (in parameter space the N x J particles; in function space N x K outputs, not parameters),
 // and computes only its rows: n x N distances and kernels, n x M against the prior, its pullbacks. The
-// median bandwidth needs all N^2 distances, so the distance rows are gathered on the steps that estimate
-// it (the first five, under the reference's rule). Each row is bit for bit the one process's
+// median bandwidth, over all N^2 distances, is taken from the ranks' rows without gathering them
+// (core/median_over_ranks.hpp), on the steps that estimate it (the first five, under the reference's
+// rule). Each row is bit for bit the one process's
 // (core/gemm.hpp's gemm_rows), so the particles are too, for any number of ranks.
 #include <cmath>
 #include <cstddef>
@@ -94,8 +95,7 @@ class InteractionEnergy final : public Term<T> {
     // One process computes the symmetric matrix's upper half and mirrors it; a rank its own rows whole.
     if (whole) pairwise_squared_distances_into(x_, d2_xx_);
     else pairwise_squared_distance_rows_into(x_, rows, d2_xx_);
-    const bool estimates = s_.bandwidth.estimates_at(context.step);
-    const T h = s_.bandwidth.update(context.step, estimates ? gather_rows(context, d2_xx_, d2_all_) : d2_xx_);
+    const T h = s_.bandwidth.update(context.step, d2_xx_, context.ranks);
 
     agree(context, [&] {
       s_.kernel.evaluate_into(d2_xx_, h, k_xx_);
@@ -179,7 +179,6 @@ class InteractionEnergy final : public Term<T> {
   Tensor<T> all_features_;             // N x E, gathered over ranks
   CentredPoints<T> x_, p_;             // the particles' features about their mean, the prior's about the same
   Tensor<T> d2_xx_, d2_xp_;            // n x N, n x M
-  Tensor<T> d2_all_;                   // N x N, gathered over ranks while the bandwidth is estimated
   KernelMatrices<T> k_xx_, k_xp_;      // n x N, n x M
   Tensor<T> feature_gradient_;         // n x E
 };

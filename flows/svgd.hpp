@@ -24,8 +24,8 @@
 // two GEMMs in a fixed order: bit-identical for any thread count. Over ranks (reach collective,
 // flows/term.hpp) a rank evaluates G at its own particles, gathers the N particles and the N rows of G,
 // and computes its rows of K, K G and S (core/gemm.hpp's gemm_rows: the one process's bits); the
-// median bandwidth, re-estimated every step, needs every distance, so the n x N distance rows are
-// gathered too (N^2 numbers a step, against the N J of the particles). The preset flows::svgd
+// median bandwidth, re-estimated every step, is taken over the ranks' distance rows without gathering
+// them (core/median_over_ranks.hpp: four histograms a step). The preset flows::svgd
 // (flows/presets.hpp) pairs it with the optimiser: Sgd(eps) is x <- x + eps phi*; Liu & Wang used AdaGrad,
 // for which Adam is the nearest offered.
 #include <cmath>
@@ -97,8 +97,7 @@ class SvgdDirection final : public Term<T> {
     centre_into(gather_rows(context, context.particles, all_x_), k_.distance, centred_);
     if (n == N) pairwise_squared_distances_into(centred_, D2_);
     else pairwise_squared_distance_rows_into(centred_, rows, D2_);
-    const T h = k_.bandwidth.update(context.step,
-                                    k_.bandwidth.estimates_at(context.step) ? gather_rows(context, D2_, all_D2_) : D2_);
+    const T h = k_.bandwidth.update(context.step, D2_, context.ranks);
     agree(context, [&] {
       k_.kernel.evaluate_into(D2_, h, km_);
       // gradient += (1/N) K G, then += (1/N) S.
@@ -150,7 +149,7 @@ class SvgdDirection final : public Term<T> {
   // rank's rows (N in one process).
   Tensor<T> G_;                       // n x J
   std::vector<T> grad_log_prior_;
-  Tensor<T> all_G_, all_x_, all_D2_;  // N x J, N x J, N x N: gathered over ranks
+  Tensor<T> all_G_, all_x_;  // N x J each: gathered over ranks
   Tensor<T> D2_;                      // n x N
   KernelMatrices<T> km_;              // n x N
   CentredPoints<T> centred_;          // the N particles about their mean row (flows/squared_distance.hpp)
