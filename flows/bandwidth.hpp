@@ -12,13 +12,11 @@
 // Schedules (paper.md §6): `fixed`; `median`: re-estimated at each of the first `estimated_steps`
 // steps (5 in the reference code), then frozen; `rolling_median`: re-estimated every step. The state
 // (the current h) belongs to the flow's state, so a bandwidth object is copied with the flow.
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "../core/communicator.hpp"
 #include "../core/errors.hpp"
@@ -28,27 +26,19 @@
 namespace wgflow::flows {
 
 // The median of all entries, with NumPy's conventions: the mean of the two middle values for an even
-// count, NaN if any value is NaN. O(n) expected time (nth_element) on a copy of the entries in `scratch`,
-// which a caller that estimates every step keeps so that the copy does not allocate. Over ranks,
-// core/median_over_ranks.hpp takes the same value from each rank's share of the entries.
+// count, NaN if any value is NaN. By radix selection (core/median_over_ranks.hpp, which also takes it over
+// ranks): two passes over the values, in the buffers of `selection`, which a caller that estimates every
+// step keeps so that nothing is allocated.
 template <class T>
-T median(const Tensor<T>& values, std::vector<T>& scratch) {
+T median(const Tensor<T>& values, MedianOverRanks<T>& selection) {
   if (values.size() == 0) throw Error("median: empty input");
-  std::vector<T>& v = scratch;
-  v.assign(values.begin(), values.end());
-  if (std::any_of(v.begin(), v.end(), [](T x) { return x != x; })) return std::numeric_limits<T>::quiet_NaN();
-  const std::size_t mid = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  const T upper = v[mid];
-  if (v.size() % 2 == 1) return upper;
-  const T lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
-  return (lower + upper) / 2;
+  return selection(std::span<const T>(values.data(), values.size()));
 }
 
 template <class T>
 T median(const Tensor<T>& values) {
-  std::vector<T> scratch;
-  return median(values, scratch);
+  MedianOverRanks<T> selection;
+  return median(values, selection);
 }
 
 namespace detail {
@@ -74,21 +64,21 @@ T bandwidth_from_median(std::size_t n, T offset, Median&& median) {
 }
 }  // namespace detail
 
-// h = median(D^2) / (2 log(N + offset)) for the N x N squared distances of N particles; `scratch` as
+// h = median(D^2) / (2 log(N + offset)) for the N x N squared distances of N particles; `selection` as
 // for median().
 template <class T>
-T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, std::vector<T>& scratch) {
+T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset, MedianOverRanks<T>& selection) {
   const std::size_t n = particle_squared_distances.shape()[0];
   if (particle_squared_distances.shape()[1] != n)
     throw ShapeError("median_bandwidth: expected the N x N squared distances of N particles, got " +
                      shape_string({n, particle_squared_distances.shape()[1]}));
-  return detail::bandwidth_from_median(n, offset, [&] { return median(particle_squared_distances, scratch); });
+  return detail::bandwidth_from_median(n, offset, [&] { return median(particle_squared_distances, selection); });
 }
 
 template <class T>
 T median_bandwidth(const Tensor<T>& particle_squared_distances, T offset = 1) {
-  std::vector<T> scratch;
-  return median_bandwidth(particle_squared_distances, offset, scratch);
+  MedianOverRanks<T> selection;
+  return median_bandwidth(particle_squared_distances, offset, selection);
 }
 
 template <class T>
@@ -123,7 +113,7 @@ class Bandwidth {
   // The bandwidth for this step; D^2 (the particles' N x N squared distances) is read only when
   // estimates_at(step).
   T update(std::uint64_t step, const Tensor<T>& particle_squared_distances) {
-    if (estimates_at(step)) h_ = median_bandwidth(particle_squared_distances, offset_, scratch_);
+    if (estimates_at(step)) h_ = median_bandwidth(particle_squared_distances, offset_, selection_);
     return h_;
   }
   // The same for a flow over ranks (flows/term.hpp, reach collective): each rank passes its own rows, n x N,
@@ -133,7 +123,7 @@ class Bandwidth {
     if (ranks == nullptr) return update(step, distance_rows);
     if (estimates_at(step))
       h_ = detail::bandwidth_from_median(distance_rows.shape()[1], offset_, [&] {
-        return over_ranks_(std::span<const T>(distance_rows.data(), distance_rows.size()), *ranks);
+        return selection_(std::span<const T>(distance_rows.data(), distance_rows.size()), *ranks);
       });
     return h_;
   }
@@ -165,8 +155,7 @@ class Bandwidth {
   T h_;
   std::uint64_t estimated_steps_;
   T offset_;
-  std::vector<T> scratch_;  // the median's copy of D^2, kept so that a rolling median does not allocate
-  MedianOverRanks<T> over_ranks_;
+  MedianOverRanks<T> selection_;  // the median's buffers, kept so that a rolling median does not allocate
 };
 
 }  // namespace wgflow::flows

@@ -255,7 +255,7 @@ class RandomBatchInteraction final : public Term<T> {
       for (std::size_t a = 0; a < e; ++a) d2 += (x[a] - y[a]) * (x[a] - y[a]);
       pairs_.data()[k] = c * d2;
     }, 256);
-    const T median_d2 = median(pairs_, median_scratch_);
+    const T median_d2 = median(pairs_, median_selection_);
     const T h = median_d2 / (2 * std::log(static_cast<T>(n) + log_offset_));
     if (!std::isfinite(median_d2) || !std::isfinite(h))
       throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
@@ -406,7 +406,7 @@ class RandomBatchInteraction final : public Term<T> {
   std::vector<T> self_mean_, prior_mean_of_;  // per own particle: its estimates of (1/N) sum_j k_ij, (1/M) sum_m k_im
   Pool pool_;
   Tensor<T> pairs_;  // 1 x P: the bandwidth's sample
-  std::vector<T> median_scratch_;
+  MedianOverRanks<T> median_selection_;
 };
 
 WGFLOW_EXTERN_INSTANCES(RandomBatchInteraction)

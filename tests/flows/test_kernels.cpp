@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <cstdint>
 
 #include <tbb/task_arena.h>
@@ -77,10 +78,11 @@ TEST_CASE("centring keeps distances accurate far from the origin") {
     }
 }
 
-TEST_CASE("median follows NumPy: middle value, or the mean of the two middle values") {
+TEST_CASE("median follows NumPy: middle value, or the mean of the two middle values; NaN with a NaN") {
   CHECK(fl::median(Tensor<double>{{3, 1, 2}}) == 2.0);
   CHECK(fl::median(Tensor<double>{{4, 1, 3, 2}}) == 2.5);
   CHECK(fl::median(Tensor<double>{{5}}) == 5.0);
+  CHECK(std::isnan(fl::median(Tensor<double>{{1, std::numeric_limits<double>::quiet_NaN(), 2}})));
   CHECK_THROWS_AS(fl::median(Tensor<double>::from_shape({0, 0})), wgflow::Error);
 }
 
