@@ -8,8 +8,8 @@
 // unsigned order is numeric order), 16 bits a round from the top: every rank counts its entries by the
 // next digit among those that share the digits chosen so far, the counts are summed over ranks (exact:
 // integers), and the digit holding the wanted position is chosen. Two passes over a rank's entries: the
-// top digit's counts, then the entries of the chosen top digit copied aside (a small share: 1/16 of an
-// octave) for the remaining rounds. The result is an entry of the data, or for an even count the mean of
+// top digit's counts, then the entries of the chosen top digit (those within 1/16 of an octave of the
+// median) copied aside for the remaining rounds. The result is an entry of the data, or for an even count the mean of
 // the two middle entries, the same value for any number of ranks (tests/mpi). Collective: every rank calls
 // it at once. On one process it is also the faster selection (flows/bandwidth.hpp's median()).
 #include <algorithm>
@@ -77,7 +77,8 @@ class MedianOverRanks {
     }
     const T upper = value(prefix);
     if (total % 2 == 1) return upper;
-    // The entry at mid - 1: the upper one again if it repeats there, else the largest key below it.
+    // The entry at mid - 1: the upper one again if it repeats there (their mean, overflowing as NumPy's),
+    // else the largest key below it.
     if (at > 0) return (upper + upper) / 2;
     for (const Key k : candidates_)
       if (k < prefix) below = std::max(below, k);
