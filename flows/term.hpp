@@ -74,12 +74,12 @@ struct StepContext {
 //               (a potential, a prior, a member's Gaussian) and that draws from Rng::stream(seed,
 //               first_row + i, t); it then costs each rank only its share.
 //   collective: the rank's own rows, as own_rows, for a term whose gradient at particle i depends on the
-//               others (the interaction energy, SVGD): it gathers from the other ranks exactly what it
-//               needs (gather_rows below: features, distance rows while a bandwidth is estimated) and
-//               computes only its rows' gradient. Every rank calls its add_gradient at once, on the
-//               thread that steps the flow; before each collective it agrees with the others on whether
-//               its own part failed (agree below), so that an error on one rank cannot leave the others
-//               waiting.
+//               others (the interaction energy, its random-batch estimate, SVGD): it gathers from the
+//               other ranks exactly what it needs (gather_rows below: features; a median bandwidth takes
+//               its median over the ranks' distance rows, Bandwidth::update) and computes only its rows'
+//               gradient. Every rank calls its add_gradient at once, on the thread that steps the flow;
+//               before each collective it agrees with the others on whether its own part failed (agree
+//               below), so that an error on one rank cannot leave the others waiting.
 enum class Reach { ensemble, own_rows, collective };
 
 // For a term of reach collective: the N rows of which each rank holds its own `mine` (rows() of the
