@@ -34,7 +34,7 @@ template <class T>
 std::vector<std::vector<T>> median_data_sets() {
   wgflow::Rng rng(17);
   std::vector<std::vector<T>> sets;
-  for (std::size_t n : {1, 2, 3, 4, 5, 100, 1001}) {  // uniform on (0, 1)
+  for (std::size_t n : {1, 2, 3, 4, 5, 100, 1001, 70001}) {  // uniform on (0, 1); the last past 2^16
     std::vector<T> v(n);
     for (T& x : v) x = static_cast<T>(rng.uniform());
     sets.push_back(v);
@@ -79,15 +79,18 @@ void check_median_over_ranks(wgflow::Communicator& comm) {
     CAPTURE(s);
     CAPTURE(all.size());
     CHECK(got == expected);
+    if (comm.single()) CHECK(median(std::span<const T>(all)) == expected);  // one process's own path
   }
   // A NaN on the last rank: NaN on every rank.
   std::vector<T> with_nan(9, T(1));
   with_nan.back() = std::numeric_limits<T>::quiet_NaN();
   const wgflow::RowBlock mine = wgflow::RowBlock::of(with_nan.size(), comm.rank(), comm.size());
   CHECK(std::isnan(median(std::span<const T>(with_nan.data() + mine.begin, mine.size()), comm)));
+  if (comm.single()) CHECK(std::isnan(median(std::span<const T>(with_nan))));
   // No values anywhere.
   CHECK_THROWS_WITH_AS(median(std::span<const T>(), comm),
                        comm.single() ? "median: no values" : "median: no values on any rank", wgflow::Error);
+  if (comm.single()) CHECK_THROWS_WITH_AS(median(std::span<const T>()), "median: no values", wgflow::Error);
 }
 
 }  // namespace wgtest
