@@ -80,6 +80,15 @@ class Communicator {
     allgather_bytes(std::as_bytes(std::span<const T>(own, mine.size() * cols)),
                     std::as_writable_bytes(std::span<T>(all, n * cols)), counts);
   }
+  // Each rank's `own` values (counts[r] of them on rank r, `counts` the same on every rank), one after
+  // another in rank order, in `all` on every rank.
+  template <class T>
+  void allgather(std::span<const T> own, std::span<T> all, std::span<const std::size_t> counts) {
+    counts_.resize(counts.size());
+    for (std::size_t r = 0; r < counts.size(); ++r) counts_[r] = counts[r] * sizeof(T);
+    const Timer timer(collective_seconds_);
+    allgather_bytes(std::as_bytes(own), std::as_writable_bytes(all), counts_);
+  }
   // One value per rank, in rank order, on every rank: sums over ranks are then taken in a fixed order.
   template <class T>
   std::vector<T> allgather_value(const T& value) {

@@ -1,8 +1,9 @@
 #pragma once
 // MedianOverRanks (core/median_over_ranks.hpp) against the median of all values sorted, on data sets that
-// reach each of its paths: a middle entry that repeats or not, the lower middle entry under another top
-// digit or under the same, values equal in all but their last bits (every round of digits), signs, zeros
-// and infinities, a NaN on one rank, ranks that hold nothing. Every rank holds a contiguous block of each
+// reach each of its paths: few values (gathered over ranks) and many (selected by radix), a middle entry
+// that repeats or not, the lower middle entry under another top digit or under the same, values equal in
+// all but their last bits (every round of digits), signs, zeros and infinities, a NaN on one rank among
+// few values and among many, ranks that hold nothing. Every rank holds a contiguous block of each
 // data set; the test core suite runs it on one process, tests/mpi on 1, 2 and 3 ranks.
 #include <doctest/doctest.h>
 
@@ -81,12 +82,15 @@ void check_median_over_ranks(wgflow::Communicator& comm) {
     CHECK(got == expected);
     if (comm.single()) CHECK(median(std::span<const T>(all)) == expected);  // one process's own path
   }
-  // A NaN on the last rank: NaN on every rank.
-  std::vector<T> with_nan(9, T(1));
-  with_nan.back() = std::numeric_limits<T>::quiet_NaN();
-  const wgflow::RowBlock mine = wgflow::RowBlock::of(with_nan.size(), comm.rank(), comm.size());
-  CHECK(std::isnan(median(std::span<const T>(with_nan.data() + mine.begin, mine.size()), comm)));
-  if (comm.single()) CHECK(std::isnan(median(std::span<const T>(with_nan))));
+  // A NaN on the last rank: NaN on every rank, among few values (gathered) and many (counted).
+  for (std::size_t n : {9, 70001}) {
+    std::vector<T> with_nan(n, T(1));
+    with_nan.back() = std::numeric_limits<T>::quiet_NaN();
+    const wgflow::RowBlock mine = wgflow::RowBlock::of(with_nan.size(), comm.rank(), comm.size());
+    CAPTURE(n);
+    CHECK(std::isnan(median(std::span<const T>(with_nan.data() + mine.begin, mine.size()), comm)));
+    if (comm.single()) CHECK(std::isnan(median(std::span<const T>(with_nan))));
+  }
   // No values anywhere.
   CHECK_THROWS_WITH_AS(median(std::span<const T>(), comm),
                        comm.single() ? "median: no values" : "median: no values on any rank", wgflow::Error);
