@@ -37,6 +37,11 @@ class Communicator {
   // `all`, whose size is the sum of `counts` (bytes per rank, the same on every rank).
   virtual void allgather_bytes(std::span<const std::byte> local, std::span<std::byte> all,
                                std::span<const std::size_t> counts) = 0;
+  // Every rank sends send_counts[q] bytes of `send` (in rank order) to rank q and receives
+  // receive_counts[r] bytes from rank r into `receive` (in rank order); each side's counts agree with the
+  // other's.
+  virtual void alltoall_bytes(std::span<const std::byte> send, std::span<const std::size_t> send_counts,
+                              std::span<std::byte> receive, std::span<const std::size_t> receive_counts) = 0;
   // Rank `root`'s bytes into `data` on every rank.
   virtual void broadcast_bytes(std::span<std::byte> data, int root) = 0;
   // Waits for every rank.
@@ -89,6 +94,25 @@ class Communicator {
     const Timer timer(collective_seconds_);
     allgather_bytes(std::as_bytes(own), std::as_writable_bytes(all), counts_);
   }
+  // Rows to each rank and from each rank: send_rows[q] rows of `cols` values of `send` (in rank order) go
+  // to rank q, and receive_rows[r] rows from rank r arrive in `receive` (in rank order).
+  template <class T>
+  void alltoall_rows(const T* send, std::span<const std::size_t> send_rows, T* receive,
+                     std::span<const std::size_t> receive_rows, std::size_t cols) {
+    const std::size_t ranks = static_cast<std::size_t>(size());
+    counts_.resize(2 * ranks);
+    std::size_t sent = 0, received = 0;
+    for (std::size_t r = 0; r < ranks; ++r) {
+      counts_[r] = send_rows[r] * cols * sizeof(T);
+      counts_[ranks + r] = receive_rows[r] * cols * sizeof(T);
+      sent += counts_[r];
+      received += counts_[ranks + r];
+    }
+    const std::span<const std::size_t> counts(counts_);
+    const Timer timer(collective_seconds_);
+    alltoall_bytes(std::span<const std::byte>(reinterpret_cast<const std::byte*>(send), sent), counts.first(ranks),
+                   std::span<std::byte>(reinterpret_cast<std::byte*>(receive), received), counts.last(ranks));
+  }
   // One value per rank, in rank order, on every rank: sums over ranks are then taken in a fixed order.
   template <class T>
   std::vector<T> allgather_value(const T& value) {
@@ -132,6 +156,13 @@ class SingleProcess final : public Communicator {
     if (counts.size() != 1 || counts[0] != local.size() || all.size() != local.size())
       throw ShapeError("allgather: " + std::to_string(local.size()) + " bytes into " + std::to_string(all.size()));
     if (!local.empty()) std::memmove(all.data(), local.data(), local.size());
+  }
+  void alltoall_bytes(std::span<const std::byte> send, std::span<const std::size_t> send_counts,
+                      std::span<std::byte> receive, std::span<const std::size_t> receive_counts) override {
+    if (send_counts.size() != 1 || receive_counts.size() != 1 || send_counts[0] != send.size() ||
+        receive_counts[0] != receive.size() || send.size() != receive.size())
+      throw ShapeError("alltoall: " + std::to_string(send.size()) + " bytes into " + std::to_string(receive.size()));
+    if (!send.empty()) std::memmove(receive.data(), send.data(), send.size());
   }
   void broadcast_bytes(std::span<std::byte>, int) override {}
   void barrier() override {}

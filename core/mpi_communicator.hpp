@@ -73,6 +73,31 @@ class MpiCommunicator final : public Communicator {
                                      displacements_.data(), MPI_BYTE, comm_),
                       "MPI_Allgatherv");
   }
+  void alltoall_bytes(std::span<const std::byte> send, std::span<const std::size_t> send_counts,
+                      std::span<std::byte> receive, std::span<const std::size_t> receive_counts) override {
+    const std::size_t ranks = static_cast<std::size_t>(size_);
+    if (send_counts.size() != ranks || receive_counts.size() != ranks)
+      throw ShapeError("alltoall on " + describe() + ": counts for " + std::to_string(send_counts.size()) + " and " +
+                       std::to_string(receive_counts.size()) + " ranks");
+    counts_.resize(2 * ranks);
+    displacements_.resize(2 * ranks);
+    std::size_t sent = 0, received = 0;
+    for (std::size_t r = 0; r < ranks; ++r) {
+      counts_[r] = detail::mpi_count(send_counts[r], "alltoall");
+      displacements_[r] = detail::mpi_count(sent, "alltoall");
+      counts_[ranks + r] = detail::mpi_count(receive_counts[r], "alltoall");
+      displacements_[ranks + r] = detail::mpi_count(received, "alltoall");
+      sent += send_counts[r];
+      received += receive_counts[r];
+    }
+    if (sent != send.size() || received != receive.size())
+      throw ShapeError("alltoall on " + describe() + ": " + std::to_string(sent) + " bytes counted to send from " +
+                       std::to_string(send.size()) + ", " + std::to_string(received) + " to receive into " +
+                       std::to_string(receive.size()));
+    detail::mpi_check(MPI_Alltoallv(send.data(), counts_.data(), displacements_.data(), MPI_BYTE, receive.data(),
+                                    counts_.data() + ranks, displacements_.data() + ranks, MPI_BYTE, comm_),
+                      "MPI_Alltoallv");
+  }
   void broadcast_bytes(std::span<std::byte> data, int root) override {
     detail::mpi_check(MPI_Bcast(data.data(), detail::mpi_count(data.size(), "broadcast"), MPI_BYTE, root, comm_), "MPI_Bcast");
   }

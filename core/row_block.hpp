@@ -17,6 +17,11 @@ struct RowBlock {
     return {begin, begin + base + (r < extra ? 1 : 0)};
   }
   static RowBlock all(std::size_t n) { return {0, n}; }
+  // The rank whose block holds row i < n.
+  static int rank_of(std::size_t n, std::size_t i, int ranks) {
+    const std::size_t R = static_cast<std::size_t>(ranks), base = n / R, extra = n % R, big = extra * (base + 1);
+    return static_cast<int>(i < big ? i / (base + 1) : extra + (i - big) / base);
+  }
 };
 
 }  // namespace wgflow

@@ -12,7 +12,7 @@
 // Rng::stream(seed, batch_tag, t) (the flow's seed and the step alone: the same order on every thread
 // count and every rank), and cut into consecutive batches of B; the N mod B left over join the last batch,
 // so every batch holds between B and 2B - 1 particles and none is left without a partner; a batch's sums
-// run over its particles in index order (which makes a rank's particles a block of it, below). Particle i
+// run over its particles in index order (a function of its members alone, whatever their draw). Particle i
 // interacts only with the others of its batch C_i, of size c:
 //   repulsion_i = lambda1 (N - 1) / (N (c - 1)) sum_{j in C_i, j != i} grad_1 k(x_i, x_j).
 // Unbiased: the order is uniform, so given the batch sizes (fixed by N and B) and i's position, the c - 1
@@ -47,14 +47,14 @@
 // particles then follow the exact system to O(sqrt(eta / (B - 1) + eta^2)) in Wasserstein distance, the
 // errors of successive steps averaging out over the flow's time scale.
 //
-// Over ranks (reach collective, flows/term.hpp) a rank embeds its own n particles, gathers the N x E
-// features (as the exact term) and draws the same order, subsets and h as every other rank; of each batch
-// it computes only the rows of its own particles, a block of the batch in index order: their distances to
-// the batch and to its prior subset, kernels and gradient sums (the _rows forms: bit for bit the whole
-// batch's rows), and their pullbacks. A step's O(N B E) and the networks' embeddings and pullbacks are
-// then split over the ranks, and the particles are the one process's for any number of ranks
-// (tests/mpi). The one batch of fewer than 2B particles is computed whole on every rank, as the median
-// rule reads all its distances.
+// Over ranks (reach collective, flows/term.hpp) a rank embeds its own n particles and draws the same
+// order, subsets and h as every other rank; it computes a block of whole batches, fetching their members'
+// features from their owners and returning each member's results to its owner (flows/batch_exchange.hpp:
+// no rank gathers all N x E features), and the median rule's pairs of its positions, whose median is
+// taken over the ranks (core/median_over_ranks.hpp). A step's O(N B E), the networks' embeddings and
+// pullbacks are split over the ranks, and the particles are the one process's for any number of ranks
+// (tests/mpi): a batch is computed by the same code wherever it is. The one batch of fewer than 2B
+// particles is computed whole on every rank, as the median rule reads all its distances.
 //
 // energy(): the same estimates applied to the kernel values (unbiased for the exact term's V-statistic,
 // given h), and mean k(p_m, p_m') computed exactly over the M samples, in blocks, when h changes and only
@@ -67,7 +67,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -79,7 +78,9 @@
 #include "../core/parallel.hpp"
 #include "../core/precompiled.hpp"
 #include "../core/random.hpp"
+#include "../core/workspace_pool.hpp"
 #include "bandwidth.hpp"
+#include "batch_exchange.hpp"
 #include "embedding.hpp"
 #include "interaction_energy.hpp"
 #include "kernels.hpp"
@@ -130,30 +131,40 @@ class RandomBatchInteraction final : public Term<T> {
     const Tensor<T>& theta = context.particles;  // this rank's rows (all N in one process)
     const RowBlock rows = context.rows();
     const std::size_t n = context.ensemble_size(), own = rows.size();
-    agree(context, [&] { space_->embed_into(theta, own_features_); });
-    const Tensor<T>& features = gather_rows(context, own_features_, all_features_);
+    std::size_t pairs = 0;  // the median rule's sample this step
     agree(context, [&] {
-      const std::size_t e = features.shape()[1];
+      space_->embed_into(theta, own_features_);
       cut_batches(n, context.seed, context.step);
-      const std::size_t batches = starts_.size() - 1;
-      // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
-      const T h = batches == 1 ? std::numeric_limits<T>::quiet_NaN() : estimate_bandwidth(features, context.step, n);
+      if (starts_.size() > 2 && s_.bandwidth.estimates_at(context.step)) pairs = std::min(n / 2, b_.bandwidth_pairs);
+    });
+    exchange_.fetch(order_, starts_, rows, pairs, own_features_, context.ranks);
+    // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
+    const T h = starts_.size() == 2 ? std::numeric_limits<T>::quiet_NaN()
+                                    : estimate_bandwidth(pairs, n, own_features_.shape()[1], context.ranks);
+    const std::size_t e = own_features_.shape()[1];
+    agree(context, [&] {
       sort_batches();
+      exchange_.plan_results(order_);
       detail::ensure_shape(feature_gradient_, own, e);
       self_mean_.resize(own);
       prior_mean_of_.resize(own);
       prior_key_ = Rng::stream(context.seed, prior_tag, context.step)();
       // Chunks of batches share a workspace; any grouping gives the same result (a batch writes only its
-      // own particles' rows). A rank's share of a batch is about own / N of its rows.
-      const std::size_t per_batch =
-          (b_.batch * own + n - 1) / n * (b_.batch + prior_used()) * std::max<std::size_t>(e, 1) + 4096;
+      // own particles' rows).
+      const RowBlock batches = exchange_.batches();
+      const std::size_t per_batch = b_.batch * (b_.batch + prior_used()) * std::max<std::size_t>(e, 1) + 4096;
       const std::size_t per_chunk = std::max<std::size_t>(1, parallel_work / per_batch);
-      const std::size_t chunks = (batches + per_chunk - 1) / per_chunk;
-      for_each_index(chunks, batches * per_batch, [&](std::size_t c) {
-        const Lease w(pool_);
-        for (std::size_t b = c * per_chunk; b < std::min(batches, (c + 1) * per_chunk); ++b)
-          process_batch(b, features, rows, context.step, h, *w);
+      const std::size_t chunks = (batches.size() + per_chunk - 1) / per_chunk;
+      for_each_index(chunks, batches.size() * per_batch, [&](std::size_t c) {
+        const typename WorkspacePool<Workspace>::Lease w(pool_);
+        for (std::size_t b = batches.begin + c * per_chunk; b < std::min(batches.end, batches.begin + (c + 1) * per_chunk); ++b)
+          process_batch(b, rows, context.step, h, *w);
       });
+    });
+    exchange_.return_results(context.ranks, [&](std::size_t i, const T* row) {
+      keep_results(i - rows.begin, row, row[e], row[e + 1]);
+    });
+    agree(context, [&] {
       space_->add_pullback(theta, feature_gradient_, gradient);
       // The means over this rank's particles of their estimates, in index order (the flow weighs the
       // ranks' means by their rows).
@@ -195,9 +206,7 @@ class RandomBatchInteraction final : public Term<T> {
   static constexpr std::uint64_t batch_tag = 0x4241544348ULL;
   static constexpr std::uint64_t prior_tag = 0x425052494f52ULL;
 
-  // One task's buffers, lent by a pool for the task's duration rather than kept per thread: a thread
-  // that waits in a nested parallel loop (a kernel evaluation, a GEMM) may run another task meanwhile.
-  // What a batch computes never depends on which workspace it got.
+  // One task's buffers, lent for the task's duration (core/workspace_pool.hpp).
   struct Workspace {
     Tensor<T> features, prior, gradient;  // c x E, B_p x E, c x E
     CentredPoints<T> x, p;
@@ -224,9 +233,9 @@ class RandomBatchInteraction final : public Term<T> {
     for (std::size_t i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng.below(i + 1)]);  // Fisher-Yates
   }
 
-  // Each batch's particles in index order, after the bandwidth has taken its pairs from the random order:
-  // a rank's own particles, a block of indices, are then a block of each batch, whose rows of the batch's
-  // matrices it computes alone (the _rows forms, bit for bit the whole matrices' rows).
+  // Each batch's particles in index order, after the bandwidth has taken its pairs from the random order.
+  // (Ranks once split each batch by rows, which needed a rank's particles to be a block of it; the order
+  // stays, and with it the results of runs since.)
   void sort_batches() {
     for (std::size_t b = 0; b + 1 < starts_.size(); ++b)
       std::sort(order_.begin() + static_cast<std::ptrdiff_t>(starts_[b]),
@@ -234,28 +243,29 @@ class RandomBatchInteraction final : public Term<T> {
   }
 
   // Batch b's features, in batch order, in w.features.
-  const Tensor<T>& gather(std::size_t b, const Tensor<T>& features, Workspace& w) const {
-    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = features.shape()[1];
+  const Tensor<T>& gather(std::size_t b, Workspace& w) const {
+    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = own_features_.shape()[1];
     detail::ensure_shape(w.features, c, e);
-    for (std::size_t r = 0; r < c; ++r)
-      std::copy_n(features.data() + order_[begin + r] * e, e, w.features.data() + r * e);
+    for (std::size_t r = 0; r < c; ++r) std::copy_n(exchange_.features(order_[begin + r]), e, w.features.data() + r * e);
     return w.features;
   }
 
-  // The median rules at an estimating step: h from the squared distances of disjoint random pairs.
-  T estimate_bandwidth(const Tensor<T>& features, std::uint64_t step, std::size_t n) {
-    if (!s_.bandwidth.estimates_at(step)) return s_.bandwidth.value();
-    const std::size_t pairs = std::min(n / 2, b_.bandwidth_pairs), e = features.shape()[1];
+  // The median rules at an estimating step (pairs > 0): h from the squared distances of disjoint random
+  // pairs, of which this rank measures those at its positions; the median is taken over the ranks.
+  T estimate_bandwidth(std::size_t pairs, std::size_t n, std::size_t e, Communicator* ranks) {
+    if (pairs == 0) return s_.bandwidth.value();
+    const RowBlock mine = exchange_.pairs();
     const T c = distance_scale<T>(s_.distance, e);
-    detail::ensure_shape(pairs_, 1, pairs);
-    for_each_index(pairs, pairs * e * 2, [&](std::size_t k) {
-      const T* x = features.data() + order_[2 * k] * e;
-      const T* y = features.data() + order_[2 * k + 1] * e;
+    pair_d2_.resize(mine.size());
+    for_each_index(mine.size(), mine.size() * e * 2, [&](std::size_t k) {
+      const T* x = exchange_.features(order_[2 * (mine.begin + k)]);
+      const T* y = exchange_.features(order_[2 * (mine.begin + k) + 1]);
       T d2 = 0;
       for (std::size_t a = 0; a < e; ++a) d2 += (x[a] - y[a]) * (x[a] - y[a]);
-      pairs_.data()[k] = c * d2;
+      pair_d2_[k] = c * d2;
     }, 256);
-    const T median_d2 = median(pairs_, median_selection_);
+    const std::span<const T> local(pair_d2_);
+    const T median_d2 = ranks ? median_selection_(local, *ranks) : median_selection_(local);
     const T h = median_d2 / (2 * std::log(static_cast<T>(n) + log_offset_));
     if (!std::isfinite(median_d2) || !std::isfinite(h))
       throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
@@ -269,47 +279,56 @@ class RandomBatchInteraction final : public Term<T> {
     return h;
   }
 
-  // Batch b: the rows of feature_gradient_ and the energy estimates of its particles among this rank's
-  // `rows`, from those rows of the batch's matrices. h NaN: the one batch of all N, whose bandwidth rule
-  // reads the whole distance matrix, so every rank computes all of it (N < 2B: a small matrix).
-  void process_batch(std::size_t b, const Tensor<T>& all_features, RowBlock rows, std::uint64_t step, T h,
-                     Workspace& w) {
-    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(starts_[b]);
-    const auto last = order_.begin() + static_cast<std::ptrdiff_t>(starts_[b + 1]);
-    // the rank's particles in the batch: positions [mine.begin, mine.end) of its index order
-    const RowBlock mine{static_cast<std::size_t>(std::lower_bound(first, last, rows.begin) - first),
-                        static_cast<std::size_t>(std::lower_bound(first, last, rows.end) - first)};
-    if (mine.size() == 0) return;
-    const std::size_t n = order_.size(), c = static_cast<std::size_t>(last - first), e = all_features.shape()[1];
+  // Batch b, whole: the gradient rows and energy estimates of its particles, kept for this rank's and
+  // sent to their owners for the others'. h NaN: the one batch of all N, whose bandwidth rule reads the
+  // whole distance matrix.
+  void process_batch(std::size_t b, RowBlock rows, std::uint64_t step, T h, Workspace& w) {
+    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, n = order_.size();
+    const std::size_t e = own_features_.shape()[1];
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale, count = static_cast<T>(n);
     const bool whole = c == n;
-    const RowBlock computed = whole ? RowBlock::all(c) : mine;  // the rows of the matrices below
-    centre_into(gather(b, all_features, w), s_.distance, w.x);
-    if (computed.size() == c) pairwise_squared_distances_into(w.x, w.d2_xx);
-    else pairwise_squared_distance_rows_into(w.x, computed, w.d2_xx);
+    const RowBlock all = RowBlock::all(c);
+    centre_into(gather(b, w), s_.distance, w.x);
+    pairwise_squared_distances_into(w.x, w.d2_xx);
     if (std::isnan(h)) h = s_.bandwidth.update(step, w.d2_xx);
     s_.kernel.evaluate_into(w.d2_xx, h, w.k_xx);
     // (N - 1) / (N (c - 1)) per other member; for the whole ensemble the exact term's 1/N.
     const T pair_weight = whole ? T(1) / count : (count - 1) / (count * static_cast<T>(c - 1));
-    detail::ensure_shape(w.gradient, computed.size(), e);
+    detail::ensure_shape(w.gradient, c, e);
     w.gradient.fill(T(0));
-    add_kernel_gradient_sum_rows(w.k_xx.slope, w.x, computed, w.x, whole ? lambda1 / count : lambda1 * pair_weight,
-                                 w.gradient);
+    add_kernel_gradient_sum_rows(w.k_xx.slope, w.x, all, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
     const std::size_t bp = prior_used();
     if (bp > 0) {
       centre_like_into(choose_prior(b, bp, w), w.x, w.p);
-      squared_distance_rows_into(w.x, computed, w.p, w.d2_xp);
+      squared_distance_rows_into(w.x, all, w.p, w.d2_xp);
       s_.kernel.evaluate_into(w.d2_xp, h, w.k_xp);
-      add_kernel_gradient_sum_rows(w.k_xp.slope, w.x, computed, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
+      add_kernel_gradient_sum_rows(w.k_xp.slope, w.x, all, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
     }
     const auto identity = [](auto v) { return v; };
-    for (std::size_t r = mine.begin; r < mine.end; ++r) {
-      const std::size_t i = first[static_cast<std::ptrdiff_t>(r)] - rows.begin, row = r - computed.begin;
-      std::copy_n(w.gradient.data() + row * e, e, feature_gradient_.data() + i * e);
-      const T self = w.k_xx.k(row, r);
-      self_mean_[i] = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(row, 0), c, identity) - self);
-      prior_mean_of_[i] = bp > 0 ? wgflow::row_sum(&w.k_xp.k(row, 0), bp, identity) / static_cast<T>(bp) : T(0);
+    for (std::size_t r = 0; r < c; ++r) {
+      const std::size_t i = order_[begin + r];
+      T* out = exchange_.owns(i) ? nullptr : exchange_.results_for(begin + r);
+      if (!exchange_.owns(i) && out == nullptr) continue;  // the one batch: its owner computes it too
+      const T self = w.k_xx.k(r, r);
+      const T self_mean = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(r, 0), c, identity) - self);
+      const T prior_mean = bp > 0 ? wgflow::row_sum(&w.k_xp.k(r, 0), bp, identity) / static_cast<T>(bp) : T(0);
+      const T* g = w.gradient.data() + r * e;
+      if (out == nullptr) {
+        keep_results(i - rows.begin, g, self_mean, prior_mean);
+      } else {
+        std::copy_n(g, e, out);
+        out[e] = self_mean;
+        out[e + 1] = prior_mean;
+      }
     }
+  }
+
+  // This rank's particle (row `row` of its own) gets its feature gradient and its two estimates.
+  void keep_results(std::size_t row, const T* gradient, T self_mean, T prior_mean) {
+    const std::size_t e = feature_gradient_.shape()[1];
+    std::copy_n(gradient, e, feature_gradient_.data() + row * e);
+    self_mean_[row] = self_mean;
+    prior_mean_of_[row] = prior_mean;
   }
 
   // Batch b's B_p prior features: all M in order when B_p >= M, else a uniform subset (a partial
@@ -334,34 +353,6 @@ class RandomBatchInteraction final : public Term<T> {
     for (std::size_t k = bp; k-- > 0;) std::swap(w.prior_order[k], w.prior_order[w.swaps[k]]);
     return w.prior;
   }
-
-  struct Pool {
-    std::mutex mutex;
-    std::vector<std::unique_ptr<Workspace>> idle;  // as many as tasks ever ran at once
-  };
-  class Lease {
-   public:
-    explicit Lease(Pool& pool) : pool_(pool) {
-      const std::lock_guard<std::mutex> lock(pool_.mutex);
-      if (pool_.idle.empty()) {
-        w_ = std::make_unique<Workspace>();
-      } else {
-        w_ = std::move(pool_.idle.back());
-        pool_.idle.pop_back();
-      }
-    }
-    ~Lease() {
-      const std::lock_guard<std::mutex> lock(pool_.mutex);
-      pool_.idle.push_back(std::move(w_));
-    }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Workspace& operator*() const { return *w_; }
-
-   private:
-    Pool& pool_;
-    std::unique_ptr<Workspace> w_;
-  };
 
   // What depends on the prior's features, after they are computed anew (attach, load_state).
   void prior_embedded() { prior_mean_h_ = std::numeric_limits<T>::quiet_NaN(); }
@@ -399,13 +390,14 @@ class RandomBatchInteraction final : public Term<T> {
   bool stepped_ = false;
   T step_self_ = 0, step_prior_ = 0, step_h_ = 0;
   // Per-step buffers, resized only when N changes.
-  Tensor<T> own_features_, all_features_;  // n x E this rank's, N x E gathered over ranks
+  Tensor<T> own_features_;                 // n x E this rank's
   Tensor<T> feature_gradient_;             // n x E
   std::vector<std::size_t> order_, starts_;
   std::uint64_t prior_key_ = 0;
   std::vector<T> self_mean_, prior_mean_of_;  // per own particle: its estimates of (1/N) sum_j k_ij, (1/M) sum_m k_im
-  Pool pool_;
-  Tensor<T> pairs_;  // 1 x P: the bandwidth's sample
+  WorkspacePool<Workspace> pool_;
+  BatchExchange<T> exchange_;  // which batches this rank computes, and their features
+  std::vector<T> pair_d2_;  // the bandwidth's sample: this rank's pairs' squared distances
   MedianOverRanks<T> median_selection_;
 };
 

@@ -32,7 +32,8 @@ using namespace wgflow;
 
 namespace {
 
-enum class Method { de, dle, drle, drle_function_space, drle_random_batch, drle_random_batch_function_space, svgd, mfvi };
+enum class Method { de, dle, drle, drle_function_space, drle_random_batch, drle_random_batch_odd,
+                    drle_random_batch_function_space, svgd, mfvi };
 
 const char* method_name(Method m) {
   switch (m) {
@@ -41,6 +42,7 @@ const char* method_name(Method m) {
     case Method::drle: return "DRLE";
     case Method::drle_function_space: return "DRLE in function space";
     case Method::drle_random_batch: return "DRLE, random batches";
+    case Method::drle_random_batch_odd: return "DRLE, random batches of odd size";
     case Method::drle_random_batch_function_space: return "DRLE in function space, one random batch";
     case Method::svgd: return "SVGD";
     case Method::mfvi: return "mean-field VI";
@@ -66,10 +68,14 @@ flows::ParticleFlow<double> make_flow(Method method, wgtest::SinRegression& data
           data.potential, data.prior, init,
           {.lambda1 = 1e-2, .lambda2 = 1e-3, .model = &data.net,
            .kernel_inputs = Tensor<double>(xt::view(data.X, xt::range(0, 8), xt::all())), .eta = 1e-2, .seed = seed});
-    case Method::drle_random_batch:  // batches of 4, 4 and 5, each split over the ranks or not
+    case Method::drle_random_batch:  // batches of 4, 4 and 5, handed to the ranks whole
       return flows::deep_repulsive_langevin_ensemble(data.potential, data.prior, init,
                                                      {.lambda1 = 1e-2, .lambda2 = 1e-3, .eta = 1e-2, .seed = seed,
                                                       .interaction_batch = 4, .interaction_prior_batch = 6});
+    case Method::drle_random_batch_odd:  // batches of 5 and 8: a bandwidth pair straddles them, 3 ranks for 2
+      return flows::deep_repulsive_langevin_ensemble(data.potential, data.prior, init,
+                                                     {.lambda1 = 1e-2, .lambda2 = 1e-3, .eta = 1e-2, .seed = seed,
+                                                      .interaction_batch = 5, .interaction_prior_batch = 6});
     case Method::drle_random_batch_function_space:  // N < 2B: one batch, computed whole on every rank
       return flows::deep_repulsive_langevin_ensemble(
           data.potential, data.prior, init,
@@ -97,7 +103,8 @@ bool bitwise_equal(const Tensor<double>& a, const Tensor<double>& b) {
 TEST_CASE("every method split over the ranks gives the plain process's particles, bit for bit, at any thread count") {
   const int ranks = wgtest::world->size();
   for (Method method : {Method::de, Method::dle, Method::drle, Method::drle_function_space, Method::drle_random_batch,
-                        Method::drle_random_batch_function_space, Method::svgd, Method::mfvi}) {
+                        Method::drle_random_batch_odd, Method::drle_random_batch_function_space, Method::svgd,
+                        Method::mfvi}) {
     wgtest::SinRegression plain_data(16);
     auto plain = make_flow(method, plain_data);
     plain.run(30);
