@@ -12,8 +12,9 @@
 //                                 [--method drle|svgd|both]
 //
 // Rank 0 prints one line per configuration: the median step time over --steps steps (after 6 warm-up
-// steps), the mean time per step in collectives over the ranks, and its share. --weak multiplies each N by
-// the number of ranks.
+// steps), the mean time per step in collectives over the ranks and its share, and the megabytes a rank
+// received in them per step (the mean over ranks; Communicator::received_bytes). --weak multiplies each N
+// by the number of ranks.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -105,6 +106,7 @@ void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const S
 
   for (int w = 0; w < 6; ++w) flow.step();  // past the median bandwidth's first steps
   const double comm_before = flow.communication_seconds();
+  const std::uint64_t bytes_before = world.received_bytes();
   std::vector<double> times;
   for (std::size_t t = 0; t < s.steps; ++t) {
     world.barrier();
@@ -115,14 +117,17 @@ void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const S
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   const double comm_per_step = (flow.communication_seconds() - comm_before) / static_cast<double>(s.steps);
-  double comm_mean = 0;
+  const double mb_per_step = static_cast<double>(world.received_bytes() - bytes_before) / 1e6 / static_cast<double>(s.steps);
+  double comm_mean = 0, mb_mean = 0;
   for (double c : world.allgather_value(comm_per_step)) comm_mean += c / world.size();
+  for (double b : world.allgather_value(mb_per_step)) mb_mean += b / world.size();
   const bool batches = s.interaction_batch != 0 && method == "drle";
   const std::string interaction = batches ? "B " + std::to_string(s.interaction_batch) : "exact";
   if (world.rank() == 0)
-    std::printf("%-4s %-9s %-5s N %6zu  ranks %2d x threads %2zu  step %9.2f ms  collectives %8.2f ms (%4.1f %%)\n",
+    std::printf("%-4s %-9s %-5s N %6zu  ranks %2d x threads %2zu  step %9.2f ms  collectives %8.2f ms (%4.1f %%) "
+                "%8.2f MB in\n",
                 method == "svgd" ? "SVGD" : "DRLE", space.c_str(), interaction.c_str(), n, world.size(), s.threads,
-                median * 1e3, comm_mean * 1e3, 100 * comm_mean / median);
+                median * 1e3, comm_mean * 1e3, 100 * comm_mean / median, mb_mean);
 }
 
 }  // namespace

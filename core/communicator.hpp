@@ -70,9 +70,12 @@ class Communicator {
 
   bool single() const { return size() == 1; }
 
-  // Seconds spent in the collectives below (allgather_rows, allgather_value, sum, broadcast), waiting for
-  // the other ranks included: what a flow reports as its communication (ParticleFlow::communication_seconds).
+  // Seconds spent in the collectives below (allgather_rows, allgather, alltoall_rows, allgather_value, sum,
+  // broadcast), waiting for the other ranks included: what a flow reports as its communication
+  // (ParticleFlow::communication_seconds); and the bytes this rank received in them from the others (a
+  // sum's counted as its vector's size).
   double collective_seconds() const { return collective_seconds_; }
+  std::uint64_t received_bytes() const { return received_bytes_; }
 
   // Row blocks of an N x cols row-major matrix: each rank's own rows in, the whole matrix out.
   template <class T>
@@ -81,7 +84,7 @@ class Communicator {
     counts.resize(static_cast<std::size_t>(size()));
     for (int r = 0; r < size(); ++r) counts[static_cast<std::size_t>(r)] = RowBlock::of(n, r, size()).size() * cols * sizeof(T);
     const RowBlock mine = RowBlock::of(n, rank(), size());
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, (n - mine.size()) * cols * sizeof(T));
     allgather_bytes(std::as_bytes(std::span<const T>(own, mine.size() * cols)),
                     std::as_writable_bytes(std::span<T>(all, n * cols)), counts);
   }
@@ -91,7 +94,7 @@ class Communicator {
   void allgather(std::span<const T> own, std::span<T> all, std::span<const std::size_t> counts) {
     counts_.resize(counts.size());
     for (std::size_t r = 0; r < counts.size(); ++r) counts_[r] = counts[r] * sizeof(T);
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, all.size_bytes() - own.size_bytes());
     allgather_bytes(std::as_bytes(own), std::as_writable_bytes(all), counts_);
   }
   // Rows to each rank and from each rank: send_rows[q] rows of `cols` values of `send` (in rank order) go
@@ -109,7 +112,7 @@ class Communicator {
       received += counts_[ranks + r];
     }
     const std::span<const std::size_t> counts(counts_);
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, received - counts_[ranks + static_cast<std::size_t>(rank())]);
     alltoall_bytes(std::span<const std::byte>(reinterpret_cast<const std::byte*>(send), sent), counts.first(ranks),
                    std::span<std::byte>(reinterpret_cast<std::byte*>(receive), received), counts.last(ranks));
   }
@@ -118,31 +121,34 @@ class Communicator {
   std::vector<T> allgather_value(const T& value) {
     std::vector<T> all(static_cast<std::size_t>(size()));
     counts_.assign(static_cast<std::size_t>(size()), sizeof(T));
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, (all.size() - 1) * sizeof(T));
     allgather_bytes(std::as_bytes(std::span<const T>(&value, 1)), std::as_writable_bytes(std::span<T>(all)), counts_);
     return all;
   }
   void sum(std::span<std::uint64_t> values) {
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, single() ? 0 : values.size_bytes());
     allreduce_sum(values);
   }
   template <class T>
   void broadcast(std::span<T> data, int root) {
-    const Timer timer(collective_seconds_);
+    const Tally tally(*this, rank() == root ? 0 : data.size_bytes());
     broadcast_bytes(std::as_writable_bytes(data), root);
   }
 
  private:
-  // Adds the seconds of its lifetime to `total`.
-  struct Timer {
-    explicit Timer(double& total) : total(total) {}
-    ~Timer() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
-    double& total;
+  // Adds the seconds of its lifetime and the bytes received to the communicator's totals.
+  struct Tally {
+    Tally(Communicator& comm, std::size_t received) : comm(comm) { comm.received_bytes_ += received; }
+    ~Tally() { comm.collective_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); }
+    Tally(const Tally&) = delete;
+    Tally& operator=(const Tally&) = delete;
+    Communicator& comm;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   };
 
   std::vector<std::size_t> counts_;
   double collective_seconds_ = 0;
+  std::uint64_t received_bytes_ = 0;
 };
 
 // R = 1: the plain process.

@@ -102,11 +102,16 @@ inline void check_batch_exchange(wgflow::Communicator& comm, std::size_t n, std:
       CHECK(batches == 1);  // every rank computes the one batch; its owner keeps its own
     }
   }
+  const std::uint64_t bytes_before = comm.received_bytes();
+  std::size_t returned = 0;
   exchange.return_results(&comm, [&](std::size_t i, const double* row) {
     REQUIRE(exchange.owns(i));
     for (std::size_t a = 0; a < exchange_cols + 2; ++a) CHECK(row[a] == exchange_result(i, a));
     ++results[i - own.begin];
+    ++returned;
   });
+  // What the communicator counts as received: those rows, nothing of this rank's own.
+  CHECK(comm.received_bytes() - bytes_before == returned * (exchange_cols + 2) * sizeof(double));
   for (std::size_t i = own.begin; i < own.end; ++i) {
     CAPTURE(i);
     CHECK(results[i - own.begin] == 1);
