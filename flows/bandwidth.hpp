@@ -41,24 +41,28 @@ T median(const Tensor<T>& values) {
 }
 
 namespace detail {
-// median_bandwidth's h from the median of the squared distances of n particles, found by `median`.
+// The median rule's h from the median of the squared distances of n particles, found by `median`: all
+// their pairs, or `random_pairs` of them (flows/random_batch_interaction.hpp); `who` names the caller in
+// the errors.
 template <class T, class Median>
-T bandwidth_from_median(std::size_t n, T offset, Median&& median) {
+T bandwidth_from_median(std::size_t n, T offset, Median&& median, const char* who = "median_bandwidth",
+                        std::size_t random_pairs = 0) {
   const T log_count = std::log(static_cast<T>(n) + offset);
   if (!(log_count > 0))
-    throw Error("median_bandwidth: log(N + offset) = log(" + std::to_string(n) + " + " + std::to_string(offset) +
+    throw Error(std::string(who) + ": log(N + offset) = log(" + std::to_string(n) + " + " + std::to_string(offset) +
                 ") is not positive; the heuristic needs N + offset > 1");
   const T median_d2 = median();
   const T h = median_d2 / (2 * log_count);
   // Two causes with two remedies: distances that overflowed or went NaN come from particles that diverged
   // (the step size is at fault, not the bandwidth rule); a zero median from particles that coincide.
+  const auto of = [&] {
+    return std::string(who) + ": the median squared distance of " +
+           (random_pairs ? std::to_string(random_pairs) + " random pairs of particles" : std::to_string(n) + " particles") +
+           " is " + std::to_string(median_d2);
+  };
   if (!std::isfinite(median_d2) || !std::isfinite(h))
-    throw Error("median_bandwidth: the median squared distance of " + std::to_string(n) + " particles is " +
-                std::to_string(median_d2) + ": the particles have diverged (try a smaller step size)");
-  if (!(h > 0))
-    throw Error("median_bandwidth: the median squared distance of " + std::to_string(n) +
-                " particles is " + std::to_string(median_d2) +
-                " (more than half of the pairs coincide); use a fixed bandwidth");
+    throw Error(of() + ": the particles have diverged (try a smaller step size)");
+  if (!(h > 0)) throw Error(of() + " (more than half of the pairs coincide); use a fixed bandwidth");
   return h;
 }
 }  // namespace detail

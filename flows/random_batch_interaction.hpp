@@ -138,10 +138,9 @@ class RandomBatchInteraction final : public Term<T> {
       if (starts_.size() > 2 && s_.bandwidth.estimates_at(context.step)) pairs = std::min(n / 2, b_.bandwidth_pairs);
     });
     exchange_.fetch(order_, starts_, rows, pairs, own_features_, context.ranks);
-    // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
-    const T h = starts_.size() == 2 ? std::numeric_limits<T>::quiet_NaN()
-                                    : estimate_bandwidth(pairs, n, own_features_.shape()[1], context.ranks);
     const std::size_t e = own_features_.shape()[1];
+    // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
+    const T h = starts_.size() == 2 ? std::numeric_limits<T>::quiet_NaN() : estimate_bandwidth(pairs, n, e, context.ranks);
     agree(context, [&] {
       sort_batches();
       exchange_.plan_results(order_);
@@ -265,16 +264,9 @@ class RandomBatchInteraction final : public Term<T> {
       pair_d2_[k] = c * d2;
     }, 256);
     const std::span<const T> local(pair_d2_);
-    const T median_d2 = ranks ? median_selection_(local, *ranks) : median_selection_(local);
-    const T h = median_d2 / (2 * std::log(static_cast<T>(n) + log_offset_));
-    if (!std::isfinite(median_d2) || !std::isfinite(h))
-      throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
-                  " random pairs of particles is " + std::to_string(median_d2) +
-                  ": the particles have diverged (try a smaller step size)");
-    if (!(h > 0))
-      throw Error("RandomBatchInteraction: the median squared distance of " + std::to_string(pairs) +
-                  " random pairs of particles is " + std::to_string(median_d2) +
-                  " (more than half coincide); use a fixed bandwidth");
+    const T h = detail::bandwidth_from_median(
+        n, log_offset_, [&] { return ranks ? median_selection_(local, *ranks) : median_selection_(local); },
+        "RandomBatchInteraction", pairs);
     s_.bandwidth.restore(h);
     return h;
   }
@@ -307,13 +299,14 @@ class RandomBatchInteraction final : public Term<T> {
     const auto identity = [](auto v) { return v; };
     for (std::size_t r = 0; r < c; ++r) {
       const std::size_t i = order_[begin + r];
-      T* out = exchange_.owns(i) ? nullptr : exchange_.results_for(begin + r);
-      if (!exchange_.owns(i) && out == nullptr) continue;  // the one batch: its owner computes it too
+      const bool kept = exchange_.owns(i);
+      T* const out = kept ? nullptr : exchange_.results_for(begin + r);
+      if (!kept && out == nullptr) continue;  // the one batch: its owner computes it too
       const T self = w.k_xx.k(r, r);
       const T self_mean = self / count + pair_weight * (wgflow::row_sum(&w.k_xx.k(r, 0), c, identity) - self);
       const T prior_mean = bp > 0 ? wgflow::row_sum(&w.k_xp.k(r, 0), bp, identity) / static_cast<T>(bp) : T(0);
       const T* g = w.gradient.data() + r * e;
-      if (out == nullptr) {
+      if (kept) {
         keep_results(i - rows.begin, g, self_mean, prior_mean);
       } else {
         std::copy_n(g, e, out);
