@@ -87,6 +87,7 @@ class BatchExchange {
   RowBlock batches() const { return batches_; }
   RowBlock positions() const { return local_ || shared_ ? RowBlock::all(n_) : positions_of(me_); }
   RowBlock pairs() const { return pairs_; }
+  std::size_t width() const { return e_; }  // E, the features' width
   // The features of particle i, at a fetched position.
   const T* features(std::size_t i) const {
     return local_ ? own_features_ + (i - own_.begin) * e_ : features_.data() + slot_[i] * e_;

@@ -51,6 +51,12 @@ class Embedding {
   // override it to write in place (parameter space then allocates nothing per step); the default, for
   // embeddings defined elsewhere, copies embed()'s result.
   virtual void embed_into(const Tensor<T>& thetas, Tensor<T>& features) const { features = embed(thetas); }
+  // The features to read, valid while `thetas` and `storage` are: embed_into(thetas, storage), or, where
+  // the map is the identity (ParameterSpace), `thetas` themselves, not copied.
+  virtual const Tensor<T>& features_of(const Tensor<T>& thetas, Tensor<T>& storage) const {
+    embed_into(thetas, storage);
+    return storage;
+  }
   // gradient(i, :) += J_f(theta_i)^T feature_gradient(i, :).
   virtual void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const = 0;
 };
@@ -64,6 +70,8 @@ class ParameterSpace final : public Embedding<T> {
     if (features.shape() != thetas.shape()) features.resize(thetas.shape());
     std::copy(thetas.begin(), thetas.end(), features.begin());
   }
+  // The copy was 1 of the random-batch term's 3 passes over the N x J parameters a step.
+  const Tensor<T>& features_of(const Tensor<T>& thetas, Tensor<T>& /*storage*/) const override { return thetas; }
   void add_pullback(const Tensor<T>& /*thetas*/, const Tensor<T>& feature_gradient,
                     Tensor<T>& gradient) const override {
     xt::noalias(gradient) += feature_gradient;  // in place: += alone would evaluate into a new matrix first

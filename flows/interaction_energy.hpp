@@ -90,8 +90,9 @@ class InteractionEnergy final : public Term<T> {
     const RowBlock rows = context.rows();
     const bool whole = rows.size() == context.ensemble_size();
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
-    agree(context, [&] { space_->embed_into(theta, own_features_); });
-    centre_into(gather_rows(context, own_features_, all_features_), s_.distance, x_);
+    const Tensor<T>* own = nullptr;
+    agree(context, [&] { own = &space_->features_of(theta, own_features_); });
+    centre_into(gather_rows(context, *own, all_features_), s_.distance, x_);
     // One process computes the symmetric matrix's upper half and mirrors it; a rank its own rows whole.
     if (whole) pairwise_squared_distances_into(x_, d2_xx_);
     else pairwise_squared_distance_rows_into(x_, rows, d2_xx_);
@@ -175,7 +176,7 @@ class InteractionEnergy final : public Term<T> {
   T prior_mean_ = 0, prior_mean_h_ = 0;
   std::optional<T> energy_;
   // Per-step buffers, resized only when N changes; n is this rank's rows (N in one process).
-  Tensor<T> own_features_;             // n x E: f(theta_i)
+  Tensor<T> own_features_;             // n x E: f(theta_i), unless f is the identity
   Tensor<T> all_features_;             // N x E, gathered over ranks
   CentredPoints<T> x_, p_;             // the particles' features about their mean, the prior's about the same
   Tensor<T> d2_xx_, d2_xp_;            // n x N, n x M

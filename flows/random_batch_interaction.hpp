@@ -132,13 +132,14 @@ class RandomBatchInteraction final : public Term<T> {
     const RowBlock rows = context.rows();
     const std::size_t n = context.ensemble_size(), own = rows.size();
     std::size_t pairs = 0;  // the median rule's sample this step
+    const Tensor<T>* own_features = nullptr;
     agree(context, [&] {
-      space_->embed_into(theta, own_features_);
+      own_features = &space_->features_of(theta, own_features_);
       cut_batches(n, context.seed, context.step);
       if (starts_.size() > 2 && s_.bandwidth.estimates_at(context.step)) pairs = std::min(n / 2, b_.bandwidth_pairs);
     });
-    exchange_.fetch(order_, starts_, rows, pairs, own_features_, context.ranks);
-    const std::size_t e = own_features_.shape()[1];
+    exchange_.fetch(order_, starts_, rows, pairs, *own_features, context.ranks);
+    const std::size_t e = exchange_.width();
     // NaN: the one batch of all N, which runs the bandwidth rule itself as the exact term does.
     const T h = starts_.size() == 2 ? std::numeric_limits<T>::quiet_NaN() : estimate_bandwidth(pairs, n, e, context.ranks);
     agree(context, [&] {
@@ -243,7 +244,7 @@ class RandomBatchInteraction final : public Term<T> {
 
   // Batch b's features, in batch order, in w.features.
   const Tensor<T>& gather(std::size_t b, Workspace& w) const {
-    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = own_features_.shape()[1];
+    const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, e = exchange_.width();
     detail::ensure_shape(w.features, c, e);
     for (std::size_t r = 0; r < c; ++r) std::copy_n(exchange_.features(order_[begin + r]), e, w.features.data() + r * e);
     return w.features;
@@ -276,7 +277,7 @@ class RandomBatchInteraction final : public Term<T> {
   // whole distance matrix.
   void process_batch(std::size_t b, RowBlock rows, std::uint64_t step, T h, Workspace& w) {
     const std::size_t begin = starts_[b], c = starts_[b + 1] - begin, n = order_.size();
-    const std::size_t e = own_features_.shape()[1];
+    const std::size_t e = exchange_.width();
     const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale, count = static_cast<T>(n);
     const bool whole = c == n;
     const RowBlock all = RowBlock::all(c);
@@ -383,7 +384,7 @@ class RandomBatchInteraction final : public Term<T> {
   bool stepped_ = false;
   T step_self_ = 0, step_prior_ = 0, step_h_ = 0;
   // Per-step buffers, resized only when N changes.
-  Tensor<T> own_features_;                 // n x E this rank's
+  Tensor<T> own_features_;                 // n x E this rank's, unless the embedding is the identity
   Tensor<T> feature_gradient_;             // n x E
   std::vector<std::size_t> order_, starts_;
   std::uint64_t prior_key_ = 0;

@@ -127,3 +127,20 @@ TEST_CASE("FunctionSpace in SIMD lanes: the pullback after embed_into is a fresh
     }
   }
 }
+
+TEST_CASE("Embedding::features_of: parameter space reads the particles in place; function space embeds") {
+  const models::Mlp<double> net({.widths = {3, 6, 1}});
+  const std::size_t N = 5, J = net.num_params(), K = 4;
+  const Tensor<double> thetas = models::GaussianPrior<double>::isotropic(J, 0.5).sample(N, 31);
+  const Tensor<double> inputs = models::GaussianPrior<double>::isotropic(3, 1.0).sample(K, 32);
+  Tensor<double> storage;
+
+  const flows::ParameterSpace<double> parameters;
+  CHECK(&parameters.features_of(thetas, storage) == &thetas);
+  CHECK(storage.size() == 0);  // nothing copied
+
+  const flows::FunctionSpace<double> outputs(net, inputs);
+  const Tensor<double>& features = outputs.features_of(thetas, storage);
+  CHECK(&features == &storage);
+  CHECK(features == outputs.embed(thetas));
+}
