@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -34,11 +35,38 @@ struct Workspace {
 
 // act(v), and d act at a hidden value h as a select of g: g where h > 0, `negative` g elsewhere (the sign of
 // h is the pre-activation's for these activations, as in models/dense_head.hpp). On vectors of any width.
+//
+// Relu in one instruction where a select takes two (a compare and a blend or masked move): on Intel's
+// AVX-512 cores all of them issue on the two FMA ports, so every one of them costs an FMA's slot.
 template <class Batch>
 struct Relu {
   static Batch zero() { return Batch(typename Batch::value_type(0)); }
-  Batch operator()(Batch v) const { return xsimd::select(v < zero(), zero(), v); }
-  Batch slope(Batch h, Batch g) const { return xsimd::select(h > zero(), g, zero()); }
+  // x86's max returns its second operand where the two compare equal (+0, -0) or either is NaN: v's own -0
+  // and NaN pass, the bits of select(v < 0, 0, v).
+  Batch operator()(Batch v) const {
+#if defined(__x86_64__) || defined(__i386__)
+    return xsimd::max(zero(), v);
+#else
+    return xsimd::select(v < zero(), zero(), v);
+#endif
+  }
+  // g where h > 0, +0 where h is zero, negative or NaN: select(h > 0, g, 0). With AVX-512, fixupimm writes
+  // per class of h (QNaN, SNaN, +-0, +1, -inf, +inf, negative, positive: a nibble each, the first lowest)
+  // either its first operand unchanged (0) or +0 (8); a positive subnormal is positive (MXCSR.DAZ clear).
+  // Measured on an Intel Xeon (AVX-512, AMX), one group of networks 8-50-1 on 100 rows, 6 alternating
+  // runs: the backward 11.59 -> 11.05 us (16 floats), 11.54 -> 10.95 us (8 doubles).
+  Batch slope(Batch h, Batch g) const {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(Batch) == 64) {
+      constexpr int g_where_positive = 0x08080888;
+      if constexpr (std::is_same_v<typename Batch::value_type, float>)
+        return _mm512_fixupimm_ps(g, h, _mm512_set1_epi32(g_where_positive), 0);
+      else
+        return _mm512_fixupimm_pd(g, h, _mm512_set1_epi64(g_where_positive), 0);
+    }
+#endif
+    return xsimd::select(h > zero(), g, zero());
+  }
 };
 template <class Batch>
 struct Leaky {
