@@ -143,7 +143,7 @@ inline void normals(Draws x, Draws y, float* cos_out, float* sin_out) {
 
 // v as a double, exactly, for v < 2^53. xsimd 8.1 converts a 512-bit vector of 64-bit integers as two
 // 256-bit halves stored to the stack and reloaded whole: a failed store forwarding that made a double
-// normal cost 2.9 ns on an Intel Xeon (AVX-512, AMX), 0.6 with the one instruction below.
+// normal cost 2.9 ns on an Intel Xeon (AVX-512, AMX), 1.2 with the one instruction below.
 inline xsimd::batch<double> to_double(Draws v) {
 #if defined(__AVX512DQ__)
   if constexpr (Draws::size == 8) return _mm512_cvtepu64_pd(v);

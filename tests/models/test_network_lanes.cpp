@@ -4,6 +4,9 @@
 // path must be taken exactly for the networks it runs.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -181,4 +184,42 @@ TEST_CASE("NetworkPotential takes the lanes exactly for one hidden layer, a piec
   CHECK_FALSE(batches({.widths = {3, 5, 2}}));
   CHECK_FALSE(batches({.widths = {3, 1}}));
   CHECK_FALSE(batches({.widths = {3, 5, 1}, .output = Activation::relu()}));
+}
+
+// The kernels' ReLU and its slope in one instruction each (models/lanes_kernel.hpp) keep the bits of the
+// selects they replace, at every class of value: signed zeros, NaN, infinities, +1, subnormals.
+template <class T>
+void check_relu_bits() {
+  using Batch = xsimd::batch<T>;
+  constexpr std::size_t W = Batch::size;
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const T tiny = std::numeric_limits<T>::denorm_min();
+  const std::vector<T> specials{T(0), -T(0), T(1), T(-1), T(2.5), T(-2.5), inf, -inf, nan, -nan, tiny, -tiny,
+                                std::numeric_limits<T>::max(), std::numeric_limits<T>::lowest(), T(1e-30), T(-1e-30)};
+  const auto bits = [](T v) {
+    std::uint64_t b = 0;
+    std::memcpy(&b, &v, sizeof(T));
+    return b;
+  };
+  const wgflow::models::lanes_detail::Relu<Batch> relu;
+  const Batch zero(T(0));
+  for (std::size_t s = 0; s < specials.size(); ++s) {
+    alignas(64) T v[W], g[W], got[W], want[W];
+    for (std::size_t l = 0; l < W; ++l) {
+      v[l] = specials[(s + l) % specials.size()];
+      g[l] = specials[(s + 3 * l + 1) % specials.size()];
+    }
+    const Batch vb = Batch::load_aligned(v), gb = Batch::load_aligned(g);
+    relu(vb).store_aligned(got);
+    xsimd::select(vb < zero, zero, vb).store_aligned(want);
+    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits(got[l]) == bits(want[l]), "relu(", v[l], ")");
+    relu.slope(vb, gb).store_aligned(got);
+    xsimd::select(vb > zero, gb, zero).store_aligned(want);
+    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits(got[l]) == bits(want[l]), "slope(", v[l], ", ", g[l], ")");
+  }
+}
+
+TEST_CASE("lanes kernels: ReLU and its slope have the selects' bits at zeros, NaN, infinities and subnormals") {
+  check_relu_bits<float>();
+  check_relu_bits<double>();
 }
