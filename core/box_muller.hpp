@@ -141,16 +141,6 @@ inline void normals(Draws x, Draws y, float* cos_out, float* sin_out) {
   pairs(u1 * B(0x1.0p-32f), k, xsimd::to_float(v - (k << 22)) * B(0x1.0p-22f), cos_out, sin_out);
 }
 
-// v as a double, exactly, for v < 2^53. xsimd 8.1 converts a 512-bit vector of 64-bit integers as two
-// 256-bit halves stored to the stack and reloaded whole: a failed store forwarding that made a double
-// normal cost 2.9 ns on an Intel Xeon (AVX-512, AMX), 1.2 with the one instruction below.
-inline xsimd::batch<double> to_double(Draws v) {
-#if defined(__AVX512DQ__)
-  if constexpr (Draws::size == 8) return _mm512_cvtepu64_pd(v);
-#endif
-  return xsimd::to_float(xsimd::bitwise_cast<Int<double>>(v));
-}
-
 // Draws::size double pairs from x and y: u1 = 1 - (x_j >> 11) 2^-53, u2 = (y_j >> 11) 2^-53, both exact.
 inline void normals(Draws x, Draws y, double* cos_out, double* sin_out) {
   using B = xsimd::batch<double>;
@@ -159,7 +149,7 @@ inline void normals(Draws x, Draws y, double* cos_out, double* sin_out) {
   const I k = xsimd::bitwise_cast<I>((v + Draws(1ULL << 50)) >> 51);  // round(4 u2), 4 u2 = v 2^-51
   // |v - k 2^51| <= 2^50 converted exactly as the low bits of 1.5 x 2^52 (AVX2 has no 64-bit conversion)
   const B r = xsimd::bitwise_cast<B>(xsimd::bitwise_cast<I>(v) - (k << 51) + I(0x4338000000000000));
-  const B u1 = fmadd(to_double(x >> 11), B(-0x1.0p-53), B(1));
+  const B u1 = fmadd(xsimd::to_float(xsimd::bitwise_cast<I>(x >> 11)), B(-0x1.0p-53), B(1));
   pairs(u1, k, fmadd(r, B(0x1.0p-51), B(-3)), cos_out, sin_out);  // (r - 1.5 x 2^52) 2^-51, exact
 }
 
