@@ -13,7 +13,7 @@
 #   --build DIR   meson build directory (default build-bench; configured if missing, release)
 #   --out DIR     where the JSON lines and the log go (default BUILD/bench-results/<date>)
 #   --only NAME   only the workloads whose name starts with NAME: a group (flow_step, mlp, interaction,
-#                 step/, random_batch, gemm) or one workload (flow_step/DRLE)
+#                 step/, random_batch, lanes, gemm) or one workload (flow_step/DRLE)
 #
 # Without PyTorch the wgflow half still runs; install it with `scripts/install-deps.sh bench`
 # (Debian's python3-torch). The figures are medians; the machine's load is printed, since a loaded
@@ -71,7 +71,8 @@ machine_json() {  # machine_json WHEN: the CPU, its family and model, cores, thr
 machine_json before
 
 # Build the benchmark programs (release, -march=native: the project's defaults).
-targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction bench/bench_random_batch)
+targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction bench/bench_random_batch
+         bench/bench_lanes)
 grep -q 'bench/bench_gemm:' "$build/build.ninja" && targets+=(bench/bench_gemm) \
   || echo "OpenBLAS not found: no GEMM comparison (scripts/install-deps.sh bench installs libopenblas-dev)"
 ninja -C "$build" "${targets[@]}" > "$out/build.log"
@@ -114,6 +115,9 @@ measure() {  # one round of every workload asked for, between two peak probes: c
   if wants random_batch; then  # no PyTorch twin: the exact interaction beside it is the reference
     "$build/bench/bench_random_batch" --threads "$threads" --particles "$rb_particles" "${common[@]}" \
       --only "$(only_for random_batch)" | tee -a "$out/log.txt"
+  fi
+  if wants lanes; then  # no peer: the kernels alone, one group on one thread, against that thread's peak
+    "$build/bench/bench_lanes" --threads 1 "${common[@]}" --only "$(only_for lanes)" | tee -a "$out/log.txt"
   fi
   if wants gemm && [ -x "$build/bench/bench_gemm" ]; then
     for thr in 1 "$threads"; do
