@@ -25,6 +25,7 @@
 #include "../autodiff/ops/elementwise.hpp"
 #include "../autodiff/ops/softmax.hpp"
 #include "../autodiff/tape.hpp"
+#include "../core/lane_fma.hpp"
 
 namespace wgflow::models {
 
@@ -39,14 +40,18 @@ inline void check_residual_shapes(const Shape& F, const Shape& Y) {
 // sum_i (f_i - y_i)^2 over n entries: entry i goes into partial sum i mod 8, and the eight are added
 // pairwise at the end. A fixed order (so every caller gets the same bits) that vectorises, where one
 // chain of n dependent adds cost about 4 cycles an entry (4 % of a DE step at N = 1000, BENCHMARKS.md).
+// Each square is added by lane_fma (fused where the target has FMA): left to GCC's contraction it was
+// fused in 256-bit vectors but not where GCC put two rounds of the loop in one 512-bit vector
+// (-mprefer-vector-width=512), so the sum's bits depended on a vectorisation choice.
 template <class T>
 T residual_sum(const T* f, const T* y, std::size_t n) {
   constexpr std::size_t L = 8;
   T part[L] = {};
   std::size_t i = 0;
+  const auto add = [&](std::size_t l, std::size_t k) { part[l] = lane_fma(f[k] - y[k], f[k] - y[k], part[l]); };
   for (; i + L <= n; i += L)
-    for (std::size_t l = 0; l < L; ++l) part[l] += (f[i + l] - y[i + l]) * (f[i + l] - y[i + l]);
-  for (std::size_t l = 0; i + l < n; ++l) part[l] += (f[i + l] - y[i + l]) * (f[i + l] - y[i + l]);
+    for (std::size_t l = 0; l < L; ++l) add(l, i + l);
+  for (std::size_t l = 0; i + l < n; ++l) add(l, i + l);
   return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
 }
 

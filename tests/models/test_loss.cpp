@@ -1,12 +1,16 @@
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <numbers>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "models/likelihoods.hpp"
 #include "models/loss.hpp"
+#include "core/lane_fma.hpp"
 #include "models/mlp.hpp"
 #include "tests/models/network_fixture.hpp"
 
@@ -28,7 +32,42 @@ Tensor<double> targets_for(const Likelihood<double>& likelihood, std::size_t B, 
   return likelihood.task() == Task::classification ? random_labels(B, k, seed) : random_tensor(Shape{B, k}, seed);
 }
 
+// residual_sum's documented arithmetic, one entry at a time: entry i's square fused into partial sum
+// i mod 8 (lane_fma: one rounding where the target has FMA), the eight added pairwise.
+template <class T>
+T residual_sum_as_documented(const T* f, const T* y, std::size_t n) {
+  T part[8] = {};
+  for (std::size_t i = 0; i < n; ++i) part[i % 8] = wgflow::lane_fma(f[i] - y[i], f[i] - y[i], part[i % 8]);
+  return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+}
+
+// Every length 0 - 300 from one pool of normals of scale 10: counts the lengths whose sum differs in any
+// bit from the documented one.
+template <class T>
+int residual_sums_off_documented() {
+  std::mt19937_64 gen(11);
+  std::normal_distribution<double> normal(0, 10);
+  std::vector<T> f(300), y(300);
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<T>(normal(gen)), y[i] = static_cast<T>(normal(gen));
+  int off = 0;
+  for (std::size_t n = 0; n <= f.size(); ++n) {
+    const T got = wgflow::models::detail::residual_sum(f.data(), y.data(), n);
+    const T want = residual_sum_as_documented(f.data(), y.data(), n);
+    off += std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(got) !=
+           std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(want);
+  }
+  return off;
+}
+
 }  // namespace
+
+// The squared losses' sum runs in vectors, its order fixed so that every caller gets the same bits; this
+// pins the rounding too: whether a square is fused into its sum must not depend on how the compiler
+// vectorised the loop (it did, at 512-bit vectors, before lane_fma made the fusion explicit).
+TEST_CASE("the squared residual sum has its documented bits at every length") {
+  CHECK(residual_sums_off_documented<float>() == 0);
+  CHECK(residual_sums_off_documented<double>() == 0);
+}
 
 TEST_CASE("loss values equal their closed forms") {
   const Tensor<double> F{{0.5, -1.0}, {2.0, 0.25}, {-0.5, 1.5}};
