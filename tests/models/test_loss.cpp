@@ -6,11 +6,12 @@
 #include <random>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "core/lane_fma.hpp"
 #include "models/likelihoods.hpp"
 #include "models/loss.hpp"
-#include "core/lane_fma.hpp"
 #include "models/mlp.hpp"
 #include "tests/models/network_fixture.hpp"
 
@@ -49,13 +50,11 @@ int residual_sums_off_documented() {
   std::normal_distribution<double> normal(0, 10);
   std::vector<T> f(300), y(300);
   for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<T>(normal(gen)), y[i] = static_cast<T>(normal(gen));
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   int off = 0;
-  for (std::size_t n = 0; n <= f.size(); ++n) {
-    const T got = wgflow::models::detail::residual_sum(f.data(), y.data(), n);
-    const T want = residual_sum_as_documented(f.data(), y.data(), n);
-    off += std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(got) !=
-           std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(want);
-  }
+  for (std::size_t n = 0; n <= f.size(); ++n)
+    off += std::bit_cast<Bits>(wgflow::models::detail::residual_sum(f.data(), y.data(), n)) !=
+           std::bit_cast<Bits>(residual_sum_as_documented(f.data(), y.data(), n));
   return off;
 }
 
