@@ -2,11 +2,13 @@
 // Shared by the models tests: a direct (tape-free) MLP forward pass to compare against, random parameters
 // and data, and the library's likelihoods.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "models/likelihoods.hpp"
@@ -14,6 +16,13 @@
 #include "tests/support/op_check.hpp"
 
 namespace wgtest {
+
+// A float's or double's bits, for checks that two results agree to the last bit (and at signed zeros
+// and NaN, where == says otherwise).
+template <class T>
+auto bits_of(T v) {
+  return std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(v);
+}
 
 using wgflow::models::Activation;
 using wgflow::models::Mlp;

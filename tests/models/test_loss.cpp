@@ -1,4 +1,3 @@
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -6,7 +5,6 @@
 #include <random>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "core/lane_fma.hpp"
@@ -50,11 +48,10 @@ int residual_sums_off_documented() {
   std::normal_distribution<double> normal(0, 10);
   std::vector<T> f(300), y(300);
   for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<T>(normal(gen)), y[i] = static_cast<T>(normal(gen));
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   int off = 0;
   for (std::size_t n = 0; n <= f.size(); ++n)
-    off += std::bit_cast<Bits>(wgflow::models::detail::residual_sum(f.data(), y.data(), n)) !=
-           std::bit_cast<Bits>(residual_sum_as_documented(f.data(), y.data(), n));
+    off += bits_of(wgflow::models::detail::residual_sum(f.data(), y.data(), n)) !=
+           bits_of(residual_sum_as_documented(f.data(), y.data(), n));
   return off;
 }
 

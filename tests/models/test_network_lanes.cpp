@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -196,11 +195,6 @@ void check_relu_bits() {
   const T tiny = std::numeric_limits<T>::denorm_min();
   const std::vector<T> specials{T(0), -T(0), T(1), T(-1), T(2.5), T(-2.5), inf, -inf, nan, -nan, tiny, -tiny,
                                 std::numeric_limits<T>::max(), std::numeric_limits<T>::lowest(), T(1e-30), T(-1e-30)};
-  const auto bits = [](T v) {
-    std::uint64_t b = 0;
-    std::memcpy(&b, &v, sizeof(T));
-    return b;
-  };
   const wgflow::models::lanes_detail::Relu<Batch> relu;
   const Batch zero(T(0));
   for (std::size_t s = 0; s < specials.size(); ++s) {
@@ -212,10 +206,10 @@ void check_relu_bits() {
     const Batch vb = Batch::load_aligned(v), gb = Batch::load_aligned(g);
     relu(vb).store_aligned(got);
     xsimd::select(vb < zero, zero, vb).store_aligned(want);
-    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits(got[l]) == bits(want[l]), "relu(", v[l], ")");
+    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits_of(got[l]) == bits_of(want[l]), "relu(", v[l], ")");
     relu.slope(vb, gb).store_aligned(got);
     xsimd::select(vb > zero, gb, zero).store_aligned(want);
-    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits(got[l]) == bits(want[l]), "slope(", v[l], ", ", g[l], ")");
+    for (std::size_t l = 0; l < W; ++l) CHECK_MESSAGE(bits_of(got[l]) == bits_of(want[l]), "slope(", v[l], ", ", g[l], ")");
   }
 }
 
