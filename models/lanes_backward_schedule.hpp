@@ -1,10 +1,11 @@
 #pragma once
-// The order in which the lane kernels' backward passes (lanes_kernel.hpp, lanes_paired_kernel.hpp) visit
-// their register tiles, written once. A kernel K derives from BackwardSchedule<K, T, KB> and supplies the
+// The order in which the lane kernels' backward passes (lanes_kernel.hpp, lanes_paired_kernel.hpp,
+// lanes_replicated_kernel.hpp) visit their register tiles, written once. A kernel K derives from BackwardSchedule<K, T, KB> and supplies the
 // tile, summed over all rows:
 //
-//   backward_tile<JJ, KK, First>(act, G, ldg, ws, j0, k0)    units (the paired kernel: pairs of units)
-//                                                            j0 .. j0 + JJ - 1, inputs k0 .. k0 + KK - 1
+//   backward_tile<JJ, KK, First>(act, G, ldg, ws, j0, k0)    units (the paired kernel: pairs of units,
+//                                                            the replicated one: M units) j0 .. j0 + JJ - 1,
+//                                                            inputs k0 .. k0 + KK - 1
 //
 // Full tiles are 2 units by KB inputs; the edges take smaller ones, picked by a switch, since a tile's size
 // is a template argument: its accumulators are then registers. The schedule calls the kernel's member

@@ -2,7 +2,8 @@
 // The kernel of models/network_lanes.hpp: W networks 8-50-1 (any d-H-1 with a piecewise-linear activation)
 // in the W lanes of the target's vectors, forward over a minibatch and backward to every parameter. Its
 // operations, lane by lane, define the bits of a network's value and gradient; models/lanes_paired_kernel.hpp
-// runs the same operations for half as many networks in half as many instructions.
+// and lanes_replicated_kernel.hpp run the same operations for half or a third as many networks in fewer
+// instructions.
 
 #include <algorithm>
 #include <cstddef>
@@ -27,8 +28,10 @@ template <class T>
 struct Workspace {
   std::vector<T, xsimd::aligned_allocator<T, 64>> params, hidden, grads;
   // X rearranged for the forward: Kernel's tiles of rows, [tile][k][row in tile], a short tile padded with
-  // zeros; PairedKernel's pairs of rows, a vector per pair and input.
+  // zeros; PairedKernel's pairs of rows, a vector per pair and input; ReplicatedKernel's M rows likewise.
   std::vector<T, xsimd::aligned_allocator<T, 64>> tiles;
+  // The replicated kernel's backward: G's rows in every slot, and its sums before they reach `grads`.
+  std::vector<T, xsimd::aligned_allocator<T, 64>> scratch;
   const T* X = nullptr;
   std::size_t rows = 0, count = 0, width = 0;
 };

@@ -20,9 +20,11 @@
 // finite differences.
 //
 // The kernels: models/lanes_kernel.hpp, a network per lane of the target's vectors. On AVX-512 a group of at
-// most half a vector (8 floats, 4 doubles: the paper's ensembles of 5) runs in models/lanes_paired_kernel.hpp,
-// the same operations in whole vectors, two rows or two hidden units at a time, with the same bits: in 16
-// lanes 5 networks did 3 times the work they needed, in AVX2's 8 lanes they ran at half the 512-bit rate.
+// most half a vector (8 floats, 4 doubles) runs in models/lanes_paired_kernel.hpp, the same operations in
+// whole vectors, two rows or two hidden units at a time, with the same bits: in 16 lanes 5 networks did 3
+// times the work they needed, in AVX2's 8 lanes they ran at half the 512-bit rate. A group of at most a
+// third (5 floats: the paper's ensembles; 2 doubles) runs three rows or units at a time in
+// models/lanes_replicated_kernel.hpp, again with the same bits.
 
 #include <algorithm>
 #include <cstddef>
@@ -41,6 +43,7 @@
 #include "dense.hpp"
 #include "lanes_kernel.hpp"
 #include "lanes_paired_kernel.hpp"
+#include "lanes_replicated_kernel.hpp"
 #include "mlp.hpp"
 
 namespace wgflow::models {
@@ -104,14 +107,19 @@ class NetworkLanes {
 
  private:
 #if XSIMD_WITH_AVX512F
+  using Tripled = lanes_detail::ReplicatedKernel<T, 3>;
+  static constexpr std::size_t tripled_lanes = Tripled::lanes;
   static constexpr std::size_t paired_lanes = lanes_detail::PairedKernel<T>::lanes;
 #else
-  static constexpr std::size_t paired_lanes = 0;  // no paired kernel: every group in whole vectors
+  static constexpr std::size_t tripled_lanes = 0, paired_lanes = 0;  // every group in whole vectors
 #endif
 
+  // The kernel for groups of `width` networks at most (a group of `count`).
   template <class F>
-  void with_kernel([[maybe_unused]] std::size_t width, const F& f) const {  // unused without AVX-512
+  void with_kernel([[maybe_unused]] std::size_t width, [[maybe_unused]] std::size_t count,
+                   const F& f) const {  // unused without AVX-512
 #if XSIMD_WITH_AVX512F
+    if (width == tripled_lanes) return f(Tripled(d_, H_, bias_, act_, count));
     if (width == paired_lanes) return f(lanes_detail::PairedKernel<T>(d_, H_, bias_, act_));
 #endif
     f(lanes_detail::Kernel<T, xsimd::default_arch>(d_, H_, bias_, act_));
@@ -132,13 +140,13 @@ void NetworkLanes<T>::forward(const T* thetas, std::size_t stride, std::size_t c
   if (count == 0 || count > lanes)
     throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
                 std::to_string(lanes));
-  ws.width = count <= paired_lanes ? paired_lanes : lanes;
-  with_kernel(ws.width, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
+  ws.width = count <= tripled_lanes ? tripled_lanes : count <= paired_lanes ? paired_lanes : lanes;
+  with_kernel(ws.width, count, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
 }
 
 template <class T>
 void NetworkLanes<T>::backward(const T* G, Workspace& ws, T* grads, std::size_t stride) const {
-  with_kernel(ws.width, [&](const auto& k) { k.backward(G, lanes, ws, grads, stride); });
+  with_kernel(ws.width, ws.count, [&](const auto& k) { k.backward(G, lanes, ws, grads, stride); });
 }
 
 WGFLOW_EXTERN_INSTANCES(NetworkLanes)

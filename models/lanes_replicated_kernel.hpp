@@ -1,0 +1,337 @@
+#pragma once
+// A group of at most W / M networks (W = an AVX-512 vector's lanes) with M copies of them in each vector,
+// with the bits of models/lanes_kernel.hpp's W-lane kernel. A vector's lanes are M slots of `count` lanes,
+// network n at lane c count + n of slot c, and the slots do M different pieces of the same work:
+//
+//   forward:  slot c runs row p + c ceil(B/M), for p < ceil(B/M);
+//   backward: slot c sums unit j + c ceil(H/M)'s gradients, for j < ceil(H/M).
+//
+// Each lane runs exactly the W-lane kernel's sequence of fused operations for its network, row or unit (a
+// forward row sums over the inputs and then the units in order; a backward sum runs over the rows in
+// order), so a network's value and gradient keep their bits, whichever group it falls in.
+//
+// Why: 5 networks (the paper's ensembles) in the paired kernel's halves fill 10 of 16 float lanes; three
+// copies fill 15. Intel Xeon (AVX-512, AMX), 1 thread pinned, 5 networks 8-50-1 on 100 rows, float32: the
+// forward 6.7-6.8 -> 5.7-6.2 us, the backward 5.9-6.3 -> 4.9-5.3 us; with M = 2 for 6 or 8 networks
+// this kernel ran 5-10 % behind the paired one, which keeps them. Slots of `count` lanes are not halves of a vector, so the data move between layouts by
+// lane permutes: the parameters are copied into every slot once a forward; the hidden values, stored as the
+// forward makes them (a vector per M rows of one unit), are regrouped for the backward (a vector per M units
+// of one row: M loads, M - 1 permutes); outputs and gradients leave a slot at a time through masked stores.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
+#include <xsimd/xsimd.hpp>
+
+#include "lanes_backward_schedule.hpp"
+#include "lanes_kernel.hpp"
+
+#if XSIMD_WITH_AVX512F
+#include <immintrin.h>
+
+namespace wgflow::models::lanes_detail {
+
+// The M slots of `count` lanes in a vector of T, and the lane permutes between them.
+template <class T, std::size_t M>
+class Slots {
+ public:
+  using Wide = xsimd::batch<T, xsimd::avx512f>;
+  static constexpr std::size_t W = Wide::size;
+  using Mask = std::conditional_t<std::is_same_v<T, float>, __mmask16, __mmask8>;
+
+  explicit Slots(std::size_t count) : count_(count) {
+    for (std::size_t c = 0; c < M; ++c) {
+      alignas(64) Index from{}, pair{};
+      for (std::size_t l = 0; l < W; ++l) {
+        from[l] = static_cast<Lane>(c * count + l % count);
+        pair[l] = static_cast<Lane>(from[l] + (l / count == 1 ? W : 0));  // slot 1 from the second source
+      }
+      from_[c] = _mm512_load_si512(from.data());
+      pair_[c] = _mm512_load_si512(pair.data());
+      slot_[c] = static_cast<Mask>(((1u << count) - 1) << (c * count));
+    }
+  }
+
+  std::size_t count() const { return count_; }
+  Mask slot(std::size_t c) const { return slot_[c]; }
+  // The lanes past the last slot.
+  Mask spare() const { return static_cast<Mask>(~0u << (M * count_)); }
+
+  // Slot c of v in every slot (lanes past the last slot: some lane of slot c).
+  Wide spread(std::size_t c, const Wide& v) const {
+    if constexpr (is_float) return _mm512_permutexvar_ps(from_[c], v);
+    else return _mm512_permutexvar_pd(from_[c], v);
+  }
+  // Slot a of the result = slot c of v[a]: M vectors of M slots, one slot of each.
+  Wide gather(std::size_t c, const Wide* v) const {
+    Wide r;
+    if constexpr (is_float) r = _mm512_permutex2var_ps(v[0], pair_[c], v[1]);
+    else r = _mm512_permutex2var_pd(v[0], pair_[c], v[1]);
+    for (std::size_t a = 2; a < M; ++a) {
+      if constexpr (is_float) r = _mm512_mask_permutexvar_ps(r, slot_[a], from_[c], v[a]);
+      else r = _mm512_mask_permutexvar_pd(r, slot_[a], from_[c], v[a]);
+    }
+    return r;
+  }
+  // v's lanes in slot c where m has them, u's elsewhere.
+  static Wide blend(Mask m, const Wide& u, const Wide& v) {
+    if constexpr (is_float) return _mm512_mask_blend_ps(m, u, v);
+    else return _mm512_mask_blend_pd(m, u, v);
+  }
+  // Zeros to the lanes of p[0 .. W) in m.
+  static void zero(Mask m, T* p) {
+    if constexpr (is_float) _mm512_mask_storeu_ps(p, m, _mm512_setzero_ps());
+    else _mm512_mask_storeu_pd(p, m, _mm512_setzero_pd());
+  }
+  // The `count` lanes of slot c to p[0 .. count).
+  void store(std::size_t c, const Wide& v, T* p) const {
+    if constexpr (is_float) _mm512_mask_storeu_ps(p, slot_[0], spread(c, v));
+    else _mm512_mask_storeu_pd(p, slot_[0], spread(c, v));
+  }
+
+ private:
+  static constexpr bool is_float = std::is_same_v<T, float>;
+  using Lane = std::conditional_t<is_float, std::int32_t, std::int64_t>;
+  using Index = std::array<Lane, W>;
+  std::size_t count_;
+  __m512i from_[M], pair_[M];
+  Mask slot_[M];
+};
+
+template <class T, std::size_t M>
+class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // backward tiles: 2 x M units by 8 inputs
+ public:
+  using Wide = xsimd::batch<T, xsimd::avx512f>;
+  static constexpr std::size_t W = Wide::size;
+  static constexpr std::size_t lanes = W / M;  // networks per group, at most
+  static_assert(M >= 2 && lanes >= 1);
+
+  // For a group of `count` networks (count <= lanes), the count that forward() is given.
+  ReplicatedKernel(std::size_t inputs, std::size_t hidden, bool bias, Activation act, std::size_t count)
+      : d_(inputs), H_(hidden), bias_(bias), act_(act), o_w2_(inputs * hidden + (bias ? hidden : 0)), slots_(count) {}
+
+  std::size_t num_params() const { return o_w2_ + H_ + (bias_ ? 1 : 0); }
+
+  // As NetworkLanes::forward, out's rows `ldo` apart.
+  void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
+               Workspace<T>& ws, T* out, std::size_t ldo) const {
+    const std::size_t J = num_params();
+    ws.params.resize(J * W);
+    ws.hidden.resize(H_ * rows_per_slot(B) * W);
+    ws.X = X;
+    ws.rows = B;
+    ws.count = count;
+    // Network n at lane c count + n of every slot c. The lanes past the last slot compute what no store
+    // keeps; zeros there, rather than what an earlier group left, keep their arithmetic finite and normal.
+    T* P = ws.params.data();
+    for (std::size_t c = 0; c < M; ++c) gemm_detail::transpose_copy(thetas, stride, count, J, P + c * count, W);
+    if (const auto spare = slots_.spare(); spare != 0)
+      for (std::size_t q = 0; q < J * W; q += W) Slots<T, M>::zero(spare, P + q);
+    slot_rows(ws);
+    with_activation<Wide>(act_, [&](auto act) { forward_rows(act, ws, out, ldo); });
+  }
+
+  // As NetworkLanes::backward, G's rows `ldg` apart.
+  void backward(const T* G, std::size_t ldg, Workspace<T>& ws, T* grads, std::size_t stride) const {
+    with_activation<Wide>(act_, [&](auto act) { backward_params(act, G, ldg, ws, grads, stride); });
+  }
+
+ private:
+  friend BackwardSchedule<ReplicatedKernel<T, M>, T, 8>;
+  static constexpr std::size_t R = 4;   // forward: vectors of rows per tile
+  static constexpr std::size_t JB = 4;  // forward: hidden units per tile
+
+  static std::size_t rows_per_slot(std::size_t B) { return (B + M - 1) / M; }
+  std::size_t units_per_slot() const { return (H_ + M - 1) / M; }
+
+  // ws.tiles[(p d + k) W + lanes of slot c] = X[p + c ceil(B/M), k] (0 past the last row).
+  void slot_rows(Workspace<T>& ws) const {
+    const std::size_t B = ws.rows, P = rows_per_slot(B);
+    ws.tiles.resize(P * d_ * W);
+    T* t = ws.tiles.data();
+    for (std::size_t p = 0; p < P; ++p)
+      for (std::size_t k = 0; k < d_; ++k, t += W) {
+        Wide v(ws.X[p * d_ + k]);
+        for (std::size_t c = 1; c < M; ++c)
+          v = slots_.blend(slots_.slot(c), v, Wide(p + c * P < B ? ws.X[(p + c * P) * d_ + k] : T(0)));
+        v.store_aligned(t);
+      }
+  }
+
+  template <class Act>
+  void forward_rows(Act act, Workspace<T>& ws, T* out, std::size_t ldo) const {
+    const std::size_t P = rows_per_slot(ws.rows);
+    std::size_t p0 = 0;
+    for (; p0 + R <= P; p0 += R) forward_block<R>(act, ws, p0, out, ldo);
+    switch (P - p0) {
+      case 1: forward_block<1>(act, ws, p0, out, ldo); break;
+      case 2: forward_block<2>(act, ws, p0, out, ldo); break;
+      case 3: forward_block<3>(act, ws, p0, out, ldo); break;
+      default: break;
+    }
+  }
+
+  // Vectors of rows p0 .. p0 + RR - 1: every hidden unit, then the output, accumulated over the units in order.
+  template <std::size_t RR, class Act>
+  void forward_block(Act act, Workspace<T>& ws, std::size_t p0, T* out, std::size_t ldo) const {
+    const T* P = ws.params.data();
+    const std::size_t B = ws.rows, per_slot = rows_per_slot(B);
+    Wide sum[RR];
+    for (std::size_t r = 0; r < RR; ++r) sum[r] = Wide(T(0));
+    std::size_t j0 = 0;
+    for (; j0 + JB <= H_; j0 += JB) forward_tile<RR, JB>(act, ws, p0, j0, sum);
+    switch (H_ - j0) {
+      case 1: forward_tile<RR, 1>(act, ws, p0, j0, sum); break;
+      case 2: forward_tile<RR, 2>(act, ws, p0, j0, sum); break;
+      case 3: forward_tile<RR, 3>(act, ws, p0, j0, sum); break;
+      default: break;
+    }
+    const Wide b2 = bias_ ? Wide::load_aligned(P + (o_w2_ + H_) * W) : Wide(T(0));
+    for (std::size_t r = 0; r < RR; ++r) {
+      const Wide o = sum[r] + b2;
+      for (std::size_t c = 0; c < M; ++c)
+        if (const std::size_t b = p0 + r + c * per_slot; b < B) slots_.store(c, o, out + b * ldo);
+    }
+  }
+
+  // h = act(b1 + sum_k X[b, k] W1[k, j]) for RR vectors of rows and JJ units in registers; stored,
+  // hidden[(j ceil(B/M) + p) W] (slot c: row p + c ceil(B/M)), and sum += h w2.
+  template <std::size_t RR, std::size_t JJ, class Act>
+  void forward_tile(Act act, Workspace<T>& ws, std::size_t p0, std::size_t j0, Wide* sum) const {
+    const T* P = ws.params.data();
+    const T* x = ws.tiles.data() + p0 * d_ * W;
+    const std::size_t per_slot = rows_per_slot(ws.rows);
+    Wide acc[RR][JJ];
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const Wide init = bias_ ? Wide::load_aligned(P + (d_ * H_ + j0 + jj) * W) : Wide(T(0));
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) acc[r][jj] = init;
+    }
+    for (std::size_t k = 0; k < d_; ++k) {
+      Wide w[JJ];
+#pragma GCC unroll 8
+      for (std::size_t jj = 0; jj < JJ; ++jj) w[jj] = in_register(Wide::load_aligned(P + (k * H_ + j0 + jj) * W));
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Wide xk = in_register(Wide::load_aligned(x + (r * d_ + k) * W));
+#pragma GCC unroll 8
+        for (std::size_t jj = 0; jj < JJ; ++jj) acc[r][jj] = vector_fma(xk, w[jj], acc[r][jj]);
+      }
+    }
+    T* hidden = ws.hidden.data();
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      const std::size_t j = j0 + jj;
+      const Wide w2 = Wide::load_aligned(P + (o_w2_ + j) * W);
+#pragma GCC unroll 8
+      for (std::size_t r = 0; r < RR; ++r) {
+        const Wide h = act(acc[r][jj]);
+        h.store_aligned(hidden + (j * per_slot + p0 + r) * W);
+        sum[r] = vector_fma(h, w2, sum[r]);
+      }
+    }
+  }
+
+  // With P[b, j] = act'(h[b, j]) G[b] w2[j]:  dW1 = X^T P,  db1 = 1^T P,  dw2 = h^T G,  db2 = 1^T G, each a
+  // sum over the rows in order. G's rows are spread over the slots first. The tiles leave their sums in
+  // ws.scratch, a vector per M units (row k U + j of dW1, d U + j of db1, (d + 1) U + j of dw2, U =
+  // ceil(H/M)), so that slot c's rows j < U hold units c U + j: one transposed copy a slot and kind of
+  // parameter writes them to the networks' rows of `grads`.
+  template <class Act>
+  void backward_params(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, T* grads, std::size_t stride) const {
+    const std::size_t B = ws.rows, U = units_per_slot(), count = slots_.count();
+    ws.scratch.resize((B + (d_ + 2) * U) * W);
+    T* spread = ws.scratch.data();
+    Wide db2(T(0));
+    for (std::size_t b = 0; b < B; ++b) {
+      const Wide g = Wide::load_unaligned(G + b * ldg);
+      db2 += g;
+      slots_.spread(0, g).store_aligned(spread + b * W);
+    }
+    this->backward_units(act, spread, W, ws, U);
+    const T* sums = spread + B * W;
+    const auto to_networks = [&](std::size_t row, std::size_t offset) {  // U rows of sums from `row` on
+      for (std::size_t c = 0; c < M && c * U < H_; ++c)
+        gemm_detail::transpose_copy(sums + row * W + c * count, W, std::min(U, H_ - c * U), count,
+                                    grads + offset + c * U, stride);
+    };
+    for (std::size_t k = 0; k < d_; ++k) to_networks(k * U, k * H_);
+    if (bias_) to_networks(d_ * U, d_ * H_);
+    to_networks((d_ + 1) * U, o_w2_);
+    if (!bias_) return;
+    alignas(64) T last[W];
+    db2.store_aligned(last);
+    for (std::size_t n = 0; n < count; ++n) grads[n * stride + o_w2_ + H_] = last[n];
+  }
+
+  // Units j0 + jj + c U in slot c (jj < JJ), inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over
+  // all rows; the first tile also sums dw2 and db1. A unit past the last reads unit j0 + jj's values, and
+  // its sums are not copied out. G: ws.scratch's rows of G spread over the slots.
+  template <std::size_t JJ, std::size_t KK, bool First, class Act>
+  void backward_tile(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, std::size_t j0, std::size_t k0) const {
+    const T* P = ws.params.data();
+    const T* X = ws.X;
+    const T* hidden = ws.hidden.data();
+    const std::size_t B = ws.rows, per_slot = rows_per_slot(B), U = units_per_slot();
+    std::size_t unit[JJ][M];
+    Wide dW[KK > 0 ? KK : 1][JJ], dw2[JJ], db1[JJ];
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      for (std::size_t c = 0; c < M; ++c)
+        unit[jj][c] = j0 + jj + c * U < H_ ? j0 + jj + c * U : j0 + jj;
+#pragma GCC unroll 8
+      for (std::size_t kk = 0; kk < KK; ++kk) dW[kk][jj] = Wide(T(0));
+      dw2[jj] = db1[jj] = Wide(T(0));
+    }
+    for (std::size_t c = 0, b = 0; c < M; ++c)  // row b = p + c ceil(B/M): slot c of the forward's vectors
+      for (std::size_t p = 0; p < per_slot && b < B; ++p, ++b) {
+        const Wide g = Wide::load_aligned(G + b * ldg);
+        Wide q[JJ];
+#pragma GCC unroll 8
+        for (std::size_t jj = 0; jj < JJ; ++jj) {
+          Wide v[M];
+#pragma GCC unroll 8
+          for (std::size_t a = 0; a < M; ++a) v[a] = Wide::load_aligned(hidden + (unit[jj][a] * per_slot + p) * W);
+          const Wide h = slots_.gather(c, v);
+          q[jj] = act.slope(h, g);
+          if constexpr (First) {
+            dw2[jj] = vector_fma(h, g, dw2[jj]);
+            db1[jj] += q[jj];
+          }
+        }
+#pragma GCC unroll 8
+        for (std::size_t kk = 0; kk < KK; ++kk) {
+          const Wide x(X[b * d_ + k0 + kk]);
+#pragma GCC unroll 8
+          for (std::size_t jj = 0; jj < JJ; ++jj) dW[kk][jj] = vector_fma(x, q[jj], dW[kk][jj]);
+        }
+      }
+    T* S = ws.scratch.data() + B * W;
+#pragma GCC unroll 8
+    for (std::size_t jj = 0; jj < JJ; ++jj) {
+      Wide v[M];
+      for (std::size_t a = 0; a < M; ++a) v[a] = Wide::load_aligned(P + (o_w2_ + unit[jj][a]) * W);
+      const Wide w2 = slots_.gather(0, v);
+      const std::size_t j = j0 + jj;
+#pragma GCC unroll 8
+      for (std::size_t kk = 0; kk < KK; ++kk) (dW[kk][jj] * w2).store_aligned(S + ((k0 + kk) * U + j) * W);
+      if constexpr (!First) continue;
+      dw2[jj].store_aligned(S + ((d_ + 1) * U + j) * W);
+      if (bias_) (db1[jj] * w2).store_aligned(S + (d_ * U + j) * W);
+    }
+  }
+
+  std::size_t d_, H_;
+  bool bias_;
+  Activation act_;
+  std::size_t o_w2_;  // w2's offset in theta
+  Slots<T, M> slots_;
+};
+
+}  // namespace wgflow::models::lanes_detail
+
+#endif  // XSIMD_WITH_AVX512F
