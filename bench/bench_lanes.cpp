@@ -9,10 +9,10 @@
 //   bench_lanes [shared options, see bench_common.hpp]
 //
 // Groups: a whole vector of networks (16 floats or 8 doubles with AVX-512, 8 or 4 with AVX2), and the 5
-// networks of the paper's ensembles (on AVX-512 the paired kernel, two rows or two units per vector). The
-// forward includes packing the parameters into lanes, the backward unpacking the gradients; the counts are
-// bench_flows': forward B H (d + 1), backward B H (d + 2) per network, the lanes that hold no network not
-// counted. One thread: a group runs on one.
+// networks of the paper's ensembles (on AVX-512 in float the replicated kernel, three rows or three units
+// per vector; in double the whole-vector kernel). The forward includes packing the parameters into lanes,
+// the backward unpacking the gradients; the counts are bench_flows': forward B H (d + 1), backward
+// B H (d + 2) per network, the lanes that hold no network not counted. One thread: a group runs on one.
 #include <cstdio>
 #include <random>
 #include <string>

@@ -161,6 +161,8 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
       }
   }
 
+  // The forward's loops are the paired kernel's, over vectors of M rows: each kernel keeps its own, for
+  // the reason lanes_backward_schedule.hpp gives.
   template <class Act>
   void forward_rows(Act act, Workspace<T>& ws, T* out, std::size_t ldo) const {
     const std::size_t P = rows_per_slot(ws.rows);
