@@ -94,9 +94,9 @@ class PairedKernel : BackwardSchedule<PairedKernel<T>, T, 8> {  // backward tile
   void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
                Workspace<T>& ws, T* out, std::size_t ldo) const {
     const std::size_t J = num_params();
-    ws.params.resize(J * lanes);
-    ws.hidden.resize(H_ * upper(B) * 2 * lanes);
-    ws.grads.resize(J * lanes);
+    fit(ws.params, J * lanes);
+    fit(ws.hidden, H_ * upper(B) * 2 * lanes);
+    fit(ws.grads, J * lanes);
     ws.X = X;
     ws.rows = B;
     ws.count = count;
@@ -123,7 +123,7 @@ class PairedKernel : BackwardSchedule<PairedKernel<T>, T, 8> {  // backward tile
   // ws.tiles[(p d + k) 2w + l] = X[p, k] for l < w, X[p + ceil(B/2), k] (0 past the last row) above.
   void pair_rows(Workspace<T>& ws) const {
     const std::size_t B = ws.rows, half = upper(B);
-    ws.tiles.resize(half * d_ * 2 * lanes);
+    fit(ws.tiles, half * d_ * 2 * lanes);
     T* t = ws.tiles.data();
     for (std::size_t p = 0; p < half; ++p)
       for (std::size_t k = 0; k < d_; ++k, t += 2 * lanes)

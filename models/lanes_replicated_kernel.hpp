@@ -122,8 +122,8 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
   void forward(const T* thetas, std::size_t stride, std::size_t count, const T* X, std::size_t B,
                Workspace<T>& ws, T* out, std::size_t ldo) const {
     const std::size_t J = num_params();
-    ws.params.resize(J * W);
-    ws.hidden.resize(H_ * rows_per_slot(B) * W);
+    fit(ws.params, J * W);
+    fit(ws.hidden, H_ * rows_per_slot(B) * W);
     ws.X = X;
     ws.rows = B;
     ws.count = count;
@@ -177,7 +177,7 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
   // ws.tiles[(p d + k) W + lanes of slot c] = X[p + c ceil(B/M), k] (0 past the last row).
   void slot_rows(Workspace<T>& ws) const {
     const std::size_t B = ws.rows, P = rows_per_slot(B);
-    ws.tiles.resize(P * d_ * W);
+    fit(ws.tiles, P * d_ * W);
     T* t = ws.tiles.data();
     for (std::size_t p = 0; p < P; ++p)
       for (std::size_t k = 0; k < d_; ++k, t += W) {
@@ -273,7 +273,7 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
   template <class Act>
   void backward_params(Act act, const T* G, std::size_t ldg, Workspace<T>& ws, T* grads, std::size_t stride) const {
     const std::size_t B = ws.rows, U = units_per_slot(), count = slots_.count();
-    ws.scratch.resize((B + (d_ + 2) * U) * W);
+    fit(ws.scratch, (B + (d_ + 2) * U) * W);
     T* spread = ws.scratch.data();
     Wide db2(T(0));
     for (std::size_t b = 0; b < B; ++b) {
