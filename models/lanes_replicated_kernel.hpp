@@ -45,7 +45,7 @@ class Slots {
   static constexpr std::size_t W = Wide::size;
   using Mask = std::conditional_t<std::is_same_v<T, float>, __mmask16, __mmask8>;
 
-  explicit Slots(std::size_t count) : count_(count) {
+  explicit Slots(std::size_t count) : count_(count), used_(static_cast<Mask>(~spare())) {
     for (std::size_t c = 0; c < M; ++c) {
       alignas(64) Index from{}, pair{};
       for (std::size_t l = 0; l < W; ++l) {
@@ -67,6 +67,12 @@ class Slots {
   Wide spread(std::size_t c, const Wide& v) const {
     if constexpr (is_float) return _mm512_permutexvar_ps(from_[c], v);
     else return _mm512_permutexvar_pd(from_[c], v);
+  }
+  // Lanes 0 .. count - 1 of a half vector in every slot, zeros past the last slot.
+  template <class Half>
+  Wide fill(Half v) const {
+    if constexpr (is_float) return _mm512_maskz_permutexvar_ps(used_, from_[0], _mm512_castps256_ps512(v));
+    else return _mm512_maskz_permutexvar_pd(used_, from_[0], _mm512_castpd256_pd512(v));
   }
   // Slot a of the result = slot c of v[a]: M vectors of M slots, one slot of each.
   Wide gather(std::size_t c, const Wide* v) const {
@@ -100,6 +106,7 @@ class Slots {
   using Lane = std::conditional_t<is_float, std::int32_t, std::int64_t>;
   using Index = std::array<Lane, W>;
   std::size_t count_;
+  Mask used_;  // the lanes of the slots
   __m512i from_[M], pair_[M];
   Mask slot_[M];
 };
@@ -144,15 +151,15 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
 
   // packed[q W + c count + n] = theta_n[q] for every slot c. The lanes past the last slot compute what no
   // store keeps; zeros there, rather than what an earlier group left, keep their arithmetic finite and
-  // normal. With AVX-512VL each block of parameters is transposed once and stored to every slot: three
-  // transposed copies (core/gemm/transpose.hpp) took 1.4 us of a DE step at N = 5 (Intel Xeon, float32),
-  // their shuffles three times over.
+  // normal. With AVX-512VL each block of parameters is transposed once, and each parameter's row put in
+  // every slot by one permute and one whole store: three transposed copies (core/gemm/transpose.hpp)
+  // took 1.4 us of a DE step at N = 5 (Intel Xeon, float32), their shuffles three times over, and three
+  // masked stores a row (and a fourth for the zeros) were bound by the stores.
   void pack_slots(const T* thetas, std::size_t stride, std::size_t J, T* packed) const {
     const std::size_t count = slots_.count();
 #if defined(__AVX512VL__)
     constexpr std::size_t BT = gemm_detail::transpose_block_size<T>;  // >= count: at most W / 3 networks
     static_assert(BT >= lanes);
-    const auto rows = static_cast<__mmask8>((1u << count) - 1);
     for (std::size_t q0 = 0; q0 < J; q0 += BT) {
       const std::size_t nc = std::min(BT, J - q0);
       const auto cols = static_cast<__mmask8>((1u << nc) - 1);
@@ -161,14 +168,13 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
         if (i < count) r[i] = gemm_detail::load_row(thetas + i * stride + q0, cols);
         else r[i] = decltype(gemm_detail::load_row(thetas)){};
       gemm_detail::transpose_registers(r, t);
-      for (std::size_t i = 0; i < nc; ++i)
-        for (std::size_t c = 0; c < M; ++c) gemm_detail::store_row(packed + (q0 + i) * W + c * count, t[i], rows);
+      for (std::size_t i = 0; i < nc; ++i) slots_.fill(t[i]).store_aligned(packed + (q0 + i) * W);
     }
 #else
     for (std::size_t c = 0; c < M; ++c) gemm_detail::transpose_copy(thetas, stride, count, J, packed + c * count, W);
-#endif
     if (const auto spare = slots_.spare(); spare != 0)
       for (std::size_t q = 0; q < J * W; q += W) Slots<T, M>::zero(spare, packed + q);
+#endif
   }
 
   static std::size_t rows_per_slot(std::size_t B) { return (B + M - 1) / M; }
