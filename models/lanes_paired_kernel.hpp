@@ -181,6 +181,7 @@ class PairedKernel : BackwardSchedule<PairedKernel<T>, T, 8> {  // backward tile
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < RR; ++r) acc[r][jj] = init;
     }
+#pragma GCC unroll 8
     for (std::size_t k = 0; k < d_; ++k) {
       Wide w[JJ];
 #pragma GCC unroll 8

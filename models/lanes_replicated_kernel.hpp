@@ -246,6 +246,7 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
 #pragma GCC unroll 8
       for (std::size_t r = 0; r < RR; ++r) acc[r][jj] = init;
     }
+#pragma GCC unroll 8
     for (std::size_t k = 0; k < d_; ++k) {
       Wide w[JJ];
 #pragma GCC unroll 8
