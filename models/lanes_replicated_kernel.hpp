@@ -56,10 +56,24 @@ class Slots {
       pair_[c] = _mm512_load_si512(pair.data());
       slot_[c] = static_cast<Mask>(((1u << count) - 1) << (c * count));
     }
+    for (std::size_t L = 0; L < W / E; ++L) {  // network n's value: lane E L + n of lo, or of hi from n = E
+      alignas(64) Index column{};
+      for (std::size_t l = 0; l < W; ++l) {
+        const std::size_t n = l % count;
+        column[l] = static_cast<Lane>((n < E ? 0 : W - E) + E * L + n);
+      }
+      column_[L] = _mm512_load_si512(column.data());
+    }
+    for (std::size_t k = 0; k < W / 2; ++k) {  // slot c's row: lane k of half c of a, b
+      alignas(64) Index row{};
+      for (std::size_t l = 0; l < W; ++l) row[l] = static_cast<Lane>(std::min(l / count, M - 1) * W / 2 + k);
+      row_[k] = _mm512_load_si512(row.data());
+    }
   }
 
+  static constexpr std::size_t E = 16 / sizeof(T);  // values in 128 bits
+
   std::size_t count() const { return count_; }
-  Mask slot(std::size_t c) const { return slot_[c]; }
   // The lanes past the last slot.
   Mask spare() const { return static_cast<Mask>(~0u << (M * count_)); }
 
@@ -68,11 +82,18 @@ class Slots {
     if constexpr (is_float) return _mm512_permutexvar_ps(from_[c], v);
     else return _mm512_permutexvar_pd(from_[c], v);
   }
-  // Lanes 0 .. count - 1 of a half vector in every slot, zeros past the last slot.
-  template <class Half>
-  Wide fill(Half v) const {
-    if constexpr (is_float) return _mm512_maskz_permutexvar_ps(used_, from_[0], _mm512_castps256_ps512(v));
-    else return _mm512_maskz_permutexvar_pd(used_, from_[0], _mm512_castpd256_pd512(v));
+  // A column of `count` rows in every slot, zeros past the last slot: rows 0 .. E - 1 in 128-bit lane L of
+  // lo, rows E .. 2E - 1 in lane L of hi (E = the values in 128 bits, 4 floats or 2 doubles: how an 8 x 8
+  // or 4 x 4 transpose's shuffles leave a column before their last round).
+  Wide column(std::size_t L, const Wide& lo, const Wide& hi) const {
+    if constexpr (is_float) return _mm512_maskz_permutex2var_ps(used_, lo, column_[L], hi);
+    else return _mm512_maskz_permutex2var_pd(used_, lo, column_[L], hi);
+  }
+  // Value k of M rows in their slots, zeros past the last slot: row c in lanes k + c W/2 of a (c < 2) or
+  // b (c >= 2), each row's first W/2 values in a half.
+  Wide rows(std::size_t k, const Wide& a, const Wide& b) const {
+    if constexpr (is_float) return _mm512_maskz_permutex2var_ps(used_, a, row_[k], b);
+    else return _mm512_maskz_permutex2var_pd(used_, a, row_[k], b);
   }
   // Slot a of the result = slot c of v[a]: M vectors of M slots, one slot of each.
   Wide gather(std::size_t c, const Wide* v) const {
@@ -85,16 +106,36 @@ class Slots {
     }
     return r;
   }
-  // v's lanes in slot c where m has them, u's elsewhere.
-  static Wide blend(Mask m, const Wide& u, const Wide& v) {
-    if constexpr (is_float) return _mm512_mask_blend_ps(m, u, v);
-    else return _mm512_mask_blend_pd(m, u, v);
+  // Rows r[0 .. 2E) of W values to the layout column() reads: an 8 x 8 (float) or 4 x 4 (double)
+  // transpose's in-lane shuffles (core/gemm/transpose.hpp) on every 128-bit lane at once, without the last
+  // round across lanes, whose work column()'s permute does.
+  static void interleave(const Wide (&r)[2 * E], Wide (&v)[2 * E]) {
+    for (std::size_t h = 0; h < 2 * E; h += E) {
+      if constexpr (is_float) {  // rows h .. h + 3: v[h + j] holds column j of each 128-bit lane
+        const __m512 t0 = _mm512_unpacklo_ps(r[h], r[h + 1]), t1 = _mm512_unpackhi_ps(r[h], r[h + 1]);
+        const __m512 t2 = _mm512_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_ps(r[h + 2], r[h + 3]);
+        v[h] = _mm512_shuffle_ps(t0, t2, 0x44);
+        v[h + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+        v[h + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
+        v[h + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+      } else {  // rows h, h + 1
+        v[h] = _mm512_unpacklo_pd(r[h], r[h + 1]);
+        v[h + 1] = _mm512_unpackhi_pd(r[h], r[h + 1]);
+      }
+    }
   }
-  // Zeros to the lanes of p[0 .. W) in m.
-  static void zero(Mask m, T* p) {
-    if constexpr (is_float) _mm512_mask_storeu_ps(p, m, _mm512_setzero_ps());
-    else _mm512_mask_storeu_pd(p, m, _mm512_setzero_pd());
+  // The first halves of x and y, as one vector.
+  static Wide halves(const Wide& x, const Wide& y) {
+    if constexpr (is_float) return _mm512_shuffle_f32x4(x, y, 0x44);
+    else return _mm512_shuffle_f64x2(x, y, 0x44);
   }
+  // p[0 .. W) where m has a lane, zeros elsewhere: nothing outside m is read.
+  static Wide load(Mask m, const T* p) {
+    if constexpr (is_float) return _mm512_maskz_loadu_ps(m, p);
+    else return _mm512_maskz_loadu_pd(m, p);
+  }
+  // The first n lanes, n <= W.
+  static Mask first(std::size_t n) { return static_cast<Mask>(n >= W ? ~0u : (1u << n) - 1); }
   // The `count` lanes of slot c to p[0 .. count).
   void store(std::size_t c, const Wide& v, T* p) const {
     if constexpr (is_float) _mm512_mask_storeu_ps(p, slot_[0], spread(c, v));
@@ -105,9 +146,10 @@ class Slots {
   static constexpr bool is_float = std::is_same_v<T, float>;
   using Lane = std::conditional_t<is_float, std::int32_t, std::int64_t>;
   using Index = std::array<Lane, W>;
+  static_assert(W / M <= 2 * E && M <= 4, "column() reads 2E rows at most, rows() 4 rows from two vectors");
   std::size_t count_;
   Mask used_;  // the lanes of the slots
-  __m512i from_[M], pair_[M];
+  __m512i from_[M], pair_[M], column_[W / E], row_[W / 2];
   Mask slot_[M];
 };
 
@@ -151,46 +193,50 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
 
   // packed[q W + c count + n] = theta_n[q] for every slot c. The lanes past the last slot compute what no
   // store keeps; zeros there, rather than what an earlier group left, keep their arithmetic finite and
-  // normal. With AVX-512VL each block of parameters is transposed once, and each parameter's row put in
-  // every slot by one permute and one whole store: three transposed copies (core/gemm/transpose.hpp)
-  // took 1.4 us of a DE step at N = 5 (Intel Xeon, float32), their shuffles three times over, and three
-  // masked stores a row (and a fourth for the zeros) were bound by the stores.
+  // normal. A block of W parameters of every network is loaded once, shuffled within 128-bit lanes
+  // (Slots::interleave), and each parameter's row put in every slot by one two-source permute and one
+  // whole store: 32 shuffles for 16 float parameters where 8 x 8 transposes and a permute a row took 64
+  // (0.65 -> 0.38 us for 5 networks 8-50-1, Intel Xeon). Three transposed copies
+  // (core/gemm/transpose.hpp), the first form, took 1.4 us of a DE step at N = 5, stores bound.
   void pack_slots(const T* thetas, std::size_t stride, std::size_t J, T* packed) const {
+    using S = Slots<T, M>;
     const std::size_t count = slots_.count();
-#if defined(__AVX512VL__)
-    constexpr std::size_t BT = gemm_detail::transpose_block_size<T>;  // >= count: at most W / 3 networks
-    static_assert(BT >= lanes);
-    for (std::size_t q0 = 0; q0 < J; q0 += BT) {
-      const std::size_t nc = std::min(BT, J - q0);
-      const auto cols = static_cast<__mmask8>((1u << nc) - 1);
-      decltype(gemm_detail::load_row(thetas)) r[BT], t[BT];
-      for (std::size_t i = 0; i < BT; ++i)
-        if (i < count) r[i] = gemm_detail::load_row(thetas + i * stride + q0, cols);
-        else r[i] = decltype(gemm_detail::load_row(thetas)){};
-      gemm_detail::transpose_registers(r, t);
-      for (std::size_t i = 0; i < nc; ++i) slots_.fill(t[i]).store_aligned(packed + (q0 + i) * W);
+    for (std::size_t q0 = 0; q0 < J; q0 += W) {
+      const std::size_t nc = std::min(W, J - q0);
+      Wide r[2 * S::E], v[2 * S::E];
+#pragma GCC unroll 8
+      for (std::size_t i = 0; i < 2 * S::E; ++i)
+        r[i] = i < count ? S::load(S::first(nc), thetas + i * stride + q0) : Wide(T(0));
+      S::interleave(r, v);
+#pragma GCC unroll 16
+      for (std::size_t q = 0; q < W; ++q)
+        if (q < nc) slots_.column(q / S::E, v[q % S::E], v[q % S::E + S::E]).store_aligned(packed + (q0 + q) * W);
     }
-#else
-    for (std::size_t c = 0; c < M; ++c) gemm_detail::transpose_copy(thetas, stride, count, J, packed + c * count, W);
-    if (const auto spare = slots_.spare(); spare != 0)
-      for (std::size_t q = 0; q < J * W; q += W) Slots<T, M>::zero(spare, packed + q);
-#endif
   }
 
   static std::size_t rows_per_slot(std::size_t B) { return (B + M - 1) / M; }
   std::size_t units_per_slot() const { return (H_ + M - 1) / M; }
 
-  // ws.tiles[(p d + k) W + lanes of slot c] = X[p + c ceil(B/M), k] (0 past the last row).
+  // ws.tiles[(p d + k) W + lanes of slot c] = X[p + c ceil(B/M), k] (0 past the last row). The M rows'
+  // inputs W/2 at a time, two rows a vector, into slots by one permute a vector (0.29 -> 0.20 us for 100
+  // rows of 8, where a broadcast and M - 1 masked broadcasts a vector ran; Intel Xeon, float32).
   void slot_rows(Workspace<T>& ws) const {
+    using S = Slots<T, M>;
+    constexpr std::size_t C = W / 2;
     const std::size_t B = ws.rows, P = rows_per_slot(B);
     fit(ws.tiles, P * d_ * W);
-    T* t = ws.tiles.data();
     for (std::size_t p = 0; p < P; ++p)
-      for (std::size_t k = 0; k < d_; ++k, t += W) {
-        Wide v(ws.X[p * d_ + k]);
-        for (std::size_t c = 1; c < M; ++c)
-          v = slots_.blend(slots_.slot(c), v, Wide(p + c * P < B ? ws.X[(p + c * P) * d_ + k] : T(0)));
-        v.store_aligned(t);
+      for (std::size_t k0 = 0; k0 < d_; k0 += C) {
+        const std::size_t nc = std::min(C, d_ - k0);
+        Wide r[4];
+#pragma GCC unroll 4
+        for (std::size_t c = 0; c < 4; ++c)
+          r[c] = c < M && p + c * P < B ? S::load(S::first(nc), ws.X + (p + c * P) * d_ + k0) : Wide(T(0));
+        const Wide a = S::halves(r[0], r[1]), b = S::halves(r[2], r[3]);
+        T* t = ws.tiles.data() + (p * d_ + k0) * W;
+#pragma GCC unroll 8
+        for (std::size_t k = 0; k < C; ++k)
+          if (k < nc) slots_.rows(k, a, b).store_aligned(t + k * W);
       }
   }
 
