@@ -12,146 +12,29 @@
 //
 // Why: 5 networks (the paper's ensembles) in the paired kernel's halves fill 10 of 16 float lanes; three
 // copies fill 15. Slots of `count` lanes are not halves of a vector, so the data move between the layouts
-// by lane permutes and masked stores: the parameters are transposed and stored into every slot once a
-// forward; the hidden values, stored as the forward makes them (a vector per M rows of one unit), are
-// regrouped for the backward (a vector per M units of one row: M loads, M - 1 permutes); the outputs
-// leave a slot at a time, the gradients by one transposed copy a slot and kind of parameter.
+// by lane permutes (models/lanes_slots.hpp) and masked stores: the parameters are transposed and stored
+// into every slot once a forward; the hidden values, stored as the forward makes them (a vector per M
+// rows of one unit), are regrouped for the backward (a vector per M units of one row: M loads, M - 1
+// permutes); the outputs leave a slot at a time, the gradients by one transposed copy a slot and kind of
+// parameter.
 //
 // Intel Xeon (AVX-512, AMX), 1 thread pinned, 5 networks 8-50-1 on 100 rows, float32, against the paired
 // kernel: forward 7.0-7.3 -> 5.8-6.0 us, backward 6.3 -> 4.9-5.3 us. As M = 2 for 6 or 8 networks this
 // kernel ran 5-10 % behind the paired one, which keeps them.
 #include <algorithm>
-#include <array>
 #include <cstddef>
-#include <cstdint>
-#include <type_traits>
 
 #include "../core/intrinsics.hpp"  // before xsimd: GCC 12 repairs, see there
 #include <xsimd/xsimd.hpp>
 
 #include "lanes_backward_schedule.hpp"
 #include "lanes_kernel.hpp"
+#include "lanes_slots.hpp"
 
 #if XSIMD_WITH_AVX512F
 #include <immintrin.h>
 
 namespace wgflow::models::lanes_detail {
-
-// The M slots of `count` lanes in a vector of T, and the lane permutes between them.
-template <class T, std::size_t M>
-class Slots {
- public:
-  using Wide = xsimd::batch<T, xsimd::avx512f>;
-  static constexpr std::size_t W = Wide::size;
-  using Mask = std::conditional_t<std::is_same_v<T, float>, __mmask16, __mmask8>;
-
-  explicit Slots(std::size_t count) : count_(count), used_(static_cast<Mask>(~spare())) {
-    for (std::size_t c = 0; c < M; ++c) {
-      alignas(64) Index from{}, pair{};
-      for (std::size_t l = 0; l < W; ++l) {
-        from[l] = static_cast<Lane>(c * count + l % count);
-        pair[l] = static_cast<Lane>(from[l] + (l / count == 1 ? W : 0));  // slot 1 from the second source
-      }
-      from_[c] = _mm512_load_si512(from.data());
-      pair_[c] = _mm512_load_si512(pair.data());
-      slot_[c] = static_cast<Mask>(((1u << count) - 1) << (c * count));
-    }
-    for (std::size_t L = 0; L < W / E; ++L) {  // network n's value: lane E L + n of lo, or of hi from n = E
-      alignas(64) Index column{};
-      for (std::size_t l = 0; l < W; ++l) {
-        const std::size_t n = l % count;
-        column[l] = static_cast<Lane>((n < E ? 0 : W - E) + E * L + n);
-      }
-      column_[L] = _mm512_load_si512(column.data());
-    }
-    for (std::size_t k = 0; k < W / 2; ++k) {  // slot c's row: lane k of half c of a, b
-      alignas(64) Index row{};
-      for (std::size_t l = 0; l < W; ++l) row[l] = static_cast<Lane>(std::min(l / count, M - 1) * W / 2 + k);
-      row_[k] = _mm512_load_si512(row.data());
-    }
-  }
-
-  static constexpr std::size_t E = 16 / sizeof(T);  // values in 128 bits
-
-  std::size_t count() const { return count_; }
-  // The lanes past the last slot.
-  Mask spare() const { return static_cast<Mask>(~0u << (M * count_)); }
-
-  // Slot c of v in every slot (lanes past the last slot: some lane of slot c).
-  Wide spread(std::size_t c, const Wide& v) const {
-    if constexpr (is_float) return _mm512_permutexvar_ps(from_[c], v);
-    else return _mm512_permutexvar_pd(from_[c], v);
-  }
-  // A column of `count` rows in every slot, zeros past the last slot: rows 0 .. E - 1 in 128-bit lane L of
-  // lo, rows E .. 2E - 1 in lane L of hi (E = the values in 128 bits, 4 floats or 2 doubles: how an 8 x 8
-  // or 4 x 4 transpose's shuffles leave a column before their last round).
-  Wide column(std::size_t L, const Wide& lo, const Wide& hi) const {
-    if constexpr (is_float) return _mm512_maskz_permutex2var_ps(used_, lo, column_[L], hi);
-    else return _mm512_maskz_permutex2var_pd(used_, lo, column_[L], hi);
-  }
-  // Value k of M rows in their slots, zeros past the last slot: row c in lanes k + c W/2 of a (c < 2) or
-  // b (c >= 2), each row's first W/2 values in a half.
-  Wide rows(std::size_t k, const Wide& a, const Wide& b) const {
-    if constexpr (is_float) return _mm512_maskz_permutex2var_ps(used_, a, row_[k], b);
-    else return _mm512_maskz_permutex2var_pd(used_, a, row_[k], b);
-  }
-  // Slot a of the result = slot c of v[a]: M vectors of M slots, one slot of each.
-  Wide gather(std::size_t c, const Wide* v) const {
-    Wide r;
-    if constexpr (is_float) r = _mm512_permutex2var_ps(v[0], pair_[c], v[1]);
-    else r = _mm512_permutex2var_pd(v[0], pair_[c], v[1]);
-    for (std::size_t a = 2; a < M; ++a) {
-      if constexpr (is_float) r = _mm512_mask_permutexvar_ps(r, slot_[a], from_[c], v[a]);
-      else r = _mm512_mask_permutexvar_pd(r, slot_[a], from_[c], v[a]);
-    }
-    return r;
-  }
-  // Rows r[0 .. 2E) of W values to the layout column() reads: an 8 x 8 (float) or 4 x 4 (double)
-  // transpose's in-lane shuffles (core/gemm/transpose.hpp) on every 128-bit lane at once, without the last
-  // round across lanes, whose work column()'s permute does.
-  static void interleave(const Wide (&r)[2 * E], Wide (&v)[2 * E]) {
-    for (std::size_t h = 0; h < 2 * E; h += E) {
-      if constexpr (is_float) {  // rows h .. h + 3: v[h + j] holds column j of each 128-bit lane
-        const __m512 t0 = _mm512_unpacklo_ps(r[h], r[h + 1]), t1 = _mm512_unpackhi_ps(r[h], r[h + 1]);
-        const __m512 t2 = _mm512_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_ps(r[h + 2], r[h + 3]);
-        v[h] = _mm512_shuffle_ps(t0, t2, 0x44);
-        v[h + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
-        v[h + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
-        v[h + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
-      } else {  // rows h, h + 1
-        v[h] = _mm512_unpacklo_pd(r[h], r[h + 1]);
-        v[h + 1] = _mm512_unpackhi_pd(r[h], r[h + 1]);
-      }
-    }
-  }
-  // The first halves of x and y, as one vector.
-  static Wide halves(const Wide& x, const Wide& y) {
-    if constexpr (is_float) return _mm512_shuffle_f32x4(x, y, 0x44);
-    else return _mm512_shuffle_f64x2(x, y, 0x44);
-  }
-  // p[0 .. W) where m has a lane, zeros elsewhere: nothing outside m is read.
-  static Wide load(Mask m, const T* p) {
-    if constexpr (is_float) return _mm512_maskz_loadu_ps(m, p);
-    else return _mm512_maskz_loadu_pd(m, p);
-  }
-  // The first n lanes, n <= W.
-  static Mask first(std::size_t n) { return static_cast<Mask>(n >= W ? ~0u : (1u << n) - 1); }
-  // The `count` lanes of slot c to p[0 .. count).
-  void store(std::size_t c, const Wide& v, T* p) const {
-    if constexpr (is_float) _mm512_mask_storeu_ps(p, slot_[0], spread(c, v));
-    else _mm512_mask_storeu_pd(p, slot_[0], spread(c, v));
-  }
-
- private:
-  static constexpr bool is_float = std::is_same_v<T, float>;
-  using Lane = std::conditional_t<is_float, std::int32_t, std::int64_t>;
-  using Index = std::array<Lane, W>;
-  static_assert(W / M <= 2 * E && M <= 4, "column() reads 2E rows at most, rows() 4 rows from two vectors");
-  std::size_t count_;
-  Mask used_;  // the lanes of the slots
-  __m512i from_[M], pair_[M], column_[W / E], row_[W / 2];
-  Mask slot_[M];
-};
 
 template <class T, std::size_t M>
 class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // backward tiles: 2 x M units by 8 inputs
