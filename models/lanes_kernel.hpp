@@ -92,8 +92,11 @@ struct Identity {
   Batch operator()(Batch v) const { return v; }
   Batch slope(Batch, Batch g) const { return g; }
 };
+// f by reference: by value, GCC passed the kernels' closures (four pointers) on the stack, written as four
+// 8-byte stores and copied by one 32-byte load, which waits for the stores to retire (no store forwarding):
+// 8 % of the samples of a 5-network forward's packing (Intel Xeon).
 template <class Batch, class F>
-void with_activation(const Activation& act, F f) {
+void with_activation(const Activation& act, F&& f) {
   switch (act.kind()) {
     case Activation::Kind::relu: return f(Relu<Batch>{});
     case Activation::Kind::leaky_relu: return f(Leaky<Batch>{static_cast<typename Batch::value_type>(act.slope())});
