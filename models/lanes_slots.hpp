@@ -114,8 +114,13 @@ class Slots {
     if constexpr (is_float) return _mm512_maskz_loadu_ps(m, p);
     else return _mm512_maskz_loadu_pd(m, p);
   }
-  // The first n lanes, n <= W.
+  // The first n lanes (all W for n >= W).
   static Mask first(std::size_t n) { return static_cast<Mask>(n >= W ? ~0u : (1u << n) - 1); }
+  // v's first n lanes (all W for n >= W) to p: nothing past them is written.
+  static void store_first(std::size_t n, const Wide& v, T* p) {
+    if constexpr (is_float) _mm512_mask_storeu_ps(p, first(n), v);
+    else _mm512_mask_storeu_pd(p, first(n), v);
+  }
   // The `count` lanes of slot c to p[0 .. count).
   void store(std::size_t c, const Wide& v, T* p) const {
     if constexpr (is_float) _mm512_mask_storeu_ps(p, slot_[0], spread(c, v));

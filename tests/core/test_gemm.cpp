@@ -338,26 +338,6 @@ TEST_CASE("gemm rejects a leading dimension shorter than the rows it strides") {
                        "gemm: ldc = 3 is less than the 4 columns of the 3x4 matrix it strides", wgflow::ShapeError);
 }
 
-TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around the vector blocks", T, float, double) {
-  // Sizes below, at and past one and two register blocks (8 floats, 4 doubles), with padded strides;
-  // dst's padding, and every entry beyond cols x rows, must keep its sentinel.
-  const std::size_t ld_src = 23, ld_dst = 21;
-  std::vector<T> src(19 * ld_src);
-  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<T>(i) + T(0.5);
-  int bad = 0;
-  for (std::size_t rows = 0; rows <= 19; ++rows)
-    for (std::size_t cols = 0; cols <= 19; ++cols) {
-      std::vector<T> dst(20 * ld_dst, T(sentinel));
-      detail::transpose_copy(src.data(), ld_src, rows, cols, dst.data(), ld_dst);
-      for (std::size_t p = 0; p < 20; ++p)
-        for (std::size_t j = 0; j < ld_dst; ++j) {
-          const T want = p < cols && j < rows ? src[j * ld_src + p] : T(sentinel);
-          if (dst[p * ld_dst + j] != want) ++bad;
-        }
-    }
-  CHECK(bad == 0);
-}
-
 TEST_CASE_TEMPLATE("a product with a few rows, on short tiles, is bit for bit a taller product's tiles", T, float,
                    double) {
   // m rows with short_tile_pays(m) go on 4-row tiles (gemm/small.hpp); the same rows as the first m of
