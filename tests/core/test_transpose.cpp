@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
-#include <cstring>
 #include <vector>
 
 #include "core/gemm.hpp"
@@ -32,17 +31,22 @@ TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around
 }
 
 #if defined(__AVX512F__)
+__m512 load(const float* p) { return _mm512_loadu_ps(p); }
+__m512d load(const double* p) { return _mm512_loadu_pd(p); }
+void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+
 // Column i of a block of W rows of W values comes back in c[i] (W = 16 floats, 8 doubles).
 template <class T, class Register, std::size_t W>
 void check_register_block(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) {
   for (std::size_t i = 0; i < W; ++i)
     for (std::size_t j = 0; j < W; ++j) block[i][j] = static_cast<T>(100 * i + j);
-  for (std::size_t i = 0; i < W; ++i) std::memcpy(&r[i], block[i], sizeof(Register));
+  for (std::size_t i = 0; i < W; ++i) r[i] = load(block[i]);
   wgflow::gemm_detail::transpose_registers(r, c);
   int bad = 0;
   for (std::size_t i = 0; i < W; ++i) {
     T column[W];
-    std::memcpy(column, &c[i], sizeof(Register));
+    store(column, c[i]);
     for (std::size_t j = 0; j < W; ++j) bad += column[j] != block[j][i];
   }
   CHECK(bad == 0);
