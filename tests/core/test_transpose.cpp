@@ -3,13 +3,15 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "core/gemm.hpp"
 
 namespace {
 
-TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around the vector blocks", T, float, double) {
+TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around the vector blocks", T, float,
+                   double) {
   // Sizes below, at and past one and two register blocks (8 floats, 4 doubles), with padded strides;
   // dst's padding, and every entry beyond cols x rows, must keep its sentinel.
   constexpr T untouched = T(12345);
@@ -30,18 +32,33 @@ TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around
   CHECK(bad == 0);
 }
 
+#if defined(__AVX__)
+// A row of a register block, by the register's width.
+template <class Register, class T>
+Register load(const T* p) {
+  if constexpr (sizeof(Register) == 32) {
+    if constexpr (std::is_same_v<T, float>) return _mm256_loadu_ps(p);
+    else return _mm256_loadu_pd(p);
 #if defined(__AVX512F__)
-__m512 load(const float* p) { return _mm512_loadu_ps(p); }
-__m512d load(const double* p) { return _mm512_loadu_pd(p); }
+  } else {
+    if constexpr (std::is_same_v<T, float>) return _mm512_loadu_ps(p);
+    else return _mm512_loadu_pd(p);
+#endif
+  }
+}
+void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+void store(double* p, __m256d v) { _mm256_storeu_pd(p, v); }
+#if defined(__AVX512F__)
 void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
 void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+#endif
 
-// Column i of a block of W rows of W values comes back in c[i] (W = 16 floats, 8 doubles).
+// Column i of a block of W rows of W values comes back in c[i].
 template <class T, class Register, std::size_t W>
-void check_register_block(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) {
+int register_block_errors(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) {
   for (std::size_t i = 0; i < W; ++i)
     for (std::size_t j = 0; j < W; ++j) block[i][j] = static_cast<T>(100 * i + j);
-  for (std::size_t i = 0; i < W; ++i) r[i] = load(block[i]);
+  for (std::size_t i = 0; i < W; ++i) r[i] = load<Register>(block[i]);
   wgflow::gemm_detail::transpose_registers(r, c);
   int bad = 0;
   for (std::size_t i = 0; i < W; ++i) {
@@ -49,16 +66,25 @@ void check_register_block(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) 
     store(column, c[i]);
     for (std::size_t j = 0; j < W; ++j) bad += column[j] != block[j][i];
   }
-  CHECK(bad == 0);
+  return bad;
 }
 
-TEST_CASE("transpose_registers on 512-bit registers: a 16 x 16 float block and an 8 x 8 double block") {
-  __m512 rf[16], cf[16];
-  float bf[16][16];
-  check_register_block(rf, cf, bf);
-  __m512d rd[8], cd[8];
-  double bd[8][8];
-  check_register_block(rd, cd, bd);
+// 8 x 8 floats and 4 x 4 doubles in AVX registers; with AVX-512, 16 x 16 and 8 x 8 in 512-bit ones.
+TEST_CASE("transpose_registers: every register block of the target") {
+  __m256 rf[8], cf[8];
+  float bf[8][8];
+  CHECK(register_block_errors(rf, cf, bf) == 0);
+  __m256d rd[4], cd[4];
+  double bd[4][4];
+  CHECK(register_block_errors(rd, cd, bd) == 0);
+#if defined(__AVX512F__)
+  __m512 rf16[16], cf16[16];
+  float bf16[16][16];
+  CHECK(register_block_errors(rf16, cf16, bf16) == 0);
+  __m512d rd8[8], cd8[8];
+  double bd8[8][8];
+  CHECK(register_block_errors(rd8, cd8, bd8) == 0);
+#endif
 }
 #endif
 
