@@ -50,6 +50,22 @@ inline void transpose_registers(const __m256d (&r)[4], __m256d (&c)[4]) {
 }
 
 #if defined(__AVX512F__)
+// The last two rounds of a 512-bit transpose of 4 S rows, whose in-lane shuffles left 128-bit lane L of
+// u[g S + j] holding column j + S L of the g-th quarter of the rows (j < S, g < 4): column j + S L is
+// gathered from lane L of u[j], u[S + j], u[2S + j], u[3S + j] into c[j + S L]. The float shuffles move
+// doubles' bits as well.
+template <int S>
+inline void exchange_lanes(const __m512 (&u)[4 * S], __m512 (&c)[4 * S]) {
+  for (int j = 0; j < S; ++j) {
+    const __m512 a = _mm512_shuffle_f32x4(u[j], u[S + j], 0x88), b = _mm512_shuffle_f32x4(u[j], u[S + j], 0xDD);
+    const __m512 e = _mm512_shuffle_f32x4(u[2 * S + j], u[3 * S + j], 0x88);
+    const __m512 f = _mm512_shuffle_f32x4(u[2 * S + j], u[3 * S + j], 0xDD);
+    c[j] = _mm512_shuffle_f32x4(a, e, 0x88);
+    c[S + j] = _mm512_shuffle_f32x4(b, f, 0x88);
+    c[2 * S + j] = _mm512_shuffle_f32x4(a, e, 0xDD);
+    c[3 * S + j] = _mm512_shuffle_f32x4(b, f, 0xDD);
+  }
+}
 // A 16 x 16 float block in 512-bit registers: 2 rounds of in-lane shuffles leave, in each 128-bit lane,
 // 4 values of one column; 2 rounds of lane exchanges gather a column's 4 lanes. 64 shuffles for 256
 // values, where the 8 x 8 blocks take 24 for 64.
@@ -65,30 +81,17 @@ inline void transpose_registers(const __m512 (&r)[16], __m512 (&c)[16]) {
     u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
     u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
   }
-  for (int j = 0; j < 4; ++j) {  // column 4 L + j: lane L of u[j], u[4 + j], u[8 + j], u[12 + j]
-    const __m512 a = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), b = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
-    const __m512 e = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88), f = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-    c[j] = _mm512_shuffle_f32x4(a, e, 0x88);
-    c[4 + j] = _mm512_shuffle_f32x4(b, f, 0x88);
-    c[8 + j] = _mm512_shuffle_f32x4(a, e, 0xDD);
-    c[12 + j] = _mm512_shuffle_f32x4(b, f, 0xDD);
-  }
+  exchange_lanes<4>(u, c);
 }
 // The same for an 8 x 8 double block: one round in lanes, two across.
 inline void transpose_registers(const __m512d (&r)[8], __m512d (&c)[8]) {
-  __m512d t[8];
+  __m512 t[8], u[8];
   for (int i = 0; i < 8; i += 2) {  // t[i + j], lane L: column 2 L + j of rows i, i + 1
-    t[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+    t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(r[i], r[i + 1]));
+    t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(r[i], r[i + 1]));
   }
-  for (int j = 0; j < 2; ++j) {
-    const __m512d a = _mm512_shuffle_f64x2(t[j], t[2 + j], 0x88), b = _mm512_shuffle_f64x2(t[j], t[2 + j], 0xDD);
-    const __m512d e = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0x88), f = _mm512_shuffle_f64x2(t[4 + j], t[6 + j], 0xDD);
-    c[j] = _mm512_shuffle_f64x2(a, e, 0x88);
-    c[2 + j] = _mm512_shuffle_f64x2(b, f, 0x88);
-    c[4 + j] = _mm512_shuffle_f64x2(a, e, 0xDD);
-    c[6 + j] = _mm512_shuffle_f64x2(b, f, 0xDD);
-  }
+  exchange_lanes<2>(t, u);
+  for (int i = 0; i < 8; ++i) c[i] = _mm512_castps_pd(u[i]);
 }
 #endif
 

@@ -54,15 +54,16 @@ void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
 #endif
 
 // Column i of a block of W rows of W values comes back in c[i].
-template <class T, class Register, std::size_t W>
-int register_block_errors(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) {
+template <class Register, class T, std::size_t W>
+int register_block_errors() {
+  T block[W][W], column[W];
+  Register r[W], c[W];
   for (std::size_t i = 0; i < W; ++i)
     for (std::size_t j = 0; j < W; ++j) block[i][j] = static_cast<T>(100 * i + j);
   for (std::size_t i = 0; i < W; ++i) r[i] = load<Register>(block[i]);
   wgflow::gemm_detail::transpose_registers(r, c);
   int bad = 0;
   for (std::size_t i = 0; i < W; ++i) {
-    T column[W];
     store(column, c[i]);
     for (std::size_t j = 0; j < W; ++j) bad += column[j] != block[j][i];
   }
@@ -71,19 +72,11 @@ int register_block_errors(Register (&r)[W], Register (&c)[W], T (&block)[W][W]) 
 
 // 8 x 8 floats and 4 x 4 doubles in AVX registers; with AVX-512, 16 x 16 and 8 x 8 in 512-bit ones.
 TEST_CASE("transpose_registers: every register block of the target") {
-  __m256 rf[8], cf[8];
-  float bf[8][8];
-  CHECK(register_block_errors(rf, cf, bf) == 0);
-  __m256d rd[4], cd[4];
-  double bd[4][4];
-  CHECK(register_block_errors(rd, cd, bd) == 0);
+  CHECK(register_block_errors<__m256, float, 8>() == 0);
+  CHECK(register_block_errors<__m256d, double, 4>() == 0);
 #if defined(__AVX512F__)
-  __m512 rf16[16], cf16[16];
-  float bf16[16][16];
-  CHECK(register_block_errors(rf16, cf16, bf16) == 0);
-  __m512d rd8[8], cd8[8];
-  double bd8[8][8];
-  CHECK(register_block_errors(rd8, cd8, bd8) == 0);
+  CHECK(register_block_errors<__m512, float, 16>() == 0);
+  CHECK(register_block_errors<__m512d, double, 8>() == 0);
 #endif
 }
 #endif
