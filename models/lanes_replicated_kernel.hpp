@@ -15,8 +15,8 @@
 // by lane permutes (models/lanes_slots.hpp) and masked stores: the parameters are transposed and stored
 // into every slot once a forward; the hidden values, stored as the forward makes them (a vector per M
 // rows of one unit), are regrouped for the backward (a vector per M units of one row: M loads, M - 1
-// permutes); the outputs leave a slot at a time, the gradients by one transposed copy a slot and kind of
-// parameter.
+// permutes); the outputs leave a slot at a time, the gradients through register transposes and a masked
+// store a lane.
 //
 // Intel Xeon (AVX-512, AMX), 1 thread pinned, 5 networks 8-50-1 on 100 rows, float32, against the paired
 // kernel: forward 7.0-7.3 -> 5.8-6.0 us, backward 6.3 -> 4.9-5.3 us. As M = 2 for 6 or 8 networks this
@@ -77,7 +77,7 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
   // packed[q W + c count + n] = theta_n[q] for every slot c. The lanes past the last slot compute what no
   // store keeps; zeros there, rather than what an earlier group left, keep their arithmetic finite and
   // normal. A block of W parameters of every network is loaded once, shuffled within 128-bit lanes
-  // (Slots::interleave), and each parameter's row put in every slot by one two-source permute and one
+  // (gemm_detail::shuffle_in_lanes), and each parameter's row put in every slot by one two-source permute and one
   // whole store: 32 shuffles for 16 float parameters where 8 x 8 transposes and a permute a row took 64
   // (0.65 -> 0.38 us for 5 networks 8-50-1, Intel Xeon). Three transposed copies
   // (core/gemm/transpose.hpp), the first form, took 1.4 us of a DE step at N = 5, stores bound.
@@ -86,11 +86,11 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
     const std::size_t count = slots_.count();
     for (std::size_t q0 = 0; q0 < J; q0 += W) {
       const std::size_t nc = std::min(W, J - q0);
-      Wide r[2 * S::E], v[2 * S::E];
+      typename Wide::register_type r[2 * S::E], v[2 * S::E];
 #pragma GCC unroll 8
       for (std::size_t i = 0; i < 2 * S::E; ++i)
         r[i] = i < count ? S::load(S::first(nc), thetas + i * stride + q0) : Wide(T(0));
-      S::interleave(r, v);
+      gemm_detail::shuffle_in_lanes(r, v);
 #pragma GCC unroll 16
       for (std::size_t q = 0; q < W; ++q)
         if (q < nc) slots_.column(q / S::E, v[q % S::E], v[q % S::E + S::E]).store_aligned(packed + (q0 + q) * W);
@@ -233,14 +233,14 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
   // U mod W rows value by value. Where a transposed copy a slot and kind of parameter ran (8 x 8 blocks, all
   // edges: 17 x 5 for 5 networks 8-50-1), the backward of 5 such networks took 4.48-4.57 us, now
   // 4.28-4.33 (Intel Xeon, float32).
-  void to_networks(const T* S, T* grads, std::size_t stride) const {
+  void to_networks(const T* sums, T* grads, std::size_t stride) const {
     using Register = typename Wide::register_type;
     const std::size_t U = units_per_slot(), count = slots_.count(), used = M * count;
     std::size_t j0 = 0;
     for (; j0 + W <= U; j0 += W) {
       Register r[W], c[W];
 #pragma GCC unroll 16
-      for (std::size_t i = 0; i < W; ++i) r[i] = Wide::load_aligned(S + (j0 + i) * W);
+      for (std::size_t i = 0; i < W; ++i) r[i] = Wide::load_aligned(sums + (j0 + i) * W);
       gemm_detail::transpose_registers(r, c);
       std::size_t n = 0, first = j0;  // lane l: network n, its value in row j0 is unit `first`'s
 #pragma GCC unroll 16
@@ -252,7 +252,7 @@ class ReplicatedKernel : BackwardSchedule<ReplicatedKernel<T, M>, T, 8> {  // ba
     for (; j0 < U; ++j0)
       for (std::size_t c = 0, l = 0; c < M; ++c)
         for (std::size_t n = 0; n < count; ++n, ++l)
-          if (c * U + j0 < H_) grads[n * stride + c * U + j0] = S[j0 * W + l];
+          if (c * U + j0 < H_) grads[n * stride + c * U + j0] = sums[j0 * W + l];
   }
 
   // Units j0 + jj + c U in slot c (jj < JJ), inputs k0 .. k0 + KK - 1 of dW1, accumulated in registers over

@@ -63,8 +63,8 @@ class Slots {
     else return _mm512_permutexvar_pd(from_[c], v);
   }
   // A column of `count` rows in every slot, zeros past the last slot: rows 0 .. E - 1 in 128-bit lane L of
-  // lo, rows E .. 2E - 1 in lane L of hi (E = the values in 128 bits, 4 floats or 2 doubles: how an 8 x 8
-  // or 4 x 4 transpose's shuffles leave a column before their last round).
+  // lo, rows E .. 2E - 1 in lane L of hi (E = the values in 128 bits, 4 floats or 2 doubles: how
+  // gemm_detail::shuffle_in_lanes leaves a column, core/gemm/transpose.hpp).
   Wide column(std::size_t L, const Wide& lo, const Wide& hi) const {
     if constexpr (is_float) return _mm512_maskz_permutex2var_ps(used_, lo, column_[L], hi);
     else return _mm512_maskz_permutex2var_pd(used_, lo, column_[L], hi);
@@ -85,24 +85,6 @@ class Slots {
       else r = _mm512_mask_permutexvar_pd(r, slot_[a], from_[c], v[a]);
     }
     return r;
-  }
-  // Rows r[0 .. 2E) of W values to the layout column() reads: an 8 x 8 (float) or 4 x 4 (double)
-  // transpose's in-lane shuffles (core/gemm/transpose.hpp) on every 128-bit lane at once, without the last
-  // round across lanes, whose work column()'s permute does.
-  static void interleave(const Wide (&r)[2 * E], Wide (&v)[2 * E]) {
-    for (std::size_t h = 0; h < 2 * E; h += E) {
-      if constexpr (is_float) {  // rows h .. h + 3: v[h + j] holds column j of each 128-bit lane
-        const __m512 t0 = _mm512_unpacklo_ps(r[h], r[h + 1]), t1 = _mm512_unpackhi_ps(r[h], r[h + 1]);
-        const __m512 t2 = _mm512_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_ps(r[h + 2], r[h + 3]);
-        v[h] = _mm512_shuffle_ps(t0, t2, 0x44);
-        v[h + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
-        v[h + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
-        v[h + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
-      } else {  // rows h, h + 1
-        v[h] = _mm512_unpacklo_pd(r[h], r[h + 1]);
-        v[h + 1] = _mm512_unpackhi_pd(r[h], r[h + 1]);
-      }
-    }
   }
   // The first halves of x and y, as one vector.
   static Wide halves(const Wide& x, const Wide& y) {

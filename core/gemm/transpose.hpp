@@ -50,10 +50,32 @@ inline void transpose_registers(const __m256d (&r)[4], __m256d (&c)[4]) {
 }
 
 #if defined(__AVX512F__)
-// The last two rounds of a 512-bit transpose of 4 S rows, whose in-lane shuffles left 128-bit lane L of
-// u[g S + j] holding column j + S L of the g-th quarter of the rows (j < S, g < 4): column j + S L is
-// gathered from lane L of u[j], u[S + j], u[2S + j], u[3S + j] into c[j + S L]. The float shuffles move
-// doubles' bits as well.
+// The in-lane rounds of a 512-bit transpose of rows r[0 .. N) (N a multiple of E, the values in 128 bits:
+// 4 floats, 2 doubles): afterwards 128-bit lane L of u[g E + j] holds column E L + j of rows g E .. g E +
+// E - 1. Floats take two rounds (pairs of rows interleaved, then pairs of pairs), doubles one.
+template <std::size_t N>
+inline void shuffle_in_lanes(const __m512 (&r)[N], __m512 (&u)[N]) {
+  static_assert(N % 4 == 0);
+  for (std::size_t i = 0; i < N; i += 4) {
+    const __m512 t0 = _mm512_unpacklo_ps(r[i], r[i + 1]), t1 = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    const __m512 t2 = _mm512_unpacklo_ps(r[i + 2], r[i + 3]), t3 = _mm512_unpackhi_ps(r[i + 2], r[i + 3]);
+    u[i] = _mm512_shuffle_ps(t0, t2, 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+  }
+}
+template <std::size_t N>
+inline void shuffle_in_lanes(const __m512d (&r)[N], __m512d (&u)[N]) {
+  static_assert(N % 2 == 0);
+  for (std::size_t i = 0; i < N; i += 2) {
+    u[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+    u[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+  }
+}
+// The last two rounds, across lanes, of a transpose of 4 S rows after shuffle_in_lanes (S = E): column
+// j + S L is gathered from lane L of u[j], u[S + j], u[2S + j], u[3S + j] into c[j + S L]. The float
+// shuffles move doubles' bits as well.
 template <int S>
 inline void exchange_lanes(const __m512 (&u)[4 * S], __m512 (&c)[4 * S]) {
   for (int j = 0; j < S; ++j) {
@@ -66,32 +88,21 @@ inline void exchange_lanes(const __m512 (&u)[4 * S], __m512 (&c)[4 * S]) {
     c[3 * S + j] = _mm512_shuffle_f32x4(b, f, 0xDD);
   }
 }
-// A 16 x 16 float block in 512-bit registers: 2 rounds of in-lane shuffles leave, in each 128-bit lane,
-// 4 values of one column; 2 rounds of lane exchanges gather a column's 4 lanes. 64 shuffles for 256
-// values, where the 8 x 8 blocks take 24 for 64.
+// A 16 x 16 float block in 512-bit registers: 64 shuffles for 256 values, where the 8 x 8 blocks take 24
+// for 64.
 inline void transpose_registers(const __m512 (&r)[16], __m512 (&c)[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {  // u[i + j], lane L: column 4 L + j of rows i .. i + 3
-    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
+  __m512 u[16];
+  shuffle_in_lanes(r, u);
   exchange_lanes<4>(u, c);
 }
-// The same for an 8 x 8 double block: one round in lanes, two across.
+// The same for an 8 x 8 double block.
 inline void transpose_registers(const __m512d (&r)[8], __m512d (&c)[8]) {
-  __m512 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {  // t[i + j], lane L: column 2 L + j of rows i, i + 1
-    t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(r[i], r[i + 1]));
-    t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(r[i], r[i + 1]));
-  }
-  exchange_lanes<2>(t, u);
-  for (int i = 0; i < 8; ++i) c[i] = _mm512_castps_pd(u[i]);
+  __m512d t[8];
+  shuffle_in_lanes(r, t);
+  __m512 u[8], v[8];
+  for (int i = 0; i < 8; ++i) u[i] = _mm512_castpd_ps(t[i]);
+  exchange_lanes<2>(u, v);
+  for (int i = 0; i < 8; ++i) c[i] = _mm512_castps_pd(v[i]);
 }
 #endif
 
