@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xfixed.hpp>
@@ -63,9 +64,9 @@ class Likelihood {
 
   // loss() for one member, off the caller's tape: its outputs F and the targets Y as `rows` row-major rows,
   // `own` the values of parameters(). Writes dF = dl/dF (F's size) and own_grad = dl/d own, returns l.
-  // NetworkPotential's batched path (networks in SIMD lanes) calls it once per particle. By default it
-  // records loss() on the calling thread's tape (Tape<T>::local(), cleared first) and runs backward; a
-  // likelihood with a closed form may override it with the same numbers, bit for bit.
+  // NetworkPotential's batched path reaches it through loss_and_gradient_in_lanes. By default it records
+  // loss() on the calling thread's tape (Tape<T>::local(), cleared first) and runs backward; a likelihood
+  // with a closed form may override it with the same numbers, bit for bit.
   virtual T loss_and_gradient(std::span<const T> F, std::span<const T> Y, std::size_t rows, std::span<const T> own,
                               std::span<T> dF, std::span<T> own_grad) const {
     ad::Tape<T>& tape = ad::Tape<T>::local();
@@ -77,6 +78,27 @@ class Likelihood {
     const xt::xtensor_fixed<T, xt::xshape<1, 1>> one = {{T(1)}};  // on the stack: no allocation
     tape.backward(l, one);
     return l.item();
+  }
+
+  // loss_and_gradient for `count` members of one output each, side by side as NetworkPotential's batched
+  // path holds them (networks in SIMD lanes, models/network_lanes.hpp): member l's outputs are F[b ld + l]
+  // for the rows b < rows, its dF goes to dF[b ld + l] (the other columns are left alone), its values of
+  // parameters() are own[l own_stride ..] and their gradient own_grad[l own_stride ..], its loss values[l].
+  // By default one member at a time through loss_and_gradient; a likelihood may override it with the same
+  // numbers, bit for bit, a vector of members at a time (SquaredError does).
+  virtual void loss_and_gradient_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count,
+                                          std::span<const T> Y, std::size_t rows, const T* own, T* own_grad,
+                                          std::size_t own_stride, T* values) const {
+    thread_local std::vector<T> f, df;  // one member's column; per thread, reused: no allocation once grown
+    f.resize(rows);
+    df.resize(rows);
+    const std::size_t p = num_params();
+    for (std::size_t l = 0; l < count; ++l) {
+      for (std::size_t b = 0; b < rows; ++b) f[b] = F[b * ld + l];
+      values[l] = loss_and_gradient(f, Y, rows, std::span<const T>(own + l * own_stride, p), df,
+                                    std::span<T>(own_grad + l * own_stride, p));
+      for (std::size_t b = 0; b < rows; ++b) dF[b * ld + l] = df[b];
+    }
   }
 
   // The mean of p(y | x, theta) at one member's outputs F (B x k), with `own` its values of parameters():

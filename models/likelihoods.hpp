@@ -65,6 +65,17 @@ class SquaredError final : public Likelihood<T> {
     for (std::size_t i = 0; i < F.size(); ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
     return detail::residual_sum(F.data(), Y.data(), F.size()) * scale;
   }
+  // The same for `count` members in lanes (their outputs side by side), a vector of members at a time.
+  void loss_and_gradient_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count, std::span<const T> Y,
+                                  std::size_t rows, const T* /*own*/, T* /*own_grad*/, std::size_t /*own_stride*/,
+                                  T* values) const override {
+    if (Y.size() != rows)
+      throw ShapeError("squared_error loss_and_gradient_in_lanes: " + std::to_string(rows) + " rows of one output, " +
+                       std::to_string(Y.size()) + " targets");
+    const T scale = T(1) / static_cast<T>(rows);
+    detail::residual_sums_in_lanes(F, dF, ld, count, Y.data(), rows, T(2) * scale * T(1), values);
+    for (std::size_t l = 0; l < count; ++l) values[l] *= scale;
+  }
   // exp(-l) is a Gaussian of fixed variance in f, but the loss does not say which: no noise is reported.
   Tensor<T> predictive_mean(const Tensor<T>& F, std::span<const T> own) const override {
     this->check_own(own, "predictive_mean");

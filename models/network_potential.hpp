@@ -30,8 +30,8 @@
 //
 // All particles at once (values_and_gradients, which the flows call when prefers_batches() says so): the
 // paper's networks, an Mlp of widths {d, H, 1} with a piecewise-linear hidden activation, run W at a time
-// in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood per network from its outputs
-// (Likelihood::loss_and_gradient). Values and gradients equal the per-particle path's up to rounding, and
+// in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood on their outputs side by side
+// (Likelihood::loss_and_gradient_in_lanes). Values and gradients equal the per-particle path's up to rounding, and
 // do not depend on how the particles are grouped (threads, ranks). Other models take the per-particle path
 // in parallel.
 #include <algorithm>
@@ -148,17 +148,12 @@ class NetworkPotential final : public Potential<T> {
       thread_local Scratch s;  // one per thread, reused: the steady state allocates nothing
       s.out.resize(B * W);
       s.cotangent.resize(B * W);
-      s.f.resize(B);
-      s.df.resize(B);
       lanes_->forward(thetas.data() + i0 * J, J, count, batch_X_.data(), B, s.lanes, s.out.data());
-      std::fill(s.cotangent.begin(), s.cotangent.end(), T(0));
-      for (std::size_t l = 0; l < count; ++l) {
-        for (std::size_t b = 0; b < B; ++b) s.f[b] = s.out[b * W + l];
-        const std::size_t row = (i0 + l) * J;
-        values[i0 + l] = likelihood_loss(s.f.data(), s.df.data(), std::span<const T>(thetas.data() + row + m, J - m),
-                                         std::span<T>(gradients.data() + row + m, J - m));
-        for (std::size_t b = 0; b < B; ++b) s.cotangent[b * W + l] = s.df[b];
-      }
+      if (count < W) std::fill(s.cotangent.begin(), s.cotangent.end(), T(0));  // the lanes no network holds
+      const std::span<const T> Y(batch_Y_.data(), B * Y_.shape()[1]);
+      likelihood_->loss_and_gradient_in_lanes(s.out.data(), s.cotangent.data(), W, count, Y, B,
+                                              thetas.data() + i0 * J + m, gradients.data() + i0 * J + m, J,
+                                              values.data() + i0);
       lanes_->backward(s.cotangent.data(), s.lanes, gradients.data() + i0 * J, J);
       rows_done(i0, i0 + count);
     });
@@ -200,16 +195,8 @@ class NetworkPotential final : public Potential<T> {
 
   struct Scratch {
     typename NetworkLanes<T>::Workspace lanes;
-    std::vector<T> out, cotangent, f, df;  // B x W outputs and their cotangents; one network's column of each
+    std::vector<T> out, cotangent;  // B x W outputs and their cotangents
   };
-
-  // The likelihood's loss of one network's outputs f (the batch's B x 1): writes df = dl/df and the
-  // likelihood's own parameters' gradient, returns l.
-  T likelihood_loss(const T* f, T* df, std::span<const T> own, std::span<T> own_grad) const {
-    const std::size_t B = batch_size_, k = Y_.shape()[1];
-    return likelihood_->loss_and_gradient(std::span<const T>(f, B), std::span<const T>(batch_Y_.data(), B * k), B,
-                                          own, std::span<T>(df, B), own_grad);
-  }
 
   void check_data(const char* where, const Tensor<T>& X, const Tensor<T>& Y) const {
     const std::size_t inputs = model_->num_inputs(), outputs = model_->num_outputs();

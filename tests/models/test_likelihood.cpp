@@ -100,6 +100,48 @@ TEST_CASE("loss_and_gradient: loss() and its backward off the caller's tape, bit
   }
 }
 
+// Members side by side, ld apart (the lanes' layout), against loss_and_gradient member by member: every count
+// from one member to two vectors of them and a tail, so that the vector and scalar columns both run.
+template <class T>
+void check_in_lanes(const Likelihood<T>& likelihood, const std::vector<T>& targets, std::size_t B) {
+  CAPTURE(likelihood.name());
+  const std::size_t p = likelihood.num_params(), stride = p + 2;
+  for (std::size_t count = 1; count <= 2 * xsimd::batch<T>::size + 3; ++count) {
+    CAPTURE(count);
+    const std::size_t ld = count + 3;
+    std::vector<T> F(B * ld), own(count * stride), values(count);
+    for (std::size_t i = 0; i < F.size(); ++i) F[i] = static_cast<T>(std::sin(0.37 * static_cast<double>(i + count)));
+    for (std::size_t i = 0; i < own.size(); ++i) own[i] = static_cast<T>(-0.1 * static_cast<double>(i % 5));
+    std::vector<T> dF(B * ld, T(-7)), own_grad(count * stride, T(-7));
+    likelihood.loss_and_gradient_in_lanes(F.data(), dF.data(), ld, count, targets, B, own.data(), own_grad.data(),
+                                          stride, values.data());
+    for (std::size_t l = 0; l < count; ++l) {
+      std::vector<T> f(B), df(B), grad(p);
+      for (std::size_t b = 0; b < B; ++b) f[b] = F[b * ld + l];
+      const std::span<const T> own_l(own.data() + l * stride, p);
+      const T value = likelihood.loss_and_gradient(f, targets, B, own_l, df, grad);
+      CHECK(values[l] == value);
+      for (std::size_t b = 0; b < B; ++b) CHECK(dF[b * ld + l] == df[b]);
+      for (std::size_t j = 0; j < p; ++j) CHECK(own_grad[l * stride + j] == grad[j]);
+    }
+    for (std::size_t b = 0; b < B; ++b)  // the columns past count are left alone
+      for (std::size_t l = count; l < ld; ++l) CHECK(dF[b * ld + l] == T(-7));
+  }
+}
+
+TEST_CASE("loss_and_gradient_in_lanes: loss_and_gradient member by member, bit for bit, for every likelihood") {
+  const std::size_t B = 13;  // not a multiple of the residual sums' eight partial sums
+  std::vector<double> Y(B), labels(B);
+  for (std::size_t b = 0; b < B; ++b) Y[b] = std::cos(1.3 * static_cast<double>(b)), labels[b] = 0;
+  std::vector<std::shared_ptr<const Likelihood<double>>> all = all_likelihoods(0.7);
+  all.push_back(std::make_shared<Cauchy>());
+  for (const auto& likelihood : all)
+    check_in_lanes(*likelihood, likelihood->task() == Task::classification ? labels : Y, B);
+  std::vector<float> Yf(B);
+  for (std::size_t b = 0; b < B; ++b) Yf[b] = static_cast<float>(Y[b]);
+  check_in_lanes(SquaredError<float>(), Yf, B);
+}
+
 TEST_CASE("every likelihood's loss passes the gradient check in the outputs, the targets and its own parameters") {
   const Tensor<double> F = random_tensor(Shape{5, 3}, 11), Y = random_tensor(Shape{5, 3}, 12);
   const Tensor<double> labels = labels_for(5, 3, 13);
