@@ -8,9 +8,10 @@
 //
 //   bench_lanes [shared options, see bench_common.hpp]
 //
-// Groups: a whole vector of networks (16 floats or 8 doubles with AVX-512, 8 or 4 with AVX2), and the 5
+// Groups: a whole vector of networks (16 floats or 8 doubles with AVX-512, 8 or 4 with AVX2), the 5
 // networks of the paper's ensembles (on AVX-512 in float the replicated kernel, three rows or three units
-// per vector; in double the whole-vector kernel). The forward includes packing the parameters into lanes,
+// per vector; in double the whole-vector kernel), and 4 (in float four rows or units per vector; in
+// double the paired kernel, two rows or units). The forward includes packing the parameters into lanes,
 // the backward unpacking the gradients; the counts are bench_flows': forward B H (d + 1), backward
 // B H (d + 2) per network, the lanes that hold no network not counted. One thread: a group runs on one.
 #include <cstdio>
@@ -66,6 +67,7 @@ void report(const wb::Options& o) {
   const double peak = wb::peak_rate<T>(1, 5);
   run<T>(o, models::NetworkLanes<T>::lanes, peak);
   run<T>(o, 5, peak);
+  run<T>(o, 4, peak);
 }
 
 }  // namespace

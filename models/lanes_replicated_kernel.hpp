@@ -20,7 +20,8 @@
 //
 // Intel Xeon (AVX-512, AMX), 1 thread pinned, 5 networks 8-50-1 on 100 rows, float32, against the paired
 // kernel: forward 7.0-7.3 -> 5.8-6.0 us, backward 6.3 -> 4.9-5.3 us. As M = 2 for 6 or 8 networks this
-// kernel ran 5-10 % behind the paired one, which keeps them.
+// kernel ran 5-10 % behind the paired one, which keeps them; M = 4 takes 4 floats and 2 doubles (the
+// numbers in models/network_lanes.hpp).
 #include <algorithm>
 #include <cstddef>
 

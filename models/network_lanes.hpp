@@ -23,8 +23,9 @@
 // most half a vector (8 floats, 4 doubles) runs in models/lanes_paired_kernel.hpp, the same operations in
 // whole vectors, two rows or two hidden units at a time, with the same bits: in 16 lanes 5 networks did 3
 // times the work they needed, in AVX2's 8 lanes they ran at half the 512-bit rate. A group of at most a
-// third (5 floats: the paper's ensembles; 2 doubles) runs three rows or units at a time in
-// models/lanes_replicated_kernel.hpp, again with the same bits.
+// third (5 floats: the paper's ensembles) runs three rows or units at a time in
+// models/lanes_replicated_kernel.hpp, one of at most a quarter (4 floats, 2 doubles) four at a time, again
+// with the same bits.
 
 #include <algorithm>
 #include <cstddef>
@@ -64,7 +65,10 @@ class NetworkLanes {
       throw Error("NetworkLanes: the hidden activation must be piecewise linear (identity, relu, leaky relu), got " +
                   act.name());
 #if XSIMD_WITH_AVX512F
-    for (std::size_t count = 1; count <= tripled_lanes; ++count) tripled_.emplace_back(d_, H_, bias_, act_, count);
+    for (std::size_t count = 1; count <= quadrupled_lanes; ++count)
+      quadrupled_.emplace_back(d_, H_, bias_, act_, count);
+    for (std::size_t count = quadrupled_lanes + 1; count <= tripled_lanes; ++count)
+      tripled_.emplace_back(d_, H_, bias_, act_, count);
 #endif
   }
 
@@ -110,11 +114,13 @@ class NetworkLanes {
 
  private:
 #if XSIMD_WITH_AVX512F
+  using Quadrupled = lanes_detail::ReplicatedKernel<T, 4>;
   using Tripled = lanes_detail::ReplicatedKernel<T, 3>;
-  static constexpr std::size_t tripled_lanes = Tripled::lanes;
+  static constexpr std::size_t quadrupled_lanes = Quadrupled::lanes, tripled_lanes = Tripled::lanes;
   static constexpr std::size_t paired_lanes = lanes_detail::PairedKernel<T>::lanes;
 #else
-  static constexpr std::size_t tripled_lanes = 0, paired_lanes = 0;  // every group in whole vectors
+  // Every group in whole vectors.
+  static constexpr std::size_t quadrupled_lanes = 0, tripled_lanes = 0, paired_lanes = 0;
 #endif
 
   // The kernel for groups of `width` networks at most (a group of `count`).
@@ -122,7 +128,8 @@ class NetworkLanes {
   void with_kernel([[maybe_unused]] std::size_t width, [[maybe_unused]] std::size_t count,
                    const F& f) const {  // unused without AVX-512
 #if XSIMD_WITH_AVX512F
-    if (width == tripled_lanes) return f(tripled_[count - 1]);
+    if (width == quadrupled_lanes) return f(quadrupled_[count - 1]);
+    if (width == tripled_lanes) return f(tripled_[count - quadrupled_lanes - 1]);
     if (width == paired_lanes) return f(lanes_detail::PairedKernel<T>(d_, H_, bias_, act_));
 #endif
     f(lanes_detail::Kernel<T, xsimd::default_arch>(d_, H_, bias_, act_));
@@ -132,8 +139,14 @@ class NetworkLanes {
   bool bias_;
   Activation act_;
 #if XSIMD_WITH_AVX512F
-  // The replicated kernel for each group size 1 .. tripled_lanes, built once: its permutes' index vectors
-  // took 0.13 us to build (stored lane by lane, then loaded whole), twice a step (Intel Xeon, float32).
+  // The replicated kernels, built once for each group size they take: their permutes' index vectors took
+  // 0.13 us to build (stored lane by lane, then loaded whole), twice a step (Intel Xeon, float32). Four
+  // copies a vector for 1 .. quadrupled_lanes networks, three for the sizes above, up to tripled_lanes
+  // (5 floats; none in double, where both are 2). Four copies of 4 float networks against three: forward
+  // 4.5-4.7 -> 3.5-3.7 us, backward 3.9-4.4 -> 4.3-4.8 us; of 2 doubles: 4.4-4.5 -> 3.4-3.6 us and 4.3 ->
+  // 3.8-3.9 us (bench_lanes, 4 alternating runs, Intel Xeon); a DE step at N = 4 (float32, 1 thread) 10.1
+  // -> 9.4 us (medians of 6).
+  std::vector<Quadrupled> quadrupled_;
   std::vector<Tripled> tripled_;
 #endif
 };
@@ -148,7 +161,10 @@ void NetworkLanes<T>::forward(const T* thetas, std::size_t stride, std::size_t c
   if (count == 0 || count > lanes)
     throw Error("NetworkLanes::forward: " + std::to_string(count) + " networks for a group of " +
                 std::to_string(lanes));
-  ws.width = count <= tripled_lanes ? tripled_lanes : count <= paired_lanes ? paired_lanes : lanes;
+  ws.width = count <= quadrupled_lanes ? quadrupled_lanes
+             : count <= tripled_lanes  ? tripled_lanes
+             : count <= paired_lanes   ? paired_lanes
+                                       : lanes;
   with_kernel(ws.width, count, [&](const auto& k) { k.forward(thetas, stride, count, X, B, ws, out, lanes); });
 }
 

@@ -122,10 +122,10 @@ TEST_CASE("NetworkPotential in SIMD lanes: gradients match central differences o
   CHECK(compared >= 3);
 }
 
-// Group sizes 1 to W + 7 at four offsets into the particles: on AVX-512 a group of at most a third of a
-// vector runs in the replicated kernel (models/lanes_replicated_kernel.hpp), of at most half in the paired
-// kernel (lanes_paired_kernel.hpp), the rest in whole vectors; rows or hidden units that are not a
-// multiple of 2 or 3 leave those kernels' upper halves or slots short.
+// Group sizes 1 to W + 7 at four offsets into the particles: on AVX-512 a group of at most a quarter or a
+// third of a vector runs in the replicated kernel (models/lanes_replicated_kernel.hpp, four or three copies
+// a vector), of at most half in the paired kernel (lanes_paired_kernel.hpp), the rest in whole vectors;
+// rows or hidden units that are not a multiple of 2, 3 or 4 leave those kernels' upper halves or slots short.
 namespace {
 template <class T>
 void check_independent_of_group(const MlpSpec& spec, std::size_t rows) {
