@@ -83,6 +83,14 @@ class RowFaults {
   void check(std::size_t i, std::size_t source, const T* x, std::size_t n) {
     Bits top = 0;
     for (std::size_t j = 0; j < n; ++j) top = std::max(top, magnitude_bits(x[j]));
+    checked(i, source, x, n, top);
+  }
+
+  // The same for a pass that writes x itself, without reading it again: top = widest(top, v) for each
+  // value v it writes (top starting at 0), then checked(i, source, x, n, top).
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  static Bits widest(Bits top, T v) { return std::max(top, magnitude_bits(v)); }
+  void checked(std::size_t i, std::size_t source, const T* x, std::size_t n, Bits top) {
     if (top >= infinity_bits) note(i, source, x, n);
   }
 
@@ -103,7 +111,6 @@ class RowFaults {
 
   // |x| as an unsigned integer of T's width: ordered like |x| for finite x, and at least infinity_bits
   // exactly when x is infinite or NaN.
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
   static constexpr Bits infinity_bits = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
   static Bits magnitude_bits(T x) { return std::bit_cast<Bits>(x) & (~Bits(0) >> 1); }
 
