@@ -86,6 +86,35 @@ void residual_sums_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count
                       [](T a, T b, T acc) { return lane_fma(a, b, acc); });
 }
 
+// The Gaussian NLLs' arithmetic past the residual sum, written once for the nodes below and the
+// likelihoods' closed forms (models/likelihoods.hpp), which must agree bit for bit: k outputs a row, each
+// product that feeds a sum fused explicitly (lane_fma), since GCC contracts a * b + c in some inlined copies
+// and not in others (core/box_muller.hpp says where that bit before).
+template <class T>
+T gaussian_constant(T k) {  // k log(2 pi) / 2
+  return k * T(0.5) * std::log(T(2) * std::numbers::pi_v<T>);
+}
+template <class T>
+T gaussian_constant(T k, T sigma) {  // k (log sigma + log(2 pi) / 2)
+  return k * lane_fma(T(0.5), std::log(T(2) * std::numbers::pi_v<T>), std::log(sigma));
+}
+template <class T>
+T gaussian_scale(T rows, T sigma) {  // 1 / (B sigma^2)
+  return T(1) / (rows * sigma * sigma);
+}
+template <class T>
+T gaussian_value(T residual_sum, T scale, T constant) {  // (1/2) sum (f - y)^2 / (B sigma^2) + constant
+  return lane_fma(T(0.5) * residual_sum, scale, constant);
+}
+template <class T>
+T gaussian_value(T R, T precision, T k, T s, T constant) {  // (1/2) R e^{-2s} + k s + constant
+  return lane_fma(T(0.5) * R, precision, k * s) + constant;
+}
+template <class T>
+T gaussian_log_sigma_gradient(T R, T precision, T k) {  // k - R e^{-2s}
+  return lane_fma(-R, precision, k);
+}
+
 // dF += c (F - Y) and dY -= c (F - Y), for those of F and Y that carry a gradient.
 template <class T>
 void add_residual_adjoints(const ad::Var<T>& F, const ad::Var<T>& Y, T c) {
@@ -127,10 +156,10 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, std::type_iden
     throw Error("gaussian_nll: noise scale sigma must be positive and finite, got " + std::to_string(sigma));
   detail::check_residual_shapes(F.shape(), Y.shape());
   const T k = static_cast<T>(F.cols());
-  const T constant = k * (std::log(sigma) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>));
-  const T scale = T(1) / (static_cast<T>(F.rows()) * sigma * sigma);  // 1 / (B sigma^2)
+  const T constant = detail::gaussian_constant(k, T(sigma));
+  const T scale = detail::gaussian_scale(static_cast<T>(F.rows()), T(sigma));
   ad::Var<T> out = ad::make_output(Shape{1, 1}, {F, Y});
-  out.data()[0] = T(0.5) * detail::residual_sum(F.data(), Y.data(), F.size()) * scale + constant;
+  out.data()[0] = detail::gaussian_value(detail::residual_sum(F.data(), Y.data(), F.size()), scale, constant);
   out.on_backward([F, Y, out, scale] { detail::add_residual_adjoints(F, Y, scale * out.adj()(0, 0)); });
   return out;
 }
@@ -143,17 +172,17 @@ ad::Var<T> gaussian_nll(const ad::Var<T>& F, const ad::Var<T>& Y, const ad::Var<
     throw ShapeError("gaussian_nll: log_sigma must be 1x1, got " + shape_string(log_sigma.shape()));
   detail::check_residual_shapes(F.shape(), Y.shape());
   const T k = static_cast<T>(F.cols());
-  const T constant = k * T(0.5) * std::log(T(2) * std::numbers::pi_v<T>);
+  const T constant = detail::gaussian_constant(k);
   const T s = log_sigma.data()[0];
   const T precision = std::exp(T(-2) * s);  // 1 / sigma^2
   const T inv_B = T(1) / static_cast<T>(F.rows());
   const T R = detail::residual_sum(F.data(), Y.data(), F.size()) * inv_B;
   ad::Var<T> out = ad::make_output(Shape{1, 1}, {F, Y, log_sigma});
-  out.data()[0] = T(0.5) * R * precision + k * s + constant;
+  out.data()[0] = detail::gaussian_value(R, precision, k, s, constant);
   out.on_backward([F, Y, log_sigma, out, k, R, precision, inv_B] {
     const T g = out.adj()(0, 0);
     detail::add_residual_adjoints(F, Y, g * precision * inv_B);
-    if (log_sigma.needs_grad()) log_sigma.adj().data()[0] += g * (k - R * precision);
+    if (log_sigma.needs_grad()) log_sigma.adj().data()[0] += g * detail::gaussian_log_sigma_gradient(R, precision, k);
   });
   return out;
 }
