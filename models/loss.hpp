@@ -76,11 +76,31 @@ void residual_sums_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count
     }
     return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
   };
+  const auto fused = [](V a, V b, V acc) { return vector_fma(a, b, acc); };
   std::size_t l = 0;
   for (; l + V::size <= count; l += V::size)
-    columns(l, V(T(0)), [](const T* p) { return V::load_unaligned(p); }, [](V v, T* p) { v.store_unaligned(p); },
-            [](V a, V b, V acc) { return vector_fma(a, b, acc); })
+    columns(l, V(T(0)), [](const T* p) { return V::load_unaligned(p); }, [](V v, T* p) { v.store_unaligned(p); }, fused)
         .store_unaligned(sums + l);
+#if XSIMD_WITH_AVX512F
+  // The last count mod W columns of a 512-bit vector in one, the lanes past them neither read nor written:
+  // column by column they took 5 % of a DE step at N = 5 (float32, 1 thread, medians of 6 alternating runs
+  // 12.3 -> 11.7 us on a loaded Intel Xeon).
+  if constexpr (sizeof(V) == 64) {
+    if (l == count) return;
+    constexpr bool is_float = std::is_same_v<T, float>;
+    using Mask = std::conditional_t<is_float, __mmask16, __mmask8>;
+    const Mask m = static_cast<Mask>((1u << (count - l)) - 1);
+    const auto load = [m](const T* p) -> V {
+      if constexpr (is_float) return _mm512_maskz_loadu_ps(m, p);
+      else return _mm512_maskz_loadu_pd(m, p);
+    };
+    const auto store = [m](V v, T* p) {
+      if constexpr (is_float) _mm512_mask_storeu_ps(p, m, v);
+      else _mm512_mask_storeu_pd(p, m, v);
+    };
+    return store(columns(l, V(T(0)), load, store, fused), sums + l);
+  }
+#endif
   for (; l < count; ++l)
     sums[l] = columns(l, T(0), [](const T* p) { return *p; }, [](T v, T* p) { *p = v; },
                       [](T a, T b, T acc) { return lane_fma(a, b, acc); });
