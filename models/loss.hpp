@@ -108,8 +108,9 @@ void residual_sums_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count
 
 // The Gaussian NLLs' arithmetic past the residual sum, written once for the nodes below and the
 // likelihoods' closed forms (models/likelihoods.hpp), which must agree bit for bit: k outputs a row, each
-// product that feeds a sum fused explicitly (lane_fma), since GCC contracts a * b + c in some inlined copies
-// and not in others (core/box_muller.hpp says where that bit before).
+// product that feeds a sum fused explicitly (lane_fma): GCC contracts a * b + c in some inlined copies and
+// not in others (as core/box_muller.hpp found), and the closed form and the node, each written out, came
+// out one rounding apart.
 template <class T>
 T gaussian_constant(T k) {  // k log(2 pi) / 2
   return k * T(0.5) * std::log(T(2) * std::numbers::pi_v<T>);
