@@ -57,22 +57,25 @@ T residual_sum(const T* f, const T* y, std::size_t n) {
 
 // residual_sum of each of `count` columns side by side, sums[l] = sum_b (F[b ld + l] - y[b])^2 over b < n,
 // with residual_sum's bits (its eight partial sums, the same pairwise end), a vector of columns at a time;
-// and dF[b ld + l] = 0 + c (F[b ld + l] - y[b]), squared_error's adjoint, beside it. SquaredError's
-// loss_and_gradient_in_lanes: where each network's column was gathered, its loss taken and its dF scattered
-// back, a DE step took 159 -> 154 us at N = 100 and 1806 -> 1699 us at N = 1000 (float32, 1 thread, medians
-// of 8 alternating runs, Intel Xeon).
-template <class T>
-void residual_sums_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count, const T* y, std::size_t n, T c,
+// and dF[b ld + l] = 0 + c_l (F[b ld + l] - y[b]), the residual nodes' adjoint, beside it: c the same for
+// every column (a T) or c[l] (a pointer to count of them). SquaredError's loss_and_gradient_in_lanes: where
+// each network's column was gathered, its loss taken and its dF scattered back, a DE step took 159 -> 154 us
+// at N = 100 and 1806 -> 1699 us at N = 1000 (float32, 1 thread, medians of 8 alternating runs, Intel Xeon).
+template <class T, class C>
+void residual_sums_in_lanes(const T* F, T* dF, std::size_t ld, std::size_t count, const T* y, std::size_t n, C c,
                             T* sums) {
   using V = xsimd::batch<T>;
   constexpr std::size_t L = 8;
   const auto columns = [&]<class U>(std::size_t l0, U zero, const auto& load, const auto& store, const auto& fma) {
     U part[L];
     for (U& p : part) p = zero;
+    U factor;
+    if constexpr (std::is_pointer_v<C>) factor = load(c + l0);
+    else factor = U(c);
     for (std::size_t b = 0; b < n; ++b) {
       const U r = load(F + b * ld + l0) - U(y[b]);
       part[b % L] = fma(r, r, part[b % L]);
-      store(U(T(0)) + U(c) * r, dF + b * ld + l0);
+      store(U(T(0)) + factor * r, dF + b * ld + l0);
     }
     return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
   };
