@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tests of every ISA-specific path (tests/test_isa: the core suite with its GEMM tiles, lane sums and
 # vector normals, the autodiff suite's ops with their xsimd kernels, plus the dense layer, the fused dense
-# head and the networks in SIMD lanes of the models suite) built for each x86-64 ISA level the code specialises:
+# head, the likelihoods' losses in lanes and the networks in SIMD lanes of the models suite) built for each x86-64 ISA level the code specialises:
 # x86-64-v2 (SSE4.2), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512F/BW/DQ/VL), each in its own portable
 # release build (build-isa-LEVEL, or $WGFLOW_ISA_BUILD_DIR-LEVEL). Why: CI runs on whatever CPU the
 # machine has, and a -march=native build compiles only that CPU's paths; an ISA-specific break (a kernel
