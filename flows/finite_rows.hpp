@@ -82,7 +82,7 @@ class RowFaults {
   // Notes a fault of `source` in row i if x (n entries) is not finite.
   void check(std::size_t i, std::size_t source, const T* x, std::size_t n) {
     Bits top = 0;
-    for (std::size_t j = 0; j < n; ++j) top = std::max(top, magnitude_bits(x[j]));
+    for (std::size_t j = 0; j < n; ++j) top = widest(top, x[j]);
     checked(i, source, x, n, top);
   }
 
@@ -118,7 +118,7 @@ class RowFaults {
   static Bits accumulate_into(T* d, const T* e, std::size_t n) {
     Bits top = 0;
     for (std::size_t j = 0; j < n; ++j) {
-      top = std::max(top, magnitude_bits(e[j]));
+      top = widest(top, e[j]);
       d[j] = (first ? T(0) : d[j]) + e[j];
     }
     return top;

@@ -31,9 +31,9 @@
 // All particles at once (values_and_gradients, which the flows call when prefers_batches() says so): the
 // paper's networks, an Mlp of widths {d, H, 1} with a piecewise-linear hidden activation, run W at a time
 // in SIMD lanes off the tape (models/network_lanes.hpp), the likelihood on their outputs side by side
-// (Likelihood::loss_and_gradient_in_lanes). Values and gradients equal the per-particle path's up to rounding, and
-// do not depend on how the particles are grouped (threads, ranks). Other models take the per-particle path
-// in parallel.
+// (Likelihood::loss_and_gradient_in_lanes). Values and gradients equal the per-particle path's up to
+// rounding, and do not depend on how the particles are grouped (threads, ranks). Other models take the
+// per-particle path in parallel.
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
