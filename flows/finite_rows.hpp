@@ -71,12 +71,13 @@ class RowFaults {
   // d = (first ? 0 : d) + e over n entries, noting in row i a fault of `source` or its largest entry:
   // one pass (the magnitudes' maximum as integers vectorises where a NaN-aware float maximum does not).
   void accumulate(std::size_t i, std::size_t source, T* d, const T* e, std::size_t n, bool first) {
-    const Bits top = first ? accumulate_into<true>(d, e, n) : accumulate_into<false>(d, e, n);
-    if (top >= infinity_bits) {
-      note(i, source, e, n);
-    } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
-      largest_[i] = size, largest_source_[i] = source;
-    }
+    record(i, source, e, n, first ? accumulate_into<true>(d, e, n) : accumulate_into<false>(d, e, n));
+  }
+  // The same for a source taken as it is, e the sum itself: only read.
+  void examine(std::size_t i, std::size_t source, const T* e, std::size_t n) {
+    Bits top = 0;
+    for (std::size_t j = 0; j < n; ++j) top = widest(top, e[j]);
+    record(i, source, e, n, top);
   }
 
   // Notes a fault of `source` in row i if x (n entries) is not finite.
@@ -113,6 +114,14 @@ class RowFaults {
   // exactly when x is infinite or NaN.
   static constexpr Bits infinity_bits = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());
   static Bits magnitude_bits(T x) { return std::bit_cast<Bits>(x) & (~Bits(0) >> 1); }
+
+  void record(std::size_t i, std::size_t source, const T* e, std::size_t n, Bits top) {
+    if (top >= infinity_bits) {
+      note(i, source, e, n);
+    } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
+      largest_[i] = size, largest_source_[i] = source;
+    }
+  }
 
   template <bool first>
   static Bits accumulate_into(T* d, const T* e, std::size_t n) {

@@ -6,8 +6,10 @@
 //      into its own buffer; or, where one term alone has a buffer, a group of particles at a time
 //      (evaluate_by_rows), handing each group on as soon as it is done;
 //   2. g_i = sum_k g_k,i in term order (sum_row), each g_k,i checked as it is added and its buffer row
-//      zeroed for the next step. A pointwise term (flows/pointwise_term.hpp) has no buffer: its g_k,i is
-//      computed here, row by row.
+//      zeroed for the next step, unless the term writes its buffer (Term::writes_gradient). A pointwise
+//      term (flows/pointwise_term.hpp) has no buffer: its g_k,i is computed here, row by row. Where one
+//      term alone contributes and writes its buffer (DE's potential energy), g is that buffer, checked in
+//      place: at N = 1000 the copy and the zeroing were two of the step's passes over N x J entries.
 // A non-finite g_k,i, or a pointwise term's exception, is reported by throw_if_fault as the first fault
 // in (term, particle) order, whatever the threads did.
 //
@@ -48,6 +50,7 @@ class FreeEnergy {
   // Adds a term, attached to the particles by the caller; terms act in the order added.
   void add(std::unique_ptr<Term<T>> term) {
     pointwise_.push_back(dynamic_cast<const PointwiseTerm<T>*>(term.get()));
+    writes_.push_back(term->writes_gradient());
     terms_.push_back(std::move(term));
   }
 
@@ -152,16 +155,24 @@ class FreeEnergy {
     terms_[k]->add_gradient_by_rows(own, buffers_[k], rows_done);
   }
 
-  // 2. for n rows: begin_sum(n), then sum_row for each row (concurrently, a row per call), then end_sum().
-  void begin_sum(std::size_t n) {
+  // 2. for n rows of J: begin_sum(n, J), then sum_row for each row (concurrently, a row per call), then
+  //    end_sum(); gradient() is then the sum.
+  void begin_sum(std::size_t n, std::size_t J) {
+    in_place_ = sums_in_place();
+    if (!in_place_ && (sum_.shape()[0] != n || sum_.shape()[1] != J)) sum_.resize({n, J});
     faults_.reset(n);
     const bool pointwise = std::any_of(pointwise_.begin(), pointwise_.end(), [](const auto* p) { return p; });
     row_errors_.assign(pointwise ? n : 0, nullptr);
   }
-  // g = sum_k g_k at this rank's row i (theta the particle), each g_k checked and its buffer's row zeroed;
-  // about 4 entry-passes of work per term. False if a pointwise term threw there.
-  bool sum_row(std::size_t i, std::uint64_t t, std::span<const T> theta, T* g) {
+  // g = sum_k g_k at this rank's row i (theta the particle), each g_k checked and its buffer's row zeroed
+  // where the term adds; about 4 entry-passes of work per term. False if a pointwise term threw there.
+  bool sum_row(std::size_t i, std::uint64_t t, std::span<const T> theta) {
     const std::size_t J = theta.size(), K = terms_.size();
+    if (in_place_) {
+      faults_.examine(i, 0, buffers_[0].data() + i * J, J);
+      return true;
+    }
+    T* g = sum_.data() + i * J;
     if (K == 0) std::fill(g, g + J, T(0));
     for (std::size_t k = 0; k < K; ++k) {
       if (pointwise_[k]) {
@@ -178,12 +189,15 @@ class FreeEnergy {
       }
       T* g_k = buffers_[k].data() + (block_.begin - first_row_[k] + i) * J;
       faults_.accumulate(i, k, g, g_k, J, k == 0);
-      std::fill(g_k, g_k + J, T(0));
+      if (!writes_[k]) std::fill(g_k, g_k + J, T(0));
     }
     return true;
   }
-  // Every row summed: the buffers are zero again.
+  // Every row summed: the buffers of the terms that add are zero again.
   void end_sum() { buffers_zero_ = true; }
+
+  // g (n x J, this rank's rows) after the last sum: the sum, or the buffer it was taken in place from.
+  const Tensor<T>& gradient() const { return in_place_ ? buffers_[0] : sum_; }
 
   // A pointwise term's exception at the first row it threw at; then the first term's non-finite gradient.
   void throw_if_fault(std::uint64_t t) const {
@@ -198,7 +212,8 @@ class FreeEnergy {
   const RowFaults<T>& faults() const { return faults_; }
 
  private:
-  // The buffers of the terms that are not pointwise, zero (n rows of J: this rank's).
+  // The buffers of the terms that are not pointwise (n rows of J: this rank's), zero where the term adds;
+  // a term that writes its buffer is given it as it is.
   void prepare_buffers(std::size_t n, std::size_t J) {
     const std::size_t K = terms_.size();
     buffers_.resize(K);
@@ -212,14 +227,20 @@ class FreeEnergy {
       const std::size_t rows = whole ? n_total_ : n;
       const bool reshaped = g.shape()[0] != rows || g.shape()[1] != J;
       if (reshaped) g.resize({rows, J});
-      if (reshaped || !buffers_zero_ || whole) g.fill(T(0));
+      if (reshaped || whole || (!buffers_zero_ && !writes_[k])) g.fill(T(0));
     }
     buffers_zero_ = false;
+  }
+
+  // g = sum_k g_k is the one buffer itself: one term, not pointwise, that writes its buffer of this rank's rows.
+  bool sums_in_place() const {
+    return terms_.size() == 1 && !pointwise_[0] && writes_[0] && !(ranks_ && terms_[0]->reach() == Reach::ensemble);
   }
 
   std::string flow_;  // for messages
   std::vector<std::unique_ptr<Term<T>>> terms_;
   std::vector<const PointwiseTerm<T>*> pointwise_;  // per term: itself if pointwise, else null
+  std::vector<bool> writes_;                        // per term: Term::writes_gradient()
 
   // Over ranks: this rank's rows of N, and the ranks (null in one process).
   RowBlock block_;
@@ -227,7 +248,9 @@ class FreeEnergy {
   Communicator* ranks_ = nullptr;
 
   // Per-step buffers, kept so that steady-state steps allocate nothing.
-  std::vector<Tensor<T>> buffers_;      // g_k, one per term, zero between steps
+  std::vector<Tensor<T>> buffers_;      // g_k, one per term, zero between steps where the term adds
+  Tensor<T> sum_;                       // g, unless in_place_
+  bool in_place_ = false;               // g is buffers_[0] (sums_in_place() at the last begin_sum)
   std::vector<std::size_t> first_row_;  // per term: the global row of its buffer's row 0
   bool buffers_zero_ = false;
   std::vector<std::exception_ptr> errors_;      // per term: what it threw in step 1

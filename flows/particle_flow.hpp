@@ -196,7 +196,7 @@ class ParticleFlow {
   T diffusion() const { return free_energy_.diffusion(); }
 
   // The total gradient g of the last step (N x J): the particles moved along -g.
-  const Tensor<T>& gradient() const { return gradient_; }
+  const Tensor<T>& gradient() const { return free_energy_.gradient(); }
 
   // sum_k F_k at the particles of the last step, when every term can estimate its own (the KL divergence
   // with lambda > 0 cannot); empty before the first step.
@@ -283,7 +283,7 @@ class ParticleFlow {
       for_each_index(n, sum_work(n), [&](std::size_t i) { sum_row(i, t); }, 4);
       free_energy_.end_sum();
       free_energy_.throw_if_fault(t);
-      optimizer_.update(gradient_, delta_);
+      optimizer_.update(free_energy_.gradient(), delta_);
       for_each_index(n, move_work(n, noise), [&](std::size_t i) { move_row(i, t, noise, delta_.data() + i * J); }, 4);
     }
     end_advance(t);
@@ -292,9 +292,8 @@ class ParticleFlow {
   // 2. - 4.'s buffers and fault records for this step; returns the noise's scale sqrt(2 D eta).
   T begin_advance() {
     const std::size_t n = particles_.shape()[0], J = dim();
-    resize(gradient_, n, J);
     resize(next_, n, J);
-    free_energy_.begin_sum(n);
+    free_energy_.begin_sum(n, J);
     update_faults_.reset(n);
     if (optimizer_.entrywise()) optimizer_.begin_step(n * J);
     return noise_scale();
@@ -342,7 +341,7 @@ class ParticleFlow {
   // 2. for particle i (FreeEnergy::sum_row); false if a pointwise term threw there.
   bool sum_row(std::size_t i, std::uint64_t t) {
     const std::size_t J = dim();
-    return free_energy_.sum_row(i, t, std::span<const T>(particles_.data() + i * J, J), gradient_.data() + i * J);
+    return free_energy_.sum_row(i, t, std::span<const T>(particles_.data() + i * J, J));
   }
 
   // 3. - 4. for particle i, a piece of its row at a time on the stack: its displacement from an entrywise
@@ -352,6 +351,7 @@ class ParticleFlow {
     const std::size_t J = dim(), row0 = i * J;
     constexpr std::size_t piece = 256;  // whole blocks of Rng::NormalStream: the pieces change no value
     static_assert(piece % Rng::NormalStream::block<T> == 0);
+    const T* gradient = free_energy_.gradient().data() + row0;
     T step[piece], z[piece];
     std::optional<Rng::NormalStream> xi;
     // Checked as written: a pass afterwards cost ~1 % of a step (N = 100, DE and DLE, float32 and float64,
@@ -361,7 +361,7 @@ class ParticleFlow {
     for (std::size_t j0 = 0; j0 < J; j0 += piece) {
       const std::size_t len = std::min(piece, J - j0);
       const T* d = delta ? delta + j0 : step;
-      if (!delta) optimizer_.update(row0 + j0, std::span<const T>(gradient_.data() + row0 + j0, len), std::span<T>(step, len));
+      if (!delta) optimizer_.update(row0 + j0, std::span<const T>(gradient + j0, len), std::span<T>(step, len));
       const T* theta = particles_.data() + row0 + j0;
       T* row = next_.data() + row0 + j0;
       if (xi) {
@@ -417,7 +417,7 @@ class ParticleFlow {
   double communication_seconds_ = 0;
 
   // Per-step buffers, kept so that steady-state steps allocate nothing (the terms keep theirs too).
-  Tensor<T> gradient_, delta_, next_;
+  Tensor<T> delta_, next_;
   RowFaults<T> update_faults_;
 };
 

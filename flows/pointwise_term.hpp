@@ -52,7 +52,7 @@ class PointwiseTerm : public Term<T> {
     parallel_for_each_index(theta.shape()[0], [&](std::size_t i) {
       const std::span<const T> theta_i(theta.data() + i * J, J);
       T* g = gradient.data() + i * J;
-      if (context.gradient_zero) return row_gradient(context.step, context.first_row + i, theta_i, std::span<T>(g, J));
+      if (context.may_write) return row_gradient(context.step, context.first_row + i, theta_i, std::span<T>(g, J));
       thread_local std::vector<T> row;  // one per thread, reused
       row.resize(J);
       row_gradient(context.step, context.first_row + i, theta_i, std::span<T>(row));

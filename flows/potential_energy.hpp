@@ -46,14 +46,17 @@ class PotentialEnergy final : public Term<T> {
     add_gradient_by_rows(context, gradient, RowsDone::none());
   }
 
-  // Into a zero buffer (the flow's) the gradients go straight in, each group of networks in lanes or each
-  // particle handed over as it is done; otherwise through gradients_.
+  // A potential's gradients are written (Potential's contract), so the flow's buffer is never zeroed.
+  bool writes_gradient() const override { return true; }
+
+  // Into the flow's own buffer (context.may_write) the gradients go straight in, each group of networks in
+  // lanes or each particle handed over as it is done; otherwise through gradients_.
   void add_gradient_by_rows(const StepContext<T>& context, Tensor<T>& gradient, RowsDone rows_done) override {
     const Tensor<T>& theta = context.particles;
     const std::size_t n = theta.shape()[0], J = theta.shape()[1];
     values_.resize(n);
     if (potential_.prefers_batches()) {
-      if (context.gradient_zero) return potential_.values_and_gradients_in_pieces(theta, values_, gradient, rows_done);
+      if (context.may_write) return potential_.values_and_gradients_in_pieces(theta, values_, gradient, rows_done);
       gradients_.resize({n, J});
       potential_.values_and_gradients(theta, values_, gradients_);
       for_each_piece(n, n * J, [&](std::size_t i0, std::size_t i1) {
@@ -63,11 +66,11 @@ class PotentialEnergy final : public Term<T> {
       });
       return rows_done(0, n);
     }
-    if (!context.gradient_zero) gradients_.resize({n, J});
+    if (!context.may_write) gradients_.resize({n, J});
     parallel_for_each_index(n, [&](std::size_t i) {
       const std::span<const T> theta_i(theta.data() + i * J, J);
       T* out = gradient.data() + i * J;
-      if (context.gradient_zero) {
+      if (context.may_write) {
         values_[i] = potential_.value_and_gradient(theta_i, std::span<T>(out, J));
       } else {
         T* g = gradients_.data() + i * J;

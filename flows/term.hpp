@@ -59,8 +59,9 @@ struct StepContext {
   Communicator* ranks = nullptr;  // for a term of reach collective in a flow over ranks: the ranks to
                                   // gather from (null in one process, where particles are all N)
   std::size_t total_rows = 0;     // N, over all ranks (0: particles' rows are all of them)
-  bool gradient_zero = false;     // the buffer add_gradient receives is all zero (the flow's are): a term
-                                  // may then write its rows rather than add to them, sparing a pass
+  bool may_write = false;         // the buffer is the flow's, this term's alone: add_gradient may write its
+                                  // rows rather than add to them, sparing a pass. It is all zero, unless the
+                                  // term writes_gradient(): then it holds what the term wrote last step
 
   std::size_t ensemble_size() const { return total_rows != 0 ? total_rows : particles.shape()[0]; }
   RowBlock rows() const { return {first_row, first_row + particles.shape()[0]}; }
@@ -124,6 +125,13 @@ class Term {
   // their shape and is the term's own buffer. Runs concurrently with the other terms' (the rule above). Parallelise inside, writing
   // each particle's row from one task only, so that results do not depend on the thread count.
   virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
+
+  // True if, where context.may_write, add_gradient writes every entry of every row it is given, whatever
+  // the buffer held (PotentialEnergy: a potential's gradient is written, not added). A constant of the
+  // term. The flow then never zeroes its buffer, and where it is the only term (DE) takes that buffer as
+  // the total gradient: two passes over the N x J entries a step fewer. Checked for the library's terms
+  // by tests/flows/test_particle_flow.cpp, with a buffer of NaNs.
+  virtual bool writes_gradient() const { return false; }
 
   // add_gradient, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows [i0, i1)
   // of `gradient` are final. A flow whose other terms are all pointwise may call this instead (DLE's does:

@@ -411,13 +411,19 @@ TEST_CASE("two terms on a potential whose begin_step passes through NaN never se
 TEST_CASE("every term adds its gradient to the buffer it is given (Term's contract), whatever the buffer holds") {
   // ParticleFlow hands each term a zeroed buffer, so a term that overwrote it, or scaled what it held,
   // would go unnoticed there; a term used on its own, or a future integrator, relies on the +=. Told that
-  // the buffer is zero (StepContext::gradient_zero, as the flow does), a term may write instead: the same
-  // values. The potential appears twice, on the per-particle path and as a network in SIMD lanes.
+  // the buffer is its own (StepContext::may_write, as the flow does), a term may write instead: the same
+  // values. A term that writes_gradient() must then write every entry, since the flow no longer zeroes
+  // its buffer (and takes it as the total gradient where the term is alone): into a buffer of NaNs, the
+  // same values again. The potential appears three times, on the per-particle path and as networks in
+  // SIMD lanes with a likelihood without and with a parameter of its own (the learned noise).
   auto loss = diagonal_quadratic();
   const wgtest::SinRegression data(8);
   models::NetworkPotential<double> network(models::Mlp<double>({.widths = {1, 8, 1}, .hidden = models::Activation::relu()}),
                                            models::SquaredError<double>(), data.X, data.Y, {.batch_size = 20});
+  models::NetworkPotential<double> noisy(models::Mlp<double>({.widths = {1, 8, 1}, .hidden = models::Activation::relu()}),
+                                         models::GaussianNllLearnedNoise<double>(), data.X, data.Y, {.batch_size = 20});
   REQUIRE(network.prefers_batches());
+  REQUIRE(noisy.prefers_batches());
   const auto prior = models::GaussianPrior<double>::isotropic(3, 2.0);
   const Tensor<double> theta = normal_particles(6, 3, 4);
   const Tensor<double> state = flows::mean_field_initial_state(theta, 0.3);  // mean-field VI's rows
@@ -425,6 +431,8 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
   terms.emplace_back(std::make_unique<flows::PotentialEnergy<double>>(loss), &theta);
   const Tensor<double> weights = normal_particles(20, network.dim(), 5, 0.5);
   terms.emplace_back(std::make_unique<flows::PotentialEnergy<double>>(network), &weights);
+  const Tensor<double> noisy_weights = normal_particles(20, noisy.dim(), 6, 0.5);
+  terms.emplace_back(std::make_unique<flows::PotentialEnergy<double>>(noisy), &noisy_weights);
   terms.emplace_back(std::make_unique<flows::KlDivergence<double>>(prior, 0.5, 1.0), &theta);
   terms.emplace_back(std::make_unique<flows::InteractionEnergy<double>>(
                          flows::InteractionSettings<double>{}, std::make_unique<flows::ParameterSpace<double>>(),
@@ -432,6 +440,7 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
                      &theta);
   terms.emplace_back(std::make_unique<flows::SvgdDirection<double>>(loss, prior, 0.5), &theta);
   terms.emplace_back(std::make_unique<flows::MeanFieldGaussian<double>>(loss, prior, 0.5, 3), &state);
+  std::size_t writers = 0;
   for (auto& [term, particles] : terms) {
     CAPTURE(term->name());
     term->attach(*particles);
@@ -445,7 +454,15 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
     term->add_gradient(context, added);
     CHECK(xt::amax(xt::abs(added - (held + alone)))() < 1e-12 * (1 + xt::amax(xt::abs(held))()));
     Tensor<double> written = xt::zeros_like(*particles);
-    term->add_gradient({0, *particles, 7, 0, nullptr, 0, /*gradient_zero=*/true}, written);
+    const flows::StepContext<double> own{0, *particles, 7, 0, nullptr, 0, /*may_write=*/true};
+    term->add_gradient(own, written);
     CHECK(written == alone);
+    if (term->writes_gradient()) {
+      ++writers;
+      Tensor<double> stale = xt::full_like(*particles, std::numeric_limits<double>::quiet_NaN());
+      term->add_gradient(own, stale);
+      CHECK(stale == alone);
+    }
   }
+  CHECK(writers == 3);  // the potential energies
 }

@@ -1,6 +1,9 @@
-// A flow with one term that is not pointwise, and noise (DLE), moves each particle as soon as that term hands its
-// row over (Term::add_gradient_by_rows; flows/particle_flow.hpp's step_by_rows): the particles are those of
-// the separate passes, bit for bit, whatever pieces the rows come in and in whatever order.
+// The integrator's shortcuts against its plain passes. A flow with one term that is not pointwise, and noise
+// (DLE), moves each particle as soon as that term hands its row over (Term::add_gradient_by_rows;
+// flows/particle_flow.hpp's step_by_rows); a flow whose only term writes its buffer (DE's potential energy,
+// Term::writes_gradient) moves along that buffer, checked in place, without summing it into another. The
+// particles are those of the separate passes, bit for bit, whatever pieces the rows come in and in whatever
+// order.
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -76,5 +79,30 @@ TEST_CASE("moving each particle as its gradient is done gives the separate passe
     CHECK(by_rows.gradient() == passes.gradient());
     CHECK(*by_rows.mean_loss() == *passes.mean_loss());
     CHECK(xt::amax(xt::abs(by_rows.particles() - init))() > 1e-3);  // they moved
+  }
+}
+
+TEST_CASE("a lone term that writes its buffer is the total gradient: the summed path's particles, bit for bit") {
+  // DE on networks one at a time on the tape (tanh) and in SIMD lanes (relu, 37 particles: a partial
+  // group); beside it the same flow with a term that adds nothing, so that the potential's
+  // buffer is summed into the flow's gradient and the faults are found in that sum.
+  for (const auto hidden : {models::Activation::tanh(), models::Activation::relu()}) {
+    CAPTURE(hidden.name());
+    const wgtest::SinRegression data(12);
+    const models::Mlp<double> net({.widths = {1, 12, 1}, .hidden = hidden});
+    models::NetworkPotential<double> potential(net, models::SquaredError<double>(), data.X, data.Y,
+                                               {.batch_size = 20, .seed = 7});
+    const Tensor<double> init = data.init.sample<double>(potential.layout(), 37, 3);
+    auto in_place = flows::deep_ensemble(potential, init, {.eta = 1e-2});
+    auto summed = flows::deep_ensemble(potential, init, {.eta = 1e-2});
+    summed.add(std::make_unique<Nothing>());
+    for (int t = 0; t < 20; ++t) {
+      in_place.step();
+      summed.step();
+    }
+    CHECK(in_place.particles() == summed.particles());
+    CHECK(in_place.gradient() == summed.gradient());
+    CHECK(xt::amax(xt::abs(in_place.gradient()))() > 0);
+    CHECK(xt::amax(xt::abs(in_place.particles() - init))() > 1e-3);  // they moved
   }
 }
