@@ -7,9 +7,10 @@
 //      (evaluate_by_rows), handing each group on as soon as it is done;
 //   2. g_i = sum_k g_k,i in term order (sum_row), each g_k,i checked as it is added and its buffer row
 //      zeroed for the next step, unless the term writes its buffer (Term::writes_gradient). A pointwise
-//      term (flows/pointwise_term.hpp) has no buffer: its g_k,i is computed here, row by row. Where one
-//      term alone contributes and writes its buffer (DE's potential energy), g is that buffer, checked in
-//      place: at N = 1000 the copy and the zeroing were two of the step's passes over N x J entries.
+//      term (flows/pointwise_term.hpp) has no buffer: its g_k,i is computed here, row by row. Where the
+//      first term writes its buffer (the presets' potential energy), g is summed in that buffer: DE's is
+//      then only checked, DLE's takes the prior's gradient in place. At N = 1000 the copy into another
+//      N x J matrix and the zeroing were two of the step's passes over it.
 // A non-finite g_k,i, or a pointwise term's exception, is reported by throw_if_fault as the first fault
 // in (term, particle) order, whatever the threads did.
 //
@@ -168,13 +169,10 @@ class FreeEnergy {
   // where the term adds; about 4 entry-passes of work per term. False if a pointwise term threw there.
   bool sum_row(std::size_t i, std::uint64_t t, std::span<const T> theta) {
     const std::size_t J = theta.size(), K = terms_.size();
-    if (in_place_) {
-      faults_.examine(i, 0, buffers_[0].data() + i * J, J);
-      return true;
-    }
-    T* g = sum_.data() + i * J;
-    if (K == 0) std::fill(g, g + J, T(0));
-    for (std::size_t k = 0; k < K; ++k) {
+    T* g = (in_place_ ? buffers_[0] : sum_).data() + i * J;
+    if (in_place_) faults_.examine(i, 0, g, J);  // g = g_0 already
+    else if (K == 0) std::fill(g, g + J, T(0));
+    for (std::size_t k = in_place_ ? 1 : 0; k < K; ++k) {
       if (pointwise_[k]) {
         thread_local std::vector<T> row;  // one per thread, reused
         row.resize(J);
@@ -196,7 +194,7 @@ class FreeEnergy {
   // Every row summed: the buffers of the terms that add are zero again.
   void end_sum() { buffers_zero_ = true; }
 
-  // g (n x J, this rank's rows) after the last sum: the sum, or the buffer it was taken in place from.
+  // g (n x J, this rank's rows) after the last sum: in its own matrix or in the first term's buffer.
   const Tensor<T>& gradient() const { return in_place_ ? buffers_[0] : sum_; }
 
   // A pointwise term's exception at the first row it threw at; then the first term's non-finite gradient.
@@ -232,9 +230,11 @@ class FreeEnergy {
     buffers_zero_ = false;
   }
 
-  // g = sum_k g_k is the one buffer itself: one term, not pointwise, that writes its buffer of this rank's rows.
+  // g = sum_k g_k is summed in the first term's buffer: a term, not pointwise, that writes its buffer of
+  // this rank's rows. The sum's order, and so its bits, are those of a separate g, ((0 + g_0) + g_1) + ...
+  // (but for the sign of a zero g_0 entry).
   bool sums_in_place() const {
-    return terms_.size() == 1 && !pointwise_[0] && writes_[0] && !(ranks_ && terms_[0]->reach() == Reach::ensemble);
+    return !terms_.empty() && !pointwise_[0] && writes_[0] && !(ranks_ && terms_[0]->reach() == Reach::ensemble);
   }
 
   std::string flow_;  // for messages
@@ -250,7 +250,7 @@ class FreeEnergy {
   // Per-step buffers, kept so that steady-state steps allocate nothing.
   std::vector<Tensor<T>> buffers_;      // g_k, one per term, zero between steps where the term adds
   Tensor<T> sum_;                       // g, unless in_place_
-  bool in_place_ = false;               // g is buffers_[0] (sums_in_place() at the last begin_sum)
+  bool in_place_ = false;               // g is summed in buffers_[0] (sums_in_place() at the last begin_sum)
   std::vector<std::size_t> first_row_;  // per term: the global row of its buffer's row 0
   bool buffers_zero_ = false;
   std::vector<std::exception_ptr> errors_;      // per term: what it threw in step 1

@@ -1,9 +1,8 @@
 // The integrator's shortcuts against its plain passes. A flow with one term that is not pointwise, and noise
 // (DLE), moves each particle as soon as that term hands its row over (Term::add_gradient_by_rows;
-// flows/particle_flow.hpp's step_by_rows); a flow whose only term writes its buffer (DE's potential energy,
-// Term::writes_gradient) moves along that buffer, checked in place, without summing it into another. The
-// particles are those of the separate passes, bit for bit, whatever pieces the rows come in and in whatever
-// order.
+// flows/particle_flow.hpp's step_by_rows); a flow whose first term writes its buffer (the potential energy,
+// Term::writes_gradient) sums the gradient in that buffer rather than in a matrix of its own. The particles are
+// those of the separate passes, bit for bit, whatever pieces the rows come in and in whatever order.
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -82,10 +81,11 @@ TEST_CASE("moving each particle as its gradient is done gives the separate passe
   }
 }
 
-TEST_CASE("a lone term that writes its buffer is the total gradient: the summed path's particles, bit for bit") {
-  // DE on networks one at a time on the tape (tanh) and in SIMD lanes (relu, 37 particles: a partial
-  // group); beside it the same flow with a term that adds nothing, so that the potential's
-  // buffer is summed into the flow's gradient and the faults are found in that sum.
+TEST_CASE("the gradient summed in the first term's buffer gives the particles of a separate sum, bit for bit") {
+  // DE and DLE on networks one at a time on the tape (tanh) and in SIMD lanes (relu, 37 particles: a partial
+  // group). Their potential energy comes first and writes its buffer (Term::writes_gradient), so the flow
+  // sums in that buffer (DE: only checks it); beside them the same terms after one that adds nothing, so
+  // that the sum goes into a matrix of its own, the potential's buffer added to it.
   for (const auto hidden : {models::Activation::tanh(), models::Activation::relu()}) {
     CAPTURE(hidden.name());
     const wgtest::SinRegression data(12);
@@ -93,16 +93,24 @@ TEST_CASE("a lone term that writes its buffer is the total gradient: the summed 
     models::NetworkPotential<double> potential(net, models::SquaredError<double>(), data.X, data.Y,
                                                {.batch_size = 20, .seed = 7});
     const Tensor<double> init = data.init.sample<double>(potential.layout(), 37, 3);
-    auto in_place = flows::deep_ensemble(potential, init, {.eta = 1e-2});
-    auto summed = flows::deep_ensemble(potential, init, {.eta = 1e-2});
-    summed.add(std::make_unique<Nothing>());
-    for (int t = 0; t < 20; ++t) {
-      in_place.step();
-      summed.step();
+    for (const bool langevin : {false, true}) {
+      CAPTURE(langevin);
+      const double eta = 1e-2, lambda = 0.3;
+      auto in_place = langevin ? flows::deep_langevin_ensemble(potential, data.prior, init,
+                                                               {.lambda = lambda, .eta = eta, .seed = 4})
+                               : flows::deep_ensemble(potential, init, {.eta = eta, .seed = 4});
+      flows::ParticleFlow<double> summed(in_place.name(), init, flows::Sgd<double>{eta}, 4);
+      summed.add(std::make_unique<Nothing>());
+      summed.add(std::make_unique<flows::PotentialEnergy<double>>(potential));
+      if (langevin) summed.add(std::make_unique<flows::KlDivergence<double>>(data.prior, lambda));
+      for (int t = 0; t < 20; ++t) {
+        in_place.step();
+        summed.step();
+      }
+      CHECK(in_place.particles() == summed.particles());
+      CHECK(in_place.gradient() == summed.gradient());
+      CHECK(xt::amax(xt::abs(in_place.gradient()))() > 0);
+      CHECK(xt::amax(xt::abs(in_place.particles() - init))() > 1e-3);  // they moved
     }
-    CHECK(in_place.particles() == summed.particles());
-    CHECK(in_place.gradient() == summed.gradient());
-    CHECK(xt::amax(xt::abs(in_place.gradient()))() > 0);
-    CHECK(xt::amax(xt::abs(in_place.particles() - init))() > 1e-3);  // they moved
   }
 }
