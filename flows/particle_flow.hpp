@@ -15,8 +15,8 @@
 // Steps 2-4 run in one pass over each particle's row where the optimiser is entrywise, the noise drawn a
 // piece of the row at a time as it is added. A pointwise term's gradient (flows/pointwise_term.hpp: the KL
 // divergence's) is computed in that pass too, row by row, in its place in the sum; it has no buffer. Where
-// only one term is not pointwise and the flow draws noise (DLE), the pass over a particle runs as soon as
-// that term has its row (Term::add_gradient_by_rows), while the row is in cache. Steps 1 and 2 are the
+// only one term is not pointwise (DE, DLE), the pass over a particle runs as soon as that term has its row
+// (Term::add_gradient_by_rows), while the row is in cache. Steps 1 and 2 are the
 // free energy's (flows/free_energy.hpp: the terms, their gradient buffers, the sum), 3 and 4 this class's.
 // A non-finite gradient or particle throws wgflow::Error naming the step, the particle and the term; the
 // particles and the step count are then as before the step, but the optimiser's state (Momentum, Adam)
@@ -248,16 +248,20 @@ class ParticleFlow {
   T noise_scale() const { return std::sqrt(2 * diffusion() * optimizer_.learning_rate()); }
 
   // The term whose rows step_by_rows moves as they are done: the only one that is not pointwise, where the
-  // optimiser is entrywise, the term's buffer holds this rank's rows, and the flow draws noise. Without
-  // noise the per-particle pass is light, and slicing it between the potential's groups cost more than the
-  // cache it saved: DE N = 1000 float32, 1 thread, 2.67 -> 3.02 ms (Zen 4, medians of 4 alternating runs),
-  // where DLE float64 gained 7.76 -> 6.62 ms and DLE float32 and DE float64 stayed within 2 %.
+  // optimiser is entrywise and the term's buffer holds this rank's rows. Once the flows without noise (DE)
+  // were left out: slicing their light pass between the potential's groups cost more than the cache it
+  // saved, DE N = 1000 float32, 1 thread, 2.67 -> 3.02 ms (Zen 4, medians of 4 alternating runs), when the
+  // pass still copied the gradient into a matrix of its own and zeroed the buffer. With the gradient
+  // summed in the buffer (flows/free_energy.hpp) DE gains by rows: float32 / float64, medians of 6
+  // alternating runs, 1 thread: N = 100 153 -> 151 / 315 -> 314 us, N = 1000 1757 -> 1658 / 3523 -> 3350
+  // us; 2 threads: N = 100 89.0 -> 82.3 / 167 -> 163 us, N = 1000 881 -> 822 / 1776 -> 1718 us; N = 5 (one
+  // group) the same (Intel Xeon; not measured again on Zen).
   std::optional<std::size_t> by_rows_term() const {
-    if (!optimizer_.entrywise() || diffusion() == T(0)) return std::nullopt;
+    if (!optimizer_.entrywise()) return std::nullopt;
     return free_energy_.streaming_term();
   }
 
-  // 1. - 4. where one term is not pointwise (DLE: the potential energy): each particle is summed,
+  // 1. - 4. where one term is not pointwise (DE, DLE: the potential energy): each particle is summed,
   //    updated and moved as soon as that term has its row (PotentialEnergy: a group of networks in SIMD
   //    lanes), while the rows are in cache, rather than in a pass over the N x J matrices afterwards, which
   //    no longer fit the caches at N = 1000 in float64. The values are those of FreeEnergy::evaluate and advance.

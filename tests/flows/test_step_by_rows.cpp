@@ -1,5 +1,5 @@
-// The integrator's shortcuts against its plain passes. A flow with one term that is not pointwise, and noise
-// (DLE), moves each particle as soon as that term hands its row over (Term::add_gradient_by_rows;
+// The integrator's shortcuts against its plain passes. A flow with one term that is not pointwise (DE, DLE)
+// moves each particle as soon as that term hands its row over (Term::add_gradient_by_rows;
 // flows/particle_flow.hpp's step_by_rows); a flow whose first term writes its buffer (the potential energy,
 // Term::writes_gradient) sums the gradient in that buffer rather than in a matrix of its own. The particles are
 // those of the separate passes, bit for bit, whatever pieces the rows come in and in whatever order.
@@ -84,8 +84,8 @@ TEST_CASE("moving each particle as its gradient is done gives the separate passe
 TEST_CASE("the gradient summed in the first term's buffer gives the particles of a separate sum, bit for bit") {
   // DE and DLE on networks one at a time on the tape (tanh) and in SIMD lanes (relu, 37 particles: a partial
   // group). Their potential energy comes first and writes its buffer (Term::writes_gradient), so the flow
-  // sums in that buffer (DE: only checks it); beside them the same terms after one that adds nothing, so
-  // that the sum goes into a matrix of its own, the potential's buffer added to it.
+  // sums in that buffer (DE: only checks it), each particle as its row is done; beside them the same terms
+  // after one that adds nothing, so that the sum goes into a matrix of its own in separate passes.
   for (const auto hidden : {models::Activation::tanh(), models::Activation::relu()}) {
     CAPTURE(hidden.name());
     const wgtest::SinRegression data(12);
