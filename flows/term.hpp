@@ -134,7 +134,7 @@ class Term {
   virtual bool writes_gradient() const { return false; }
 
   // add_gradient, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows [i0, i1)
-  // of `gradient` are final. A flow whose other terms are all pointwise may call this instead (DLE's does:
+  // of `gradient` are final. A flow whose other terms are all pointwise may call this instead (DE's and DLE's do:
   // flows/particle_flow.hpp) and move each particle as soon as its row is done, while the row is in
   // cache. By default add_gradient, then rows_done over all rows; PotentialEnergy hands over a group of
   // networks, or a particle, at a time.
