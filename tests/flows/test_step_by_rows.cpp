@@ -46,11 +46,10 @@ class Backwards final : public flows::Term<double> {
   std::size_t* calls_;
 };
 
-}  // namespace
-
-TEST_CASE("moving each particle as its gradient is done gives the separate passes' particles, bit for bit") {
-  // Networks one at a time on the tape (tanh) and 8 or 4 at a time in SIMD lanes (relu: 37 particles, so a
-  // partial group too).
+// f(data, potential, initial particles) for a network of one hidden layer one particle at a time on the tape
+// (tanh) and 8 or 4 at a time in SIMD lanes (relu; 37 particles, so a partial group too).
+template <class F>
+void for_each_network(const F& f) {
   for (const auto hidden : {models::Activation::tanh(), models::Activation::relu()}) {
     CAPTURE(hidden.name());
     const wgtest::SinRegression data(12);
@@ -58,7 +57,15 @@ TEST_CASE("moving each particle as its gradient is done gives the separate passe
     models::NetworkPotential<double> potential(net, models::SquaredError<double>(), data.X, data.Y,
                                                {.batch_size = 20, .seed = 7});
     CHECK(potential.prefers_batches() == (hidden.kind() == models::Activation::Kind::relu));
-    const Tensor<double> init = data.init.sample<double>(potential.layout(), 37, 3);
+    f(data, potential, data.init.sample<double>(potential.layout(), 37, 3));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("moving each particle as its gradient is done gives the separate passes' particles, bit for bit") {
+  for_each_network([](const wgtest::SinRegression& data, models::NetworkPotential<double>& potential,
+                      const Tensor<double>& init) {
     const flows::DleSettings<double> s{.lambda = 0.3, .eta = 1e-2, .seed = 4};
     auto by_rows = flows::deep_langevin_ensemble(potential, data.prior, init, s);  // the potential's own pieces
     auto passes = flows::deep_langevin_ensemble(potential, data.prior, init, s);
@@ -78,21 +85,15 @@ TEST_CASE("moving each particle as its gradient is done gives the separate passe
     CHECK(by_rows.gradient() == passes.gradient());
     CHECK(*by_rows.mean_loss() == *passes.mean_loss());
     CHECK(xt::amax(xt::abs(by_rows.particles() - init))() > 1e-3);  // they moved
-  }
+  });
 }
 
 TEST_CASE("the gradient summed in the first term's buffer gives the particles of a separate sum, bit for bit") {
-  // DE and DLE on networks one at a time on the tape (tanh) and in SIMD lanes (relu, 37 particles: a partial
-  // group). Their potential energy comes first and writes its buffer (Term::writes_gradient), so the flow
-  // sums in that buffer (DE: only checks it), each particle as its row is done; beside them the same terms
-  // after one that adds nothing, so that the sum goes into a matrix of its own in separate passes.
-  for (const auto hidden : {models::Activation::tanh(), models::Activation::relu()}) {
-    CAPTURE(hidden.name());
-    const wgtest::SinRegression data(12);
-    const models::Mlp<double> net({.widths = {1, 12, 1}, .hidden = hidden});
-    models::NetworkPotential<double> potential(net, models::SquaredError<double>(), data.X, data.Y,
-                                               {.batch_size = 20, .seed = 7});
-    const Tensor<double> init = data.init.sample<double>(potential.layout(), 37, 3);
+  // DE and DLE: their potential energy comes first and writes its buffer (Term::writes_gradient), so the
+  // flow sums in that buffer (DE: only checks it), each particle as its row is done; beside them the same
+  // terms after one that adds nothing, so that the sum goes into a matrix of its own in separate passes.
+  for_each_network([](const wgtest::SinRegression& data, models::NetworkPotential<double>& potential,
+                      const Tensor<double>& init) {
     for (const bool langevin : {false, true}) {
       CAPTURE(langevin);
       const double eta = 1e-2, lambda = 0.3;
@@ -112,5 +113,5 @@ TEST_CASE("the gradient summed in the first term's buffer gives the particles of
       CHECK(xt::amax(xt::abs(in_place.gradient()))() > 0);
       CHECK(xt::amax(xt::abs(in_place.particles() - init))() > 1e-3);  // they moved
     }
-  }
+  });
 }
