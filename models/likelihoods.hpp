@@ -70,7 +70,7 @@ class SquaredError final : public Likelihood<T> {
     detail::check_closed_form_sizes(name(), F.size(), Y.size(), dF.size(), rows);
     const T scale = T(1) / static_cast<T>(rows);
     const T c = T(2) * scale * T(1);  // the node's backward with a unit cotangent
-    for (std::size_t i = 0; i < F.size(); ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
+    detail::residual_adjoints(F.data(), Y.data(), F.size(), c, dF.data());
     return detail::residual_sum(F.data(), Y.data(), F.size()) * scale;
   }
   // The same for `count` members in lanes (their outputs side by side), a vector of members at a time.
@@ -114,7 +114,7 @@ class GaussianNll final : public Likelihood<T> {
     detail::check_closed_form_sizes(name(), F.size(), Y.size(), dF.size(), rows);
     const T scale = detail::gaussian_scale(static_cast<T>(rows), sigma_);
     const T c = scale * T(1);  // the node's backward with a unit cotangent
-    for (std::size_t i = 0; i < F.size(); ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
+    detail::residual_adjoints(F.data(), Y.data(), F.size(), c, dF.data());
     const T k = static_cast<T>(F.size() / rows);
     return detail::gaussian_value(detail::residual_sum(F.data(), Y.data(), F.size()), scale,
                                   detail::gaussian_constant(k, sigma_));
@@ -166,7 +166,7 @@ class GaussianNllLearnedNoise final : public Likelihood<T> {
     const T precision = std::exp(T(-2) * s), inv_B = T(1) / static_cast<T>(rows);
     const T R = detail::residual_sum(F.data(), Y.data(), F.size()) * inv_B;
     const T c = T(1) * precision * inv_B;  // the node's backward with a unit cotangent
-    for (std::size_t i = 0; i < F.size(); ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
+    detail::residual_adjoints(F.data(), Y.data(), F.size(), c, dF.data());
     own_grad[0] = T(0) + T(1) * detail::gaussian_log_sigma_gradient(R, precision, k);
     return detail::gaussian_value(R, precision, k, s, detail::gaussian_constant(k));
   }

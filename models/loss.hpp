@@ -139,6 +139,13 @@ T gaussian_log_sigma_gradient(T R, T precision, T k) {  // k - R e^{-2s}
   return lane_fma(-R, precision, k);
 }
 
+// dF = 0 + c (F - Y) over n entries: the residual nodes' adjoint into a zero gradient, as their backward
+// writes it (the likelihoods' closed forms, models/likelihoods.hpp, which must match it bit for bit).
+template <class T>
+void residual_adjoints(const T* F, const T* Y, std::size_t n, T c, T* dF) {
+  for (std::size_t i = 0; i < n; ++i) dF[i] = T(0) + c * (F[i] - Y[i]);
+}
+
 // dF += c (F - Y) and dY -= c (F - Y), for those of F and Y that carry a gradient.
 template <class T>
 void add_residual_adjoints(const ad::Var<T>& F, const ad::Var<T>& Y, T c) {

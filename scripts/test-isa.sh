@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The tests of every ISA-specific path (tests/test_isa: the core suite with its GEMM tiles, lane sums and
 # vector normals, the autodiff suite's ops with their xsimd kernels, plus the dense layer, the fused dense
-# head, the likelihoods' losses in lanes and the networks in SIMD lanes of the models suite) built for each x86-64 ISA level the code specialises:
-# x86-64-v2 (SSE4.2), x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512F/BW/DQ/VL), each in its own portable
-# release build (build-isa-LEVEL, or $WGFLOW_ISA_BUILD_DIR-LEVEL). Why: CI runs on whatever CPU the
-# machine has, and a -march=native build compiles only that CPU's paths; an ISA-specific break (a kernel
-# that fails to compile or computes wrong on another level) would otherwise land unseen. Every level is
-# compiled; a level is run where this CPU can execute it (glibc's own hwcaps check), and reported as
-# "compiled, not run" where it cannot.
+# head, the likelihoods' losses in lanes and the networks in SIMD lanes of the models suite) built for
+# each x86-64 ISA level the code specialises: x86-64-v2 (SSE4.2), x86-64-v3 (AVX2 + FMA) and x86-64-v4
+# (AVX-512F/BW/DQ/VL), each in its own portable release build (build-isa-LEVEL, or
+# $WGFLOW_ISA_BUILD_DIR-LEVEL). Why: CI runs on whatever CPU the machine has, and a -march=native build
+# compiles only that CPU's paths; an ISA-specific break (a kernel that fails to compile or computes wrong
+# on another level) would otherwise land unseen. Every level is compiled; a level is run where this CPU
+# can execute it (glibc's own hwcaps check), and reported as "compiled, not run" where it cannot.
 # Without arguments it builds the levels of the machines CI runs on (x86-64-v3: AMD Zen 3; x86-64-v4: AMD
 # Zen 5, Intel Sapphire Rapids) except this CPU's own: the README's test command builds every suite with
 # -march=native, which takes that level's paths (the same xsimd arch) and runs these tests on them. On the
