@@ -16,6 +16,7 @@
 
 #include "blocking.hpp"
 #include "micro_kernel.hpp"
+#include "narrow.hpp"
 #include "pack.hpp"
 #include "product.hpp"
 #include "scratch.hpp"
@@ -32,6 +33,14 @@ std::size_t k_block(std::size_t k) {
   return ceil_div(k, ceil_div(k, Blocking<T>::KC));
 }
 
+// The panel's last sliver, when it is at most one vector wide, is packed one vector wide and computed
+// on a narrower tile (a one-vector tile, or down the rows for a few columns: narrow.hpp); every entry
+// keeps the tile's arithmetic, so the bits do not depend on the path.
+template <class T>
+constexpr bool narrow_sliver(std::size_t columns) {
+  return columns <= Blocking<T>::W && Blocking<T>::NV > 1;
+}
+
 // C(0..mc-1, 0..nc-1) at c = alpha * (packed A block) (packed B slivers) + beta * C. With `upper`, the
 // block's first entry is C(row0, col0) and tiles wholly below C's diagonal are skipped.
 template <class T>
@@ -39,11 +48,15 @@ void macro_kernel(const T* pa, const T* pb, std::size_t mc, std::size_t nc, std:
                   std::size_t ldc, bool upper = false, std::size_t row0 = 0, std::size_t col0 = 0) {
   constexpr std::size_t MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   for (std::size_t j = 0; j < nc; j += NR) {
-    const PackedB<T> b{pb + j * kc};
     const std::size_t nr = std::min(NR, nc - j);
+    const bool narrow = narrow_sliver<T>(nr);
     for (std::size_t i = 0; i < mc; i += MR) {
       if (upper && row0 + i >= col0 + j + nr) break;  // this tile's first row is below its last column
-      micro_kernel(kc, PackedA<T>{pa + i * kc}, b, alpha, beta, c + i * ldc + j, ldc, std::min(MR, mc - i), nr);
+      const std::size_t mr = std::min(MR, mc - i);
+      T* ct = c + i * ldc + j;
+      if (!narrow) micro_kernel(kc, PackedA<T>{pa + i * kc}, PackedB<T>{pb + j * kc}, alpha, beta, ct, ldc, mr, nr);
+      else if (nr <= narrow_columns_max<T>) narrow_packed(kc, pa + i * kc, pb + j * kc, alpha, beta, ct, ldc, mr, nr);
+      else micro_kernel(kc, PackedA<T>{pa + i * kc}, PackedB<T, 1>{pb + j * kc}, alpha, beta, ct, ldc, mr, nr);
     }
   }
 }
@@ -54,7 +67,7 @@ template <class T>
 void panel_part(const Product<T>& pr, const T* pb, std::size_t jc, std::size_t pc, std::size_t kc, T beta,
                 std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
   constexpr std::size_t MC = Blocking<T>::MC;
-  T* pa = thread_scratch<T>().a.get(MC * kc);
+  T* pa = thread_scratch<T>().a.get(MC * kc + narrow_padding<T>);
   for (std::size_t ic = i0; ic < i1; ic += MC) {
     if (pr.upper && ic >= jc + j1) break;  // the rest of the rows lie below this part's columns
     const std::size_t mc = std::min(MC, i1 - ic);
@@ -78,8 +91,12 @@ void gemm_blocked(const Product<T>& pr, std::size_t threads) {
       const std::size_t kc = std::min(kb, pr.k - pc);
       const T beta = pc == 0 ? pr.beta : T(1);  // later k blocks accumulate onto the first
       auto pack_panel = [&](std::size_t s0, std::size_t s1) {
-        for (std::size_t s = s0; s < s1; ++s)
-          pack_b_sliver(pr.b, pc, kc, jc + s * NR, std::min(NR, nc - s * NR), pb + s * NR * kc);
+        for (std::size_t s = s0; s < s1; ++s) {
+          const std::size_t j = jc + s * NR, cols = std::min(NR, nc - s * NR);
+          T* dst = pb + s * NR * kc;
+          if (narrow_sliver<T>(cols)) pack_b_sliver<T, Blocking<T>::W>(pr.b, pc, kc, j, cols, dst);
+          else pack_b_sliver(pr.b, pc, kc, j, cols, dst);
+        }
       };
       if (threads == 1) {
         pack_panel(0, col_slivers);

@@ -1,6 +1,6 @@
 #pragma once
-// The last few columns of a small product (a hidden width of 50 = 3 x 16 + 2 floats), vectorised along
-// m instead of n.
+// The last few columns of a product (a hidden width of 50 = 3 x 16 + 2 floats; DRLE's 100 function-space
+// features = 3 x 32 + 4), vectorised along m instead of n.
 //
 // The register tile is vectorised along n: each step broadcasts MR values of op(A) and loads op(B)
 // vectors. Over 2 remaining columns a one-vector tile spends 6 of its 8 lanes on padding and still
@@ -11,8 +11,10 @@
 //
 // op(A)'s W rows at step p are contiguous when A is stored transposed (X^T P in a layer's backward);
 // otherwise the block is transposed into scratch first (X W in the forward), 8 x 8 floats at a time
-// in registers. Each C entry is still one lane summed over p in increasing order with one FMA per step
-// and updated as store_edge() does, so it is bit for bit the tile's result.
+// in registers. The blocked path's A slivers are already packed that way (MR rows a step), so there the
+// vector runs down a packed sliver (narrow_packed). Each C entry is still one lane summed over p in
+// increasing order with one FMA per step and updated as store_edge() does, so it is bit for bit the
+// tile's result.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -25,6 +27,15 @@
 #include "../lane_fma.hpp"
 
 namespace wgflow::gemm_detail {
+
+// The rows of an A sliver packed for the blocked path (pack.hpp: MR values a step) are read as
+// narrow_row_vectors<T> vectors from each step's start: the last vector runs past the step's MR values
+// into the next step's (or, at the sliver's last step, into narrow_padding<T> values past the block),
+// lanes whose results are discarded.
+template <class T>
+inline constexpr std::size_t narrow_row_vectors = (Blocking<T>::MR + Blocking<T>::W - 1) / Blocking<T>::W;
+template <class T>
+inline constexpr std::size_t narrow_padding = narrow_row_vectors<T> * Blocking<T>::W - Blocking<T>::MR;
 
 // Columns this path takes: at most half a vector (2 doubles or 4 floats with AVX2) and at most 4;
 // wider remainders waste little of a one-vector tile.
@@ -50,6 +61,51 @@ inline void narrow_block(const Product<T>& pr, const T* col, std::size_t step, s
   for (std::size_t r = 0; r < mr; ++r) {
     T* c = pr.c + (i + r) * pr.ldc + j0;
     for (std::size_t j = 0; j < NC; ++j) c[j] = pr.beta == T(0) ? buf[j][r] : lane_fma(pr.beta, c[j], buf[j][r]);
+  }
+}
+
+// The blocked path's last few columns (blocked.hpp): C(0 .. mr-1, 0 .. NC-1) at c from one packed A
+// sliver (MR rows) and a B sliver packed one vector wide (pack_b_sliver<T, W>), vectorised down the
+// sliver's rows. A full-width tile over 4 remaining columns of 100 spent a quarter of the product's
+// FMAs on padding (the kernel-gradient sums of DRLE's function-space interaction, 1000 x 100 x 1000);
+// here those columns cost NC FMAs a step.
+template <class T, std::size_t NC>
+inline void narrow_packed_tile(std::size_t kc, const T* pa, const T* pb, T alpha, T beta, T* c, std::size_t ldc,
+                               std::size_t mr) {
+  constexpr std::size_t W = Blocking<T>::W, MR = Blocking<T>::MR, RV = narrow_row_vectors<T>;
+  Batch<T> acc[RV][NC];
+  for (std::size_t v = 0; v < RV; ++v)
+    for (std::size_t j = 0; j < NC; ++j) acc[v][j] = Batch<T>(T(0));
+  for (std::size_t p = 0; p < kc; ++p, pa += MR, pb += W) {
+    Batch<T> a[RV];
+    for (std::size_t v = 0; v < RV; ++v) a[v] = Batch<T>::load_unaligned(pa + v * W);
+    for (std::size_t j = 0; j < NC; ++j) {
+      const Batch<T> b(pb[j]);
+      for (std::size_t v = 0; v < RV; ++v) acc[v][j] = vector_fma(a[v], b, acc[v][j]);
+    }
+  }
+  const Batch<T> va(alpha);
+  alignas(64) std::array<T, RV * W> buf[NC];
+  for (std::size_t j = 0; j < NC; ++j)
+    for (std::size_t v = 0; v < RV; ++v) (va * acc[v][j]).store_aligned(buf[j].data() + v * W);
+  for (std::size_t r = 0; r < mr; ++r)
+    for (std::size_t j = 0; j < NC; ++j)
+      c[r * ldc + j] = beta == T(0) ? buf[j][r] : lane_fma(beta, c[r * ldc + j], buf[j][r]);
+}
+
+template <class T>
+inline void narrow_packed(std::size_t kc, const T* pa, const T* pb, T alpha, T beta, T* c, std::size_t ldc,
+                          std::size_t mr, std::size_t nr) {
+  switch (nr) {
+    case 1: return narrow_packed_tile<T, 1>(kc, pa, pb, alpha, beta, c, ldc, mr);
+    case 2: return narrow_packed_tile<T, 2>(kc, pa, pb, alpha, beta, c, ldc, mr);
+    case 3:
+      if constexpr (narrow_columns_max<T> >= 3) return narrow_packed_tile<T, 3>(kc, pa, pb, alpha, beta, c, ldc, mr);
+      break;
+    case 4:
+      if constexpr (narrow_columns_max<T> >= 4) return narrow_packed_tile<T, 4>(kc, pa, pb, alpha, beta, c, ldc, mr);
+      break;
+    default: break;
   }
 }
 

@@ -3,7 +3,8 @@
 // loads are contiguous, aligned and free of TLB and cache-set conflicts whatever the leading dimension.
 //
 //   A block (mc x kc) -> ceil(mc / MR) slivers; sliver s holds, for p = 0..kc-1, rows s*MR .. s*MR+MR-1.
-//   B panel (kc x nc) -> ceil(nc / NR) slivers; sliver s holds, for p = 0..kc-1, columns s*NR .. +NR-1.
+//   B panel (kc x nc) -> ceil(nc / NR) slivers; sliver s holds, for p = 0..kc-1, columns s*NR .. +NR-1
+//   (a last sliver of at most W columns holds W values a step: blocked.hpp's narrow_sliver).
 // Rows / columns past the block's edge are zero, so edge tiles run the full-size kernel.
 #include <algorithm>
 #include <cstddef>

@@ -170,38 +170,69 @@ TEST_CASE_TEMPLATE("gemm: beta == 0 ignores C, alpha == 0 and k == 0 leave beta 
   gemm<T>(false, false, 5, 0, 5, T(1), nullptr, 5, nullptr, 0, T(0), nullptr, 0);
 }
 
+namespace {
+
+// gemm's product of n = 3 NR + r columns against the first n columns of the n = 4 NR product, whose
+// every column is on a full register tile: entry for entry the same bits, and columns past n untouched.
+// Returns the number of entries that differ.
+template <class T>
+std::size_t narrow_columns_differ(bool ta, bool tb, std::size_t m, std::size_t k, std::size_t r, double beta,
+                                  std::mt19937_64& rng) {
+  const std::size_t wide = 4 * detail::Blocking<T>::NR, n = 3 * detail::Blocking<T>::NR + r;
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : wide;
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> a(m * k), b(k * wide), c0(m * wide);
+  for (auto& x : a) x = T(u(rng));
+  for (auto& x : b) x = T(u(rng));
+  for (auto& x : c0) x = T(u(rng));
+  std::vector<T> c_wide = c0, c_narrow = c0;
+  gemm<T>(ta, tb, m, wide, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_wide.data(), wide);
+  gemm<T>(ta, tb, m, n, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_narrow.data(), wide);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < wide; ++j) {
+      const T want = j < n ? c_wide[i * wide + j] : c0[i * wide + j];
+      differ += std::memcmp(&c_narrow[i * wide + j], &want, sizeof(T)) != 0;
+    }
+  return differ;
+}
+
+}  // namespace
+
 TEST_CASE_TEMPLATE("the last few columns of a small product are bit for bit those of a wider product's tiles", T,
                    float, double) {
-  // n = 3 NR + r with r <= narrow_columns_max goes down its last r columns (gemm/narrow.hpp); n = 4 NR
-  // computes the same columns on a register tile. Each entry must round identically either way.
-  using B = detail::Blocking<T>;
-  const std::size_t wide = 4 * B::NR, k_values[] = {2, 8, 100}, m_values[] = {2, 5, 8, 13, 100};
+  // n = 3 NR + r: r <= narrow_columns_max goes down its last r columns (gemm/narrow.hpp), r <= W on a
+  // one-vector tile; n = 4 NR computes the same columns on full register tiles.
+  const std::size_t k_values[] = {2, 8, 100}, m_values[] = {2, 5, 8, 13, 100};
   std::mt19937_64 rng(17);
-  std::uniform_real_distribution<double> u(-1, 1);
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (std::size_t k : k_values)
         for (std::size_t m : m_values)
-          for (std::size_t r = 1; r <= detail::narrow_columns_max<T>; ++r)
+          for (std::size_t r = 1; r <= detail::Blocking<T>::W; ++r)
             for (double beta : {0.0, 0.5}) {
-              const std::size_t n = 3 * B::NR + r;
               INFO("ta ", ta, " tb ", tb, " k ", k, " m ", m, " r ", r, " beta ", beta);
-              const std::size_t lda = ta ? m : k, ldb = tb ? k : wide;
-              std::vector<T> a(m * k), b(k * wide), c0(m * wide);
-              for (auto& x : a) x = T(u(rng));
-              for (auto& x : b) x = T(u(rng));
-              for (auto& x : c0) x = T(u(rng));
-              std::vector<T> c_wide = c0, c_narrow = c0;
-              gemm<T>(ta, tb, m, wide, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_wide.data(), wide);
-              gemm<T>(ta, tb, m, n, k, T(-1.5), a.data(), lda, b.data(), ldb, T(beta), c_narrow.data(), wide);
-              std::size_t differ = 0;
-              for (std::size_t i = 0; i < m; ++i)
-                for (std::size_t j = 0; j < wide; ++j) {
-                  const T want = j < n ? c_wide[i * wide + j] : c0[i * wide + j];  // columns past n untouched
-                  differ += std::memcmp(&c_narrow[i * wide + j], &want, sizeof(T)) != 0;
-                }
-              CHECK(differ == 0);
+              CHECK(narrow_columns_differ<T>(ta, tb, m, k, r, beta, rng) == 0);
             }
+}
+
+TEST_CASE_TEMPLATE("the last few columns of a blocked product are bit for bit those of a wider product's tiles", T,
+                   float, double) {
+  // The blocked path packs a last sliver of at most one vector one vector wide and computes it down the
+  // packed A sliver's rows (r <= narrow_columns_max) or on a one-vector tile (gemm/blocked.hpp). m = 300
+  // (m n k >= 2^21: the threaded path where threads are) with ragged row slivers; k = 300 is two KC blocks,
+  // whose second accumulates onto the first's C.
+  std::mt19937_64 rng(19);
+  int v = 0;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (std::size_t k : {100, 300})
+        for (std::size_t r : {1, 2, 3, 4, 5, 7, 8, 15, 16})
+          if (r <= detail::Blocking<T>::W) {
+            const double beta = v++ % 2 ? 0.5 : 0.0;
+            INFO("ta ", ta, " tb ", tb, " k ", k, " r ", r, " beta ", beta);
+            CHECK(narrow_columns_differ<T>(ta, tb, 300, k, r, beta, rng) == 0);
+          }
 }
 
 TEST_CASE_TEMPLATE("gemm gives bitwise identical results on 1, 2 and 3 threads", T, float, double) {
