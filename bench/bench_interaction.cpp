@@ -81,7 +81,7 @@ void interaction_alone(const wb::Options& o, std::size_t n, std::size_t dim, std
       const T h = bandwidth.update(step++, D2);
       config.kernel.evaluate_into(D2, h, km);
       wgflow::gemm<T>(false, false, n, dim, n, inv_n, km.k.data(), n, G.data(), dim, T(0), gradient.data(), dim);
-      flows::add_kernel_gradient_sums(km.slope, x, x, inv_n, gradient);
+      flows::add_kernel_gradient_sums(km, x, x, inv_n, gradient);
     }, 3);
     report<T>(o, "interaction/svgd", n, dim, t, svgd_kernel_fmas(n, dim));
   }

@@ -99,18 +99,19 @@ class InteractionEnergy final : public Term<T> {
     const T h = s_.bandwidth.update(context.step, d2_xx_, context.ranks);
 
     agree(context, [&] {
-      s_.kernel.evaluate_into(d2_xx_, h, k_xx_);
+      // The kernel's values enter only through their row sums (the energy): no N x N matrix of them.
+      s_.kernel.evaluate_into(d2_xx_, h, k_xx_, KernelValues::slopes);
       // lambda1 (1/N) sum_j grad_1 k(x_i, x_j)
       detail::ensure_shape(feature_gradient_, rows.size(), x_.dim());
       feature_gradient_.fill(T(0));
-      add_kernel_gradient_sum_rows(k_xx_.slope, x_, rows, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
+      add_kernel_gradient_sum_rows(k_xx_, x_, rows, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
 
       // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
       if (attracts()) {
         centre_like_into(prior_.features(), x_, p_);
         squared_distance_rows_into(x_, rows, p_, d2_xp_);
-        s_.kernel.evaluate_into(d2_xp_, h, k_xp_);
-        add_kernel_gradient_sum_rows(k_xp_.slope, x_, rows, p_, -lambda1 * psi / static_cast<T>(p_.size()),
+        s_.kernel.evaluate_into(d2_xp_, h, k_xp_, KernelValues::slopes);
+        add_kernel_gradient_sum_rows(k_xp_, x_, rows, p_, -lambda1 * psi / static_cast<T>(p_.size()),
                                      feature_gradient_);
       }
 
@@ -180,7 +181,7 @@ class InteractionEnergy final : public Term<T> {
   Tensor<T> all_features_;             // N x E, gathered over ranks
   CentredPoints<T> x_, p_;             // the particles' features about their mean, the prior's about the same
   Tensor<T> d2_xx_, d2_xp_;            // n x N, n x M
-  KernelMatrices<T> k_xx_, k_xp_;      // n x N, n x M
+  KernelMatrices<T> k_xx_, k_xp_;      // n x N, n x M: the slopes and row sums (KernelValues::slopes)
   Tensor<T> feature_gradient_;         // n x E
 };
 

@@ -25,7 +25,7 @@
 //   pairwise_squared_distances_into(x, D2);
 //   const KernelMatrices<double> km = rbf.evaluate(D2, median_bandwidth(D2, 0.0));
 //   Tensor<double> S = xt::zeros<double>(X.shape());
-//   add_kernel_gradient_sums(km.slope, x, x, 1.0, S);
+//   add_kernel_gradient_sums(km, x, x, 1.0, S);
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -45,22 +45,30 @@
 
 namespace wgflow::flows {
 
-// A kernel evaluated between two point sets: k(x_i, y_j) and the profile's slope phi'(d^2_ij).
+// A kernel evaluated between two point sets: k(x_i, y_j) and the profile's slope phi'(d^2_ij), with
+// their row sums.
 template <class T>
 struct KernelMatrices {
-  Tensor<T> k;      // N x M
+  Tensor<T> k;      // N x M (0 x 0 when evaluated for the slopes alone: KernelValues::slopes)
   Tensor<T> slope;  // N x M, dk / d(d^2) at each entry
   T bandwidth = T(0);
-  std::vector<T> row_sums;  // sum_j k(x_i, y_j), summed as the rows are evaluated
+  std::vector<T> row_sums;        // sum_j k(x_i, y_j), summed as the rows are evaluated
+  std::vector<T> slope_row_sums;  // s_i = sum_j phi'(d^2_ij), as add_kernel_gradient_sum_rows sums them
 
   // The mean of k, from the row sums in row order: no serial pass over the N x M entries (3 % of DRLE's
   // parameter-space interaction on 2 threads at N = 1000). Valid for matrices from evaluate_into.
   T mean() const {
     T total = 0;
     for (T r : row_sums) total += r;
-    return k.size() == 0 ? T(0) : total / static_cast<T>(k.size());
+    const std::size_t entries = slope.size();
+    return entries == 0 ? T(0) : total / static_cast<T>(entries);
   }
 };
+
+// What RadialKernel::evaluate_into stores: k and its slopes, or the slopes alone for a caller that needs
+// only the kernel's gradient sums and the mean of k (the interaction energy: one N x N matrix written
+// rather than two, 0.12 ms of a DRLE step at N = 1000 on the Intel Xeon).
+enum class KernelValues { with_values, slopes };
 
 template <class T>
 class RadialKernel {
@@ -95,43 +103,56 @@ class RadialKernel {
   }
 
   // evaluate() into caller-owned matrices, resized only when the shape changes: a flow that keeps `out`
-  // between steps allocates nothing here.
-  void evaluate_into(const Tensor<T>& squared_distances, T h, KernelMatrices<T>& out) const {
+  // between steps allocates nothing here. The slopes' row sums are taken as each row is written, while
+  // it is in cache, rather than in a pass of add_kernel_gradient_sum_rows over the whole matrix.
+  void evaluate_into(const Tensor<T>& squared_distances, T h, KernelMatrices<T>& out,
+                     KernelValues store = KernelValues::with_values) const {
     if (!(h > 0) || !std::isfinite(h))
       throw Error("RadialKernel::evaluate (" + name() + "): bandwidth must be positive and finite, got " + std::to_string(h));
     const std::size_t n = squared_distances.shape()[0], m = squared_distances.shape()[1];
-    detail::ensure_shape(out.k, n, m);
+    const bool values = store == KernelValues::with_values;
+    detail::ensure_shape(out.k, values ? n : 0, values ? m : 0);
     detail::ensure_shape(out.slope, n, m);
     out.bandwidth = h;
     out.row_sums.resize(n);
+    out.slope_row_sums.resize(n);
     // The profile is vectorised (xsimd's exp and sqrt): with one parameter per particle (paper §3.1) the
     // N^2 + N M kernel entries, not the GEMMs, are the cost of a DRLE step, and glibc's scalar exp
     // (~5 ns) is several times slower than a vector of them.
     parallel_for_each_index(n, [&](std::size_t i) {
       const T* d2 = &squared_distances(i, 0);
-      T* k = &out.k(i, 0);
       T* g = &out.slope(i, 0);
       std::size_t j = 0;
       Batch sum(T(0));
-      for (; j + Batch::size <= m; j += Batch::size) sum += profile_batch(Batch::load_unaligned(d2 + j), h, k + j, g + j);
+      if (values) {
+        T* k = &out.k(i, 0);
+        for (; j + Batch::size <= m; j += Batch::size) {
+          const Batch kv = profile_batch(Batch::load_unaligned(d2 + j), h, g + j);
+          kv.store_unaligned(k + j);
+          sum += kv;
+        }
+      } else {
+        for (; j + Batch::size <= m; j += Batch::size) sum += profile_batch(Batch::load_unaligned(d2 + j), h, g + j);
+      }
       T row = xsimd::hadd(sum);
       if (j < m) {
         alignas(Batch::arch_type::alignment()) T in[Batch::size] = {}, k_tail[Batch::size], g_tail[Batch::size];
         std::copy(d2 + j, d2 + m, in);
-        profile_batch(Batch::load_aligned(in), h, k_tail, g_tail);
-        std::copy_n(k_tail, m - j, k + j);
+        profile_batch(Batch::load_aligned(in), h, g_tail).store_aligned(k_tail);
+        if (values) std::copy_n(k_tail, m - j, &out.k(i, j));
         std::copy_n(g_tail, m - j, g + j);
         for (std::size_t t = 0; t < m - j; ++t) row += k_tail[t];
       }
       out.row_sums[i] = row;
+      out.slope_row_sums[i] = wgflow::row_sum(g, m, [](auto s) { return s; });
     }, 16);
   }
 
  private:
   using Batch = xsimd::batch<T>;
 
-  // k and dk/d(d^2) for one vector of squared distances; returns the k.
-  Batch profile_batch(const Batch& d2, T h, T* k, T* slope) const {
+  // k and dk/d(d^2) for one vector of squared distances: stores the slopes, returns the k.
+  Batch profile_batch(const Batch& d2, T h, T* slope) const {
     Batch kv, gv;
     if (profile_ == Profile::rbf) {
       const Batch scale(T(-0.5) / h);
@@ -142,7 +163,6 @@ class RadialKernel {
       kv = beta_ == T(-0.5) ? T(1) / xsimd::sqrt(base) : xsimd::pow(base, Batch(beta_));
       gv = beta_ * kv / (h + d2);
     }
-    kv.store_unaligned(k);
     gv.store_unaligned(slope);
     return kv;
   }
@@ -158,25 +178,36 @@ class RadialKernel {
 // translation invariant, so it is computed on the rows u_i = x_i - m and v_j = y_j - m of the sets whose
 // distances gave the slope: y centred like x (centre_like_into), or x itself for a sum within one set;
 // c is x.scale(). Two passes: (2c weight s_i) u_i row by row, then -(2c weight) (s V)_i, one GEMM
-// accumulated into out.
+// accumulated into out. Given the KernelMatrices, the s_i are its slope_row_sums (the same values);
+// given the slopes alone, they are summed here.
+template <class T>
+void add_kernel_gradient_sum_rows(const KernelMatrices<T>& km, const CentredPoints<T>& x, RowBlock rows,
+                                  const CentredPoints<T>& y, T weight, Tensor<T>& out);
 template <class T>
 void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
                                   const CentredPoints<T>& y, T weight, Tensor<T>& out);
 
+template <class T>
+void add_kernel_gradient_sums(const KernelMatrices<T>& km, const CentredPoints<T>& x, const CentredPoints<T>& y,
+                              T weight, Tensor<T>& out) {
+  add_kernel_gradient_sum_rows(km, x, RowBlock::all(x.size()), y, weight, out);
+}
 template <class T>
 void add_kernel_gradient_sums(const Tensor<T>& slope, const CentredPoints<T>& x, const CentredPoints<T>& y, T weight,
                               Tensor<T>& out) {
   add_kernel_gradient_sum_rows(slope, x, RowBlock::all(x.size()), y, weight, out);
 }
 
-// The same for the rows `rows` of x alone, bit for bit the whole computation's rows: slope and out have
-// rows.size() rows, row r standing for x_{rows.begin + r} (a rank's own particles, flows over ranks).
+namespace detail {
+
+// add_kernel_gradient_sum_rows with the slopes' row sums given (slope_sums, one a row) or, for nullptr,
+// summed here.
 template <class T>
-void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
-                                  const CentredPoints<T>& y, T weight, Tensor<T>& out) {
+void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const T* slope_sums, const CentredPoints<T>& x,
+                                  RowBlock rows, const CentredPoints<T>& y, T weight, Tensor<T>& out) {
   const char* who = "add_kernel_gradient_sums";
-  detail::check_same_frame(who, x, y);
-  detail::check_rows(who, x, rows);
+  check_same_frame(who, x, y);
+  check_rows(who, x, rows);
   const std::size_t n = rows.size(), m = y.size(), d = x.dim();
   if (slope.shape()[0] != n || slope.shape()[1] != m || out.shape()[0] != n || out.shape()[1] != d)
     throw ShapeError(std::string(who) + ": X is " + shape_string({n, d}) + ", Y is " + shape_string({m, d}) +
@@ -186,9 +217,9 @@ void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>
   if (n == 0 || m == 0 || d == 0) return;  // an empty sum (and no reductions over empty axes: UB in xtensor)
   const T a = 2 * x.scale() * weight;
   const T* u = x.rows().data() + rows.begin * d;
-  for_each_piece(n, n * (m + d), [&](std::size_t i0, std::size_t i1) {
+  for_each_piece(n, n * (slope_sums ? d : m + d), [&](std::size_t i0, std::size_t i1) {
     for (std::size_t i = i0; i < i1; ++i) {
-      const T s_i = wgflow::row_sum(slope.data() + i * m, m, [](auto s) { return s; });
+      const T s_i = slope_sums ? slope_sums[i] : wgflow::row_sum(slope.data() + i * m, m, [](auto s) { return s; });
       const T* u_i = u + i * d;
       T* o = out.data() + i * d;
       for (std::size_t k = 0; k < d; ++k) o[k] += a * s_i * u_i[k];
@@ -196,6 +227,25 @@ void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>
   });
   wgflow::gemm_rows<T>(false, false, x.size(), d, m, rows.begin, n, -a, slope.data(), m, y.rows().data(), d, T(1),
                        out.data(), d);
+}
+
+}  // namespace detail
+
+// The same for the rows `rows` of x alone, bit for bit the whole computation's rows: slope and out have
+// rows.size() rows, row r standing for x_{rows.begin + r} (a rank's own particles, flows over ranks).
+template <class T>
+void add_kernel_gradient_sum_rows(const KernelMatrices<T>& km, const CentredPoints<T>& x, RowBlock rows,
+                                  const CentredPoints<T>& y, T weight, Tensor<T>& out) {
+  if (km.slope_row_sums.size() != km.slope.shape()[0])
+    throw ShapeError("add_kernel_gradient_sums: " + std::to_string(km.slope_row_sums.size()) +
+                     " slope row sums for a slope of " + std::to_string(km.slope.shape()[0]) +
+                     " rows (KernelMatrices not from RadialKernel::evaluate_into?)");
+  detail::add_kernel_gradient_sum_rows(km.slope, km.slope_row_sums.data(), x, rows, y, weight, out);
+}
+template <class T>
+void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
+                                  const CentredPoints<T>& y, T weight, Tensor<T>& out) {
+  detail::add_kernel_gradient_sum_rows<T>(slope, nullptr, x, rows, y, weight, out);
 }
 
 // S as a new N x D matrix, for points as they are (row i: sum_j grad_1 k(x_i, y_j)).

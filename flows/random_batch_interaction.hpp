@@ -289,13 +289,13 @@ class RandomBatchInteraction final : public Term<T> {
     const T pair_weight = whole ? T(1) / count : (count - 1) / (count * static_cast<T>(c - 1));
     detail::ensure_shape(w.gradient, c, e);
     w.gradient.fill(T(0));
-    add_kernel_gradient_sum_rows(w.k_xx.slope, w.x, all, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
+    add_kernel_gradient_sum_rows(w.k_xx, w.x, all, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
     const std::size_t bp = prior_used();
     if (bp > 0) {
       centre_like_into(choose_prior(b, bp, w), w.x, w.p);
       squared_distance_rows_into(w.x, all, w.p, w.d2_xp);
       s_.kernel.evaluate_into(w.d2_xp, h, w.k_xp);
-      add_kernel_gradient_sum_rows(w.k_xp.slope, w.x, all, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
+      add_kernel_gradient_sum_rows(w.k_xp, w.x, all, w.p, -lambda1 * psi / static_cast<T>(bp), w.gradient);
     }
     const auto identity = [](auto v) { return v; };
     for (std::size_t r = 0; r < c; ++r) {

@@ -102,7 +102,7 @@ class SvgdDirection final : public Term<T> {
       k_.kernel.evaluate_into(D2_, h, km_);
       // gradient += (1/N) K G, then += (1/N) S.
       gemm_rows<T>(false, false, N, J, N, rows.begin, n, inv_n, km_.k.data(), N, G.data(), J, T(1), gradient.data(), J);
-      add_kernel_gradient_sum_rows(km_.slope, centred_, rows, centred_, inv_n, gradient);
+      add_kernel_gradient_sum_rows(km_, centred_, rows, centred_, inv_n, gradient);
     });
   }
 

@@ -230,6 +230,49 @@ TEST_CASE("centred sets: refilled in place, and compared only when they share a 
   CHECK(x.in_frame_of(fresh));
 }
 
+TEST_CASE_TEMPLATE("slopes alone: the same slopes, row sums and mean; the gradient sums from them bit for bit", T, float,
+                   double) {
+  // 70 x 45 points: ragged rows for the vector loop's padded tail; the RBF and IMQ profiles.
+  Tensor<T> X = Tensor<T>::from_shape({70, 6}), Y = Tensor<T>::from_shape({45, 6});
+  Rng rng(41);
+  for (auto& v : X) v = T(rng.normal());
+  for (auto& v : Y) v = T(rng.normal());
+  const auto x = fl::centred(X, DistanceConvention::mean);
+  const auto y = fl::centred_like(Y, x);
+  Tensor<T> C;
+  fl::squared_distances_into(x, y, C);
+  for (const auto& kernel : {RadialKernel<T>::rbf(), RadialKernel<T>::imq()}) {
+    CAPTURE(kernel.name());
+    fl::KernelMatrices<T> with, without;
+    kernel.evaluate_into(C, T(0.8), with);
+    kernel.evaluate_into(C, T(0.8), without, fl::KernelValues::slopes);
+    CHECK(without.k.size() == 0);
+    CHECK(without.slope == with.slope);
+    CHECK(without.row_sums == with.row_sums);
+    CHECK(without.slope_row_sums == with.slope_row_sums);
+    CHECK(without.mean() == with.mean());
+    // The mean of k as the entries give it (up to the summation order).
+    T total = 0;
+    for (T v : with.k) total += v;
+    CHECK(with.mean() == doctest::Approx(total / T(70 * 45)).epsilon(std::is_same_v<T, float> ? 1e-5 : 1e-12));
+    // The slopes' row sums are the ones the slope-only form takes: the two forms agree bit for bit.
+    Tensor<T> from_slope = xt::zeros<T>({70, 6}), from_matrices = xt::zeros<T>({70, 6});
+    fl::add_kernel_gradient_sums(with.slope, x, y, T(0.3), from_slope);
+    fl::add_kernel_gradient_sums(without, x, y, T(0.3), from_matrices);
+    CHECK(from_matrices == from_slope);
+    for (std::size_t i = 0; i < 70; ++i) {
+      T s = 0;
+      for (std::size_t j = 0; j < 45; ++j) s += with.slope(i, j);
+      CHECK(with.slope_row_sums[i] == doctest::Approx(s).epsilon(std::is_same_v<T, float> ? 1e-5 : 1e-12));
+    }
+  }
+  fl::KernelMatrices<T> stale;
+  stale.slope = xt::zeros<T>({70, 45});
+  Tensor<T> S = xt::zeros<T>({70, 6});
+  CHECK_THROWS_WITH_AS(fl::add_kernel_gradient_sums(stale, x, y, T(1), S),
+                       doctest::Contains("0 slope row sums for a slope of 70 rows"), wgflow::ShapeError);
+}
+
 TEST_CASE("kernel and distance errors name the function and the shapes") {
   const Tensor<double> X = normal_points(3, 2, 7), Y = normal_points(3, 5, 8);
   CHECK_THROWS_WITH_AS(fl::squared_distances(X, Y, DistanceConvention::sum),
