@@ -8,6 +8,7 @@
 // Rows / columns past the block's edge are zero, so edge tiles run the full-size kernel.
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 
 #include "blocking.hpp"
 #include "product.hpp"
@@ -29,7 +30,15 @@ void pack_a_sliver(const Operand<T>& a, std::size_t i0, std::size_t rows, std::s
     return;
   }
   // op(A)(i, p) = data[i * ld + p]: a transpose.
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    transpose_copy_wide(a.data + i0 * a.ld + p0, a.ld, rows, kc, dst, MR);
+  } else {
+    transpose_copy(a.data + i0 * a.ld + p0, a.ld, rows, kc, dst, MR);
+  }
+#else
   transpose_copy(a.data + i0 * a.ld + p0, a.ld, rows, kc, dst, MR);
+#endif
   for (std::size_t r = rows; r < MR; ++r)
     for (std::size_t p = 0; p < kc; ++p) dst[p * MR + r] = T(0);
 }

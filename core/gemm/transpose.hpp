@@ -151,6 +151,42 @@ void transpose_edge_block(const T* src, std::size_t ld_src, std::size_t nr, std:
 #endif
 #endif
 
+#if defined(__AVX512F__)
+// transpose_copy in whole 512-bit columns, for a packed A sliver (pack.hpp: MR rows, MR <= 16 floats, a
+// column of the copy per step, each MR values after the last): rows in chunks of one vector (16 floats,
+// 8 doubles) read through masked loads, transposed in registers, each column stored with a mask of the
+// chunk's rows. The 8 x 8 ymm blocks took a whole block and an edge block for a sliver of 14 rows.
+inline __m512 load_lanes(const float* p, std::size_t n) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+}
+inline __m512d load_lanes(const double* p, std::size_t n) {
+  return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+}
+inline void store_lanes(float* p, __m512 v, std::size_t n) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+}
+inline void store_lanes(double* p, __m512d v, std::size_t n) {
+  _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), v);
+}
+
+template <class T>
+void transpose_copy_wide(const T* src, std::size_t ld_src, std::size_t rows, std::size_t cols, T* dst,
+                         std::size_t ld_dst) {
+  constexpr std::size_t B = 64 / sizeof(T);
+  using Vector = decltype(load_lanes(src, 0));
+  for (std::size_t r0 = 0; r0 < rows; r0 += B) {
+    const std::size_t nr = std::min(B, rows - r0);
+    for (std::size_t p = 0; p < cols; p += B) {
+      const std::size_t nc = std::min(B, cols - p);
+      Vector r[B], c[B];
+      for (std::size_t i = 0; i < B; ++i) r[i] = i < nr ? load_lanes(src + (r0 + i) * ld_src + p, nc) : Vector{};
+      transpose_registers(r, c);
+      for (std::size_t q = 0; q < nc; ++q) store_lanes(dst + (p + q) * ld_dst + r0, c[q], nr);
+    }
+  }
+}
+#endif
+
 template <class T>
 void transpose_copy(const T* src, std::size_t ld_src, std::size_t rows, std::size_t cols, T* dst, std::size_t ld_dst) {
   std::size_t r0 = 0;
