@@ -24,6 +24,7 @@
 // its bits independent of the group it falls in, so results do not depend on threads or ranks.
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -134,7 +135,7 @@ class FunctionSpace final : public Embedding<T> {
     });
   }
 
-  // Through the recordings of the last embed_into when it saw these very particles (values compared),
+  // Through the recordings of the last embed_into when it saw these very particles (bits compared),
   // else through Model::pullback, which evaluates the model again: the same gradient either way.
   void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient,
                     Tensor<T>& gradient) const override {
@@ -168,13 +169,16 @@ class FunctionSpace final : public Embedding<T> {
 
   static constexpr std::size_t W = models::NetworkLanes<T>::lanes;
 
-  // What embed_into saw, for add_pullback to recognise (values compared).
+  // What embed_into saw, for add_pullback to recognise: the same bits give the same evaluation. Compared
+  // as bytes (libc's vector memcmp), where a value comparison ran one scalar compare an entry: 4.5 % of a
+  // DRLE step at N = 100, whose groups are kept.
   void remember(const Tensor<T>& thetas) const {
     if (recorded_.shape() != thetas.shape()) recorded_.resize(thetas.shape());
     std::copy(thetas.begin(), thetas.end(), recorded_.begin());
   }
   bool remembers(const Tensor<T>& thetas) const {
-    return recorded_.shape() == thetas.shape() && std::equal(thetas.begin(), thetas.end(), recorded_.begin());
+    return recorded_.shape() == thetas.shape() &&
+           std::memcmp(thetas.data(), recorded_.data(), thetas.size() * sizeof(T)) == 0;
   }
 
   // Whether embed_into keeps the evaluations of n particles' groups in lanes for add_pullback: while they
