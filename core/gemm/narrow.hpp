@@ -42,26 +42,34 @@ inline constexpr std::size_t narrow_padding = narrow_row_vectors<T> * Blocking<T
 template <class T>
 inline constexpr std::size_t narrow_columns_max = std::min<std::size_t>(Blocking<T>::W / 2, 4);
 
+// C(r, j) for r < mr, j < NC at c from accumulators down the columns (column j's rows in acc[0][j],
+// acc[1][j], ..., W rows a vector): alpha times each, then C's update as store_edge() makes it, so that an
+// entry has the register tile's bits.
+template <class T, std::size_t V, std::size_t NC>
+inline void store_columns(const Batch<T> (&acc)[V][NC], T alpha, T beta, T* c, std::size_t ldc, std::size_t mr) {
+  constexpr std::size_t W = Blocking<T>::W;
+  const Batch<T> va(alpha);
+  alignas(64) std::array<T, V * W> buf[NC];
+  for (std::size_t j = 0; j < NC; ++j)
+    for (std::size_t v = 0; v < V; ++v) (va * acc[v][j]).store_aligned(buf[j].data() + v * W);
+  for (std::size_t r = 0; r < mr; ++r)
+    for (std::size_t j = 0; j < NC; ++j)
+      c[r * ldc + j] = beta == T(0) ? buf[j][r] : lane_fma(beta, c[r * ldc + j], buf[j][r]);
+}
+
 // C(i .. i+mr-1, j0 .. j0+NC-1) from op(A)'s rows i.. laid out as `col + p * step` (W values per step).
 template <class T, std::size_t NC>
 inline void narrow_block(const Product<T>& pr, const T* col, std::size_t step, std::size_t i, std::size_t mr,
                          std::size_t j0) {
-  constexpr std::size_t W = Blocking<T>::W;
-  Batch<T> acc[NC];
+  Batch<T> acc[1][NC];
   const T* b[NC];
-  for (std::size_t j = 0; j < NC; ++j) acc[j] = Batch<T>(T(0)), b[j] = pr.b.at(0, j0 + j);
+  for (std::size_t j = 0; j < NC; ++j) acc[0][j] = Batch<T>(T(0)), b[j] = pr.b.at(0, j0 + j);
   const std::size_t b_step = pr.b.row_stride();
   for (std::size_t p = 0; p < pr.k; ++p) {
     const Batch<T> a = Batch<T>::load_unaligned(col + p * step);
-    for (std::size_t j = 0; j < NC; ++j) acc[j] = vector_fma(a, Batch<T>(b[j][p * b_step]), acc[j]);
+    for (std::size_t j = 0; j < NC; ++j) acc[0][j] = vector_fma(a, Batch<T>(b[j][p * b_step]), acc[0][j]);
   }
-  const Batch<T> va(pr.alpha);
-  alignas(64) std::array<T, W> buf[NC];
-  for (std::size_t j = 0; j < NC; ++j) (va * acc[j]).store_aligned(buf[j].data());
-  for (std::size_t r = 0; r < mr; ++r) {
-    T* c = pr.c + (i + r) * pr.ldc + j0;
-    for (std::size_t j = 0; j < NC; ++j) c[j] = pr.beta == T(0) ? buf[j][r] : lane_fma(pr.beta, c[j], buf[j][r]);
-  }
+  store_columns(acc, pr.alpha, pr.beta, pr.c + i * pr.ldc + j0, pr.ldc, mr);
 }
 
 // The blocked path's last few columns (blocked.hpp): C(0 .. mr-1, 0 .. NC-1) at c from one packed A
@@ -84,13 +92,7 @@ inline void narrow_packed_tile(std::size_t kc, const T* pa, const T* pb, T alpha
       for (std::size_t v = 0; v < RV; ++v) acc[v][j] = vector_fma(a[v], b, acc[v][j]);
     }
   }
-  const Batch<T> va(alpha);
-  alignas(64) std::array<T, RV * W> buf[NC];
-  for (std::size_t j = 0; j < NC; ++j)
-    for (std::size_t v = 0; v < RV; ++v) (va * acc[v][j]).store_aligned(buf[j].data() + v * W);
-  for (std::size_t r = 0; r < mr; ++r)
-    for (std::size_t j = 0; j < NC; ++j)
-      c[r * ldc + j] = beta == T(0) ? buf[j][r] : lane_fma(beta, c[r * ldc + j], buf[j][r]);
+  store_columns(acc, alpha, beta, c, ldc, mr);
 }
 
 template <class T>
