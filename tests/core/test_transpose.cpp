@@ -10,27 +10,42 @@
 
 namespace {
 
-TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around the vector blocks", T, float,
-                   double) {
-  // Sizes below, at and past one and two register blocks (8 floats, 4 doubles), with padded strides;
-  // dst's padding, and every entry beyond cols x rows, must keep its sentinel.
+// Entries of dst wrong after copy(src, ld_src, rows, cols, dst, ld_dst) for every rows, cols <= max, with
+// padded strides: dst(p, j) must be src(j, p), and dst's padding and every entry beyond cols x rows keep
+// their sentinel.
+template <class T, class Copy>
+int transposed_copy_errors(std::size_t max, const Copy& copy) {
   constexpr T untouched = T(12345);
-  const std::size_t ld_src = 23, ld_dst = 21;
-  std::vector<T> src(19 * ld_src);
+  const std::size_t ld_src = max + 4, ld_dst = max + 2;
+  std::vector<T> src(max * ld_src);
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<T>(i) + T(0.5);
   int bad = 0;
-  for (std::size_t rows = 0; rows <= 19; ++rows)
-    for (std::size_t cols = 0; cols <= 19; ++cols) {
-      std::vector<T> dst(20 * ld_dst, untouched);
-      wgflow::gemm_detail::transpose_copy(src.data(), ld_src, rows, cols, dst.data(), ld_dst);
-      for (std::size_t p = 0; p < 20; ++p)
+  for (std::size_t rows = 0; rows <= max; ++rows)
+    for (std::size_t cols = 0; cols <= max; ++cols) {
+      std::vector<T> dst((max + 1) * ld_dst, untouched);
+      copy(src.data(), ld_src, rows, cols, dst.data(), ld_dst);
+      for (std::size_t p = 0; p <= max; ++p)
         for (std::size_t j = 0; j < ld_dst; ++j) {
           const T want = p < cols && j < rows ? src[j * ld_src + p] : untouched;
           if (dst[p * ld_dst + j] != want) ++bad;
         }
     }
-  CHECK(bad == 0);
+  return bad;
 }
+
+TEST_CASE_TEMPLATE("transpose_copy: dst(p, j) = src(j, p) for every shape around the vector blocks", T, float,
+                   double) {
+  // Sizes below, at and past one and two register blocks (8 floats, 4 doubles).
+  CHECK(transposed_copy_errors<T>(19, wgflow::gemm_detail::transpose_copy<T>) == 0);
+}
+
+#if defined(__AVX512F__)
+// The 512-bit copy packs the GEMM's A slivers and the lanes of 5-8 double networks (and unpacks their
+// gradients: then rows are the parameters, any count): every shape up to two 16-float blocks and an edge.
+TEST_CASE_TEMPLATE("transpose_copy_wide: the same for every shape around the 512-bit blocks", T, float, double) {
+  CHECK(transposed_copy_errors<T>(35, wgflow::gemm_detail::transpose_copy_wide<T>) == 0);
+}
+#endif
 
 #if defined(__AVX__)
 // A row of a register block, by the register's width.
