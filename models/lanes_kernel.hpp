@@ -108,33 +108,30 @@ void with_activation(const Activation& act, F&& f) {
 // networks (rows `stride` apart; lanes past count zero). A transpose, in registers a block at a time
 // (core/gemm/transpose.hpp); element by element it cost a sixth of a DE step.
 //
-// With AVX-512, a group of more than 4 doubles goes through 8 x 8 blocks in 512-bit registers (one row
+// transpose_lanes: with AVX-512, a group of more than 4 doubles goes through 8 x 8 blocks in 512-bit registers (one row
 // block for 8 networks, 24 shuffles per 64 values) rather than 4 x 4 ymm blocks (two row blocks, 32): at
 // N = 1000 the pack reads each group's rows from L3 and the 4 x 4 blocks were 8.6 % of a DLE step in
 // float64 (Zen 5, perf). Zen 5, 1 thread pinned, medians of 5 alternating runs: DE N = 1000 float64 2792 ->
 // 2687 us, DLE 3364 -> 3281 us, DRLE 14.76 -> 14.35 ms. Floats keep the 8 x 8 ymm blocks: 16 x 16 in zmm
 // measured no faster on the Intel Xeon and 3 % slower here (DE N = 1000 1296 -> 1340 us).
-#if defined(__AVX512F__)
 template <class T>
-inline constexpr bool wide_lanes_pack = std::is_same_v<T, double>;
+void transpose_lanes(const T* src, std::size_t ld_src, std::size_t rows, std::size_t cols, T* dst, std::size_t ld_dst,
+                     std::size_t count) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, double>)
+    if (2 * count > 64 / sizeof(T)) return gemm_detail::transpose_copy_wide(src, ld_src, rows, cols, dst, ld_dst);
 #endif
+  gemm_detail::transpose_copy(src, ld_src, rows, cols, dst, ld_dst);
+}
 
 template <class T>
 void pack(const T* thetas, std::size_t stride, std::size_t count, std::size_t J, std::size_t lanes, T* packed) {
   if (count < lanes) std::fill(packed, packed + J * lanes, T(0));  // one fill: per row, J tiny memsets
-#if defined(__AVX512F__)
-  if constexpr (wide_lanes_pack<T>)
-    if (2 * count > 64 / sizeof(T)) return gemm_detail::transpose_copy_wide(thetas, stride, count, J, packed, lanes);
-#endif
-  gemm_detail::transpose_copy(thetas, stride, count, J, packed, lanes);
+  transpose_lanes(thetas, stride, count, J, packed, lanes, count);
 }
 template <class T>
 void unpack(const T* packed, std::size_t lanes, std::size_t J, std::size_t count, T* grads, std::size_t stride) {
-#if defined(__AVX512F__)
-  if constexpr (wide_lanes_pack<T>)
-    if (2 * count > 64 / sizeof(T)) return gemm_detail::transpose_copy_wide(packed, lanes, J, count, grads, stride);
-#endif
-  gemm_detail::transpose_copy(packed, lanes, J, count, grads, stride);
+  transpose_lanes(packed, lanes, J, count, grads, stride, count);
 }
 
 // Tiles sized to the register file: 32 vector registers with AVX-512 (narrower vectors too), 16 below.

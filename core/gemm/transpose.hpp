@@ -153,9 +153,10 @@ void transpose_edge_block(const T* src, std::size_t ld_src, std::size_t nr, std:
 
 #if defined(__AVX512F__)
 // transpose_copy in whole 512-bit columns, for a packed A sliver (pack.hpp: a step's MR values right after
-// the last step's): rows in chunks of one vector (16 floats, 8 doubles) read through masked loads,
-// transposed in registers, each column stored with a mask of the chunk's rows. The 8 x 8 ymm blocks took
-// a whole block and an edge block for a sliver of 14 rows.
+// the last step's) and the lanes of 5-8 double networks (models/lanes_kernel.hpp): rows in chunks of one
+// vector (16 floats, 8 doubles) read through masked loads, transposed in registers, each column stored
+// with a mask of the chunk's rows. The 8 x 8 ymm blocks took a whole block and an edge block for a sliver
+// of 14 rows.
 inline __m512 load_lanes(const float* p, std::size_t n) {
   return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
 }
