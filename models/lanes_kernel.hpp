@@ -116,7 +116,7 @@ void with_activation(const Activation& act, F&& f) {
 // measured no faster on the Intel Xeon and 3 % slower here (DE N = 1000 1296 -> 1340 us).
 template <class T>
 void transpose_lanes(const T* src, std::size_t ld_src, std::size_t rows, std::size_t cols, T* dst, std::size_t ld_dst,
-                     std::size_t count) {
+                     [[maybe_unused]] std::size_t count) {  // unused without AVX-512
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, double>)
     if (2 * count > 64 / sizeof(T)) return gemm_detail::transpose_copy_wide(src, ld_src, rows, cols, dst, ld_dst);
