@@ -46,6 +46,7 @@
 #include "../core/buffer_sums.hpp"
 #include "../core/errors.hpp"
 #include "../core/gemm.hpp"
+#include "../core/gemm/transpose.hpp"
 #include "../core/parallel.hpp"
 #include "../core/row_block.hpp"
 #include "../core/tensor.hpp"
@@ -300,14 +301,14 @@ void pairwise_squared_distances_into(const CentredPoints<T>& x, Tensor<T>& D) {
       for (std::size_t j = i + 1; j < n; ++j) row[j] = std::max(T(0), (x2[i] + x2[j]) + row[j]);
     }
   });
-  // Tile by tile, so that the column-wise reads stay in cache; a piece of rows writes only its own rows
-  // and reads rows above it, which the pass above has finished.
-  constexpr std::size_t tile = piece_rows;
+  // The lower triangle: a piece of rows [r0, r1) writes only its own rows and reads rows above it, which
+  // the pass above has finished. Left of the piece's diagonal block it is a transposed copy of the block
+  // above (in vector blocks: element by element the column-wise reads made the mirror 4.4 % of a DRLE
+  // step, N = 1000 float32, 1 thread); inside that block, which it would overwrite as it reads, scalar.
   for_each_piece(n, n * n, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t i0 = r0; i0 < r1; i0 += tile)
-      for (std::size_t j0 = 0; j0 <= i0; j0 += tile)
-        for (std::size_t i = i0; i < std::min(i0 + tile, r1); ++i)
-          for (std::size_t j = j0; j < std::min(j0 + tile, i); ++j) p[i * n + j] = p[j * n + i];
+    gemm_detail::transpose_copy(p + r0, n, r0, r1 - r0, p + r0 * n, n);
+    for (std::size_t i = r0; i < r1; ++i)
+      for (std::size_t j = r0; j < i; ++j) p[i * n + j] = p[j * n + i];
   });
 }
 

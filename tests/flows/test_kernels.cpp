@@ -61,6 +61,24 @@ TEST_CASE("pairwise distances are exactly symmetric with a zero diagonal") {
   }
 }
 
+TEST_CASE_TEMPLATE("pairwise distances: the lower triangle is the upper one mirrored, in float and double", T, float,
+                   double) {
+  // Sizes around the vector blocks (8 or 16 floats, 4 or 8 doubles) and the 32-row pieces whose lower
+  // parts are copied in blocks: one piece, a ragged second, several with a ragged last.
+  for (const std::size_t n : {1, 5, 31, 32, 33, 47, 100, 131}) {
+    CAPTURE(n);
+    const Tensor<T> X = xt::cast<T>(normal_points(n, 6, 30 + n));
+    const Tensor<T> D = fl::pairwise_squared_distances(X, DistanceConvention::sum);
+    std::size_t asymmetric = 0, nonzero_diagonal = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      nonzero_diagonal += D(i, i) != T(0);
+      for (std::size_t j = 0; j < i; ++j) asymmetric += D(i, j) != D(j, i) || !(D(i, j) > T(0));
+    }
+    CHECK(asymmetric == 0);
+    CHECK(nonzero_diagonal == 0);
+  }
+}
+
 TEST_CASE("centring keeps distances accurate far from the origin") {
   // Float points near 1e4 with unit separations. Uncentred, the expansion |x|^2 + |y|^2 - 2 x.y carries
   // rounding errors of about |x|^2 eps_float ~ 2e8 * 6e-8 ~ 10, more than the distances (~4) themselves;
