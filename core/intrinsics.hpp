@@ -3,9 +3,9 @@
 // AVX-512 conversions made fast. meson.build force-includes this file first in every wgflow translation
 // unit (-include core/intrinsics.hpp, carried by wgflow_dep), because the first two repairs below only work
 // if they come before the first <immintrin.h> or xsimd include, and TBB's headers include <immintrin.h>
-// themselves; the third comes after xsimd and before any use of it. The headers through which wgflow
-// reaches xsimd (autodiff/tape.hpp and the few that include xsimd directly) include it too, for a program
-// compiled by hand whose first include is a wgflow header.
+// themselves; the third comes after xsimd and before any use of it, the fourth before xsimd. The headers
+// through which wgflow reaches xsimd (autodiff/tape.hpp and the few that include xsimd directly) include it
+// too, for a program compiled by hand whose first include is a wgflow header.
 //
 // 1. Warnings. GCC 12's AVX and AVX-512 intrinsics build "undefined" vectors as `__m512i __Y = __Y;` (the
 //    _mm512_undefined_* idiom). Once xsimd's math (log, pow, tanh, hadd, ...) is inlined into a loop of
@@ -51,6 +51,17 @@ extern __inline __m512i __attribute__((__gnu_inline__, __always_inline__, __arti
 _mm512_mask_blend_epi16(__mmask32 __U, __m512i __A, __m512i __W) {
   return (__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)__A, (__v32hi)__W, __U);
 }
+#endif
+
+// 4. AVX-512F without DQ (-march=x86-64-v3 -mavx512f, Xeon Phi). xsimd 8.1's AVX-512F float hadd takes
+//    the halves of the vector with _mm512_extractf32x8_ps, an AVX-512DQ instruction, so every caller of
+//    xsimd::hadd on floats failed to compile there ("inlining failed in call to always_inline ...: target
+//    specific option mismatch"). The same 256 bits come out of AVX-512F's 64-bit-element extraction.
+#if defined(__AVX512F__) && !defined(__AVX512DQ__)
+#if defined(XSIMD_HPP)
+#error "core/intrinsics.hpp must come before xsimd (and xtensor): include a wgflow header first"
+#endif
+#define _mm512_extractf32x8_ps(X, C) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(X), (C)))
 #endif
 
 #endif
