@@ -270,7 +270,7 @@ class FreeEnergy {
   std::vector<std::exception_ptr> errors_;      // per term: what it threw in step 1
   std::vector<std::exception_ptr> row_errors_;  // per row: what a pointwise term threw in step 2
   std::vector<std::size_t> jobs_;               // the terms run concurrently with the collective ones
-  std::vector<double> seconds_;                 // per term: its step 1 at the last step, in seconds
+  std::vector<double> seconds_;                 // per term: how long its step 1 took at the last step
   RowFaults<T> faults_;
 };
 
