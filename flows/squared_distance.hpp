@@ -301,14 +301,18 @@ void pairwise_squared_distances_into(const CentredPoints<T>& x, Tensor<T>& D) {
       for (std::size_t j = i + 1; j < n; ++j) row[j] = std::max(T(0), (x2[i] + x2[j]) + row[j]);
     }
   });
-  // The lower triangle: a piece of rows [r0, r1) writes only its own rows and reads rows above it, which
-  // the pass above has finished. Left of the piece's diagonal block it is a transposed copy of the block
-  // above (in vector blocks: element by element the column-wise reads made the mirror 4.4 % of a DRLE
-  // step, N = 1000 float32, 1 thread); inside that block, which it would overwrite as it reads, scalar.
+  // The lower triangle, a block of piece_rows rows [i0, i1) at a time: it writes only its own rows and
+  // reads the upper triangle, which the pass above has finished. Left of the block's diagonal it is a
+  // transposed copy of the columns above (in vector blocks: element by element the column-wise reads made
+  // the mirror 4.4 % of a DRLE step, N = 1000 float32, 1 thread); on the diagonal, which the copy would
+  // overwrite as it reads, scalar.
   for_each_piece(n, n * n, [&](std::size_t r0, std::size_t r1) {
-    gemm_detail::transpose_copy(p + r0, n, r0, r1 - r0, p + r0 * n, n);
-    for (std::size_t i = r0; i < r1; ++i)
-      for (std::size_t j = r0; j < i; ++j) p[i * n + j] = p[j * n + i];
+    for (std::size_t i0 = r0; i0 < r1; i0 += piece_rows) {
+      const std::size_t i1 = std::min(i0 + piece_rows, r1);
+      gemm_detail::transpose_copy(p + i0, n, i0, i1 - i0, p + i0 * n, n);
+      for (std::size_t i = i0; i < i1; ++i)
+        for (std::size_t j = i0; j < i; ++j) p[i * n + j] = p[j * n + i];
+    }
   });
 }
 

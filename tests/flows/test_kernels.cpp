@@ -63,8 +63,8 @@ TEST_CASE("pairwise distances are exactly symmetric with a zero diagonal") {
 
 TEST_CASE_TEMPLATE("pairwise distances: the lower triangle is the upper one mirrored, in float and double", T, float,
                    double) {
-  // Sizes around the vector blocks (8 or 16 floats, 4 or 8 doubles) and the 32-row pieces whose lower
-  // parts are copied in blocks: one piece, a ragged second, several with a ragged last.
+  // Sizes around the vector blocks (8 or 16 floats, 4 or 8 doubles) and the 32-row blocks whose lower
+  // parts are transposed copies: one block, a ragged second, several with a ragged last.
   for (const std::size_t n : {1, 5, 31, 32, 33, 47, 100, 131}) {
     CAPTURE(n);
     const Tensor<T> X = xt::cast<T>(normal_points(n, 6, 30 + n));
