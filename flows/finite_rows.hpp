@@ -73,6 +73,12 @@ class RowFaults {
   void accumulate(std::size_t i, std::size_t source, T* d, const T* e, std::size_t n, bool first) {
     record(i, source, e, n, first ? accumulate_into<true>(d, e, n) : accumulate_into<false>(d, e, n));
   }
+  // For a source that added itself to row i in a pass of its own (PointwiseTerm::add_row_gradient):
+  // `largest`, the largest |entry| it added, finite. A source that added a non-finite entry is noted
+  // by check() on its entries instead.
+  void added(std::size_t i, std::size_t source, T largest) {
+    if (largest > largest_[i]) largest_[i] = largest, largest_source_[i] = source;
+  }
   // The same for a source taken as it is, e the sum itself: only read.
   void examine(std::size_t i, std::size_t source, const T* e, std::size_t n) {
     Bits top = 0;

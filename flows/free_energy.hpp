@@ -18,6 +18,7 @@
 // rows, one of reach ensemble all N rows (of which step 2 reads this rank's).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -188,15 +189,7 @@ class FreeEnergy {
     else if (K == 0) std::fill(g, g + J, T(0));
     for (std::size_t k = in_place_ ? 1 : 0; k < K; ++k) {
       if (pointwise_[k]) {
-        thread_local std::vector<T> row;  // one per thread, reused
-        row.resize(J);
-        try {
-          pointwise_[k]->row_gradient(t, block_.begin + i, theta, std::span<T>(row));
-        } catch (...) {
-          row_errors_[i] = std::current_exception();
-          return false;
-        }
-        faults_.accumulate(i, k, g, row.data(), J, k == 0);
+        if (!add_pointwise(k, i, t, theta, g)) return false;
         continue;
       }
       T* g_k = buffers_[k].data() + (block_.begin - first_row_[k] + i) * J;
@@ -205,6 +198,28 @@ class FreeEnergy {
     }
     return true;
   }
+  // g += pointwise term k's gradient at row i, in its one pass where it has one; false if it threw.
+  bool add_pointwise(std::size_t k, std::size_t i, std::uint64_t t, std::span<const T> theta, T* g) {
+    const std::size_t J = theta.size(), row = block_.begin + i;
+    thread_local std::vector<T> e;  // one per thread, reused
+    try {
+      if (k == 0) std::fill(g, g + J, T(0));  // (0 + e) as accumulate's first add
+      if (const std::optional<T> largest = pointwise_[k]->add_row_gradient(t, row, theta, std::span<T>(g, J))) {
+        if (std::isfinite(*largest)) return faults_.added(i, k, *largest), true;
+        e.resize(J);  // a fault: the row again, for the first non-finite entry
+        pointwise_[k]->row_gradient(t, row, theta, std::span<T>(e));
+        return faults_.check(i, k, e.data(), J), true;
+      }
+      e.resize(J);
+      pointwise_[k]->row_gradient(t, row, theta, std::span<T>(e));
+    } catch (...) {
+      row_errors_[i] = std::current_exception();
+      return false;
+    }
+    faults_.accumulate(i, k, g, e.data(), J, k == 0);
+    return true;
+  }
+
   // Every row summed: the buffers of the terms that add are zero again.
   void end_sum() { buffers_zero_ = true; }
 

@@ -8,11 +8,15 @@
 // the diffusion stays lambda whatever the scale.
 //
 // A pointwise term (flows/pointwise_term.hpp): a flow computes the prior's score particle by particle in
-// its moving pass.
+// its moving pass. Where the prior is a zero-mean Gaussian that gives its precisions (flows/prior.hpp),
+// add_row_gradient computes and adds it in one pass, where row_gradient, the scaling and the add were three:
+// DLE on 1 thread (AMD Zen 5, bench_flows, medians of alternating runs) N = 1000 float64 2546 -> 2448 us
+// (6 pairs), N = 100 float32 152 -> 147 us (3 pairs).
 //
 // No energy estimate for lambda > 0: the entropy of an empirical measure is -infinity, and a density
 // estimate is a modelling choice this term does not make.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstddef>
@@ -22,6 +26,7 @@
 
 #include "../core/errors.hpp"
 #include "../core/precompiled.hpp"
+#include "finite_rows.hpp"
 #include "pointwise_term.hpp"
 #include "prior.hpp"
 
@@ -36,6 +41,9 @@ class KlDivergence final : public PointwiseTerm<T> {
       throw Error("KlDivergence: the weight lambda must be finite and >= 0, got " + std::to_string(lambda));
     if (!std::isfinite(prior_gradient_scale))
       throw Error("KlDivergence: prior_gradient_scale must be finite, got " + std::to_string(prior_gradient_scale));
+    if (const std::size_t a = prior_.precisions().size(); a != 0 && a != prior_.dim())
+      throw ShapeError("KlDivergence: the prior gives " + std::to_string(a) + " precisions for R^" +
+                       std::to_string(prior_.dim()));
   }
 
   std::string name() const override {
@@ -54,6 +62,21 @@ class KlDivergence final : public PointwiseTerm<T> {
     if (scale == T(0)) return std::fill(out.begin(), out.end(), T(0));
     prior_.grad_log_density(theta, out);
     for (T& g : out) g = -(scale * g);
+  }
+
+  // The same bits as row_gradient's row added to g (the same expression), with its largest magnitude.
+  std::optional<T> add_row_gradient(std::uint64_t, std::size_t, std::span<const T> theta,
+                                    std::span<T> g) const override {
+    const std::span<const T> a = prior_.precisions();
+    const T scale = lambda_ * prior_gradient_scale_;
+    if (a.empty() || scale == T(0)) return std::nullopt;  // scale 0: row_gradient's zeros turn a -0 into +0
+    typename RowFaults<T>::Bits top = 0;
+    for (std::size_t j = 0; j < theta.size(); ++j) {
+      const T e = -(scale * (-theta[j] * a[j]));
+      top = RowFaults<T>::widest(top, e);
+      g[j] += e;
+    }
+    return std::bit_cast<T>(top);
   }
 
   T diffusion() const override { return lambda_; }

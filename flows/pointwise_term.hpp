@@ -24,6 +24,7 @@
 //   };
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -41,6 +42,15 @@ class PointwiseTerm : public Term<T> {
   // thread-safe. A term that draws uses Rng::stream(seed, row, step) of its own seed.
   virtual void row_gradient(std::uint64_t step, std::size_t row, std::span<const T> theta,
                             std::span<T> out) const = 0;
+
+  // Optional, for a term that can do it in one pass: g += row_gradient(step, row, theta), the same bits,
+  // returning the largest |entry| added (infinite or NaN where an entry was not finite: RowFaults<T>::widest
+  // finds it vectorised); std::nullopt, g untouched, where the term has no such pass (the default). The
+  // flow's summing pass then calls row_gradient and adds the row: two more passes over it.
+  virtual std::optional<T> add_row_gradient(std::uint64_t /*step*/, std::size_t /*row*/,
+                                            std::span<const T> /*theta*/, std::span<T> /*g*/) const {
+    return std::nullopt;
+  }
 
   // Each particle's gradient is its own: over ranks, each evaluates its rows.
   Reach reach() const final { return Reach::own_rows; }

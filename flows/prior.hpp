@@ -7,6 +7,11 @@
 //   T log_density(std::span<const T> theta) const;
 //   void sample_into(std::uint64_t seed, std::uint64_t row, std::span<T> out) const;  // row `row` of draws
 //
+// and, optionally, where P is a zero-mean Gaussian of diagonal covariance (grad log p = -theta * a):
+//
+//   std::span<const T> precisions() const;   // a_j = 1 / s_j^2, dim() of them
+//
+// with which the KL term adds its gradient in the pass that sums the particle's (flows/kl_divergence.hpp).
 // models::GaussianPrior (isotropic, per-parameter, from an initialiser: the priors of paper.md §6) is one;
 // a Laplace or Student-t prior written by a researcher is another. Priors are immutable, so copies of a
 // Prior share the wrapped object.
@@ -42,6 +47,8 @@ class Prior {
   void grad_log_density(std::span<const T> theta, std::span<T> out) const { impl_->grad_log_density(theta, out); }
   T log_density(std::span<const T> theta) const { return impl_->log_density(theta); }
   void sample_into(std::uint64_t seed, std::uint64_t row, std::span<T> out) const { impl_->sample_into(seed, row, out); }
+  // The optional member above; empty where the prior has none.
+  std::span<const T> precisions() const { return impl_->precisions(); }
 
   // n x dim() draws; row i is sample_into(seed, i, .), so it does not depend on n.
   Tensor<T> sample(std::size_t n, std::uint64_t seed) const {
@@ -57,6 +64,7 @@ class Prior {
     virtual void grad_log_density(std::span<const T> theta, std::span<T> out) const = 0;
     virtual T log_density(std::span<const T> theta) const = 0;
     virtual void sample_into(std::uint64_t seed, std::uint64_t row, std::span<T> out) const = 0;
+    virtual std::span<const T> precisions() const = 0;
   };
   template <class P>
   struct Model final : Concept {
@@ -66,6 +74,12 @@ class Prior {
     T log_density(std::span<const T> theta) const override { return prior.log_density(theta); }
     void sample_into(std::uint64_t seed, std::uint64_t row, std::span<T> out) const override {
       prior.sample_into(seed, row, out);
+    }
+    std::span<const T> precisions() const override {
+      if constexpr (requires { { prior.precisions() } -> std::convertible_to<std::span<const T>>; })
+        return prior.precisions();
+      else
+        return {};
     }
     P prior;
   };

@@ -60,6 +60,8 @@ class GaussianPrior {
 
   std::size_t dim() const { return variance_.size(); }
   const std::vector<T>& variances() const { return variance_; }
+  // 1 / s_j^2: grad log p = -theta * precisions(), entrywise (flows/prior.hpp's optional member).
+  std::span<const T> precisions() const { return inv_variance_; }
   const std::string& description() const { return description_; }
 
   T log_density(std::span<const T> theta) const {
