@@ -60,6 +60,12 @@ class Embedding {
   }
   // gradient(i, :) += J_f(theta_i)^T feature_gradient(i, :).
   virtual void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const = 0;
+  // gradient(i, :) = J_f(theta_i)^T feature_gradient(i, :), every entry written whatever it held (the
+  // interaction's own buffer, which the flow then need not zero). By default zeroed, then add_pullback.
+  virtual void pullback_into(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const {
+    gradient.fill(T(0));
+    add_pullback(thetas, feature_gradient, gradient);
+  }
 };
 
 template <class T>
@@ -76,6 +82,9 @@ class ParameterSpace final : public Embedding<T> {
   void add_pullback(const Tensor<T>& /*thetas*/, const Tensor<T>& feature_gradient,
                     Tensor<T>& gradient) const override {
     xt::noalias(gradient) += feature_gradient;  // in place: += alone would evaluate into a new matrix first
+  }
+  void pullback_into(const Tensor<T>& /*thetas*/, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const override {
+    xt::noalias(gradient) = feature_gradient;
   }
 };
 
@@ -139,10 +148,23 @@ class FunctionSpace final : public Embedding<T> {
   // else through Model::pullback, which evaluates the model again: the same gradient either way.
   void add_pullback(const Tensor<T>& thetas, const Tensor<T>& feature_gradient,
                     Tensor<T>& gradient) const override {
-    check("FunctionSpace::add_pullback", thetas);
+    pull_back("FunctionSpace::add_pullback", thetas, feature_gradient, gradient, false);
+  }
+  // Written: in lanes each group's gradients go straight into its rows, with no pass adding them there.
+  void pullback_into(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient) const override {
+    pull_back("FunctionSpace::pullback_into", thetas, feature_gradient, gradient, true);
+  }
+
+ private:
+  std::size_t feature_dim() const { return inputs_.shape()[0] * model_.num_outputs(); }
+
+  // gradient rows += (or, if `write`, =) the pullbacks.
+  void pull_back(const char* where, const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient,
+                 bool write) const {
+    check(where, thetas);
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], E = feature_dim();
     const bool recorded = remembers(thetas);
-    if (lanes_) return pull_back_in_lanes(thetas, feature_gradient, gradient, recorded);
+    if (lanes_) return pull_back_in_lanes(thetas, feature_gradient, gradient, recorded, write);
     const std::size_t K = inputs_.shape()[0], O = model_.num_outputs();
     parallel_for_each_index(n, [&](std::size_t i) {
       // The models take the cotangent as a matrix: one per thread, reused across steps.
@@ -151,15 +173,13 @@ class FunctionSpace final : public Embedding<T> {
       std::copy_n(feature_gradient.data() + i * E, E, cotangent.data());
       const std::span<const T> theta(thetas.data() + i * J, J);
       const std::span<T> grad(gradient.data() + i * J, J);
+      if (write) std::fill(grad.begin(), grad.end(), T(0));
       if (recorded)
         model_.pullback_recorded(*recordings_[i], theta, inputs_, cotangent, grad);
       else
         model_.pullback(theta, inputs_, cotangent, grad);
     });
   }
-
- private:
-  std::size_t feature_dim() const { return inputs_.shape()[0] * model_.num_outputs(); }
 
   void check(const char* where, const Tensor<T>& thetas) const {
     if (thetas.shape()[1] != model_.num_params())
@@ -207,19 +227,21 @@ class FunctionSpace final : public Embedding<T> {
     });
   }
 
-  // gradient rows += each group's pullback: from its kept evaluation, or the group evaluated again.
+  // gradient rows += (or, if `write`, =) each group's pullback: from its kept evaluation, or the group
+  // evaluated again.
   void pull_back_in_lanes(const Tensor<T>& thetas, const Tensor<T>& feature_gradient, Tensor<T>& gradient,
-                          bool kept) const {
+                          bool kept, bool write) const {
     const std::size_t n = thetas.shape()[0], J = thetas.shape()[1], K = inputs_.shape()[0];
     models::NetworkLanes<T>::for_each_group(n, [&](std::size_t i0, std::size_t count) {
       Lanes& s = lanes_scratch();
       s.out.resize(K * W);
       s.cotangent.assign(K * W, T(0));
-      s.grads.resize(W * J);
       typename models::NetworkLanes<T>::Workspace& work = kept ? kept_[i0 / W] : s.work;
       if (!kept) lanes_->forward(thetas.data() + i0 * J, J, count, inputs_.data(), K, work, s.out.data());
       for (std::size_t l = 0; l < count; ++l)
         for (std::size_t k = 0; k < K; ++k) s.cotangent[k * W + l] = feature_gradient(i0 + l, k);
+      if (write) return lanes_->backward(s.cotangent.data(), work, gradient.data() + i0 * J, J);
+      s.grads.resize(W * J);
       lanes_->backward(s.cotangent.data(), work, s.grads.data(), J);
       for (std::size_t l = 0; l < count; ++l) {
         T* g = gradient.data() + (i0 + l) * J;

@@ -82,6 +82,11 @@ class InteractionEnergy final : public Term<T> {
   }
 
   Reach reach() const override { return Reach::collective; }
+  // Its pullback writes every row (Embedding::pullback_into): the flow no longer zeroes its buffer, nor
+  // does a function-space pullback in lanes add each group's gradients into it. DRLE, 1 thread, Zen 5,
+  // medians of 5 alternating runs: N = 1000 float32 5788 -> 5617 us, float64 12081 -> 12123 us (noise);
+  // N = 100 float64 676 -> 659 us.
+  bool writes_gradient() const override { return true; }
 
   // Every intermediate matrix is a member, resized only when N changes, so that a step in parameter
   // space allocates nothing once the first step has sized them (tests/flows/test_steady_state_allocation.cpp).
@@ -115,7 +120,10 @@ class InteractionEnergy final : public Term<T> {
                                      feature_gradient_);
       }
 
-      space_->add_pullback(theta, feature_gradient_, gradient);
+      if (context.may_write)
+        space_->pullback_into(theta, feature_gradient_, gradient);
+      else
+        space_->add_pullback(theta, feature_gradient_, gradient);
       energy_ = energy_estimate(h);
     });
   }

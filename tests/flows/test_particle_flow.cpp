@@ -415,7 +415,8 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
   // values. A term that writes_gradient() must then write every entry, since the flow no longer zeroes
   // its buffer (and takes it as the total gradient where the term is alone): into a buffer of NaNs, the
   // same values again. The potential appears three times, on the per-particle path and as networks in
-  // SIMD lanes with a likelihood without and with a parameter of its own (the learned noise).
+  // SIMD lanes with a likelihood without and with a parameter of its own (the learned noise); the
+  // interaction in parameter space and in function space, through lanes and through the tape.
   auto loss = diagonal_quadratic();
   const wgtest::SinRegression data(8);
   models::NetworkPotential<double> network(models::Mlp<double>({.widths = {1, 8, 1}, .hidden = models::Activation::relu()}),
@@ -438,6 +439,20 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
                          flows::InteractionSettings<double>{}, std::make_unique<flows::ParameterSpace<double>>(),
                          prior.sample(20, 1)),
                      &theta);
+  // In function space: a ReLU network's pullback in SIMD lanes, a tanh network's on the tape.
+  const models::Mlp<double> relu_net({.widths = {1, 8, 1}, .hidden = models::Activation::relu()});
+  const models::Mlp<double> tanh_net({.widths = {1, 8, 1}, .hidden = models::Activation::tanh()});
+  REQUIRE(relu_net.num_params() == network.dim());
+  REQUIRE(tanh_net.num_params() == network.dim());
+  REQUIRE(models::NetworkLanes<double>::of(relu_net));
+  REQUIRE(!models::NetworkLanes<double>::of(tanh_net));
+  const Tensor<double> kernel_inputs = normal_particles(5, 1, 8);
+  for (const models::Mlp<double>* net : {&relu_net, &tanh_net})
+    terms.emplace_back(std::make_unique<flows::InteractionEnergy<double>>(
+                           flows::InteractionSettings<double>{.lambda1 = 0.7},
+                           std::make_unique<flows::FunctionSpace<double>>(*net, kernel_inputs),
+                           normal_particles(7, network.dim(), 10, 0.5)),
+                       &weights);
   terms.emplace_back(std::make_unique<flows::SvgdDirection<double>>(loss, prior, 0.5), &theta);
   terms.emplace_back(std::make_unique<flows::MeanFieldGaussian<double>>(loss, prior, 0.5, 3), &state);
   std::size_t writers = 0;
@@ -464,5 +479,5 @@ TEST_CASE("every term adds its gradient to the buffer it is given (Term's contra
       CHECK(stale == alone);
     }
   }
-  CHECK(writers == 3);  // the potential energies
+  CHECK(writers == 6);  // the potential energies and the interactions
 }
