@@ -127,10 +127,11 @@ class Term {
   virtual void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) = 0;
 
   // True if, where context.may_write, add_gradient writes every entry of every row it is given, whatever
-  // the buffer held (PotentialEnergy: a potential's gradient is written, not added). A constant of the
-  // term. The flow then never zeroes its buffer, and where the term comes first sums the total gradient
-  // in that buffer (DE's, DLE's, DRLE's potential energy): two passes over the N x J entries a step fewer.
-  // Checked for the library's terms by tests/flows/test_particle_flow.cpp, with a buffer of NaNs.
+  // the buffer held (PotentialEnergy: a potential's gradient is written, not added; InteractionEnergy: its
+  // pullback, Embedding::pullback_into). A constant of the term. The flow then never zeroes its buffer,
+  // and where the term comes first sums the total gradient in that buffer (DE's, DLE's, DRLE's potential
+  // energy): two passes over the N x J entries a step fewer. Checked for the library's terms by
+  // tests/flows/test_particle_flow.cpp, with a buffer of NaNs.
   virtual bool writes_gradient() const { return false; }
 
   // add_gradient, calling rows_done(i0, i1) (from any thread, once for each row) as soon as rows [i0, i1)
