@@ -124,8 +124,8 @@ class RowFaults {
   void record(std::size_t i, std::size_t source, const T* e, std::size_t n, Bits top) {
     if (top >= infinity_bits) {
       note(i, source, e, n);
-    } else if (const T size = std::bit_cast<T>(top); size > largest_[i]) {
-      largest_[i] = size, largest_source_[i] = source;
+    } else {
+      added(i, source, std::bit_cast<T>(top));
     }
   }
 

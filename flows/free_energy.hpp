@@ -202,21 +202,20 @@ class FreeEnergy {
   bool add_pointwise(std::size_t k, std::size_t i, std::uint64_t t, std::span<const T> theta, T* g) {
     const std::size_t J = theta.size(), row = block_.begin + i;
     thread_local std::vector<T> e;  // one per thread, reused
+    std::optional<T> largest;
     try {
       if (k == 0) std::fill(g, g + J, T(0));  // (0 + e) as accumulate's first add
-      if (const std::optional<T> largest = pointwise_[k]->add_row_gradient(t, row, theta, std::span<T>(g, J))) {
-        if (std::isfinite(*largest)) return faults_.added(i, k, *largest), true;
-        e.resize(J);  // a fault: the row again, for the first non-finite entry
-        pointwise_[k]->row_gradient(t, row, theta, std::span<T>(e));
-        return faults_.check(i, k, e.data(), J), true;
-      }
+      largest = pointwise_[k]->add_row_gradient(t, row, theta, std::span<T>(g, J));
+      if (largest && std::isfinite(*largest)) return faults_.added(i, k, *largest), true;
+      // The term's row: its only pass, or, after a fault in its own pass, again for the first non-finite entry.
       e.resize(J);
       pointwise_[k]->row_gradient(t, row, theta, std::span<T>(e));
     } catch (...) {
       row_errors_[i] = std::current_exception();
       return false;
     }
-    faults_.accumulate(i, k, g, e.data(), J, k == 0);
+    if (largest) faults_.check(i, k, e.data(), J);
+    else faults_.accumulate(i, k, g, e.data(), J, k == 0);
     return true;
   }
 
