@@ -54,21 +54,12 @@ wants() { [ -z "$only" ] || [[ "$1" == "$only"* ]] || [[ "$only" == "$1"* ]]; }
 # The --only a group's programs get: the group's name, or the user's --only where it is narrower.
 only_for() { if [ -n "$only" ] && [[ "$only" == "$1"* ]]; then echo "$only"; else echo "$1"; fi; }
 
-# The machine, stated beside every table.
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|fma|avx512f|avx512vl|avx512bw)$' | sort -u | tr '\n' ' ')
-family=$(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
-model=$(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')
-echo "Machine: $cpu (CPU family $family model $model); $(nproc) cores; SIMD: ${flags:-none}; threads used: $threads"
+# The machine, stated beside every table (and as a JSON line, so that compare.py states it too).
+source bench/machine.sh
+machine_line "$threads"
 echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Results: $results"
-# The machine as one JSON line too, so that compare.py states it beside the figures.
-machine_json() {  # machine_json WHEN: the CPU, its family and model, cores, threads, load average
-  printf '{"workload": "machine", "when": "%s", "date": "%s", "cpu": "%s", "cpu_family": "%s", "cpu_model": "%s", "cores": %s, "threads": %s, "loadavg": "%s"}\n' \
-    "$1" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${cpu//\"/}" "$family" "$model" "$(nproc)" "$threads" \
-    "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$results"
-}
-machine_json before
+machine_json before "$threads" "$results"
 
 # Build the benchmark programs (release, -march=native: the project's defaults).
 targets=(bench/bench_peak bench/bench_flows bench/bench_mlp bench/bench_interaction bench/bench_random_batch
@@ -135,6 +126,6 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo "Load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-machine_json after
+machine_json after "$threads" "$results"
 echo
 python3 bench/compare.py "$results" | tee "$out/summary.txt"
