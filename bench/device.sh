@@ -119,6 +119,8 @@ run_kit() {
   {
     machine_line "$top"
     echo "Build: $bin (commit $(cat "$kit/commit" 2>/dev/null || echo unknown)); core sets: ${sets[*]}"
+    # Whether the cores are SMT siblings or NUMA nodes apart: it changes what 16 threads can gain.
+    command -v lscpu > /dev/null && lscpu | grep -E '^(Thread|Core|Socket|NUMA node)' | tr -s ' ' | paste -sd ';' 
     echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
   } | tee -a "$log"
   machine_json before "$top" "$results"
