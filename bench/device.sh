@@ -5,7 +5,7 @@
 # cores beside a GPU) has no Debian packages, no xtensor and no TBB headers, so the programs are built here,
 # portable, and travel with libtbb; there, only bash, taskset and python3 (for bench/compare.py) are used.
 #
-#   bench/device.sh kit               here: build build-device/kit (about 12 MiB; 4-5 minutes on 2 cores)
+#   bench/device.sh kit               here: build build-device/kit (15 MiB; 4.3 minutes on the 2-core Zen 5)
 #   bench/device.sh run [OPTIONS]     there: measure, and write results.jsonl, log.txt and summary.txt
 #                                     (compare.py's tables and targets) to $OUT, or --out DIR
 #
