@@ -25,8 +25,9 @@
 #   --min-time S      seconds per figure (default 0.5)
 #   --rounds R        the whole sweep R times (default 1); compare.py pairs the figures round by round
 #   --out DIR         where the results go (default $OUT, else build-device/results)
-#   --no-peers        without the PyTorch peer (by default bench/torch_reference.py runs beside the
-#                     programs on the most threads, where python3 imports torch)
+#   --no-peers        without the PyTorch peers (by default bench/torch_reference.py runs beside the
+#                     programs on the most threads, where python3 imports torch, and the flow steps in
+#                     float32 on the GPU where it sees one: compare.py's GPU table and target 4's rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -139,6 +140,11 @@ run_kit() {
     if [ -n "$torch_py" ]; then
       pinned "$top" "$torch_py" bench/torch_reference.py --particles "$particles" --only flow_step "${common[@]}" | tee -a "$log"
       pinned "$top" "$torch_py" bench/torch_reference.py --only interaction/drle "${common[@]}" | tee -a "$log"
+      # The GPU peer of target 4 (float32, as the anchor), where this PyTorch sees a GPU.
+      if "$torch_py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
+        pinned "$top" "$torch_py" bench/torch_reference.py --device cuda --particles "$particles" --only flow_step \
+          --dtype float32 "${common[@]}" | tee -a "$log"
+      fi
     fi
     pinned "$top" bench_peak --json "$results" | tee -a "$log"  # compare.py takes the best probe
   done

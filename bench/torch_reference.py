@@ -20,7 +20,12 @@ batched graph. The bandwidth follows the reference's median rule (estimated at t
 frozen), as wgflow's does; warm-up steps cover those.
 
   python3 bench/torch_reference.py [--threads N] [--min-time S] [--min-runs R] [--json PATH] [--only NAME]
-                                   [--dtype float32|float64|both] [--particles 5,100]
+                                   [--dtype float32|float64|both] [--particles 5,100] [--device cpu|cuda]
+
+--device cuda runs the same code on the GPU (the GPU peer of issue 23's target 4, on the lent machine:
+bench/device.sh): data and parameters live there, the per-step random numbers come from a generator there,
+and each timed call ends with torch.cuda.synchronize(). Its figures are written as impl "torch_cuda", so
+that compare.py keeps them apart from the CPU peer's.
 """
 import argparse
 import json
@@ -49,6 +54,19 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402  (after the thread-pool sizes above)
 
+# Where the workloads run (--device); set once by main() before any tensor is made.
+DEVICE = torch.device("cpu")
+
+
+def synchronize():
+    """Waits for the device's queued work: a GPU call returns before its kernels have run."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def device_name():
+    return cpu_model() if DEVICE.type == "cpu" else torch.cuda.get_device_name(DEVICE)
+
 
 def cpu_model():
     try:
@@ -72,16 +90,21 @@ class Bench:
         """Median (and min) seconds per call of f after warm-up calls; at least min_runs runs, min_time s."""
         for _ in range(warmup):
             f()
+        synchronize()
         times, total = [], 0.0
         while len(times) < self.args.min_runs or (total < self.args.min_time and len(times) < 100000):
             t0 = time.perf_counter()
             f()
+            synchronize()
             times.append(time.perf_counter() - t0)
             total += times[-1]
         return statistics.median(times), min(times), len(times)
 
     def emit(self, record):
-        record.update(impl="torch", threads=self.args.threads, cpu=cpu_model(), torch=torch.__version__)
+        record.update(impl="torch" if DEVICE.type == "cpu" else "torch_" + DEVICE.type, threads=self.args.threads,
+                      cpu=cpu_model(), torch=torch.__version__)
+        if DEVICE.type != "cpu":
+            record.update(device=device_name())
         if self.args.json:
             with open(self.args.json, "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -156,15 +179,19 @@ class EnsembleFlow:
 
     def __init__(self, method, n, dtype, gen, space="function", eta=0.01, lam=1e-4, lam1=1e-3, lam2=1e-6):
         self.method, self.n, self.eta = method, n, eta
-        self.X, self.Y = synthetic_regression(1000, INPUTS, dtype, gen)
-        self.XK = synthetic_regression(100, INPUTS, dtype, gen)[0]
-        self.var = prior_variance(dtype)
-        self.theta = (torch.randn(n, J, generator=gen, dtype=dtype) * self.var.sqrt()).requires_grad_(True)
+        # Made on the CPU from `gen`, then moved: the same data and start on every device.
+        self.X, self.Y = (t.to(DEVICE) for t in synthetic_regression(1000, INPUTS, dtype, gen))
+        self.XK = synthetic_regression(100, INPUTS, dtype, gen)[0].to(DEVICE)
+        var = prior_variance(dtype)
+        self.theta = (torch.randn(n, J, generator=gen, dtype=dtype) * var.sqrt()).to(DEVICE).requires_grad_(True)
+        self.var = var.to(DEVICE)
+        # The noise's generator lives where the noise is drawn (a CPU draw copied each step would time the copy).
+        self.noise_gen = gen if DEVICE.type == "cpu" else torch.Generator(device=DEVICE).manual_seed(2)
         self.lam = lam if method == "DLE" else lam2
         self.lam1, self.space, self.gen = lam1, space, gen
         self.batch, self.t, self.perm = 100, 0, None
         if method == "DRLE":
-            phi = torch.randn(200, J, generator=gen, dtype=dtype) * self.var.sqrt()
+            phi = (torch.randn(200, J, generator=gen, dtype=dtype) * var.sqrt()).to(DEVICE)
             # Prior samples are embedded once, as InteractionEnergy does.
             self.prior_features = ensemble_forward(phi, self.XK).squeeze(2) if space == "function" else phi
             self.bandwidth = MedianBandwidth()
@@ -172,7 +199,7 @@ class EnsembleFlow:
     def minibatch(self):
         per_epoch = 1000 // self.batch
         if self.t % per_epoch == 0:
-            self.perm = torch.randperm(1000, generator=self.gen)
+            self.perm = torch.randperm(1000, generator=self.gen).to(DEVICE)
         rows = self.perm[(self.t % per_epoch) * self.batch:(self.t % per_epoch + 1) * self.batch]
         return self.X[rows], self.Y[rows]
 
@@ -207,7 +234,7 @@ class EnsembleFlow:
                 theta.sub_(grad, alpha=self.eta)
             else:
                 gradient = grad.add_(theta * self.lam / self.var)  # + lambda grad(-log p)
-                noise = torch.randn(theta.shape, generator=self.gen, dtype=theta.dtype)
+                noise = torch.randn(theta.shape, generator=self.noise_gen, dtype=theta.dtype, device=DEVICE)
                 theta.add_(gradient, alpha=-self.eta).add_(noise, alpha=math.sqrt(2 * self.lam * self.eta))
         self.t += 1
 
@@ -235,10 +262,10 @@ def bench_mlp(b, dtypes):
     for dtype in dtypes:
         torch.manual_seed(1)
         model = torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
-                                    torch.nn.ReLU(), torch.nn.Linear(1024, 10)).to(dtype)
+                                    torch.nn.ReLU(), torch.nn.Linear(1024, 10)).to(dtype).to(DEVICE)
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, foreach=True)
-        X = torch.rand(256, 784, dtype=dtype)
-        y = torch.randint(0, 10, (256,))
+        X = torch.rand(256, 784, dtype=dtype).to(DEVICE)
+        y = torch.randint(0, 10, (256,)).to(DEVICE)
         phases = {"forward": [], "backward": [], "update": []}
 
         def step():
@@ -268,9 +295,9 @@ def bench_mlp(b, dtypes):
 def bench_interaction(b, dtypes, n=1000, dim=500, m=200):
     for dtype in dtypes:
         gen = torch.Generator().manual_seed(1)
-        X = torch.randn(n, dim, generator=gen, dtype=dtype)
-        P = torch.randn(m, dim, generator=gen, dtype=dtype)
-        G = torch.randn(n, dim, generator=gen, dtype=dtype)
+        X = torch.randn(n, dim, generator=gen, dtype=dtype).to(DEVICE)
+        P = torch.randn(m, dim, generator=gen, dtype=dtype).to(DEVICE)
+        G = torch.randn(n, dim, generator=gen, dtype=dtype).to(DEVICE)
         lam1 = 1e-3
 
         if b.wants("interaction/drle"):
@@ -322,8 +349,8 @@ def bench_gemm(b):
     if not b.wants("gemm"):
         return
     for n in (64, 128, 256, 512, 1024, 2048):
-        A, B = torch.rand(n, n) * 2 - 1, torch.rand(n, n) * 2 - 1
-        C = torch.empty(n, n)
+        A, B = (torch.rand(n, n) * 2 - 1).to(DEVICE), (torch.rand(n, n) * 2 - 1).to(DEVICE)
+        C = torch.empty(n, n, device=DEVICE)
         med, mn, runs = b.time_runs(lambda: torch.mm(A, B, out=C), warmup=1)
         gflops = 2.0 * n ** 3 / med * 1e-9
         print(f"{'gemm':<20} {n:5d} float32 {gflops:10.1f} GFLOP/s")
@@ -339,11 +366,17 @@ def main():
     p.add_argument("--only", default="")
     p.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     p.add_argument("--particles", default="5,100")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = p.parse_args()
+    global DEVICE
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this PyTorch sees no CUDA device")
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     dtypes = [d for d, name in ((torch.float32, "float32"), (torch.float64, "float64")) if args.dtype in (name, "both")]
     sizes = [int(s) for s in args.particles.split(",")]
-    print(f"PyTorch {torch.__version__}: CPU {cpu_model()}, threads {torch.get_num_threads()}")
+    where = f"CPU {cpu_model()}" if DEVICE.type == "cpu" else f"{device_name()} (CUDA), CPU {cpu_model()}"
+    print(f"PyTorch {torch.__version__}: {where}, threads {torch.get_num_threads()}")
     print(torch.__config__.parallel_info().split("\n")[0])
     b = Bench(args)
     with torch.inference_mode(False):
