@@ -172,8 +172,8 @@ def gpu_table(rows):
         most = max(same, key=lambda t: t[3]) if same else None
         gs = median([r["median_s"] for r in g])
         ws = median([r["median_s"] for r in wg[most]]) if most else None
-        lines.append((k[0], str(k[1] or ""), k[2], g[0].get("device", "?"), fmt(1e6 * gs), fmt(1e6 * ws if ws else None),
-                      str(most[3]) if most else "", f"{ws / gs:.2f}x" if ws else ""))
+        lines.append((k[0], str(k[1] or ""), k[2], g[0].get("device", "?"), fmt(1e6 * gs),
+                      fmt(1e6 * ws if ws else None), str(most[3]) if most else "", f"{ws / gs:.2f}x" if ws else ""))
     return lines
 
 
