@@ -54,12 +54,15 @@ build_kit() {
   tbb=$(ldd "$kit/${variants[0]}/bench_flows" | awk '/libtbb\.so/ { print $3 }')
   [ -n "$tbb" ] || { echo "device.sh: bench_flows does not link libtbb?" >&2; exit 1; }
   cp -L "$tbb" "$kit/lib/"
-  echo "kit: $(du -sh "$kit" | cut -f1) in $kit ($(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ', uncommitted changes'))"
+  local dirty=""
+  git diff --quiet HEAD || dirty=", uncommitted changes"
+  echo "kit: $(du -sh "$kit" | cut -f1) in $kit ($(git rev-parse --short HEAD)$dirty)"
   git rev-parse HEAD > "$kit/commit"
   echo "device call: run(command: \"bench/device.sh run\", carry: [\"$kit\"], timeout_s: 420)"
 }
 
 run_kit() {
+  fail() { echo "device.sh run: $1" >&2; exit "${2:-2}"; }  # exit 2: a usage error
   local cores=1,2,4,8,16 particles=100,1000 min_time=0.5 rounds=1 out=${OUT:-build-device/results} peers=1
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -69,31 +72,30 @@ run_kit() {
       --rounds) rounds=$2; shift 2 ;;
       --out) out=$2; shift 2 ;;
       --no-peers) peers=0; shift ;;
-      *) echo "device.sh run: unknown option $1 (see bench/device.sh's header)" >&2; exit 2 ;;
+      *) fail "unknown option $1 (see bench/device.sh's header)" ;;
     esac
   done
-  [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "device.sh run: --rounds wants a positive integer, got '$rounds'" >&2; exit 2; }
-  [ -d "$kit/lib" ] || { echo "device.sh run: no kit at $kit: build it with 'bench/device.sh kit' and carry it" >&2; exit 2; }
+  [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || fail "--rounds wants a positive integer, got '$rounds'"
+  [ -d "$kit/lib" ] || fail "no kit at $kit: build it with 'bench/device.sh kit' and carry it"
   export LD_LIBRARY_PATH=$PWD/$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
   # GCC's sapphirerapids takes AVX512-FP16 and AMX with it: the CPU must list them (Zen 5 runs most of that
   # build, but is not the machine it is tuned for), and the build's bench_peak must run.
   local bin=""
   for march in "${variants[@]}"; do
-    if [ "$march" = sapphirerapids ] && ! { grep -qw avx512_fp16 /proc/cpuinfo && grep -qw amx_tile /proc/cpuinfo; }; then
-      continue
-    fi
+    if [ "$march" = sapphirerapids ] && ! grep -qw avx512_fp16 /proc/cpuinfo; then continue; fi
+    if [ "$march" = sapphirerapids ] && ! grep -qw amx_tile /proc/cpuinfo; then continue; fi
     if "$kit/$march/bench_peak" --threads 1 --min-time 0.01 > /dev/null 2>&1; then bin=$kit/$march; break; fi
   done
-  [ -n "$bin" ] || { echo "device.sh run: neither build of the kit runs on this CPU (no AVX-512?)" >&2; exit 1; }
+  [ -n "$bin" ] || fail "neither build of the kit runs on this CPU (no AVX-512?)" 1
 
   local n sets=()
   n=$(nproc)
   for c in ${cores//,/ }; do
-    [[ "$c" =~ ^[1-9][0-9]*$ ]] || { echo "device.sh run: --cores wants positive integers, got '$c'" >&2; exit 2; }
+    [[ "$c" =~ ^[1-9][0-9]*$ ]] || fail "--cores wants positive integers, got '$c'"
     [ "$c" -le "$n" ] && sets+=("$c")
   done
-  [ ${#sets[@]} -gt 0 ] || { echo "device.sh run: no core set of '$cores' fits the $n cores here" >&2; exit 2; }
+  [ ${#sets[@]} -gt 0 ] || fail "no core set of '$cores' fits the $n cores here"
   local pin=taskset
   command -v taskset > /dev/null || { pin=""; echo "no taskset here: the runs are not pinned"; }
   pinned() {  # pinned C PROGRAM ARGS...: PROGRAM (a kit program, or a command) on cores 0..C-1 with C threads
@@ -138,7 +140,8 @@ run_kit() {
       pinned "$c" bench_interaction --only interaction/drle "${common[@]}" | tee -a "$log"
     done
     if [ -n "$torch_py" ]; then
-      pinned "$top" "$torch_py" bench/torch_reference.py --particles "$particles" --only flow_step "${common[@]}" | tee -a "$log"
+      pinned "$top" "$torch_py" bench/torch_reference.py --particles "$particles" --only flow_step "${common[@]}" \
+        | tee -a "$log"
       pinned "$top" "$torch_py" bench/torch_reference.py --only interaction/drle "${common[@]}" | tee -a "$log"
       # The GPU peer of target 4 (float32, as the anchor), where this PyTorch sees a GPU.
       if "$torch_py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2> /dev/null; then
