@@ -83,8 +83,10 @@ run_kit() {
   # build, but is not the machine it is tuned for), and the build's bench_peak must run.
   local bin=""
   for march in "${variants[@]}"; do
-    if [ "$march" = sapphirerapids ] && ! grep -qw avx512_fp16 /proc/cpuinfo; then continue; fi
-    if [ "$march" = sapphirerapids ] && ! grep -qw amx_tile /proc/cpuinfo; then continue; fi
+    if [ "$march" = sapphirerapids ]; then
+      grep -qw avx512_fp16 /proc/cpuinfo || continue
+      grep -qw amx_tile /proc/cpuinfo || continue
+    fi
     if "$kit/$march/bench_peak" --threads 1 --min-time 0.01 > /dev/null 2>&1; then bin=$kit/$march; break; fi
   done
   [ -n "$bin" ] || fail "neither build of the kit runs on this CPU (no AVX-512?)" 1
@@ -104,13 +106,11 @@ run_kit() {
     [ -x "$bin/$p" ] && p=$bin/$p
     if [ -n "$pin" ]; then taskset -c "0-$((c - 1))" "$p" "$@" --threads "$c"; else "$p" "$@" --threads "$c"; fi
   }
-  # The peer: the PyTorch there (pip's, with oneDNN), on the same workloads at the most threads; the first
-  # Python that imports it, as run.sh finds it.
+  # The peer: the PyTorch there (pip's, with oneDNN), on the same workloads at the most threads.
+  source bench/machine.sh
   local torch_py=""
   if [ "$peers" = 1 ]; then
-    for py in python3 /usr/bin/python3; do
-      if command -v "$py" > /dev/null && "$py" -c 'import torch' 2> /dev/null; then torch_py=$py; break; fi
-    done
+    torch_py=$(torch_python)
     [ -n "$torch_py" ] || echo "no PyTorch here: no peer figures"
   fi
 
@@ -118,12 +118,13 @@ run_kit() {
   local results=$out/results.jsonl log=$out/log.txt top=${sets[-1]}
   : > "$results"
   : > "$log"
-  source bench/machine.sh
   {
     machine_line "$top"
     echo "Build: $bin (commit $(cat "$kit/commit" 2>/dev/null || echo unknown)); core sets: ${sets[*]}"
     # Whether the cores are SMT siblings or NUMA nodes apart: it changes what 16 threads can gain.
-    command -v lscpu > /dev/null && lscpu | grep -E '^(Thread|Core|Socket|NUMA node)' | tr -s ' ' | paste -sd ';' 
+    if command -v lscpu > /dev/null; then
+      lscpu | grep -E '^(Thread|Core|Socket|NUMA node)' | tr -s ' ' | paste -sd ';' || true
+    fi
     echo "Load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
   } | tee -a "$log"
   machine_json before "$top" "$results"

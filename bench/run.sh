@@ -68,11 +68,8 @@ grep -q 'bench/bench_gemm:' "$build/build.ninja" && targets+=(bench/bench_gemm) 
   || echo "OpenBLAS not found: no GEMM comparison (scripts/install-deps.sh bench installs libopenblas-dev)"
 ninja -C "$build" "${targets[@]}" > "$out/build.log"
 
-# PyTorch: the first Python that imports it (Debian's python3-torch lives in /usr/bin/python3's path).
-torch_py=""
-for py in python3 /usr/bin/python3; do
-  if command -v "$py" > /dev/null && "$py" -c 'import torch' 2> /dev/null; then torch_py=$py; break; fi
-done
+# PyTorch: the first Python that imports it (bench/machine.sh).
+torch_py=$(torch_python)
 [ -n "$torch_py" ] || echo "PyTorch is not installed: running the wgflow half only. Install it with" \
   "'scripts/install-deps.sh bench' (Debian's python3-torch), then rerun."
 torch_ref() { [ -n "$torch_py" ] && "$torch_py" bench/torch_reference.py "$@"; return 0; }
