@@ -10,7 +10,7 @@
 // UCI network's gradient (about 50 of 125 us in a 5-network DLE step). Its draws come from 8 sub-streams
 // in SIMD lanes, its log, sin and cos are written for Box-Muller's arguments (core/box_muller.hpp).
 // Float normals have a cheaper form of their own (one 64-bit draw per pair, float arithmetic on twice
-// the lanes; BENCHMARKS.md, session 13), so a float32 flow's noise is not a float64 flow's rounded.
+// the lanes; commit 94918a4), so a float32 flow's noise is not a float64 flow's rounded.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

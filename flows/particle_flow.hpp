@@ -275,7 +275,7 @@ class ParticleFlow {
 
   // 2. - 4. for every particle. With an entrywise optimiser (Sgd, Momentum, Adam) in one pass over its
   //    row, so that its gradient and displacement are still in cache when it moves: each separate pass
-  //    over the N x J matrices cost 2-4 % of a UCI DE step at N = 1000 (BENCHMARKS.md). An optimiser that
+  //    over the N x J matrices cost 2-4 % of a UCI DE step at N = 1000 (commit cb69361). An optimiser that
   //    needs the whole gradient gets it between a summing and a moving pass.
   void advance(std::uint64_t t) {
     const std::size_t n = particles_.shape()[0], J = dim();

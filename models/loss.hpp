@@ -39,7 +39,7 @@ inline void check_residual_shapes(const Shape& F, const Shape& Y) {
 
 // sum_i (f_i - y_i)^2 over n entries: entry i goes into partial sum i mod 8, and the eight are added
 // pairwise at the end. A fixed order (so every caller gets the same bits) that vectorises, where one
-// chain of n dependent adds cost about 4 cycles an entry (4 % of a DE step at N = 1000, BENCHMARKS.md).
+// chain of n dependent adds cost about 4 cycles an entry (4 % of a DE step at N = 1000, commit 0a3984e).
 // Each square is added by lane_fma (fused where the target has FMA): left to GCC's contraction it was
 // fused in 256-bit vectors but not where GCC put two rounds of the loop in one 512-bit vector
 // (-mprefer-vector-width=512), so the sum's bits depended on a vectorisation choice.

@@ -40,7 +40,7 @@ struct Blocking {
   // FMAs, and 28 independent chains cover the FMA latency (4 cycles x 2 pipes) many times over.
   // Sapphire Rapids (as GCC's -march=native names it) prefers 6 x 4 (24 accumulators, 29 live): one
   // core, 1024^3, 0.93-0.94 of OpenBLAS's GFLOP/s in float and 0.90-0.93 in double, against 0.88-0.91
-  // and 0.85-0.87 with 14 x 2 (BENCHMARKS.md, the blocking sweep of 11 tiles and blockings). Other
+  // and 0.85-0.87 with 14 x 2 (a sweep of 11 tiles and blockings: `git show 2e5b311:BENCHMARKS.md`). Other
   // AVX-512 cores keep 14 x 2 until measured. With 16 registers the classic 6 x 2 (12 accumulators,
   // 15 live).
 #ifdef WGFLOW_GEMM_TUNE

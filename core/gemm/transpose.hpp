@@ -5,7 +5,7 @@
 // with AVX, square blocks of one vector (8 floats, 4 doubles) are transposed in registers: W row loads,
 // 3 (float) or 2 (double) rounds of in-lane shuffles and a lane exchange, W vector stores; with AVX-512VL
 // the edge blocks too, through masked loads and stores (AVX2's masked stores are slow on AMD's cores).
-// Measured on AMD EPYC (Zen 3, AVX2): see BENCHMARKS.md, "the transposed pack".
+// Measured on AMD EPYC (Zen 3, AVX2): commit 2023678 and `git show 2e5b311:BENCHMARKS.md`, session 12.
 //
 // xsimd 8's zip_lo / zip_hi interleave within 128-bit lanes on AVX (unlike SSE and NEON), so they do not
 // compose into a portable transpose; hence the intrinsics, with the scalar loop for every other target.
