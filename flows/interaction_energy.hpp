@@ -106,10 +106,8 @@ class InteractionEnergy final : public Term<T> {
     agree(context, [&] {
       // The kernel's values enter only through their row sums (the energy): no N x N matrix of them.
       s_.kernel.evaluate_into(d2_xx_, h, k_xx_, KernelValues::slopes);
-      // lambda1 (1/N) sum_j grad_1 k(x_i, x_j)
-      detail::ensure_shape(feature_gradient_, rows.size(), x_.dim());
-      feature_gradient_.fill(T(0));
-      add_kernel_gradient_sum_rows(k_xx_, x_, rows, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
+      // lambda1 (1/N) sum_j grad_1 k(x_i, x_j), written
+      kernel_gradient_sum_rows_into(k_xx_, x_, rows, x_, lambda1 / static_cast<T>(x_.size()), feature_gradient_);
 
       // - lambda1 psi (1/M) sum_m grad_1 k(x_i, p_m)
       if (attracts()) {

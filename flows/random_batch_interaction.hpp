@@ -287,9 +287,7 @@ class RandomBatchInteraction final : public Term<T> {
     s_.kernel.evaluate_into(w.d2_xx, h, w.k_xx);
     // (N - 1) / (N (c - 1)) per other member; for the whole ensemble the exact term's 1/N.
     const T pair_weight = whole ? T(1) / count : (count - 1) / (count * static_cast<T>(c - 1));
-    detail::ensure_shape(w.gradient, c, e);
-    w.gradient.fill(T(0));
-    add_kernel_gradient_sum_rows(w.k_xx, w.x, all, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
+    kernel_gradient_sum_rows_into(w.k_xx, w.x, all, w.x, whole ? lambda1 / count : lambda1 * pair_weight, w.gradient);
     const std::size_t bp = prior_used();
     if (bp > 0) {
       centre_like_into(choose_prior(b, bp, w), w.x, w.p);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <cstdint>
+#include <cstring>
 
 #include <tbb/task_arena.h>
 #include <xtensor/xbuilder.hpp>
@@ -344,6 +345,44 @@ TEST_CASE("distances and kernel gradient sums of many points are bitwise the sam
       CAPTURE(r);
       CHECK(results[t][r] == results[0][r]);
     }
+}
+
+TEST_CASE("kernel_gradient_sum_rows_into writes, bit for bit, what add_kernel_gradient_sum_rows adds into zeros") {
+  // The interaction energy's first sum writes its buffer rather than zeroing it and adding. Whatever the
+  // buffer held (NaN, another shape) is not read; a zero weight's -0 terms come out as +0, as zeros plus
+  // them do; with no second set the rows are zero. Both GEMM paths, whole rows and a rank's block.
+  for (const auto& [n, d] : {std::pair<std::size_t, std::size_t>{40, 9}, {300, 389}}) {
+    CAPTURE(n);
+    const auto x = fl::centred(normal_points(n, d, 31, 3.0), DistanceConvention::mean);
+    Tensor<double> D;
+    fl::pairwise_squared_distances_into(x, D);
+    const auto km = RadialKernel<double>::rbf().evaluate(D, 0.7);
+    for (const wgflow::RowBlock rows : {wgflow::RowBlock::all(n), wgflow::RowBlock::of(n, 1, 3)})
+      for (const double weight : {0.5, -0.0, 0.0}) {
+        CAPTURE(rows.begin);
+        CAPTURE(weight);
+        fl::KernelMatrices<double> k_rows = km;
+        k_rows.slope = xt::view(km.slope, xt::range(rows.begin, rows.end), xt::all());
+        k_rows.slope_row_sums.assign(km.slope_row_sums.begin() + static_cast<std::ptrdiff_t>(rows.begin),
+                                     km.slope_row_sums.begin() + static_cast<std::ptrdiff_t>(rows.end));
+        Tensor<double> added = xt::zeros<double>({rows.size(), d});
+        fl::add_kernel_gradient_sum_rows(k_rows, x, rows, x, weight, added);
+        Tensor<double> written = xt::full_like(Tensor<double>::from_shape({3, d + 1}),
+                                               std::numeric_limits<double>::quiet_NaN());
+        fl::kernel_gradient_sum_rows_into(k_rows, x, rows, x, weight, written);
+        REQUIRE(written.shape() == added.shape());
+        CHECK(std::memcmp(written.data(), added.data(), added.size() * sizeof(double)) == 0);
+      }
+  }
+  const auto x = fl::centred(normal_points(4, 3, 32), DistanceConvention::sum);
+  const Tensor<double> no_points = Tensor<double>::from_shape({0, 3});
+  const auto none = fl::centred_like(no_points, x);
+  Tensor<double> C;
+  fl::squared_distances_into(x, none, C);
+  const auto km = RadialKernel<double>::rbf().evaluate(C, 1.0);
+  Tensor<double> written = xt::full_like(Tensor<double>::from_shape({4, 3}), 7.0);
+  fl::kernel_gradient_sum_rows_into(km, x, wgflow::RowBlock::all(4), none, 1.0, written);
+  CHECK(written == xt::zeros<double>({4, 3}));
 }
 
 TEST_CASE("rows of distances and kernel gradient sums, as ranks compute them, are the whole matrices' rows bit for bit") {
