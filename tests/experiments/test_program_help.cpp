@@ -10,7 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+// GCC 12 reports maybe-uninitialized reads inside <regex> when it optimises under AddressSanitizer: a false
+// positive in libstdc++ (as at data/checkpoint_folder.hpp's include of xtensor's npy reader).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 #include <sstream>
 #include <string>
 #include <utility>
