@@ -7,7 +7,7 @@
 # experiments, numpy_round_trip, python, mpi-1, mpi-2, mpi-3, layers: `meson test --list`); none means all.
 # Usage: scripts/test-sanitize.sh [SUITE...]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 builddir=${WGFLOW_SAN_BUILD_DIR:-build-san}
 scripts/install-deps.sh build || exit 1
 
@@ -16,6 +16,7 @@ scripts/install-deps.sh build || exit 1
 # 173 s and runs in 84 s (-O2 -g doubles -O1's compile time). The flows suite, whose statistical tests
 # take many steps, wants -O1 (183 s at -O1 on 16 cores). -g1 keeps line tables for the reports' stack traces.
 opt=${WGFLOW_SAN_OPT:--O0}
+# shellcheck disable=SC2054  # address,undefined is meson's list, one argument
 options=(-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=plain
          "-Dcpp_args=$opt -g1 -fno-sanitize-recover=all -fno-omit-frame-pointer")
 # -march=native ties the build to this CPU, as in scripts/build.sh: reconfigure from scratch if it, or the
