@@ -229,12 +229,12 @@ void check_slope_row_sums(const char* who, const KernelMatrices<T>& km) {
                      " rows (KernelMatrices not from RadialKernel::evaluate_into?)");
 }
 
-// add_kernel_gradient_sum_rows with the slopes' row sums given (slope_sums, one a row) or, for nullptr,
-// summed here; with `write`, out's previous values are not read (kernel_gradient_sum_rows_into).
+// The rows' weight * S into out, added (add_kernel_gradient_sum_rows) or, with `write`, written without
+// reading out (kernel_gradient_sum_rows_into); the slopes' row sums given (slope_sums, one a row) or, for
+// nullptr, summed here.
 template <class T>
-void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const T* slope_sums, const CentredPoints<T>& x,
-                                  RowBlock rows, const CentredPoints<T>& y, T weight, Tensor<T>& out,
-                                  bool write = false) {
+void kernel_gradient_sum_rows(const Tensor<T>& slope, const T* slope_sums, const CentredPoints<T>& x, RowBlock rows,
+                              const CentredPoints<T>& y, T weight, Tensor<T>& out, bool write) {
   const char* who = write ? "kernel_gradient_sum_rows_into" : "add_kernel_gradient_sums";
   check_same_frame(who, x, y);
   check_rows(who, x, rows);
@@ -272,19 +272,19 @@ template <class T>
 void add_kernel_gradient_sum_rows(const KernelMatrices<T>& km, const CentredPoints<T>& x, RowBlock rows,
                                   const CentredPoints<T>& y, T weight, Tensor<T>& out) {
   detail::check_slope_row_sums("add_kernel_gradient_sums", km);
-  detail::add_kernel_gradient_sum_rows(km.slope, km.slope_row_sums.data(), x, rows, y, weight, out);
+  detail::kernel_gradient_sum_rows(km.slope, km.slope_row_sums.data(), x, rows, y, weight, out, false);
 }
 template <class T>
 void add_kernel_gradient_sum_rows(const Tensor<T>& slope, const CentredPoints<T>& x, RowBlock rows,
                                   const CentredPoints<T>& y, T weight, Tensor<T>& out) {
-  detail::add_kernel_gradient_sum_rows<T>(slope, nullptr, x, rows, y, weight, out);
+  detail::kernel_gradient_sum_rows<T>(slope, nullptr, x, rows, y, weight, out, false);
 }
 template <class T>
 void kernel_gradient_sum_rows_into(const KernelMatrices<T>& km, const CentredPoints<T>& x, RowBlock rows,
                                    const CentredPoints<T>& y, T weight, Tensor<T>& out) {
   detail::check_slope_row_sums("kernel_gradient_sum_rows_into", km);
   detail::ensure_shape(out, rows.size(), x.dim());
-  detail::add_kernel_gradient_sum_rows(km.slope, km.slope_row_sums.data(), x, rows, y, weight, out, true);
+  detail::kernel_gradient_sum_rows(km.slope, km.slope_row_sums.data(), x, rows, y, weight, out, true);
 }
 
 // S as a new N x D matrix, for points as they are (row i: sum_j grad_1 k(x_i, y_j)).
