@@ -18,16 +18,20 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
 
 #include "bench/synthetic.hpp"
-#include "core/mpi_communicator.hpp"
+#include "core/communicator.hpp"
+#include "experiments/common/atomic_file.hpp"
+#include "experiments/common/command_line.hpp"
+#include "experiments/common/ranks.hpp"
+#include "experiments/common/run_main.hpp"
+#include "experiments/common/validators.hpp"
 #include "flows/flows.hpp"
 #include "models/initializer.hpp"
 #include "models/likelihoods.hpp"
@@ -47,43 +51,33 @@ struct Settings {
   bool weak = false;
 };
 
-Settings parse(int argc, char** argv) {
-  Settings s;
-  for (int a = 1; a < argc; ++a) {
-    const std::string flag = argv[a];
-    const auto value = [&]() -> std::string {
-      if (a + 1 >= argc) throw Error(flag + " needs a value");
-      return argv[++a];
-    };
-    if (flag == "--particles") {
-      s.particles.clear();
-      std::stringstream list(value());
-      for (std::string item; std::getline(list, item, ',');) s.particles.push_back(std::stoul(item));
-    } else if (flag == "--space") {
-      const std::string v = value();
-      if (v == "both") s.spaces = {"parameter", "function"};
-      else if (v == "parameter" || v == "function") s.spaces = {v};
-      else throw Error("--space: parameter, function or both, got " + v);
-    } else if (flag == "--method") {
-      const std::string v = value();
-      if (v == "both") s.methods = {"drle", "svgd"};
-      else if (v == "drle" || v == "svgd") s.methods = {v};
-      else throw Error("--method: drle, svgd or both, got " + v);
-    } else if (flag == "--steps") {
-      s.steps = std::stoul(value());
-    } else if (flag == "--threads") {
-      s.threads = std::stoul(value());
-    } else if (flag == "--weak") {
-      s.weak = true;
-    } else if (flag == "--interaction-batch") {
-      s.interaction_batch = std::stoul(value());
-      if (s.interaction_batch == 1) throw Error("--interaction-batch: 0 (the exact interaction) or B >= 2, got 1");
-    } else {
-      throw Error("unknown flag " + flag + " (see the top of bench/bench_distributed.cpp)");
-    }
-  }
-  if (s.steps == 0 || s.threads == 0) throw Error("--steps and --threads must be at least 1");
-  return s;
+// The command line into `s`; false after --help.
+bool parse(int argc, char** argv, Settings& s) {
+  namespace ex = experiments;
+  CLI::App app("wgflow: DRLE and SVGD steps over MPI ranks x TBB threads, strong or weak scaling");
+  std::string space = "both", method = "drle";
+  app.add_option("--particles", s.particles, "the particle counts N, comma-separated")
+      ->delimiter(',')
+      ->check(ex::count(2, 10000000))
+      ->capture_default_str();
+  app.add_option("--space", space, "the interaction's space")
+      ->check(CLI::IsMember({"parameter", "function", "both"}))
+      ->capture_default_str();
+  app.add_option("--method", method, "the flow")->check(CLI::IsMember({"drle", "svgd", "both"}))->capture_default_str();
+  app.add_option("--steps", s.steps, "timed steps per configuration")->check(ex::count(1, 1000000))->capture_default_str();
+  app.add_option("--threads", s.threads, "TBB threads per rank")->check(ex::count(1, 4096))->capture_default_str();
+  app.add_flag("--weak", s.weak, "weak scaling: each N times the number of ranks");
+  app.add_option("--interaction-batch", s.interaction_batch,
+                 "0: the exact interaction; B >= 2: random batches of B particles (DRLE)")
+      ->check(ex::count(0, 1000000))
+      ->capture_default_str();
+  app.footer("Exit status: 0 success; 1 run error (a step that fails, an MPI or I/O failure); 2 usage error (a bad flag)");
+  if (ex::parse_command_line(app, argc, argv) == 0) return false;
+  if (s.interaction_batch == 1)
+    throw ex::UsageError("--interaction-batch: 0 (the exact interaction) or B >= 2, got 1");
+  s.spaces = space == "both" ? std::vector<std::string>{"parameter", "function"} : std::vector<std::string>{space};
+  s.methods = method == "both" ? std::vector<std::string>{"drle", "svgd"} : std::vector<std::string>{method};
+  return true;
 }
 
 void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const Settings& s, std::size_t n,
@@ -133,20 +127,19 @@ void run(Communicator& world, const std::shared_ptr<Communicator>& comm, const S
 }  // namespace
 
 int main(int argc, char** argv) {
-  MpiSession mpi(argc, argv);
-  try {
-    const Settings s = parse(argc, argv);
+  return experiments::run_main("bench_distributed", [&] {
+    Settings s;
+    if (!parse(argc, argv, s)) return experiments::exit_ok;
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, s.threads);
-    const auto world = mpi.world();
+    const std::shared_ptr<Communicator>& world = experiments::ranks();
     for (const std::string& method : s.methods)
       for (const std::string& space : s.spaces) {
         if (method == "svgd" && space != "parameter") continue;  // SVGD's kernel compares parameters
         for (std::size_t n : s.particles)
           run(*world, world, s, s.weak ? n * static_cast<std::size_t>(world->size()) : n, method, space);
       }
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_distributed: %s\n", e.what());
-    MpiSession::abort(1);
-  }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw experiments::IoError("cannot write the table to standard output");
+    return experiments::exit_ok;
+  });
 }

@@ -122,35 +122,28 @@ void run(const wb::Options& o, std::size_t n, bool scaling) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --particles is this program's own option; the rest are shared.
-  std::vector<std::size_t> sizes = {5, 100};
-  bool scaling = false;
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--scaling") {
-      scaling = true;
-    } else if (std::string(argv[i]) == "--particles" && i + 1 < argc) {
-      sizes.clear();
-      std::string list = argv[++i];
-      for (std::size_t pos = 0; pos <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', pos), list.size());
-        sizes.push_back(std::stoul(list.substr(pos, comma - pos)));
-        pos = comma + 1;
-      }
-    } else {
-      rest.push_back(argv[i]);
+  return wb::run_main("bench_flows", [&] {
+    wb::Options o;
+    std::vector<std::size_t> sizes = {5, 100};
+    bool scaling = false;
+    CLI::App app("wgflow: one DE / DLE / DRLE step, N networks 8-50-1, minibatch 100 (UCI setting)");
+    wb::add_options(app, o);
+    app.add_option("--particles", sizes, "the particle counts N, comma-separated")
+        ->delimiter(',')
+        ->check(experiments::count(1, 1000000))
+        ->capture_default_str();
+    app.add_flag("--scaling", scaling, "the 2-thread speedup instead, in alternating 1- and 2-thread blocks");
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    if (scaling)
+      std::printf("2-thread speedup, alternating 1- and 2-thread blocks of steps\n%-6s %5s %-8s %12s %12s %9s %6s\n",
+                  "method", "N", "dtype", "1 thr us", "2 thr us", "speedup", "rounds");
+    else
+      std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
+    for (std::size_t n : sizes) {
+      if (o.float32) run<float>(o, n, scaling);
+      if (o.float64) run<double>(o, n, scaling);
     }
-  }
-  wb::Options o;
-  if (!wb::parse_options(static_cast<int>(rest.size()), rest.data(), o)) return 2;
-  const wb::Session session("wgflow: one DE / DLE / DRLE step, N networks 8-50-1, minibatch 100 (UCI setting)", o);
-  if (scaling)
-    std::printf("2-thread speedup, alternating 1- and 2-thread blocks of steps\n%-6s %5s %-8s %12s %12s %9s %6s\n",
-                "method", "N", "dtype", "1 thr us", "2 thr us", "speedup", "rounds");
-  else
-    std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
-  for (std::size_t n : sizes) {
-    if (o.float32) run<float>(o, n, scaling);
-    if (o.float64) run<double>(o, n, scaling);
-  }
+    return session.finish();
+  });
 }

@@ -1,7 +1,7 @@
 // Benchmark of wgflow::gemm against OpenBLAS (cblas_sgemm / cblas_dgemm), same inputs, same
 // thread count.
 //
-//   bench_gemm [--threads N] [--min-time SECONDS] [--square] [--sizes N,N,..] [--small] [--json PATH]
+//   bench_gemm [--square] [--sizes N,N,..] [--small] [shared options, see bench_common.hpp]
 //
 // --square (default): GFLOP/s of C = A B for square sizes 64 .. 2048 (or --sizes), float and double, and
 //   the ratio wgflow / OpenBLAS. Each figure is the median over repeated runs; wgflow and OpenBLAS runs alternate,
@@ -10,48 +10,32 @@
 //   times features x hidden, and the two backward products of each), against OpenBLAS and the
 //   textbook triple loop; this is what sets the direct path's threshold.
 // --json PATH: also append one JSON object per square size and type to PATH (bench/run.sh reads them).
+// --min-time is per (size, type, library) and 0.4 s by default; --dtype picks the tables' types; the
+// workloads are gemm (the square table) and gemm/small.
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <tbb/global_control.h>
 
+#include "bench/bench_common.hpp"
 #include "core/gemm.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+namespace wb = wgflow::bench;
+using wb::Clock;
 
-struct Options {
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  double min_time = 0.4;  // seconds of measurement per (size, type, library), at least 5 runs
+struct GemmOptions {
   bool square = false, small = false;
   std::vector<std::size_t> sizes{64, 128, 256, 512, 1024, 2048};
-  std::string json_path;
 };
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
-}
 
 // Median seconds per run of f and g, run alternately after one warm-up run each.
 template <class F, class G>
@@ -70,7 +54,7 @@ std::pair<double, double> time_pair(F&& f, G&& g, double min_time, int min_runs 
     tg.push_back(std::chrono::duration<double>(t2 - t1).count());
     total += tf.back() + tg.back();
   }
-  return {median(tf), median(tg)};
+  return {wb::median(tf), wb::median(tg)};
 }
 
 template <class T>
@@ -91,30 +75,30 @@ void blas(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, c
 }
 
 template <class T>
-void square_table(const Options& o) {
+void square_table(const wb::Options& o, const GemmOptions& g) {
   std::printf("\n%s: C = A B, n x n, GFLOP/s (median), %d thread(s)\n", sizeof(T) == 4 ? "float" : "double",
               o.threads);
   std::printf("%6s %10s %10s %7s %10s\n", "n", "wgflow", "OpenBLAS", "ratio", "max|diff|");
-  for (const std::size_t n : o.sizes) {
+  for (const std::size_t n : g.sizes) {
     const auto a = random_vector<T>(n * n, 1), b = random_vector<T>(n * n, 2);
     std::vector<T> c1(n * n), c2(n * n);
     const int ni = static_cast<int>(n);
     auto [tw, tb] = time_pair(
         [&] { wgflow::gemm<T>(false, false, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c1.data(), n); },
         [&] { blas<T>(false, false, ni, ni, ni, T(1), a.data(), ni, b.data(), ni, T(0), c2.data(), ni); },
-        o.min_time);
+        o.min_time, o.min_runs);
     double diff = 0;  // sanity: both computed the same product (differences are rounding, ~ sqrt(n) eps)
     for (std::size_t i = 0; i < n * n; ++i) diff = std::max(diff, std::abs(double(c1[i]) - double(c2[i])));
     const double flops = 2.0 * double(n) * double(n) * double(n);
     std::printf("%6zu %10.1f %10.1f %7.3f %10.2e\n", n, flops / tw * 1e-9, flops / tb * 1e-9, tb / tw, diff);
-    if (!o.json_path.empty()) {
-      std::ofstream out(o.json_path, std::ios::app);
-      out << "{\"workload\": \"gemm\", \"impl\": \"wgflow\", \"size\": " << n << ", \"dtype\": \""
-          << (sizeof(T) == 4 ? "float32" : "float64") << "\", \"threads\": " << o.threads
-          << ", \"median_s\": " << tw << ", \"gflops\": " << flops / tw * 1e-9
-          << ", \"openblas_median_s\": " << tb << ", \"openblas_gflops\": " << flops / tb * 1e-9
-          << ", \"cpu\": \"" << cpu_model() << "\"}\n";
-    }
+    wb::emit(o, wb::Record()
+                    .set("workload", "gemm")
+                    .set("size", n)
+                    .set("dtype", wb::dtype_name<T>())
+                    .set("median_s", tw)
+                    .set("gflops", flops / tw * 1e-9)
+                    .set("openblas_median_s", tb)
+                    .set("openblas_gflops", flops / tb * 1e-9));
   }
 }
 
@@ -125,7 +109,7 @@ struct SmallShape {
 };
 
 template <class T>
-void small_table(const Options& o) {
+void small_table(const wb::Options& o) {
   // An MLP layer on a batch: forward X W (100x8 * 8x50), backward dX = G W^T and dW = X^T G; the next
   // layer 100x50 * 50x50; a scalar output layer; the 1x1 and 5x1 products of scalar parameters.
   const SmallShape shapes[] = {
@@ -156,8 +140,8 @@ void small_table(const Options& o) {
         }
       }
     };
-    const auto [tw, tb] = time_pair(wg, ob, o.min_time / 4);
-    const auto [tn, unused] = time_pair(naive, [] {}, o.min_time / 4);
+    const auto [tw, tb] = time_pair(wg, ob, o.min_time / 4, o.min_runs);
+    const auto [tn, unused] = time_pair(naive, [] {}, o.min_time / 4, o.min_runs);
     (void)unused;
     std::printf("%-28s %5zu %5zu %5zu %10.0f %10.0f %10.0f\n", s.what, s.m, s.n, s.k, tw * 1e9, tb * 1e9, tn * 1e9);
   }
@@ -166,50 +150,36 @@ void small_table(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--threads" && i + 1 < argc) o.threads = std::atoi(argv[++i]);
-    else if (arg == "--min-time" && i + 1 < argc) o.min_time = std::atof(argv[++i]);
-    else if (arg == "--square") o.square = true;
-    else if (arg == "--sizes" && i + 1 < argc) {
-      o.sizes.clear();
-      for (std::stringstream list(argv[++i]); list.good();) {
-        std::string item;
-        std::getline(list, item, ',');
-        const long n = std::atol(item.c_str());
-        if (n <= 0) {
-          std::fprintf(stderr, "bench_gemm: --sizes wants positive integers separated by commas, got '%s'\n",
-                       item.c_str());
-          return 2;
-        }
-        o.sizes.push_back(static_cast<std::size_t>(n));
-      }
-    } else if (arg == "--small") o.small = true;
-    else if (arg == "--json" && i + 1 < argc) o.json_path = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--min-time SECONDS] [--square] [--sizes N,N,..] [--small] [--json PATH]\n", argv[0]);
-      return 2;
+  return wb::run_main("bench_gemm", [&] {
+    wb::Options o;
+    o.min_time = 0.4;
+    GemmOptions g;
+    CLI::App app("wgflow: GEMM against OpenBLAS, the same inputs and thread count");
+    wb::add_options(app, o);
+    app.add_flag("--square", g.square, "GFLOP/s of square products (the default table)");
+    app.add_option("--sizes", g.sizes, "the square table's sizes n, comma-separated")
+        ->delimiter(',')
+        ->check(wgflow::experiments::count(1, 16384))
+        ->capture_default_str();
+    app.add_flag("--small", g.small, "nanoseconds per call of the toolkit's small products, 1 thread");
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    if (!g.square && !g.small) g.square = true;  // --sizes alone also means the square table
+    const wb::Session session(app.get_description(), o);
+    std::printf("OpenBLAS: %s, core %s\n", OPENBLAS_VERSION, openblas_get_corename());
+    std::printf("wgflow micro-kernel: %s, float %zux%zu, double %zux%zu\n", wgflow::gemm_detail::Arch::name(),
+                wgflow::gemm_detail::Blocking<float>::MR, wgflow::gemm_detail::Blocking<float>::NR,
+                wgflow::gemm_detail::Blocking<double>::MR, wgflow::gemm_detail::Blocking<double>::NR);
+    if (g.small && o.wants("gemm/small")) {
+      const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+      openblas_set_num_threads(1);
+      if (o.float32) small_table<float>(o);
+      if (o.float64) small_table<double>(o);
     }
-  }
-  if (!o.square && !o.small) o.square = true;  // --sizes alone also means the square table
-  o.threads = std::max(1, o.threads);
-
-  std::printf("CPU: %s (%u hardware threads)\n", cpu_model().c_str(), std::thread::hardware_concurrency());
-  std::printf("OpenBLAS: %s, core %s\n", OPENBLAS_VERSION, openblas_get_corename());
-  std::printf("wgflow micro-kernel: %s, float %zux%zu, double %zux%zu\n", wgflow::gemm_detail::Arch::name(),
-              wgflow::gemm_detail::Blocking<float>::MR, wgflow::gemm_detail::Blocking<float>::NR,
-              wgflow::gemm_detail::Blocking<double>::MR, wgflow::gemm_detail::Blocking<double>::NR);
-  if (o.small) {
-    const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
-    openblas_set_num_threads(1);
-    small_table<float>(o);
-    small_table<double>(o);
-  }
-  if (o.square) {
-    const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(o.threads));
-    openblas_set_num_threads(o.threads);
-    square_table<float>(o);
-    square_table<double>(o);
-  }
+    if (g.square && o.wants("gemm")) {
+      openblas_set_num_threads(o.threads);
+      if (o.float32) square_table<float>(o, g);
+      if (o.float64) square_table<double>(o, g);
+    }
+    return session.finish();
+  });
 }

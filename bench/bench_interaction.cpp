@@ -115,16 +115,21 @@ void drle_vs_dle(const wb::Options& o, std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wb::Options o;
-  if (!wb::parse_options(argc, argv, o)) return 2;
-  const wb::Session session("wgflow: the interaction term at N = 1000 (DRLE parameter space, SVGD)", o);
-  std::printf("%-20s %5s %5s %-8s %12s %10s %6s\n", "workload", "N", "J", "dtype", "median ms", "per s", "runs");
-  if (o.float32) {
-    interaction_alone<float>(o, 1000, 500, 200);
-    drle_vs_dle<float>(o, 1000);
-  }
-  if (o.float64) {
-    interaction_alone<double>(o, 1000, 500, 200);
-    drle_vs_dle<double>(o, 1000);
-  }
+  return wb::run_main("bench_interaction", [&] {
+    wb::Options o;
+    CLI::App app("wgflow: the interaction term at N = 1000 (DRLE parameter space, SVGD)");
+    wb::add_options(app, o);
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    std::printf("%-20s %5s %5s %-8s %12s %10s %6s\n", "workload", "N", "J", "dtype", "median ms", "per s", "runs");
+    if (o.float32) {
+      interaction_alone<float>(o, 1000, 500, 200);
+      drle_vs_dle<float>(o, 1000);
+    }
+    if (o.float64) {
+      interaction_alone<double>(o, 1000, 500, 200);
+      drle_vs_dle<double>(o, 1000);
+    }
+    return session.finish();
+  });
 }

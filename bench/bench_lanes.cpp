@@ -73,12 +73,17 @@ void report(const wb::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wb::Options o;
-  o.threads = 1;
-  if (!wb::parse_options(argc, argv, o)) return 2;
-  const wb::Session session("wgflow: one group of networks 8-50-1 in lanes on 100 rows, forward and backward", o);
-  std::printf("%-9s %8s %-8s %10s %10s %10s\n", "pass", "networks", "dtype", "median us", "G FMA/s",
-              "of 1 core's peak");
-  if (o.float32) report<float>(o);
-  if (o.float64) report<double>(o);
+  return wb::run_main("bench_lanes", [&] {
+    wb::Options o;
+    o.threads = 1;
+    CLI::App app("wgflow: one group of networks 8-50-1 in lanes on 100 rows, forward and backward");
+    wb::add_options(app, o);
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    std::printf("%-9s %8s %-8s %10s %10s %10s\n", "pass", "networks", "dtype", "median us", "G FMA/s",
+                "of 1 core's peak");
+    if (o.float32) report<float>(o);
+    if (o.float64) report<double>(o);
+    return session.finish();
+  });
 }

@@ -88,11 +88,16 @@ void run(const wb::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wb::Options o;
-  if (!wb::parse_options(argc, argv, o)) return 2;
-  const wb::Session session("wgflow: SGD step of an MLP 784-1024-1024-10, batch 256, softmax cross-entropy", o);
-  std::printf("%-8s %10s %10s %10s %10s %10s %8s %6s\n", "dtype", "step ms", "fwd ms", "bwd ms", "upd ms", "steps/s",
-              "bwd/fwd", "runs");
-  if (o.float32) run<float>(o);
-  if (o.float64) run<double>(o);
+  return wb::run_main("bench_mlp", [&] {
+    wb::Options o;
+    CLI::App app("wgflow: SGD step of an MLP 784-1024-1024-10, batch 256, softmax cross-entropy");
+    wb::add_options(app, o);
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    std::printf("%-8s %10s %10s %10s %10s %10s %8s %6s\n", "dtype", "step ms", "fwd ms", "bwd ms", "upd ms", "steps/s",
+                "bwd/fwd", "runs");
+    if (o.float32) run<float>(o);
+    if (o.float64) run<double>(o);
+    return session.finish();
+  });
 }

@@ -27,10 +27,15 @@ void report(const wb::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  wb::Options o;
-  if (!wb::parse_options(argc, argv, o)) return 2;
-  const wb::Session session("wgflow: the cores' peak multiply-add rate (FMA chains in registers)", o);
-  std::printf("%-8s %7s %14s %12s\n", "dtype", "threads", "G FMA/s", "per thread");
-  if (o.float32) report<float>(o);
-  if (o.float64) report<double>(o);
+  return wb::run_main("bench_peak", [&] {
+    wb::Options o;
+    CLI::App app("wgflow: the cores' peak multiply-add rate (FMA chains in registers)");
+    wb::add_options(app, o);
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    std::printf("%-8s %7s %14s %12s\n", "dtype", "threads", "G FMA/s", "per thread");
+    if (o.float32) report<float>(o);
+    if (o.float64) report<double>(o);
+    return session.finish();
+  });
 }

@@ -109,31 +109,26 @@ void steps(const wb::Options& o, std::size_t n, std::size_t exact_limit) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::size_t> sizes = {1000, 10000, 100000};
-  std::size_t exact_limit = 10000;
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--particles" && i + 1 < argc) {
-      sizes.clear();
-      const std::string list = argv[++i];
-      for (std::size_t pos = 0; pos <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', pos), list.size());
-        sizes.push_back(std::stoul(list.substr(pos, comma - pos)));
-        pos = comma + 1;
-      }
-    } else if (arg == "--exact-limit" && i + 1 < argc) {
-      exact_limit = std::stoul(argv[++i]);
-    } else {
-      rest.push_back(argv[i]);
+  return wb::run_main("bench_random_batch", [&] {
+    wb::Options o;
+    std::vector<std::size_t> sizes = {1000, 10000, 100000};
+    std::size_t exact_limit = 10000;
+    CLI::App app("wgflow: DRLE's interaction in random batches against the exact one, N up to 10^5");
+    wb::add_options(app, o);
+    app.add_option("--particles", sizes, "the particle counts N, comma-separated")
+        ->delimiter(',')
+        ->check(experiments::count(2, 10000000))
+        ->capture_default_str();
+    app.add_option("--exact-limit", exact_limit, "the largest N at which the exact interaction is also timed")
+        ->check(experiments::count(0, 10000000))
+        ->capture_default_str();
+    if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
+    const wb::Session session(app.get_description(), o);
+    std::printf("%-28s %7s %-8s %12s %10s %6s\n", "workload", "N", "dtype", "median ms", "per s", "runs");
+    for (const std::size_t n : sizes) {
+      if (o.float32) term_alone<float>(o, n, exact_limit), steps<float>(o, n, exact_limit);
+      if (o.float64) term_alone<double>(o, n, exact_limit), steps<double>(o, n, exact_limit);
     }
-  }
-  wb::Options o;
-  if (!wb::parse_options(static_cast<int>(rest.size()), rest.data(), o)) return 2;
-  const wb::Session session("wgflow: DRLE's interaction in random batches against the exact one, N up to 10^5", o);
-  std::printf("%-28s %7s %-8s %12s %10s %6s\n", "workload", "N", "dtype", "median ms", "per s", "runs");
-  for (const std::size_t n : sizes) {
-    if (o.float32) term_alone<float>(o, n, exact_limit), steps<float>(o, n, exact_limit);
-    if (o.float64) term_alone<double>(o, n, exact_limit), steps<double>(o, n, exact_limit);
-  }
+    return session.finish();
+  });
 }

@@ -106,8 +106,30 @@ class Bench:
         if DEVICE.type != "cpu":
             record.update(device=device_name())
         if self.args.json:
-            with open(self.args.json, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_line(self.args.json, json.dumps(record))
+
+
+def append_line(path, line):
+    """Appends a line as bench_common.hpp's append_line does: the file is replaced whole (a temporary file
+    in its folder, fsynced, renamed over it), so a full disk or a kill leaves every earlier figure intact."""
+    old = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if old and not old.endswith("\n"):
+            old += "\n"
+    folder, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(folder, "." + name + ".tmp")
+    try:
+        with open(temp, "w") as f:
+            f.write(old + line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
 
 
 def dtype_name(dtype):
@@ -357,24 +379,48 @@ def bench_gemm(b):
         b.emit(dict(workload="gemm", size=n, dtype="float32", median_s=med, min_s=mn, runs=runs, gflops=gflops))
 
 
+def positive_int(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'")
+    return int(text)
+
+
+def positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 3600):
+        raise argparse.ArgumentTypeError(f"must be a finite number in (0, 3600], got '{text}'")
+    return value
+
+
+def particle_counts(text):
+    return [positive_int(item) for item in text.split(",")]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--min-time", type=float, default=1.0)
-    p.add_argument("--min-runs", type=int, default=5)
+    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
+    p.add_argument("--min-time", type=positive_seconds, default=1.0)
+    p.add_argument("--min-runs", type=positive_int, default=5)
     p.add_argument("--json", default="")
     p.add_argument("--only", default="")
     p.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
-    p.add_argument("--particles", default="5,100")
+    p.add_argument("--particles", type=particle_counts, default=[5, 100])
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = p.parse_args()
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        p.error(f"--json {args.json}: its folder does not exist")
+    if args.json and os.path.isdir(args.json):
+        p.error(f"--json {args.json} is a folder, not a file")
     global DEVICE
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: this PyTorch sees no CUDA device")
     DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     dtypes = [d for d, name in ((torch.float32, "float32"), (torch.float64, "float64")) if args.dtype in (name, "both")]
-    sizes = [int(s) for s in args.particles.split(",")]
+    sizes = args.particles
     where = f"CPU {cpu_model()}" if DEVICE.type == "cpu" else f"{device_name()} (CUDA), CPU {cpu_model()}"
     print(f"PyTorch {torch.__version__}: {where}, threads {torch.get_num_threads()}")
     print(torch.__config__.parallel_info().split("\n")[0])
