@@ -38,14 +38,22 @@ def best_of(repeats, fn):
     return min(times)
 
 
+def positive_int(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got '{text}'")
+    return int(text)
+
+
 def main():
     ap = argparse.ArgumentParser(description="wgflow's Python overhead")
     ap.add_argument("--build", default="build", help="the meson build folder (for python/cpp_reference)")
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=positive_int, default=4000)
+    ap.add_argument("--repeats", type=positive_int, default=5)
     args = ap.parse_args()
     steps, reps = args.steps, args.repeats
     reference = os.path.join(args.build, "python", "cpp_reference")
+    if not os.access(reference, os.X_OK):
+        ap.error(f"no {reference}: build it first (ninja -C {args.build} python/cpp_reference)")
 
     print("| workload | Python | C++ or reference | ratio |")
     print("| --- | --- | --- | --- |")

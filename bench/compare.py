@@ -27,11 +27,28 @@ import sys
 KEY_FIELDS = ("workload", "particles", "dtype", "threads")
 
 
+class BadResults(Exception):
+    """A results file that cannot be read, or a line of it that is no JSON object: its file and line."""
+
+
 def load(paths):
     rows = []
     for path in paths:
-        with open(path) as f:
-            rows += [json.loads(line) for line in f if line.strip()]
+        try:
+            with open(path) as f:
+                lines = f.readlines()
+        except OSError as e:
+            raise BadResults(f"cannot read {path}: {e.strerror}") from e
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BadResults(f"{path}, line {number}: not JSON ({e.msg})") from e
+            if not isinstance(row, dict):
+                raise BadResults(f"{path}, line {number}: a JSON {type(row).__name__}, not an object")
+            rows.append(row)
     return rows
 
 
@@ -358,7 +375,11 @@ def main():
     p.add_argument("results", nargs="+")
     p.add_argument("--markdown", action="store_true")
     a = p.parse_args()
-    rows = load(a.results)
+    try:
+        rows = load(a.results)
+    except BadResults as e:
+        print(f"compare.py: error: {e}", file=sys.stderr)
+        return 2
     if not rows:
         print("no results", file=sys.stderr)
         return 1
