@@ -8,6 +8,7 @@
 //   int main(int argc, char** argv) {
 //     return experiments::run_main("optimal_q", [&] { ...; return experiments::exit_ok; });
 //   }
+#include <cerrno>
 #include <csignal>
 #include <exception>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "../../core/errors.hpp"
 #include "ranks.hpp"
@@ -55,12 +57,25 @@ inline std::string one_line(std::string what, const std::string& program) {
   return what;
 }
 
+// Writes `line` to stderr in one write(2) call. Under mpirun every rank that meets the same bad flag
+// reports it at once, and std::cerr's piece-by-piece writes (the program, ": error: ", the message) let
+// their lines interleave mid-line ("toy_gmmtoy_gmm: error: ...").
+inline void write_stderr(const std::string& line) {
+  std::cerr.flush();
+  for (std::size_t done = 0; done < line.size();) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // stderr is gone: nowhere left to say it, and the exit code still says it
+    done += static_cast<std::size_t>(n);
+  }
+}
+
 // Under mpirun the failing rank says which it is, and ends every rank (their collectives would otherwise
 // wait for it forever): mpirun then exits with this code.
 inline int report_error(const std::string& program, const std::string& what, int code) {
   const auto& world = detail::rank_state().world;
   const std::string where = world && world->size() > 1 ? " (" + world->describe() + ")" : "";
-  std::cerr << program << ": error: " << one_line(what, program) << where << std::endl;
+  write_stderr(program + ": error: " + one_line(what, program) + where + "\n");
   end_all_ranks(code);
   return code;
 }
