@@ -24,6 +24,24 @@
 
 namespace wgtest {
 
+// Runs `body` (returning an exit code) in a forked child whose files may not grow past `bytes`
+// (RLIMIT_FSIZE with SIGXFSZ ignored: a write past it fails with EFBIG, a full disk in small); returns the
+// child's exit code, or -1 if it did not exit. The limit stays in the child.
+template <class Body>
+int exit_code_under_file_limit(rlim_t bytes, Body&& body) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{bytes, bytes};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    ::_exit(body());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 struct ProgramRun {
   bool exited = false;     // ended by exit(); `code` is its status
   int code = -1;

@@ -3,7 +3,6 @@
 // figure appended to the JSON file whole or not at all.
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,12 +10,10 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "bench/bench_common.hpp"
 #include "tests/data/data_fixture.hpp"
+#include "tests/experiments/program_runner.hpp"
 
 namespace bench_options {
 
@@ -130,26 +127,16 @@ TEST_CASE("bench JSON: append_line keeps the lines before it, and a failed appen
   wb::append_line(file, "{\"c\":3}");
   CHECK(jsonl_text(file) == "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
 
-  // A file size limit below the new text: the append fails with EFBIG and names the file, in a child so
-  // that the limit stays there; the file keeps its three lines and no temporary file is left.
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{40, 40};
-    ::setrlimit(RLIMIT_FSIZE, &limit);
-    try {
-      wb::append_line(file, "{\"d\":\"" + std::string(100, 'x') + "\"}");
-    } catch (const wgflow::experiments::IoError& e) {
-      const std::string what = e.what();
-      ::_exit(what.find("results.jsonl: File too large") != std::string::npos ? 0 : 2);
-    }
-    ::_exit(1);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  // A file size limit below the new text: the append fails with EFBIG and names the file; the file keeps
+  // its three lines and no temporary file is left.
+  CHECK(wgtest::exit_code_under_file_limit(40, [&] {
+          try {
+            wb::append_line(file, "{\"d\":\"" + std::string(100, 'x') + "\"}");
+          } catch (const wgflow::experiments::IoError& e) {
+            return std::string(e.what()).find("results.jsonl: File too large") != std::string::npos ? 0 : 2;
+          }
+          return 1;
+        }) == 0);
   CHECK(jsonl_text(file) == "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
   std::size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;

@@ -3,7 +3,6 @@
 // one-line error messages.
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -12,9 +11,6 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "experiments/common/atomic_file.hpp"
 #include "experiments/common/command_line.hpp"
@@ -22,6 +18,7 @@
 #include "experiments/common/run_main.hpp"
 #include "experiments/common/validators.hpp"
 #include "tests/data/data_fixture.hpp"
+#include "tests/experiments/program_runner.hpp"
 
 namespace program_common {
 
@@ -91,25 +88,15 @@ TEST_CASE("AtomicFile: a write that fails names the file and the system's reason
     CHECK_MESSAGE(what.find((dir.path() / "absent" / "meta.json").string()) != std::string::npos, what);
     CHECK_MESSAGE(what.find("No such file or directory") != std::string::npos, what);
   }
-  // A file size limit below the text: write() fails with EFBIG, in a child so that the limit stays there.
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{100, 100};
-    ::setrlimit(RLIMIT_FSIZE, &limit);
-    try {
-      ex::write_file_atomically(dir.path() / "big.csv", [](std::ostream& out) { out << std::string(1000, 'x'); });
-    } catch (const ex::IoError& e) {
-      const std::string what = e.what();
-      ::_exit(what.find("big.csv: File too large") != std::string::npos ? 0 : 2);
-    }
-    ::_exit(1);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  // A file size limit below the text: write() fails with EFBIG.
+  CHECK(wgtest::exit_code_under_file_limit(100, [&] {
+          try {
+            ex::write_file_atomically(dir.path() / "big.csv", [](std::ostream& out) { out << std::string(1000, 'x'); });
+          } catch (const ex::IoError& e) {
+            return std::string(e.what()).find("big.csv: File too large") != std::string::npos ? 0 : 2;
+          }
+          return 1;
+        }) == 0);
   CHECK_FALSE(fs::exists(dir.path() / "big.csv"));
   CHECK(entries(dir.path()) == 0);  // the temporary file was removed
 }
