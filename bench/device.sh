@@ -67,16 +67,20 @@ run_kit() {
   local cores=1,2,4,8,16 particles=100,1000 min_time=0.5 rounds=1 out=${OUT:-build-device/results} peers=1
   while [ $# -gt 0 ]; do
     case "$1" in
-      --cores) cores=$2; shift 2 ;;
-      --particles) particles=$2; shift 2 ;;
-      --min-time) min_time=$2; shift 2 ;;
-      --rounds) rounds=$2; shift 2 ;;
-      --out) out=$2; shift 2 ;;
+      --cores) cores=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+      --particles) particles=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+      --min-time) min_time=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+      --rounds) rounds=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+      --out) out=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
       --no-peers) peers=0; shift ;;
       *) fail "unknown option $1 (see bench/device.sh's header)" ;;
     esac
   done
   [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || fail "--rounds wants a positive integer, got '$rounds'"
+  [[ "$particles" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || fail "--particles wants positive integers, comma-separated, got '$particles'"
+  seconds() { [[ "$1" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v t="$1" 'BEGIN { exit !(t > 0 && t <= 3600) }'; }
+  seconds "$min_time" || fail "--min-time wants seconds in (0, 3600], got '$min_time'"
+  [ -n "$out" ] || fail "--out wants a folder"
   [ -d "$kit/lib" ] || fail "no kit at $kit: build it with 'bench/device.sh kit' and carry it"
   export LD_LIBRARY_PATH=$PWD/$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 

@@ -25,24 +25,30 @@ threads=$(nproc)
 min_time=1
 min_runs=5
 rounds=1
-build=build-bench
+build="build-bench"
 out=""
 only=""
 rb_particles=1000,10000,100000  # random_batch: N = 10^5 takes minutes and about 4 GB
 while [ $# -gt 0 ]; do
   case "$1" in
-    --threads) threads=$2; shift 2 ;;
-    --min-time) min_time=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
+    --threads) threads=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --min-time) min_time=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --rounds) rounds=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
     --quick) min_time=0.05; min_runs=3; rb_particles=1000,10000; shift ;;
-    --build) build=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    --only) only=$2; shift 2 ;;
+    --build) build=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --out) out=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --only) only=${2-}; shift $(($# > 1 ? 2 : 1)) ;;
     -h|--help) sed -n '/^set -euo/q;2,$p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds wants a positive integer, got '$rounds'" >&2; exit 2; }
+# The flags the programs would refuse only after the machine line: refused here, before anything runs.
+usage_error() { echo "run.sh: $1 (see --help)" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage_error "--rounds wants a positive integer, got '$rounds'"
+[[ "$threads" =~ ^[1-9][0-9]*$ ]] || usage_error "--threads wants a positive integer, got '$threads'"
+seconds() { [[ "$1" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v t="$1" 'BEGIN { exit !(t > 0 && t <= 3600) }'; }
+seconds "$min_time" || usage_error "--min-time wants seconds in (0, 3600], got '$min_time'"
+[ -n "$build" ] || usage_error "--build wants a folder"
 # Configure before anything is written under the build directory (meson wants it empty or its own).
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release > /dev/null
 out=${out:-$build/bench-results/$(date -u +%Y%m%d-%H%M%S)}
