@@ -72,8 +72,9 @@ struct Options {
   std::string json_path;
   std::string only;
   std::string dtype = "both";
-  bool float32 = true, float64 = true;  // from dtype, by parse
 
+  bool float32() const { return dtype != "float64"; }
+  bool float64() const { return dtype != "float32"; }
   bool wants(const std::string& name) const { return only.empty() || name.rfind(only, 0) == 0; }
 };
 
@@ -99,8 +100,6 @@ inline void add_options(CLI::App& app, Options& o) {
 // is measured, not after minutes of measuring.
 inline bool parse(CLI::App& app, int argc, char** argv, Options& o) {
   if (experiments::parse_command_line(app, argc, argv) == 0) return false;
-  o.float32 = o.dtype != "float64";
-  o.float64 = o.dtype != "float32";
   if (!o.json_path.empty()) {
     namespace fs = std::filesystem;
     const fs::path path(o.json_path), folder = path.has_parent_path() ? path.parent_path() : fs::path(".");
@@ -133,6 +132,13 @@ inline std::string cpu_simd_flags() {
   return "unknown";
 }
 
+// Flushes stdout and throws IoError if any of the table printed there was lost (a full disk behind a
+// redirection, a closed pipe).
+inline void check_stdout() {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw experiments::IoError("cannot write the table to standard output");
+}
+
 // Prints the machine and the thread count, and limits TBB to it for the program's lifetime.
 class Session {
  public:
@@ -148,8 +154,7 @@ class Session {
   // The program's exit code once its table is out: a table that could not be written to stdout (a full
   // disk behind a redirection, a closed pipe) is an error, not a success.
   experiments::ExitCode finish() const {
-    if (std::fflush(stdout) != 0 || std::ferror(stdout))
-      throw experiments::IoError("cannot write the table to standard output");
+    check_stdout();
     return exit_ok;
   }
 

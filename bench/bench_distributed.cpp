@@ -25,13 +25,10 @@
 #include <CLI/CLI.hpp>
 #include <tbb/global_control.h>
 
+#include "bench/bench_common.hpp"
 #include "bench/synthetic.hpp"
 #include "core/communicator.hpp"
-#include "experiments/common/atomic_file.hpp"
-#include "experiments/common/command_line.hpp"
 #include "experiments/common/ranks.hpp"
-#include "experiments/common/run_main.hpp"
-#include "experiments/common/validators.hpp"
 #include "flows/flows.hpp"
 #include "models/initializer.hpp"
 #include "models/likelihoods.hpp"
@@ -138,8 +135,7 @@ int main(int argc, char** argv) {
         for (std::size_t n : s.particles)
           run(*world, world, s, s.weak ? n * static_cast<std::size_t>(world->size()) : n, method, space);
       }
-    if (std::fflush(stdout) != 0 || std::ferror(stdout))
-      throw experiments::IoError("cannot write the table to standard output");
+    bench::check_stdout();
     return experiments::exit_ok;
   });
 }

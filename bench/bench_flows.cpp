@@ -141,8 +141,8 @@ int main(int argc, char** argv) {
     else
       std::printf("%-6s %5s %-8s %12s %12s %8s\n", "method", "N", "dtype", "median us", "steps/s", "runs");
     for (std::size_t n : sizes) {
-      if (o.float32) run<float>(o, n, scaling);
-      if (o.float64) run<double>(o, n, scaling);
+      if (o.float32()) run<float>(o, n, scaling);
+      if (o.float64()) run<double>(o, n, scaling);
     }
     return session.finish();
   });

@@ -172,13 +172,13 @@ int main(int argc, char** argv) {
     if (g.small && o.wants("gemm/small")) {
       const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
       openblas_set_num_threads(1);
-      if (o.float32) small_table<float>(o);
-      if (o.float64) small_table<double>(o);
+      if (o.float32()) small_table<float>(o);
+      if (o.float64()) small_table<double>(o);
     }
     if (g.square && o.wants("gemm")) {
       openblas_set_num_threads(o.threads);
-      if (o.float32) square_table<float>(o, g);
-      if (o.float64) square_table<double>(o, g);
+      if (o.float32()) square_table<float>(o, g);
+      if (o.float64()) square_table<double>(o, g);
     }
     return session.finish();
   });

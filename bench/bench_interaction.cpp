@@ -122,11 +122,11 @@ int main(int argc, char** argv) {
     if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
     const wb::Session session(app.get_description(), o);
     std::printf("%-20s %5s %5s %-8s %12s %10s %6s\n", "workload", "N", "J", "dtype", "median ms", "per s", "runs");
-    if (o.float32) {
+    if (o.float32()) {
       interaction_alone<float>(o, 1000, 500, 200);
       drle_vs_dle<float>(o, 1000);
     }
-    if (o.float64) {
+    if (o.float64()) {
       interaction_alone<double>(o, 1000, 500, 200);
       drle_vs_dle<double>(o, 1000);
     }

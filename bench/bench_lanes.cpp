@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
     const wb::Session session(app.get_description(), o);
     std::printf("%-9s %8s %-8s %10s %10s %10s\n", "pass", "networks", "dtype", "median us", "G FMA/s",
                 "of 1 core's peak");
-    if (o.float32) report<float>(o);
-    if (o.float64) report<double>(o);
+    if (o.float32()) report<float>(o);
+    if (o.float64()) report<double>(o);
     return session.finish();
   });
 }

@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
     const wb::Session session(app.get_description(), o);
     std::printf("%-8s %10s %10s %10s %10s %10s %8s %6s\n", "dtype", "step ms", "fwd ms", "bwd ms", "upd ms", "steps/s",
                 "bwd/fwd", "runs");
-    if (o.float32) run<float>(o);
-    if (o.float64) run<double>(o);
+    if (o.float32()) run<float>(o);
+    if (o.float64()) run<double>(o);
     return session.finish();
   });
 }

@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     if (!wb::parse(app, argc, argv, o)) return wb::exit_ok;
     const wb::Session session(app.get_description(), o);
     std::printf("%-8s %7s %14s %12s\n", "dtype", "threads", "G FMA/s", "per thread");
-    if (o.float32) report<float>(o);
-    if (o.float64) report<double>(o);
+    if (o.float32()) report<float>(o);
+    if (o.float64()) report<double>(o);
     return session.finish();
   });
 }

@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
     const wb::Session session(app.get_description(), o);
     std::printf("%-28s %7s %-8s %12s %10s %6s\n", "workload", "N", "dtype", "median ms", "per s", "runs");
     for (const std::size_t n : sizes) {
-      if (o.float32) term_alone<float>(o, n, exact_limit), steps<float>(o, n, exact_limit);
-      if (o.float64) term_alone<double>(o, n, exact_limit), steps<double>(o, n, exact_limit);
+      if (o.float32()) term_alone<float>(o, n, exact_limit), steps<float>(o, n, exact_limit);
+      if (o.float64()) term_alone<double>(o, n, exact_limit), steps<double>(o, n, exact_limit);
     }
     return session.finish();
   });

@@ -27,14 +27,20 @@ namespace wgtest {
 // Runs `body` (returning an exit code) in a forked child whose files may not grow past `bytes`
 // (RLIMIT_FSIZE with SIGXFSZ ignored: a write past it fails with EFBIG, a full disk in small); returns the
 // child's exit code, or -1 if it did not exit. The limit stays in the child.
+// In a child process: its files may not grow past `bytes`, and a write past that fails with EFBIG
+// instead of killing it with SIGXFSZ.
+inline void limit_file_size(rlim_t bytes) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  const rlimit limit{bytes, bytes};
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+}
+
 template <class Body>
 int exit_code_under_file_limit(rlim_t bytes, Body&& body) {
   const pid_t pid = ::fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit limit{bytes, bytes};
-    ::setrlimit(RLIMIT_FSIZE, &limit);
+    limit_file_size(bytes);
     ::_exit(body());
   }
   int status = 0;
@@ -63,11 +69,7 @@ inline ProgramRun run_program(const std::string& binary, const std::vector<std::
     const int out = ::open("/dev/null", O_WRONLY);
     const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-    if (file_size_limit) {
-      std::signal(SIGXFSZ, SIG_IGN);
-      const rlimit limit{*file_size_limit, *file_size_limit};
-      ::setrlimit(RLIMIT_FSIZE, &limit);
-    }
+    if (file_size_limit) limit_file_size(*file_size_limit);
     std::vector<char*> argv{const_cast<char*>(binary.c_str())};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

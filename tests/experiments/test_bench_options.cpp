@@ -62,8 +62,8 @@ TEST_CASE("bench options: the shared flags are parsed strictly, and --dtype pick
   CHECK(o.min_runs == 7);
   CHECK(o.wants("flow_step/DE"));
   CHECK_FALSE(o.wants("flow_step/DRLE"));
-  CHECK_FALSE(o.float32);
-  CHECK(o.float64);
+  CHECK_FALSE(o.float32());
+  CHECK(o.float64());
   CHECK(particles == std::vector<std::size_t>{100, 1000});
 
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
