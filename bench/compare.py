@@ -22,6 +22,7 @@ shared machine a slow moment then costs one round's ratio, not the whole table's
 """
 import argparse
 import json
+import math
 import sys
 
 KEY_FIELDS = ("workload", "particles", "dtype", "threads")
@@ -48,8 +49,50 @@ def load(paths):
                 raise BadResults(f"{path}, line {number}: not JSON ({e.msg})") from e
             if not isinstance(row, dict):
                 raise BadResults(f"{path}, line {number}: a JSON {type(row).__name__}, not an object")
+            fault = check(row)
+            if fault:
+                raise BadResults(f"{path}, line {number}: {fault}")
             rows.append(row)
     return rows
+
+
+# What a field of a results line must be, as (test, description).
+STRING = (lambda x: isinstance(x, str), "a string")
+COUNT = (lambda x: isinstance(x, int) and not isinstance(x, bool) and x > 0, "a positive whole number")
+NUMBER = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x), "a finite number")
+POSITIVE = (lambda x: NUMBER[0](x) and x > 0, "a positive finite number")
+
+
+def check(row):
+    """What a results line lacks that the tables below read, or None: the fields the benchmark programs,
+    torch_reference.py and machine.sh write, each of the type it must have (so that a line from another
+    tool, or one edited by hand, is named here rather than ending the tables in a KeyError)."""
+    workload = row.get("workload")
+    if not isinstance(workload, str) or not workload:
+        return 'no "workload" (a non-empty string)'
+    if workload == "machine":
+        return None
+    need = {"impl": STRING, "dtype": STRING, "threads": COUNT}
+    if workload == "peak_fma":
+        need["gfma_per_s"] = POSITIVE
+    elif workload == "gemm":
+        need.update(size=COUNT, gflops=POSITIVE)
+        if row.get("impl") == "wgflow":
+            need["openblas_gflops"] = POSITIVE
+    elif workload.startswith("scaling/"):
+        need.update(particles=COUNT, speedup=NUMBER, min_speedup=NUMBER, max_speedup=NUMBER)
+    else:
+        need.update(median_s=POSITIVE, steps_per_s=POSITIVE)
+        if row.get("particles") is not None:
+            need["particles"] = COUNT
+        if row.get("fmas") is not None:
+            need["fmas"] = NUMBER
+    for field, (ok, what) in need.items():
+        if field not in row:
+            return f'{workload}: no "{field}"'
+        if not ok(row[field]):
+            return f'{workload}: "{field}" is {json.dumps(row[field])}, not {what}'
+    return None
 
 
 def key(r):
