@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -61,9 +62,16 @@ inline const std::vector<std::vector<Shape>> broadcast_shapes = {
     {{1, 1}, {1, 1}}, {{3, 4}, {3, 4}}, {{3, 4}, {1, 4}}, {{3, 4}, {3, 1}}, {{3, 4}, {1, 1}},
     {{1, 4}, {3, 4}}, {{3, 1}, {1, 4}}, {{1, 1}, {2, 3}}};
 
-template <class Op, class Reference>
-void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>& shape_sets,
-              const std::vector<Domain>& domains = {}, double forward_tol = 1e-12) {
+// The op under test and its reference, as check_op takes them. Type-erased on purpose: the checks below
+// (the random points, the forward comparison and its printout, the gradient checker) are then compiled once
+// per test executable rather than once for each of the suites' ~70 ops: test_autodiff's first unity file
+// compiled in 121 s instead of 149 s (CPU seconds at -O3, Zen 5). The ops and their references are
+// compiled where they are written, as before.
+using TapeOp = std::function<Var<double>(const Vars&)>;
+using ReferenceOp = std::function<Tensor<double>(const Values&)>;
+
+inline void check_op(const TapeOp& op, const ReferenceOp& reference, const std::vector<std::vector<Shape>>& shape_sets,
+                     const std::vector<Domain>& domains = {}, double forward_tol = 1e-12) {
   std::uint64_t seed = 1;
   for (const auto& shapes : shape_sets) {
     for (int point = 0; point < 3; ++point) {  // three random points per shape set
@@ -89,8 +97,12 @@ void check_op(Op op, Reference reference, const std::vector<std::vector<Shape>>&
 // all-ones cotangent, and checks values and gradients agree to `tol` in the measure
 // |float - double| / max(1, |double|) (absolute below 1: float's error is set by its own epsilon). Evaluating double at the float-rounded input removes the
 // input's rounding, so what remains is the float kernels' own error.
-template <class Op>
-void check_float_matches_double(Op op, const Domain& domain, double tol) {
+template <class T>
+using UnaryOp = std::function<Var<T>(const Var<T>&)>;
+
+// check_float_matches_double's checks, compiled once (see TapeOp above).
+inline void check_float_matches_double(const UnaryOp<float>& op_float, const UnaryOp<double>& op_double,
+                                       const Domain& domain, double tol) {
   for (const Shape& shape : {Shape{1, 1}, Shape{5, 7}}) {
     const Tensor<float> xf = xt::cast<float>(random_tensor(shape, 42, domain));
     const Tensor<double> xd = xt::cast<double>(xf);
@@ -98,8 +110,8 @@ void check_float_matches_double(Op op, const Domain& domain, double tol) {
     Tape<double> td;
     auto vf = tf.variable(xf);
     auto vd = td.variable(xd);
-    auto of = op(vf);
-    auto od = op(vd);
+    auto of = op_float(vf);
+    auto od = op_double(vd);
     tf.backward(of, xt::ones<float>(of.shape()));
     td.backward(od, xt::ones<double>(od.shape()));
     auto measure = [](const auto& got, const auto& want) {
@@ -109,6 +121,12 @@ void check_float_matches_double(Op op, const Domain& domain, double tol) {
     CHECK(measure(of.val(), od.val()) <= tol);
     CHECK(measure(vf.adj(), vd.adj()) <= tol);
   }
+}
+
+// `op` a generic lambda, as in check_float_matches_double([](const auto& x) { return exp(x); }, ...).
+template <class GenericOp>
+void check_float_matches_double(GenericOp op, const Domain& domain, double tol) {
+  check_float_matches_double(UnaryOp<float>(op), UnaryOp<double>(op), domain, tol);
 }
 
 }  // namespace wgtest
