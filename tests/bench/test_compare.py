@@ -81,16 +81,20 @@ def test_rounds_are_paired_in_the_order_written_and_the_ratio_is_the_median_of_t
     assert line[-1] == "2.00x (0.75-4.00)"
 
 
-def test_the_drle_over_de_bound_says_what_share_of_the_peak_2_5x_would_need():
+def test_drle_over_de_is_beyond_the_peak_when_2_5x_would_need_more_than_the_peak():
     # DRLE has 4x DE's multiply-adds and DE runs at 80 % of the peak, so DRLE at 2.5x DE's time would need
     # 4 / 2.5 x 80 % = 128 % of it.
     de = step("DE", 1000, 1e-3, fmas=80e6)  # 80 G/s of 100
     drle = step("DRLE", 1000, 5e-3, fmas=320e6)  # 64 G/s
     label, measured, share, verdict, bound = target(peak_rows() + [de, drle], "(2) DRLE / DE N=1000 float32 1 thr")
     assert (measured, share) == ("5.00x", "64%")
-    assert verdict == "no"
+    assert verdict == "no (beyond peak)"
     assert bound == "arithmetic 4.00x; 2.5x needs DRLE at 128% of peak"
-    drle.update(median_s=2.5e-3, steps_per_s=400.0)
+    # With DE at 60 % of the peak, 2.5x asks DRLE for 96 %: possible, so a plain "no".
+    de.update(median_s=80e6 / 60e9, steps_per_s=60e9 / 80e6)
+    assert target(peak_rows() + [de, drle], "(2) DRLE / DE N=1000 float32 1 thr")[3:] == \
+        ("no", "arithmetic 4.00x; 2.5x needs DRLE at 96% of peak")
+    drle.update(median_s=2.5 * de["median_s"], steps_per_s=de["steps_per_s"] / 2.5)
     assert target(peak_rows() + [de, drle], "(2) DRLE / DE N=1000 float32 1 thr")[3] == "yes"
 
 
