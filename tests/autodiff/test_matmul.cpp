@@ -1,3 +1,5 @@
+#include <limits>
+
 #include <xtensor/xmanipulation.hpp>
 
 #include "tests/support/op_check.hpp"
@@ -45,4 +47,19 @@ TEST_CASE("matmul names both shapes when inner dimensions differ") {
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("matmul: inner dimensions differ: op(a) is 2x3"),
                        wgflow::ShapeError);
   CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("op(b) is 4x5"), wgflow::ShapeError);
+}
+
+TEST_CASE("float matmul, each operand transposed or not, matches double within float precision") {
+  // A 37-deep product's rounding grows with its depth: 16 float epsilons per term (4.4e-6 here, against
+  // errors of order 1 from a wrong tile or transpose). 40 x 37 spans several of the GEMM's register tiles.
+  const std::vector<Shape> shapes = {{1, 1}, {5, 7}, {40, 37}};
+  const double tol = 16 * 37 * std::numeric_limits<float>::epsilon();
+  const Domain d{-1, 1};
+  check_float_matches_double([](const auto& x) { return matmul(x, x, Trans::no, Trans::yes); }, d, tol, shapes);
+  check_float_matches_double([](const auto& x) { return matmul(x, x, Trans::yes, Trans::no); }, d, tol, shapes);
+  check_float_matches_double([](const auto& x) { return matmul(transpose(x), x); }, d, tol, shapes);
+  check_float_matches_double([](const auto& x) { return matmul(x, transpose(x), Trans::no, Trans::no); }, d, tol,
+                             shapes);
+  check_float_matches_double([](const auto& x) { return matmul(x, x, Trans::yes, Trans::yes); },
+                             d, tol, {Shape{1, 1}, Shape{6, 6}, Shape{37, 37}});
 }

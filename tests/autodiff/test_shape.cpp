@@ -1,4 +1,5 @@
 #include <array>
+#include <limits>
 #include <vector>
 
 #include <xtensor/xmanipulation.hpp>
@@ -124,4 +125,18 @@ TEST_CASE("structural ops name the op, the shapes and the offending index or par
   auto c = other.variable(Tensor<double>::from_shape({3, 4}));
   CHECK_THROWS_WITH_AS(concat({a, c}, 0), doctest::Contains("concat: part 1 is on a different tape"),
                        wgflow::TapeError);
+}
+
+TEST_CASE("float transposes, slices, gathers and concatenations match double") {
+  const double tol = 16 * std::numeric_limits<float>::epsilon();
+  const Domain d{-2, 2};
+  // Several 32 x 32 tiles of the transpose, and a ragged edge.
+  check_float_matches_double([](const auto& x) { return transpose(x) * 2.0; }, d, tol,
+                             {Shape{1, 1}, Shape{5, 7}, Shape{37, 70}});
+  check_float_matches_double([](const auto& x) { return concat({x, rows(x, 1, 3) * 2.0}, 0); }, d, tol,
+                             {Shape{5, 7}, Shape{40, 3}});
+  check_float_matches_double([](const auto& x) { return concat({cols(x, 0, 2), x}, 1); }, d, tol,
+                             {Shape{5, 7}, Shape{40, 3}});
+  static constexpr std::array<std::size_t, 4> gathered{2, 0, 2, 4};
+  check_float_matches_double([](const auto& x) { return gather_rows(x, gathered) * 3.0; }, d, tol, {Shape{5, 7}});
 }

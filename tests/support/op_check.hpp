@@ -101,9 +101,11 @@ template <class T>
 using UnaryOp = std::function<Var<T>(const Var<T>&)>;
 
 // check_float_matches_double's checks, compiled once (see TapeOp above).
+// `shapes`: the inputs' shapes (by default the 1x1 edge case and a 5x7 matrix).
 inline void check_float_matches_double(const UnaryOp<float>& op_float, const UnaryOp<double>& op_double,
-                                       const Domain& domain, double tol) {
-  for (const Shape& shape : {Shape{1, 1}, Shape{5, 7}}) {
+                                       const Domain& domain, double tol,
+                                       const std::vector<Shape>& shapes = {Shape{1, 1}, Shape{5, 7}}) {
+  for (const Shape& shape : shapes) {
     const Tensor<float> xf = xt::cast<float>(random_tensor(shape, 42, domain));
     const Tensor<double> xd = xt::cast<double>(xf);
     Tape<float> tf;
@@ -125,8 +127,9 @@ inline void check_float_matches_double(const UnaryOp<float>& op_float, const Una
 
 // `op` a generic lambda, as in check_float_matches_double([](const auto& x) { return exp(x); }, ...).
 template <class GenericOp>
-void check_float_matches_double(GenericOp op, const Domain& domain, double tol) {
-  check_float_matches_double(UnaryOp<float>(op), UnaryOp<double>(op), domain, tol);
+void check_float_matches_double(GenericOp op, const Domain& domain, double tol,
+                                const std::vector<Shape>& shapes = {Shape{1, 1}, Shape{5, 7}}) {
+  check_float_matches_double(UnaryOp<float>(op), UnaryOp<double>(op), domain, tol, shapes);
 }
 
 }  // namespace wgtest
