@@ -95,8 +95,9 @@ inline void check_op(const TapeOp& op, const ReferenceOp& reference, const std::
 
 // Evaluates op on a float tape and on a double tape at the same (float-representable) point, with the
 // all-ones cotangent, and checks values and gradients agree to `tol` in the measure
-// |float - double| / max(1, |double|) (absolute below 1: float's error is set by its own epsilon). Evaluating double at the float-rounded input removes the
-// input's rounding, so what remains is the float kernels' own error.
+// |float - double| / max(1, |double|) (absolute below 1: float's error is set by its own epsilon).
+// Evaluating double at the float-rounded input removes the input's rounding, so what remains is the float
+// kernels' own error.
 template <class T>
 using UnaryOp = std::function<Var<T>(const Var<T>&)>;
 
