@@ -23,7 +23,8 @@ struct TapeError : Error {
 };
 
 // A data file is missing, malformed or inconsistent (ragged rows, non-finite values, indices out of
-// range or overlapping); the message names the file and the line, or the index, at fault.
+// range or overlapping); the message names the file and the line, or the index, at fault. Also data
+// handed in as a matrix with a non-finite entry (core/finite.hpp: the matrix, the row and the column).
 struct DataError : Error {
   using Error::Error;
 };

@@ -34,6 +34,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 #include "../core/parallel.hpp"
 #include "../core/precompiled.hpp"
 #include "../models/model.hpp"
@@ -98,6 +99,7 @@ class FunctionSpace final : public Embedding<T> {
       throw ShapeError("FunctionSpace: kernel inputs are " + shape_string({inputs_.shape()[0], inputs_.shape()[1]}) +
                        "; the model takes " + std::to_string(model_.num_inputs()) +
                        " inputs per row and at least one row is needed");
+    require_finite(inputs_, "FunctionSpace: kernel inputs");  // else every feature, and the repulsion, is NaN
   }
 
   std::string name() const override {

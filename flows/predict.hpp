@@ -28,6 +28,7 @@
 #include <xtensor/xbuilder.hpp>
 
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 #include "../core/parallel.hpp"
 #include "../core/tensor.hpp"
 #include "../models/likelihood.hpp"
@@ -58,6 +59,9 @@ void check_ensemble(const models::Model<T>& model, std::size_t own, const Tensor
   if (X.shape()[1] != model.num_inputs())
     throw ShapeError("predict: inputs are " + shape_string({X.shape()[0], X.shape()[1]}) + "; the model takes " +
                      std::to_string(model.num_inputs()) + " inputs per row");
+  // A non-finite input or parameter would come back as a NaN prediction, with no error.
+  require_finite(X, "predict: inputs X");
+  require_finite_particles(particles, "predict");
 }
 
 // (1/N) sum_i A_i in particle order.

@@ -31,6 +31,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 #include "../core/tensor.hpp"
 #include "term.hpp"
 
@@ -66,6 +67,7 @@ inline TermCheckReport check_term_gradient(Term<double>& term, const Tensor<doub
                                            const TermCheckOptions& options = {}) {
   const std::size_t n = particles.shape()[0], J = particles.shape()[1];
   if (n == 0 || J == 0) throw ShapeError("check_term_gradient: no particles (" + shape_string({n, J}) + ")");
+  require_finite_particles(particles, "check_term_gradient");  // else every entry "fails" with NaN
   term.attach(particles);
   Tensor<double> gradient = Tensor<double>::from_shape({n, J});
   const auto evaluate = [&](const Tensor<double>& at) {

@@ -49,6 +49,7 @@
 #include <xtensor/xfixed.hpp>
 
 #include "../autodiff/tape.hpp"
+#include "../core/finite.hpp"
 #include "../data/dataset.hpp"
 #include "../data/minibatch.hpp"
 #include "likelihood.hpp"
@@ -198,6 +199,8 @@ class NetworkPotential final : public Potential<T> {
     std::vector<T> out, cotangent;  // B x W outputs and their cotangents
   };
 
+  // Shapes, then values: a non-finite input or target is refused here, naming its row and column, rather
+  // than turning a step's loss into NaN, which the flow would report as its own divergence.
   void check_data(const char* where, const Tensor<T>& X, const Tensor<T>& Y) const {
     const std::size_t inputs = model_->num_inputs(), outputs = model_->num_outputs();
     const std::size_t targets = likelihood_->target_cols(outputs);
@@ -207,6 +210,8 @@ class NetworkPotential final : public Potential<T> {
                        std::to_string(inputs) + " inputs to " + std::to_string(outputs) +
                        " outputs and the likelihood " + likelihood_->name() + " expects " + std::to_string(targets) +
                        " target columns");
+    require_finite(X, std::string(where) + ": inputs X");
+    require_finite(Y, std::string(where) + ": targets Y");
   }
 
   void check(const char* where, std::size_t n) const {

@@ -3,7 +3,6 @@
 // prefers batches, so the presets' terms call it once per step). The GIL is released whenever C++ runs: a
 // Python potential and a callback take it back when they need it.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +16,7 @@
 
 #include "arrays.hpp"
 #include "bindings.hpp"
+#include "core/finite.hpp"
 #include "flow.hpp"
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
@@ -102,11 +102,7 @@ void bind_flows(py::module_& m) {
             if (p.shape()[0] != flow.num_particles())
               throw ShapeError("particles: expected shape (" + std::to_string(flow.num_particles()) + ", " +
                                std::to_string(flow.dim()) + "), got " + shape_of(as_float64(value, "particles")));
-            for (std::size_t i = 0; i < p.shape()[0]; ++i)
-              for (std::size_t j = 0; j < p.shape()[1]; ++j)
-                if (!std::isfinite(p(i, j)))
-                  throw Error("particles: particle " + std::to_string(i) + " is not finite (coordinate " +
-                              std::to_string(j) + " = " + std::to_string(p(i, j)) + ")");
+            require_finite_particles(p, "particles");
             // Through a snapshot: the optimiser's and the terms' states and the step count are kept.
             flows::Snapshot<double> s = flows::CheckpointAccess::capture(flow);
             s.arrays.at("particles") = std::move(p);

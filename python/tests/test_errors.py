@@ -29,6 +29,18 @@ def test_bad_arrays_are_refused_with_names_and_shapes():
         wgflow.NetworkPotential(np.zeros((5, 1)), np.zeros(5), likelihood="huber")
 
 
+def test_non_finite_data_is_refused_naming_the_entry_not_reported_later_as_a_divergence():
+    X, y = np.linspace(-1, 1, 5), np.zeros(5)
+    with pytest.raises(wgflow.DataError, match=re.escape("inputs X (5x1) has a non-finite entry at row 2, column 0 (nan)")):
+        wgflow.NetworkPotential(np.where(np.arange(5) == 2, np.nan, X), y, hidden=[3])
+    with pytest.raises(wgflow.DataError, match=re.escape("targets Y (5x1) has a non-finite entry at row 4, column 0 (inf)")):
+        wgflow.NetworkPotential(X, np.where(np.arange(5) == 4, np.inf, y), hidden=[3])
+    net = wgflow.NetworkPotential(X, y, hidden=[3])
+    flow = wgflow.deep_ensemble(net, wgflow.Initializer.kaiming().sample(net, 2, seed=0))
+    with pytest.raises(wgflow.DataError, match=re.escape("predict: inputs X (2x1) has a non-finite entry at row 1")):
+        wgflow.predict(flow, np.array([0.0, np.nan]))
+
+
 def test_diverging_flow_raises_naming_step_particle_and_term():
     # l(t) = -t^4: the gradient flow blows up in finite time
     def explode(theta):

@@ -6,6 +6,7 @@
 // and the pullback must be the same bits whether they were kept or evaluated again.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -143,4 +144,13 @@ TEST_CASE("Embedding::features_of: parameter space reads the particles in place;
   const Tensor<double>& features = outputs.features_of(thetas, storage);
   CHECK(&features == &storage);
   CHECK(features == outputs.embed(thetas));
+}
+
+TEST_CASE("FunctionSpace refuses non-finite kernel inputs, naming the entry: every feature would be NaN") {
+  const models::Mlp<double> net({.widths = {2, 5, 1}});
+  Tensor<double> inputs{{0.0, 1.0}, {2.0, 3.0}, {4.0, 5.0}};
+  CHECK_NOTHROW(flows::FunctionSpace<double>(net, inputs));
+  inputs(2, 0) = -INFINITY;
+  CHECK_THROWS_WITH_AS(flows::FunctionSpace<double>(net, inputs),
+                       "FunctionSpace: kernel inputs (3x2) has a non-finite entry at row 2, column 0 (-inf)", DataError);
 }

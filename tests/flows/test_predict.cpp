@@ -97,6 +97,19 @@ TEST_CASE("predict refuses particles without the likelihood's own parameters, na
                        doctest::Contains("inputs are 1x2; the model takes 1 inputs"), ShapeError);
 }
 
+TEST_CASE("predict refuses non-finite inputs and particles, naming the entry, rather than predicting NaN") {
+  const Tensor<double> particles{{0.5, 1.0}, {0.0, 2.0}, {1.0, -1.0}};
+  const Tensor<double> X{{1.0}, {std::nan("")}};
+  CHECK_THROWS_WITH_AS(flows::predict(Scaled(2), models::SoftmaxCrossEntropy<double>(), particles, X),
+                       "predict: inputs X (2x1) has a non-finite entry at row 1, column 0 (nan)", DataError);
+  CHECK_THROWS_WITH_AS(flows::predict(Scaled(2), particles, X), doctest::Contains("inputs X (2x1)"), DataError);
+  Tensor<double> diverged = particles;
+  diverged(2, 1) = INFINITY;
+  CHECK_THROWS_WITH_AS(flows::predict(Scaled(2), models::SoftmaxCrossEntropy<double>(), diverged, unit_input),
+                       "predict: particle 2 is not finite (coordinate 1 = inf)", Error);
+  CHECK(flows::predict(Scaled(2), particles, unit_input).mean(0, 1) == doctest::Approx(2.0 / 3));
+}
+
 TEST_CASE("a deep ensemble of linear softmax classifiers fits separable data; its averaged probabilities score it") {
   // Two Gaussian blobs at (-2, -2) and (2, 2), sd 0.5: a linear boundary separates them.
   const std::size_t n = 60;

@@ -2,6 +2,7 @@
 // library's terms that estimate one and a term written here, and a wrong gradient caught and located.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -87,4 +88,13 @@ TEST_CASE("a term that estimates no energy is refused with a message naming it")
   flows::KlDivergence<double> kl(models::GaussianPrior<double>::isotropic(2, 1.0), /*lambda=*/0.5);
   CHECK_THROWS_WITH_AS(flows::check_term_gradient(kl, scaled_normals(3, 2, 5)),
                        doctest::Contains("estimates no energy"), Error);
+}
+
+TEST_CASE("a term is checked at finite particles only: a non-finite one is refused, naming it") {
+  Confinement term(2.0);
+  Tensor<double> particles = scaled_normals(4, 3, 8);
+  CHECK(flows::check_term_gradient(term, particles).ok());
+  particles(1, 2) = std::nan("");
+  CHECK_THROWS_WITH_AS(flows::check_term_gradient(term, particles),
+                       "check_term_gradient: particle 1 is not finite (coordinate 2 = nan)", Error);
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -169,6 +170,27 @@ TEST_CASE("NetworkPotential::value_and_gradient allocates nothing in steady stat
     }
     CHECK(counted == 0);
   }
+}
+
+TEST_CASE("NetworkPotential refuses non-finite inputs or targets, naming the entry, at construction and in loss_on") {
+  const Mlp<double> net({{3, 4, 1}});
+  const Data data = make_data(10, 3, 1, SquaredError<double>(), 6);
+  Tensor<double> X = data.X, Y = data.Y;
+  X(7, 2) = std::nan("");
+  CHECK_THROWS_WITH_AS(NetworkPotential<double>(net, SquaredError<double>(), X, data.Y),
+                       "NetworkPotential: inputs X (10x3) has a non-finite entry at row 7, column 2 (nan)",
+                       wgflow::DataError);
+  Y(4, 0) = -INFINITY;
+  CHECK_THROWS_WITH_AS(NetworkPotential<double>(net, SquaredError<double>(), data.X, Y),
+                       "NetworkPotential: targets Y (10x1) has a non-finite entry at row 4, column 0 (-inf)",
+                       wgflow::DataError);
+  const NetworkPotential<double> p(net, SquaredError<double>(), data.X, data.Y);
+  const std::vector<double> theta(p.dim(), 0.1);
+  CHECK(std::isfinite(p.loss_on(theta, data.X, data.Y)));
+  CHECK_THROWS_WITH_AS(p.loss_on(theta, X, data.Y), doctest::Contains("NetworkPotential::loss_on: inputs X (10x3)"),
+                       wgflow::DataError);
+  CHECK_THROWS_WITH_AS(p.loss_on(theta, data.X, Y), doctest::Contains("loss_on: targets Y (10x1) has a non-finite"),
+                       wgflow::DataError);
 }
 
 TEST_CASE("NetworkPotential rejects data and parameters that do not fit, naming the shapes") {
