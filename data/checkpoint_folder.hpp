@@ -9,7 +9,8 @@
 // replace the old one: with one atomic renameat2(RENAME_EXCHANGE) where the file system offers it,
 // otherwise "<dir>" -> "<dir>.old", "<dir>.tmp" -> "<dir>". A crash between those two renames leaves only
 // "<dir>.old", which read_snapshot() falls back to; a crash earlier leaves "<dir>" untouched and a
-// "<dir>.tmp" that the next save discards.
+// "<dir>.tmp" that the next save discards. A save deletes nothing but a checkpoint's own files: a file or
+// a folder of the user's at any of the three names is refused, untouched.
 //
 // Every array is a rank-2 tensor of the flow's scalar type (numpy.load reads them as float64 / float32
 // arrays); integers that must survive exactly (step counts, seeds) live in the manifest, whose JSON
@@ -131,6 +132,39 @@ inline std::string read_file(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A save deletes what stands at `dir` (the previous checkpoint), "<dir>.old" (the previous one, left by a
+// save interrupted between its renames) and "<dir>.tmp" (an unfinished save), so each must be absent, an
+// empty folder, or a save's own: a folder of .npy files, manifest.json and their ".part" temporaries, with
+// a wgflow manifest unless it is the unfinished "<dir>.tmp" (`complete` false). Anything else - a file, a
+// link, a folder of the user's, even one of .npy files alone - is refused before the save writes anything:
+// save_checkpoint(flow, "results") must not delete a results folder (nor a file of that name, which it
+// once replaced).
+inline void require_only_checkpoint_files(const std::filesystem::path& path, bool complete) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(path, ec);
+  if (!fs::exists(status)) return;
+  const std::string refusal = "checkpoint: refusing to replace " + path.string() + ", which is not a checkpoint folder";
+  if (!fs::is_directory(status)) throw Error(refusal + " (it is a file or a link); save under another name");
+  bool empty = true;
+  for (const fs::directory_entry& entry : fs::directory_iterator(path)) {
+    empty = false;
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == "manifest.json" || name == "manifest.json.part" ||
+                      (name.size() > 4 && name.ends_with(".npy")) || name.ends_with(".npy.part");
+    if (!ours || !entry.is_regular_file() || entry.is_symlink())
+      throw Error(refusal + " (it holds " + name + "); save under another name, or remove it");
+  }
+  if (empty || !complete) return;
+  bool manifest = false;
+  try {
+    const nlohmann::json m = nlohmann::json::parse(read_file(path / "manifest.json"));
+    manifest = m.is_object() && m.value("format", "") == checkpoint_format;
+  } catch (const std::exception&) {  // missing, unreadable or not JSON: not a save's
+  }
+  if (!manifest) throw Error(refusal + " (it has no wgflow manifest.json); save under another name, or remove it");
+}
+
 // Puts the complete folder `staging` in place of `dir`.
 inline void publish(const std::filesystem::path& staging, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
@@ -171,7 +205,10 @@ void write_snapshot(const Snapshot<T>& snapshot, const std::filesystem::path& di
   namespace fs = std::filesystem;
   if (dir.empty() || !dir.has_filename())
     throw Error("checkpoint: the folder name '" + dir.string() + "' has no final component (drop a trailing '/')");
-  const fs::path staging = dir.string() + ".tmp";
+  const fs::path staging = dir.string() + ".tmp", old = dir.string() + ".old";
+  detail::require_only_checkpoint_files(dir, true);
+  detail::require_only_checkpoint_files(old, true);
+  detail::require_only_checkpoint_files(staging, false);
   std::error_code ec;
   fs::remove_all(staging, ec);  // debris of an earlier save that did not finish
   if (!fs::create_directories(staging, ec) && ec) throw Error("checkpoint: cannot create " + staging.string() + ": " + ec.message());

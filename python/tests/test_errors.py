@@ -144,3 +144,19 @@ def test_bad_layouts_are_refused_by_name():
             wgflow.GaussianPrior.from_initializer(rule, bad)
     assert rule.sample(3, 2).shape == (2, 3)
     assert wgflow.GaussianPrior.from_initializer(rule, wgflow.double_well(4)).dim == 4
+
+
+def test_save_checkpoint_never_replaces_a_file_or_folder_of_the_users(tmp_path):
+    flow = wgflow.deep_ensemble(wgflow.double_well(2), np.zeros((3, 2)))
+    (tmp_path / "results").write_text("precious")
+    with pytest.raises(wgflow.Error, match="refusing to replace .*results, which is not a checkpoint folder"):
+        flow.save_checkpoint(str(tmp_path / "results"))
+    assert (tmp_path / "results").read_text() == "precious"
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "notes.txt").write_text("precious")
+    with pytest.raises(wgflow.Error, match=r"\(it holds notes.txt\)"):
+        flow.save_checkpoint(str(tmp_path / "project"))
+    assert (tmp_path / "project" / "notes.txt").read_text() == "precious"
+    flow.save_checkpoint(str(tmp_path / "checkpoint"))
+    flow.save_checkpoint(str(tmp_path / "checkpoint"))  # a checkpoint is replaced
+    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == ["manifest.json", "particles.npy"]

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -512,4 +513,57 @@ TEST_CASE("the manifest records what a reader needs: steps, seed, shapes, dtypes
   CHECK(m.at("layout").at("row_length") == 3);
   CHECK(m.at("layout").at("blocks") ==
         nlohmann::json::parse(R"([{"part": "theta", "name": "theta", "shape": [1, 3], "offset": 0, "size": 3, "role": "other"}])"));
+}
+
+TEST_CASE("a save deletes nothing but a checkpoint: a file or folder of the user's at its names is refused") {
+  TempFolder tmp("not-ours");
+  Drle setup;
+  auto flow = setup.make();
+  flow.run(3);
+  const auto refused = [&](const fs::path& dir, const std::string& why) {
+    CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, dir),
+                         contains("refusing to replace " + why + ", which is not a checkpoint folder"), Error);
+  };
+  const auto text_of = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  SUBCASE("a file at the name (once replaced by the checkpoint folder, the file deleted)") {
+    write_text(tmp.path() / "results", "precious");
+    refused(tmp.path() / "results", (tmp.path() / "results").string());
+    CHECK(text_of(tmp.path() / "results") == "precious");
+    CHECK(!fs::exists(tmp.path() / "results.tmp"));
+  }
+  SUBCASE("a folder with a file a checkpoint does not hold (once deleted with it)") {
+    fs::create_directories(tmp.path() / "project");
+    write_text(tmp.path() / "project" / "notes.txt", "precious");
+    refused(tmp.path() / "project", (tmp.path() / "project").string());
+    CHECK(text_of(tmp.path() / "project" / "notes.txt") == "precious");
+    fs::create_directories(tmp.path() / "arrays");  // .npy files alone, as a save writes, but no manifest
+    write_text(tmp.path() / "arrays" / "data.npy", "precious");
+    CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, tmp.path() / "arrays"),
+                         contains("(it has no wgflow manifest.json)"), Error);
+    CHECK(text_of(tmp.path() / "arrays" / "data.npy") == "precious");
+  }
+  SUBCASE("the staging and fallback names: a file at <dir>.tmp, a folder of the user's at <dir>.old") {
+    write_text(tmp.path() / "ckpt.tmp", "precious");
+    refused(tmp.path() / "ckpt", (tmp.path() / "ckpt.tmp").string());
+    CHECK(text_of(tmp.path() / "ckpt.tmp") == "precious");
+    fs::remove(tmp.path() / "ckpt.tmp");
+    fs::create_directories(tmp.path() / "ckpt.old" / "sub");
+    refused(tmp.path() / "ckpt", (tmp.path() / "ckpt.old").string());
+    CHECK(fs::is_directory(tmp.path() / "ckpt.old" / "sub"));
+  }
+  SUBCASE("what a save may replace: nothing, an empty folder, a checkpoint, the debris of an interrupted save") {
+    fs::create_directories(tmp.path() / "empty");
+    flows::save_checkpoint(flow, tmp.path() / "empty");
+    flows::save_checkpoint(flow, tmp.path() / "empty");  // over the checkpoint it wrote
+    fs::create_directories(tmp.path() / "empty.tmp");
+    write_text(tmp.path() / "empty.tmp" / "particles.npy.part", "half a file");
+    flows::save_checkpoint(flow, tmp.path() / "empty");
+    CHECK(!fs::exists(tmp.path() / "empty.tmp"));
+    auto resumed = setup.make();
+    flows::load_checkpoint(resumed, tmp.path() / "empty");
+    CHECK(resumed.particles() == flow.particles());
+  }
 }
