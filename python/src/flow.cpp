@@ -152,7 +152,13 @@ void bind_flows(py::module_& m) {
               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
               if (!user) return true;
               py::object r = callback(self);
-              return r.is_none() || r.cast<bool>();
+              if (r.is_none()) return true;
+              try {
+                return r.cast<bool>();  // True, False, or what has __bool__ (numpy's bools, numbers)
+              } catch (const py::cast_error&) {
+                throw py::type_error("run(): the callback returned " + py::repr(r).cast<std::string>() +
+                                     "; return None or True to go on, False to stop");
+              }
             };
             py::gil_scoped_release release;
             f.flow->run(n, cb, user ? every : std::max<std::uint64_t>(every, 256));

@@ -160,3 +160,12 @@ def test_save_checkpoint_never_replaces_a_file_or_folder_of_the_users(tmp_path):
     flow.save_checkpoint(str(tmp_path / "checkpoint"))
     flow.save_checkpoint(str(tmp_path / "checkpoint"))  # a checkpoint is replaced
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == ["manifest.json", "particles.npy"]
+
+
+def test_a_callback_that_returns_neither_none_nor_a_truth_value_is_named():
+    flow = wgflow.deep_ensemble(wgflow.double_well(2), np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="run\\(\\): the callback returned 'x'; return None or True to go on, False to stop"):
+        flow.run(5, lambda f: "x")
+    assert flow.steps_taken == 1
+    flow.run(5, lambda f: np.bool_(f.steps_taken < 3))  # numpy's bools count
+    assert flow.steps_taken == 3
