@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/finite.hpp"
 #include "../core/tensor.hpp"
 #include "analytic_potential.hpp"
 
@@ -48,6 +49,7 @@ AnalyticPotential<T> gaussian_mixture(const Tensor<T>& means) {
   const std::size_t K = means.shape()[0], d = means.shape()[1];
   if (K == 0 || d == 0) throw ShapeError("gaussian_mixture: means must be K x d with K, d > 0, got " +
                                          shape_string({K, d}));
+  require_finite(means, "gaussian_mixture: means");
   const std::vector<T> mu(means.begin(), means.end());
   // Shared by value and gradient: the exponents a_k - a* and their sum. K is small (4 in the paper), so a
   // fixed-size stack buffer would do; a thread-local vector keeps any K allocation-free after first use.
@@ -108,6 +110,10 @@ AnalyticPotential<T> quadratic(std::vector<T> m, const Tensor<T>& A) {
   if (d == 0 || A.shape()[0] != d || A.shape()[1] != d)
     throw ShapeError("quadratic: A is " + shape_string({A.shape()[0], A.shape()[1]}) + " but m has " +
                      std::to_string(d) + " entries; A must be d x d");
+  Tensor<T> m_row = Tensor<T>::from_shape({1, d});
+  std::copy(m.begin(), m.end(), m_row.begin());
+  require_finite(m_row, "quadratic: m");
+  require_finite(A, "quadratic: A");
   const std::vector<T> a(A.begin(), A.end());
   auto value = [m, a, d](std::span<const T> t) {
     T total = 0;

@@ -135,3 +135,17 @@ TEST_CASE("AnalyticPotential checks dimensions and can be built from lambdas") {
                        wgflow::ShapeError);
   CHECK_THROWS_AS(wgflow::models::quadratic<double>({1.0, 2.0}, Tensor<double>::from_shape({3, 3})), wgflow::ShapeError);
 }
+
+TEST_CASE("the toy potentials refuse non-finite parameters, naming the entry, instead of a flow's NaN at step 0") {
+  using wgflow::models::gaussian_mixture;
+  using wgflow::models::quadratic;
+  const Tensor<double> eye{{1.0, 0.0}, {0.0, 1.0}};
+  CHECK_NOTHROW(quadratic<double>({1.0, 2.0}, eye));
+  CHECK_THROWS_WITH_AS(quadratic<double>({1.0, NAN}, eye),
+                       "quadratic: m (1x2) has a non-finite entry at row 0, column 1 (nan)", wgflow::DataError);
+  CHECK_THROWS_WITH_AS(quadratic<double>({1.0, 2.0}, Tensor<double>{{1.0, INFINITY}, {0.0, 1.0}}),
+                       "quadratic: A (2x2) has a non-finite entry at row 0, column 1 (inf)", wgflow::DataError);
+  CHECK_THROWS_WITH_AS(gaussian_mixture(Tensor<double>{{0.0, 1.0}, {2.0, 3.0}, {-INFINITY, 0.0}}),
+                       "gaussian_mixture: means (3x2) has a non-finite entry at row 2, column 0 (-inf)",
+                       wgflow::DataError);
+}
