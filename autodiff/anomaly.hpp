@@ -20,7 +20,6 @@
 // production runs.
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 
 namespace wgflow::ad {
 
@@ -177,14 +177,6 @@ class AnomalyCheck {
     bool known = false;                          // false: recorded while the check was off
   };
   static Origin unknown() { return Origin{std::nullopt, false}; }
-
-  template <class T>
-  static std::optional<std::size_t> first_non_finite(const T* data, std::size_t size) {
-    if (data == nullptr) return std::nullopt;
-    for (std::size_t k = 0; k < size; ++k)
-      if (!std::isfinite(data[k])) return k;
-    return std::nullopt;
-  }
 
   template <class T>
   static std::string entry(const NodeT& n, std::size_t flat, const T* data) {

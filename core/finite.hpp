@@ -3,7 +3,7 @@
 // otherwise pass every shape check and surface steps later as a "diverging" flow that blames the flow,
 // and one in prediction inputs would come back as NaN predictions with no error at all. The checks scan
 // once, at the boundary (a potential's data when it is built, predict's inputs), never inside a step.
-#include <array>
+// first_non_finite is also the tape's anomaly check (autodiff/anomaly.hpp).
 #include <cmath>
 #include <cstddef>
 #include <optional>
@@ -15,36 +15,40 @@
 
 namespace wgflow {
 
-// (row, column) of A's first non-finite entry in row-major order, if any.
+// The index of the first non-finite entry of data[0, n), if any (none for null data).
 template <class T>
-std::optional<std::array<std::size_t, 2>> first_non_finite(const Tensor<T>& A) {
-  const std::size_t cols = A.shape()[1];
-  const T* a = A.data();
-  for (std::size_t k = 0; k < A.size(); ++k)
-    if (!std::isfinite(a[k])) return std::array<std::size_t, 2>{k / cols, k % cols};
+std::optional<std::size_t> first_non_finite(const T* data, std::size_t n) {
+  if (data == nullptr) return std::nullopt;
+  for (std::size_t k = 0; k < n; ++k)
+    if (!std::isfinite(data[k])) return k;
   return std::nullopt;
 }
 
 // Throws DataError naming `what`, its shape and its first non-finite entry, e.g. "NetworkPotential:
-// inputs X (100x1) has a non-finite entry at row 3, column 0 (nan)".
+// inputs X (100x1) has a non-finite entry at row 3, column 0 (nan)". data: shape[0] x shape[1], row-major.
 template <class T>
-void require_finite(const Tensor<T>& A, const std::string& what) {
-  if (const auto at = first_non_finite(A)) {
+void require_finite(const T* data, const Shape& shape, const std::string& what) {
+  if (const auto k = first_non_finite(data, shape[0] * shape[1])) {
     std::ostringstream msg;
-    msg << what << " (" << shape_string({A.shape()[0], A.shape()[1]}) << ") has a non-finite entry at row " << (*at)[0]
-        << ", column " << (*at)[1] << " (" << A((*at)[0], (*at)[1]) << ")";
+    msg << what << " (" << shape_string(shape) << ") has a non-finite entry at row " << *k / shape[1] << ", column "
+        << *k % shape[1] << " (" << data[*k] << ")";
     throw DataError(msg.str());
   }
+}
+template <class T>
+void require_finite(const Tensor<T>& A, const std::string& what) {
+  require_finite(A.data(), Shape{A.shape()[0], A.shape()[1]}, what);
 }
 
 // Throws Error for N x J particles with a non-finite coordinate, in the words of the flows' own check of
 // their particles: "predict: particle 2 is not finite (coordinate 1 = inf)".
 template <class T>
 void require_finite_particles(const Tensor<T>& particles, const std::string& who) {
-  if (const auto at = first_non_finite(particles)) {
+  if (const auto k = first_non_finite(particles.data(), particles.size())) {
+    const std::size_t J = particles.shape()[1];
     std::ostringstream msg;
-    msg << who << ": particle " << (*at)[0] << " is not finite (coordinate " << (*at)[1] << " = "
-        << particles((*at)[0], (*at)[1]) << ")";
+    msg << who << ": particle " << *k / J << " is not finite (coordinate " << *k % J << " = " << particles.data()[*k]
+        << ")";
     throw Error(msg.str());
   }
 }

@@ -110,9 +110,7 @@ AnalyticPotential<T> quadratic(std::vector<T> m, const Tensor<T>& A) {
   if (d == 0 || A.shape()[0] != d || A.shape()[1] != d)
     throw ShapeError("quadratic: A is " + shape_string({A.shape()[0], A.shape()[1]}) + " but m has " +
                      std::to_string(d) + " entries; A must be d x d");
-  Tensor<T> m_row = Tensor<T>::from_shape({1, d});
-  std::copy(m.begin(), m.end(), m_row.begin());
-  require_finite(m_row, "quadratic: m");
+  require_finite(m.data(), Shape{1, d}, "quadratic: m");
   require_finite(A, "quadratic: A");
   const std::vector<T> a(A.begin(), A.end());
   auto value = [m, a, d](std::span<const T> t) {
