@@ -147,7 +147,9 @@ inline void require_only_checkpoint_files(const std::filesystem::path& path, boo
   const std::string refusal = "checkpoint: refusing to replace " + path.string() + ", which is not a checkpoint folder";
   if (!fs::is_directory(status)) throw Error(refusal + " (it is a file or a link); save under another name");
   bool empty = true;
-  for (const fs::directory_entry& entry : fs::directory_iterator(path)) {
+  fs::directory_iterator it(path, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     empty = false;
     const std::string name = entry.path().filename().string();
     const bool ours = name == "manifest.json" || name == "manifest.json.part" ||
@@ -155,6 +157,7 @@ inline void require_only_checkpoint_files(const std::filesystem::path& path, boo
     if (!ours || !entry.is_regular_file() || entry.is_symlink())
       throw Error(refusal + " (it holds " + name + "); save under another name, or remove it");
   }
+  if (ec) throw Error("checkpoint: cannot list " + path.string() + ": " + ec.message());
   if (empty || !complete) return;
   bool manifest = false;
   try {
@@ -169,7 +172,8 @@ inline void require_only_checkpoint_files(const std::filesystem::path& path, boo
 inline void publish(const std::filesystem::path& staging, const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   const fs::path parent = fs::absolute(dir).parent_path();
-  if (!fs::exists(dir)) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(dir, ec))) {
     if (::rename(staging.c_str(), dir.c_str()) != 0) throw_io("cannot rename into", dir);
     sync_directory(parent);
     return;
@@ -177,18 +181,21 @@ inline void publish(const std::filesystem::path& staging, const std::filesystem:
 #ifdef RENAME_EXCHANGE
   if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
     sync_directory(parent);
-    fs::remove_all(staging);  // now the previous checkpoint
+    // Now the previous checkpoint. The save is complete: what is left if this fails, the next save
+    // removes as an unfinished one's debris.
+    fs::remove_all(staging, ec);
     return;
   }
   if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) throw_io("cannot exchange", dir);
 #endif
   const fs::path old = dir.string() + ".old";
-  fs::remove_all(old);
+  if (fs::remove_all(old, ec) == static_cast<std::uintmax_t>(-1))
+    throw Error("checkpoint: cannot remove " + old.string() + ": " + ec.message());
   if (::rename(dir.c_str(), old.c_str()) != 0) throw_io("cannot rename away", dir);
   sync_directory(parent);
   if (::rename(staging.c_str(), dir.c_str()) != 0) throw_io("cannot rename into", dir);
   sync_directory(parent);
-  fs::remove_all(old);
+  fs::remove_all(old, ec);  // as above: the save is complete, and a load prefers dir to dir.old
 }
 
 template <class T>
@@ -238,9 +245,15 @@ void write_snapshot(const Snapshot<T>& snapshot, const std::filesystem::path& di
 // crashed between its two renames.
 inline std::filesystem::path resolve_checkpoint(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  if (fs::exists(dir / "manifest.json")) return dir;
+  const auto has_manifest = [](const fs::path& folder) {
+    std::error_code ec;
+    const bool found = fs::exists(folder / "manifest.json", ec);
+    if (ec) throw Error("checkpoint: cannot look for " + (folder / "manifest.json").string() + ": " + ec.message());
+    return found;
+  };
+  if (has_manifest(dir)) return dir;
   const fs::path old = dir.string() + ".old";
-  if (fs::exists(old / "manifest.json")) return old;
+  if (has_manifest(old)) return old;
   throw Error("checkpoint: no checkpoint at " + dir.string() + " (" + (dir / "manifest.json").string() +
               " does not exist)");
 }

@@ -567,3 +567,13 @@ TEST_CASE("a save deletes nothing but a checkpoint: a file or folder of the user
     CHECK(resumed.particles() == flow.particles());
   }
 }
+
+TEST_CASE("a checkpoint name the system cannot look at is a wgflow::Error naming it, not a std::filesystem error") {
+  TempFolder tmp("unreachable");
+  Drle setup;
+  auto flow = setup.make();
+  const fs::path dir = tmp.path() / std::string(300, 'x');  // longer than a file name may be (ENAMETOOLONG)
+  CHECK_THROWS_WITH_AS(flows::load_checkpoint(flow, dir), contains("checkpoint: cannot look for " + dir.string()), Error);
+  CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, dir), contains("checkpoint: cannot create " + dir.string()), Error);
+  CHECK(fs::is_empty(tmp.path()));
+}
