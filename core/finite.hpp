@@ -3,7 +3,8 @@
 // otherwise pass every shape check and surface steps later as a "diverging" flow that blames the flow,
 // and one in prediction inputs would come back as NaN predictions with no error at all. The checks scan
 // once, at the boundary (a potential's data when it is built, predict's inputs), never inside a step.
-// first_non_finite is also the tape's anomaly check (autodiff/anomaly.hpp).
+// first_non_finite is also the tape's anomaly check (autodiff/anomaly.hpp) and the flows' check of their
+// terms' per-particle values (flows/free_energy.hpp): N values a step.
 #include <cmath>
 #include <cstddef>
 #include <optional>

@@ -12,7 +12,7 @@
 //      then only checked, DLE's takes the prior's gradient in place. At N = 1000 the copy into another
 //      N x J matrix and the zeroing were two of the step's passes over it.
 // A non-finite g_k,i, or a pointwise term's exception, is reported by throw_if_fault as the first fault
-// in (term, particle) order, whatever the threads did.
+// in (term, particle) order, whatever the threads did; then a term's non-finite value at a particle.
 //
 // Over ranks the flow calls split_over(): a term of reach own_rows or collective then fills this rank's
 // rows, one of reach ensemble all N rows (of which step 2 reads this rank's).
@@ -31,6 +31,7 @@
 
 #include "../core/communicator.hpp"
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 #include "../core/parallel.hpp"
 #include "../core/rows_done.hpp"
 #include "../core/tensor.hpp"
@@ -225,7 +226,8 @@ class FreeEnergy {
   // g (n x J, this rank's rows) after the last sum: in its own matrix or in the first term's buffer.
   const Tensor<T>& gradient() const { return in_place_ ? buffers_[0] : sum_; }
 
-  // A pointwise term's exception at the first row it threw at; then the first term's non-finite gradient.
+  // A pointwise term's exception at the first row it threw at; then the first term's non-finite gradient;
+  // then the first term's non-finite per-particle value (Term::particle_values), its gradient finite.
   void throw_if_fault(std::uint64_t t) const {
     for (const std::exception_ptr& e : row_errors_)
       if (e) std::rethrow_exception(e);
@@ -233,6 +235,12 @@ class FreeEnergy {
       throw Error(step_particle(flow_, t, block_.begin + f->row) + "the gradient of term '" +
                   terms_[f->source]->name() + "' is not finite (coordinate " + std::to_string(f->column) + " = " +
                   std::to_string(f->value) + ")");
+    for (std::size_t k = 0; k < terms_.size(); ++k) {
+      const std::span<const T> values = terms_[k]->particle_values();
+      if (const auto i = first_non_finite(values.data(), values.size()))
+        throw Error(step_particle(flow_, t, (pointwise_[k] ? block_.begin : first_row_[k]) + *i) + "the value of term '" +
+                    terms_[k]->name() + "' is not finite (" + std::to_string(values[*i]) + "), its gradient finite");
+    }
   }
   // What step 2 saw at each row: its largest contribution and the term it came from.
   const RowFaults<T>& faults() const { return faults_; }

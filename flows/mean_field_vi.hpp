@@ -189,6 +189,8 @@ class MeanFieldGaussian final : public Term<T> {
     return xt::mean(objective_)();
   }
 
+  std::span<const T> particle_values() const override { return {objective_.data(), objective_.size()}; }
+
   // N x 1: member i's Monte-Carlo estimate of L(mu, rho) at the start of the last step.
   const Tensor<T>& objective() const { return objective_; }
 

@@ -13,6 +13,8 @@
 //     State init(const Tensor<T>& params) const;
 //     void update(const Tensor<T>& gradient, State& state, Tensor<T>& delta) const;
 //   and both   T learning_rate() const;  std::string name() const;
+//   and, where settings can be wrong, void check() const, throwing wgflow::Error: Optimizer<T> calls it
+//   when it wraps the optimiser, so that adam(-1) is refused where it is written, not at a flow's first step.
 // The flow applies params += delta (plus its noise). Any type of either form plugs into Optimizer<T>, the
 // type-erased (optimiser, state) pair that flows hold. An entrywise optimiser lets the flow update each
 // particle in the same pass that sums its gradient and moves it (flows/particle_flow.hpp).
@@ -63,8 +65,9 @@ struct Sgd {
   T eta;
 
   struct State {};
+  void check() const { detail::check_learning_rate("Sgd", eta); }
   State init(const Tensor<T>& /*params*/) const {
-    detail::check_learning_rate("Sgd", eta);
+    check();
     return {};
   }
   void begin_step(State& /*state*/, std::size_t /*entries*/) const {}
@@ -83,9 +86,12 @@ struct Momentum {
   struct State {
     Tensor<T> velocity;
   };
-  State init(const Tensor<T>& params) const {
+  void check() const {
     detail::check_learning_rate("Momentum", eta);
     if (!(mu >= 0 && mu < 1)) throw Error("Momentum: mu must lie in [0, 1), got " + std::to_string(mu));
+  }
+  State init(const Tensor<T>& params) const {
+    check();
     return {xt::zeros<T>(params.shape())};
   }
   void begin_step(State& s, std::size_t entries) const { detail::check_state_size("Momentum", s.velocity, entries); }
@@ -112,11 +118,14 @@ struct Adam {
     std::uint64_t t = 0;
     T c1 = 1, c2 = 1;  // the bias corrections 1 - beta^t, set by begin_step from t
   };
-  State init(const Tensor<T>& params) const {
+  void check() const {
     detail::check_learning_rate("Adam", eta);
-    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && epsilon > 0))
-      throw Error("Adam: need beta1, beta2 in [0, 1) and epsilon > 0, got beta1 = " + std::to_string(beta1) +
-                  ", beta2 = " + std::to_string(beta2) + ", epsilon = " + std::to_string(epsilon));
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && epsilon > 0 && std::isfinite(epsilon)))
+      throw Error("Adam: need beta1, beta2 in [0, 1) and epsilon positive and finite, got beta1 = " +
+                  std::to_string(beta1) + ", beta2 = " + std::to_string(beta2) + ", epsilon = " + std::to_string(epsilon));
+  }
+  State init(const Tensor<T>& params) const {
+    check();
     return {xt::zeros<T>(params.shape()), xt::zeros<T>(params.shape()), 0};
   }
   void begin_step(State& s, std::size_t entries) const {
@@ -160,7 +169,7 @@ template <class T>
 class Optimizer {
  public:
   template <class O, class = std::enable_if_t<!std::is_same_v<std::decay_t<O>, Optimizer>>>
-  Optimizer(O optimizer) : impl_(std::make_unique<Model<O>>(std::move(optimizer))) {}  // NOLINT: implicit by design
+  Optimizer(O optimizer) : impl_(std::make_unique<Model<O>>(checked(std::move(optimizer)))) {}  // NOLINT: implicit by design
 
   Optimizer(const Optimizer& other) : impl_(other.impl_->clone()) {}
   Optimizer& operator=(const Optimizer& other) {
@@ -202,6 +211,12 @@ class Optimizer {
   }
 
  private:
+  template <class O>
+  static O checked(O optimizer) {
+    if constexpr (requires { optimizer.check(); }) optimizer.check();
+    return optimizer;
+  }
+
   struct Concept {
     virtual ~Concept() = default;
     virtual std::unique_ptr<Concept> clone() const = 0;

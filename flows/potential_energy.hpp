@@ -90,6 +90,7 @@ class PotentialEnergy final : public Term<T> {
     return sum / static_cast<T>(values_.size());
   }
   std::optional<T> mean_loss() const override { return energy(); }
+  std::span<const T> particle_values() const override { return values_; }
 
   // l(theta_i) at the last step, one per particle.
   const std::vector<T>& values() const { return values_; }

@@ -108,6 +108,7 @@ class SvgdDirection final : public Term<T> {
 
   // The mean loss over the particles at the last step.
   std::optional<T> mean_loss() const override { return potential_.energy(); }
+  std::span<const T> particle_values() const override { return potential_.particle_values(); }
 
   // The bandwidth h used by the last step (NaN before the first step under a median rule).
   T bandwidth() const { return k_.bandwidth.value(); }

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -155,6 +156,13 @@ class Term {
   // The mean training loss (1/N) sum_i l(theta_i) at the last add_gradient, for a term that evaluates
   // the potential (the potential energy, SVGD's direction): what a progress line shows.
   virtual std::optional<T> mean_loss() const { return std::nullopt; }
+
+  // The per-particle values behind energy() at the last add_gradient, one per row of its particles, if
+  // the term has them (the potential energy's losses l(theta_i), mean-field VI's members' objectives).
+  // The flow checks them after each step: a NaN or infinite value whose gradient is finite (a potential
+  // with a bug, a loss that overflows first) stops the flow naming the particle, rather than making
+  // mean_loss() NaN with no error.
+  virtual std::span<const T> particle_values() const { return {}; }
 
   // Checkpointing (flows/checkpoint.hpp): a term whose gradient depends on more than its configuration,
   // the particles and the step (a bandwidth frozen after its first steps, reference samples drawn once)

@@ -29,6 +29,15 @@ def test_bad_arrays_are_refused_with_names_and_shapes():
         wgflow.NetworkPotential(np.zeros((5, 1)), np.zeros(5), likelihood="huber")
 
 
+def test_bad_optimiser_settings_are_refused_where_the_optimiser_is_made():
+    with pytest.raises(wgflow.Error, match="Sgd: learning rate must be positive and finite, got nan"):
+        wgflow.sgd(float("nan"))
+    with pytest.raises(wgflow.Error, match="Adam: learning rate must be positive and finite, got -1"):
+        wgflow.adam(-1)
+    with pytest.raises(wgflow.Error, match=re.escape("Momentum: mu must lie in [0, 1), got 2")):
+        wgflow.momentum(0.1, 2)
+
+
 def test_non_finite_data_is_refused_naming_the_entry_not_reported_later_as_a_divergence():
     X, y = np.linspace(-1, 1, 5), np.zeros(5)
     with pytest.raises(wgflow.DataError, match=re.escape("inputs X (5x1) has a non-finite entry at row 2, column 0 (nan)")):
@@ -58,6 +67,21 @@ def test_diverging_flow_raises_naming_step_particle_and_term():
     flow = wgflow.deep_ensemble(net, wgflow.Initializer.kaiming().sample(net, 3, seed=0), eta=1e3)
     with pytest.raises(wgflow.Error, match=r"DE: step \d+, particle \d+"):
         flow.run(100)
+
+
+def test_a_nan_loss_with_finite_gradients_stops_the_flow_naming_the_particle():
+    # before, the flow ran on and mean_loss was NaN with no error
+    def nan_for_the_second(theta):
+        values = 0.5 * np.sum(theta**2, axis=1)
+        values[1] = np.nan
+        return values, theta.copy()
+
+    flow = wgflow.deep_ensemble(wgflow.python_potential(nan_for_the_second, dim=2), np.ones((3, 2)))
+    with pytest.raises(wgflow.Error, match=re.escape(
+            "DE: step 0, particle 1: the value of term 'potential energy' is not finite (nan), its gradient finite")):
+        flow.step()
+    assert flow.steps_taken == 0
+    np.testing.assert_array_equal(flow.particles, np.ones((3, 2)))
 
 
 def test_bad_python_results_raise():

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -234,18 +235,20 @@ TEST_CASE("an Inf from the interaction term's function-space embedding names the
 namespace {
 
 // l(t) = |t|^2 / 2 on R^d, except that at step `trap_step` (as begin_step announced it) the gradient's
-// first coordinate is `bad` (NaN or an infinity) wherever t_0 > threshold: a potential that fails for
-// one particle at one step, whichever flow evaluates it.
+// first coordinate, or the value where `in_value`, is `bad` (NaN or an infinity) wherever t_0 > threshold:
+// a potential that fails for one particle at one step, whichever flow evaluates it.
 class TrapPotential final : public models::Potential<double> {
  public:
-  TrapPotential(std::size_t d, std::uint64_t trap_step, double threshold, double bad)
-      : d_(d), trap_step_(trap_step), threshold_(threshold), bad_(bad) {}
+  TrapPotential(std::size_t d, std::uint64_t trap_step, double threshold, double bad, bool in_value = false)
+      : d_(d), trap_step_(trap_step), threshold_(threshold), bad_(bad), in_value_(in_value) {}
   std::size_t dim() const override { return d_; }
   void begin_step(std::uint64_t step) override { step_ = step; }
   double value_and_gradient(std::span<const double> t, std::span<double> g) const override {
     double l = 0;
     for (std::size_t j = 0; j < d_; ++j) l += t[j] * t[j] / 2, g[j] = t[j];
-    if (step_ == trap_step_ && t[0] > threshold_) g[0] = bad_;
+    if (step_ != trap_step_ || t[0] <= threshold_) return l;
+    if (in_value_) return bad_;
+    g[0] = bad_;
     return l;
   }
 
@@ -253,6 +256,7 @@ class TrapPotential final : public models::Potential<double> {
   std::size_t d_;
   std::uint64_t trap_step_;
   double threshold_, bad_;
+  bool in_value_;
   std::uint64_t step_ = 0;
 };
 
@@ -319,6 +323,30 @@ TEST_CASE("DE, SVGD and mean-field VI name the step, the particle and the term w
   }
 }
 
+TEST_CASE("DE, SVGD and mean-field VI name the step, the particle and the term when a potential's value is NaN or infinite and its gradient finite") {
+  // Before, the flow went on and mean_loss() was NaN or infinite with no error.
+  const Tensor<double> init{{0.1, 0.2}, {-0.3, 0.4}, {0.5, -0.6}, {9.0, 0.0}, {-0.7, 0.1}};
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    for (const Diverging m : {Diverging::de, Diverging::svgd, Diverging::mfvi}) {
+      CAPTURE(bad);
+      CAPTURE(std::string(diverging_name(m)));
+      TrapPotential loss(2, 2, 5.0, bad, true);
+      auto flow = diverging_flow(m, loss, init, 1e-3);
+      flow.run(2);
+      const std::optional<double> reported = m == Diverging::mfvi ? flow.free_energy() : flow.mean_loss();
+      REQUIRE(reported);
+      CHECK(std::isfinite(*reported));
+      const Tensor<double> before = flow.particles();
+      const std::string expected = std::string(diverging_name(m)) + ": step 2, particle 3: the value of term '" +
+                                   flow.term(0).name() + "' is not finite (" + (std::isnan(bad) ? "nan" : "inf") +
+                                   "), its gradient finite";
+      CHECK_THROWS_WITH_AS(flow.step(), expected.c_str(), Error);
+      CHECK(flow.steps_taken() == 2);
+      CHECK(flow.particles() == before);
+    }
+  }
+}
+
 TEST_CASE("DE, SVGD and mean-field VI name the step, the particle and the term behind an update that overflows") {
   // A finite gradient of 1e300 times a step of 1e10: every particle's first coordinate becomes -inf.
   models::AnalyticPotential<double> steep(
@@ -358,7 +386,8 @@ TEST_CASE("DE, SVGD and mean-field VI stop with an error naming the step, the pa
     CHECK_MESSAGE(flow.steps_taken() > 0, error);  // it did diverge over steps, not at once
     CHECK_MESSAGE(error.find(": step " + std::to_string(flow.steps_taken()) + ", particle ") != std::string::npos, error);
     CHECK_MESSAGE(error.find(flow.term(0).name()) != std::string::npos, error);
-    CHECK_MESSAGE(error.find("is not finite (coordinate ") != std::string::npos, error);
+    // the loss |theta|^2 / 2 overflows before its gradient (DE, SVGD), or a gradient first (MFVI)
+    CHECK_MESSAGE(error.find("is not finite (") != std::string::npos, error);
   }
 }
 

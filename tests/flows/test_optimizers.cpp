@@ -77,9 +77,19 @@ TEST_CASE("Optimizer pairs an optimiser with its state; copies carry the state")
   CHECK(opt.state_if<Adam<double>>() == nullptr);
 }
 
-TEST_CASE("optimiser errors: bad hyper-parameters, update before init, shape mismatch") {
-  Optimizer<double> bad = Sgd<double>{-1.0};
-  CHECK_THROWS_WITH_AS(bad.init(Tensor<double>{{0.0}}), doctest::Contains("Sgd: learning rate"), wgflow::Error);
+TEST_CASE("optimiser errors: bad hyper-parameters (where the optimiser is made), update before init, shape mismatch") {
+  // Refused when wrapped, not at a flow's first step; init() still refuses a bare optimiser's.
+  const auto refused = [](auto optimizer, const char* message) {
+    CHECK_THROWS_WITH_AS(Optimizer<double>{optimizer}, doctest::Contains(message), wgflow::Error);
+    CHECK_THROWS_WITH_AS(optimizer.init(Tensor<double>{{0.0}}), doctest::Contains(message), wgflow::Error);
+  };
+  refused(Sgd<double>{-1.0}, "Sgd: learning rate must be positive and finite, got -1");
+  refused(Sgd<double>{std::nan("")}, "Sgd: learning rate must be positive and finite, got nan");
+  refused(Momentum<double>{.eta = 0.1, .mu = 2}, "Momentum: mu must lie in [0, 1), got 2");
+  refused(Adam<double>{.eta = -1}, "Adam: learning rate must be positive and finite");
+  refused(Adam<double>{.beta2 = 1}, "Adam: need beta1, beta2 in [0, 1)");
+  refused(Adam<double>{.epsilon = INFINITY}, "epsilon positive and finite, got beta1 = 0.900000, beta2 = 0.999000, epsilon = inf");
+  CHECK(Optimizer<double>{Momentum<double>{.eta = 0.1, .mu = 0}}.name() == "momentum(eta=0.100000, mu=0.000000)");
   Optimizer<double> early = Adam<double>{};
   Tensor<double> delta;
   CHECK_THROWS_WITH_AS(early.update(Tensor<double>{{1.0}}, delta), doctest::Contains("before init"), wgflow::Error);
