@@ -146,21 +146,27 @@ TEST_CASE("every method split over the ranks gives the plain process's particles
 
 namespace {
 
-// A term that sends particle `bad` to infinity at step `when`: a divergence on whichever rank holds it.
+// A term that sends particle `bad`'s gradient, or its value (Term::particle_values) where `in_value`, to
+// infinity at step `when`: a divergence on whichever rank holds it.
 class Blowup final : public flows::Term<double> {
  public:
-  Blowup(std::size_t bad, std::uint64_t when) : bad_(bad), when_(when) {}
+  Blowup(std::size_t bad, std::uint64_t when, bool in_value = false) : bad_(bad), when_(when), in_value_(in_value) {}
   std::string name() const override { return "blowup"; }
   flows::Reach reach() const override { return flows::Reach::own_rows; }
   void add_gradient(const flows::StepContext<double>& ctx, Tensor<double>& gradient) override {
     const std::size_t n = ctx.particles.shape()[0];
-    if (ctx.step == when_ && bad_ >= ctx.first_row && bad_ < ctx.first_row + n)
-      gradient(bad_ - ctx.first_row, 0) = std::numeric_limits<double>::infinity();
+    values_.assign(n, 0.0);
+    if (ctx.step != when_ || bad_ < ctx.first_row || bad_ >= ctx.first_row + n) return;
+    (in_value_ ? values_[bad_ - ctx.first_row] : gradient(bad_ - ctx.first_row, 0)) =
+        std::numeric_limits<double>::infinity();
   }
+  std::span<const double> particle_values() const override { return values_; }
 
  private:
   std::size_t bad_;
   std::uint64_t when_;
+  bool in_value_;
+  std::vector<double> values_;
 };
 
 // DE on the double well with `term` added, split over the world's ranks or not, run until it throws: the
@@ -182,12 +188,16 @@ std::pair<std::string, std::uint64_t> run_to_error(std::unique_ptr<flows::Term<d
 }  // namespace
 
 TEST_CASE("a particle that diverges on one rank stops every rank with that rank's message") {
-  const std::size_t bad = 12;  // of 13: the last rank's last particle
-  const auto [plain_message, plain_steps] = run_to_error(std::make_unique<Blowup>(bad, 4), false);
-  const auto [message, steps] = run_to_error(std::make_unique<Blowup>(bad, 4), true);
-  REQUIRE(plain_message.find("step 4, particle 12") != std::string::npos);
-  CHECK(steps == plain_steps);
-  CHECK(message.find(plain_message) == 0);  // the failing rank's own; the others add where it came from
+  const std::size_t bad = 12;  // of 13: the last rank's last particle, named by its index among all N
+  for (const bool in_value : {false, true}) {
+    CAPTURE(in_value);
+    const auto [plain_message, plain_steps] = run_to_error(std::make_unique<Blowup>(bad, 4, in_value), false);
+    const auto [message, steps] = run_to_error(std::make_unique<Blowup>(bad, 4, in_value), true);
+    REQUIRE(plain_message.find(in_value ? "DE: step 4, particle 12: the value of term 'blowup' is not finite (inf)"
+                                        : "DE: step 4, particle 12: the gradient of term 'blowup'") == 0);
+    CHECK(steps == plain_steps);
+    CHECK(message.find(plain_message) == 0);  // the failing rank's own; the others add where it came from
+  }
 }
 
 namespace {
