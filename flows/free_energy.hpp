@@ -237,9 +237,10 @@ class FreeEnergy {
                   std::to_string(f->value) + ")");
     for (std::size_t k = 0; k < terms_.size(); ++k) {
       const std::span<const T> values = terms_[k]->particle_values();
+      const std::size_t row0 = pointwise_[k] ? block_.begin : first_row_[k];  // the global row of values[0]
       if (const auto i = first_non_finite(values.data(), values.size()))
-        throw Error(step_particle(flow_, t, (pointwise_[k] ? block_.begin : first_row_[k]) + *i) + "the value of term '" +
-                    terms_[k]->name() + "' is not finite (" + std::to_string(values[*i]) + "), its gradient finite");
+        throw Error(step_particle(flow_, t, row0 + *i) + "the value of term '" + terms_[k]->name() +
+                    "' is not finite (" + std::to_string(values[*i]) + "), its gradient finite");
     }
   }
   // What step 2 saw at each row: its largest contribution and the term it came from.

@@ -1,8 +1,8 @@
 // Checkpoints (flows/checkpoint.hpp, data/checkpoint_folder.hpp), for every method of the one integrator
-// (DRLE, and SVGD and mean-field VI on a minibatched network): resuming is bit-exact, a save that dies
-// midway leaves the previous checkpoint loadable, a checkpoint that does not fit the flow (its shape, its
-// terms, its particles' layout) is refused with an error naming the file at fault, and the manifest names
-// the particles' layout (version 4; version 3, without it, still loads).
+// (DRLE, and SVGD and mean-field VI on a minibatched network): resuming is bit-exact, a checkpoint that
+// does not fit the flow (its shape, its terms, its particles' layout) is refused with an error naming the
+// file at fault, and the manifest names the particles' layout (version 4; version 3, without it, still
+// loads). What a save may replace and survive: test_checkpoint_safety.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -20,40 +20,20 @@
 #include "flows/flows.hpp"
 #include "models/prior.hpp"
 #include "models/toy_potentials.hpp"
+#include "tests/flows/checkpoint_fixture.hpp"
 #include "tests/flows/flow_fixture.hpp"
 #include "tests/support/temp_folder.hpp"
 
 using namespace wgflow;
 using wgflow::Tensor;
+using wgtest::contains;
 using wgtest::diagonal_quadratic;
+using wgtest::Drle;
+using wgtest::Neighbours;
 using wgtest::normal_particles;
 using wgtest::TempFolder;
+using wgtest::write_text;
 namespace fs = std::filesystem;
-
-namespace {
-
-struct Drle {
-  models::AnalyticPotential<double> loss = diagonal_quadratic();
-  models::GaussianPrior<double> prior = models::GaussianPrior<double>::isotropic(3, 1.0);
-  // Median bandwidth frozen after 5 steps, 200 prior samples: both are state the checkpoint must carry.
-  flows::DrleSettings<double> settings{.lambda1 = 0.5, .lambda2 = 0.1, .eta = 0.01};
-
-  flows::ParticleFlow<double> make(std::uint64_t seed = 5, std::size_t n = 32) {
-    flows::DrleSettings<double> s = settings;
-    s.seed = seed;
-    return flows::deep_repulsive_langevin_ensemble(loss, prior, normal_particles(n, 3, 3), s);
-  }
-};
-
-// doctest's matcher takes C strings only.
-doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-}  // namespace
 
 TEST_CASE("DE and DLE resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
   TempFolder tmp("resume-de");
@@ -129,29 +109,6 @@ TEST_CASE("DRLE resumed from a checkpoint is bitwise the uninterrupted run, for 
   }
 }
 
-namespace {
-
-// SVGD and mean-field VI on a minibatched network (a 1-8-1 tanh MLP, batches of 10 of 40 points: the
-// batch changes with the step, so a resumed flow must also be at the right batch), configured alike
-// whatever the seed, which the checkpoint must restore.
-struct Neighbours {
-  wgtest::SinRegression data{8, 40, 10};
-  flows::Bandwidth<double> bandwidth = flows::Bandwidth<double>::median();  // frozen after 5 steps: state
-  double lambda = 0.1;
-  std::size_t samples = 2;
-
-  flows::ParticleFlow<double> svgd(std::uint64_t seed = 5, std::size_t n = 16) {
-    return flows::svgd(data.potential, data.prior, data.particles(n, 4),
-                       {.lambda = lambda, .bandwidth = bandwidth, .optimizer = flows::Sgd<double>{0.01}, .seed = seed});
-  }
-  flows::ParticleFlow<double> mfvi(std::uint64_t seed = 5, std::size_t n = 4) {
-    return flows::mean_field_vi(data.potential, data.prior, data.particles(n, 4),
-                                {.lambda = lambda, .samples = samples, .initial_sd = 0.1,
-                                 .optimizer = flows::Sgd<double>{0.01}, .seed = seed});
-  }
-};
-
-}  // namespace
 
 TEST_CASE("SVGD and mean-field VI resumed from a checkpoint are bitwise the uninterrupted run, for Sgd, Momentum and Adam") {
   TempFolder tmp("resume-neighbours");
@@ -316,63 +273,6 @@ TEST_CASE("SVGD's and mean-field VI's manifests record the flow, its one term an
   }
 }
 
-TEST_CASE("a save that dies after its first file leaves the previous checkpoint loadable and intact (DRLE, SVGD, MFVI)") {
-  TempFolder tmp("crash");
-  Drle drle;
-  Neighbours neighbours;
-  const std::function<flows::ParticleFlow<double>()> makers[] = {
-      [&] { return drle.make(); }, [&] { return neighbours.svgd(); }, [&] { return neighbours.mfvi(); }};
-  for (const auto& make : makers) {
-    auto flow = make();
-    CAPTURE(flow.name());
-    flow.run(20);
-    const fs::path dir = tmp.path() / "ckpt";
-    flows::save_checkpoint(flow, dir);
-    const Tensor<double> saved = flow.particles();
-
-    flow.run(10);
-    int files = 0;
-    flows::SaveOptions dies;
-    dies.after_file = [&](const fs::path&) {
-      if (++files == 1) throw std::runtime_error("simulated crash");
-    };
-    CHECK_THROWS_WITH(flows::save_checkpoint(flow, dir, dies), "simulated crash");
-    CHECK(files == 1);
-    CHECK(fs::exists(tmp.path() / "ckpt.tmp"));  // the unfinished new checkpoint, as a crash would leave it
-
-    auto restored = make();
-    flows::load_checkpoint(restored, dir);
-    CHECK(restored.steps_taken() == 20);
-    CHECK(restored.particles() == saved);
-
-    // The next save discards the debris and replaces the checkpoint.
-    flows::save_checkpoint(flow, dir);
-    CHECK_FALSE(fs::exists(tmp.path() / "ckpt.tmp"));
-    flows::load_checkpoint(restored, dir);
-    CHECK(restored.steps_taken() == 30);
-    CHECK(restored.particles() == flow.particles());
-    // ... and the restored flow goes on as the saved one does.
-    flow.run(5);
-    restored.run(5);
-    CHECK(restored.particles() == flow.particles());
-  }
-}
-
-TEST_CASE("a save that dies between moving the old folder away and moving the new one in falls back to the old") {
-  TempFolder tmp("crash-rename");
-  Drle setup;
-  auto flow = setup.make();
-  flow.run(10);
-  const fs::path dir = tmp.path() / "ckpt";
-  flows::save_checkpoint(flow, dir);
-  fs::rename(dir, tmp.path() / "ckpt.old");  // what the fallback publish leaves after its first rename
-
-  auto restored = setup.make();
-  flows::load_checkpoint(restored, dir);
-  CHECK(restored.steps_taken() == 10);
-  CHECK(restored.particles() == flow.particles());
-}
-
 TEST_CASE("a checkpoint that does not fit the flow is refused, naming the file, and the flow is unchanged") {
   TempFolder tmp("mismatch");
   Drle setup;
@@ -513,67 +413,4 @@ TEST_CASE("the manifest records what a reader needs: steps, seed, shapes, dtypes
   CHECK(m.at("layout").at("row_length") == 3);
   CHECK(m.at("layout").at("blocks") ==
         nlohmann::json::parse(R"([{"part": "theta", "name": "theta", "shape": [1, 3], "offset": 0, "size": 3, "role": "other"}])"));
-}
-
-TEST_CASE("a save deletes nothing but a checkpoint: a file or folder of the user's at its names is refused") {
-  TempFolder tmp("not-ours");
-  Drle setup;
-  auto flow = setup.make();
-  flow.run(3);
-  const auto refused = [&](const fs::path& dir, const std::string& why) {
-    CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, dir),
-                         contains("refusing to replace " + why + ", which is not a checkpoint folder"), Error);
-  };
-  const auto text_of = [](const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  SUBCASE("a file at the name (once replaced by the checkpoint folder, the file deleted)") {
-    write_text(tmp.path() / "results", "precious");
-    refused(tmp.path() / "results", (tmp.path() / "results").string());
-    CHECK(text_of(tmp.path() / "results") == "precious");
-    CHECK(!fs::exists(tmp.path() / "results.tmp"));
-  }
-  SUBCASE("a folder with a file a checkpoint does not hold (once deleted with it)") {
-    fs::create_directories(tmp.path() / "project");
-    write_text(tmp.path() / "project" / "notes.txt", "precious");
-    refused(tmp.path() / "project", (tmp.path() / "project").string());
-    CHECK(text_of(tmp.path() / "project" / "notes.txt") == "precious");
-    fs::create_directories(tmp.path() / "arrays");  // .npy files alone, as a save writes, but no manifest
-    write_text(tmp.path() / "arrays" / "data.npy", "precious");
-    CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, tmp.path() / "arrays"),
-                         contains("(it has no wgflow manifest.json)"), Error);
-    CHECK(text_of(tmp.path() / "arrays" / "data.npy") == "precious");
-  }
-  SUBCASE("the staging and fallback names: a file at <dir>.tmp, a folder of the user's at <dir>.old") {
-    write_text(tmp.path() / "ckpt.tmp", "precious");
-    refused(tmp.path() / "ckpt", (tmp.path() / "ckpt.tmp").string());
-    CHECK(text_of(tmp.path() / "ckpt.tmp") == "precious");
-    fs::remove(tmp.path() / "ckpt.tmp");
-    fs::create_directories(tmp.path() / "ckpt.old" / "sub");
-    refused(tmp.path() / "ckpt", (tmp.path() / "ckpt.old").string());
-    CHECK(fs::is_directory(tmp.path() / "ckpt.old" / "sub"));
-  }
-  SUBCASE("what a save may replace: nothing, an empty folder, a checkpoint, the debris of an interrupted save") {
-    fs::create_directories(tmp.path() / "empty");
-    flows::save_checkpoint(flow, tmp.path() / "empty");
-    flows::save_checkpoint(flow, tmp.path() / "empty");  // over the checkpoint it wrote
-    fs::create_directories(tmp.path() / "empty.tmp");
-    write_text(tmp.path() / "empty.tmp" / "particles.npy.part", "half a file");
-    flows::save_checkpoint(flow, tmp.path() / "empty");
-    CHECK(!fs::exists(tmp.path() / "empty.tmp"));
-    auto resumed = setup.make();
-    flows::load_checkpoint(resumed, tmp.path() / "empty");
-    CHECK(resumed.particles() == flow.particles());
-  }
-}
-
-TEST_CASE("a checkpoint name the system cannot look at is a wgflow::Error naming it, not a std::filesystem error") {
-  TempFolder tmp("unreachable");
-  Drle setup;
-  auto flow = setup.make();
-  const fs::path dir = tmp.path() / std::string(300, 'x');  // longer than a file name may be (ENAMETOOLONG)
-  CHECK_THROWS_WITH_AS(flows::load_checkpoint(flow, dir), contains("checkpoint: cannot look for " + dir.string()), Error);
-  CHECK_THROWS_WITH_AS(flows::save_checkpoint(flow, dir), contains("checkpoint: cannot create " + dir.string()), Error);
-  CHECK(fs::is_empty(tmp.path()));
 }
