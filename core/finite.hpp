@@ -1,8 +1,9 @@
 #pragma once
 // Refusing non-finite input where it enters: a NaN in a user's training inputs or targets would
 // otherwise pass every shape check and surface steps later as a "diverging" flow that blames the flow,
-// and one in prediction inputs would come back as NaN predictions with no error at all. The checks scan
-// once, at the boundary (a potential's data when it is built, predict's inputs), never inside a step.
+// and one in prediction inputs would come back as NaN predictions with no error at all. The require_*
+// checks scan once, at the boundary (a potential's data when it is built, predict's inputs), never inside
+// a step.
 // first_non_finite is also the tape's anomaly check (autodiff/anomaly.hpp) and the flows' check of their
 // terms' per-particle values (flows/free_energy.hpp): N values a step.
 #include <cmath>

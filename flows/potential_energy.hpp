@@ -90,10 +90,8 @@ class PotentialEnergy final : public Term<T> {
     return sum / static_cast<T>(values_.size());
   }
   std::optional<T> mean_loss() const override { return energy(); }
-  std::span<const T> particle_values() const override { return values_; }
-
   // l(theta_i) at the last step, one per particle.
-  const std::vector<T>& values() const { return values_; }
+  std::span<const T> particle_values() const override { return values_; }
 
  private:
   models::Potential<T>& potential_;
