@@ -153,12 +153,13 @@ class RadialKernel {
                      bool values) const {
     const std::size_t n = squared_distances.shape()[0], m = squared_distances.shape()[1];
     parallel_for_each_index(n, [&](std::size_t i) {
-      const T* d2 = &squared_distances(i, 0);
-      T* g = &out.slope(i, 0);
+      // Row pointers by offset, not &x(i, 0): with no columns (an empty second set) x has no element 0.
+      const T* d2 = squared_distances.data() + i * m;
+      T* g = out.slope.data() + i * m;
       std::size_t j = 0;
       Batch sum(T(0));
       if (values) {
-        T* k = &out.k(i, 0);
+        T* k = out.k.data() + i * m;
         for (; j + Batch::size <= m; j += Batch::size) {
           const Batch kv = phi(Batch::load_unaligned(d2 + j), g + j);
           kv.store_unaligned(k + j);
