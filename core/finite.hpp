@@ -43,13 +43,14 @@ void require_finite(const Tensor<T>& A, const std::string& what) {
 }
 
 // Throws Error for N x J particles with a non-finite coordinate, in the words of the flows' own check of
-// their particles: "predict: particle 2 is not finite (coordinate 1 = inf)".
+// their particles: "predict: particle 2 is not finite (coordinate 1 = inf)"; `row` names a row where
+// "particle" would not say enough ("initial particle").
 template <class T>
-void require_finite_particles(const Tensor<T>& particles, const std::string& who) {
+void require_finite_particles(const Tensor<T>& particles, const std::string& who, const char* row = "particle") {
   if (const auto k = first_non_finite(particles.data(), particles.size())) {
     const std::size_t J = particles.shape()[1];
     std::ostringstream msg;
-    msg << who << ": particle " << *k / J << " is not finite (coordinate " << *k % J << " = " << particles.data()[*k]
+    msg << who << ": " << row << " " << *k / J << " is not finite (coordinate " << *k % J << " = " << particles.data()[*k]
         << ")";
     throw Error(msg.str());
   }

@@ -54,6 +54,7 @@
 
 #include "../core/communicator.hpp"
 #include "../core/errors.hpp"
+#include "../core/finite.hpp"
 #include "../core/parallel.hpp"
 #include "../core/precompiled.hpp"
 #include "../core/random.hpp"
@@ -82,12 +83,7 @@ class ParticleFlow {
     const std::size_t n = particles_.shape()[0], J = particles_.shape()[1];
     if (n == 0 || J == 0)
       throw ShapeError(name_ + ": need at least one particle of positive dimension, got " + shape_string({n, J}));
-    RowFaults<T> faults;
-    faults.reset(n);
-    for (std::size_t i = 0; i < n; ++i) faults.check(i, 0, particles_.data() + i * J, J);
-    if (const auto f = faults.first())
-      throw Error(name_ + ": initial particle " + std::to_string(f->row) + " is not finite (coordinate " +
-                  std::to_string(f->column) + " = " + std::to_string(f->value) + ")");
+    require_finite_particles(particles_, name_, "initial particle");
     optimizer_.init(particles_);
     block_ = {0, n};
   }
