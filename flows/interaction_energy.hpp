@@ -28,60 +28,31 @@
 // (core/median_over_ranks.hpp), on the steps that estimate it (the first five, under the reference's
 // rule). Each row is bit for bit the one process's
 // (core/gemm.hpp's gemm_rows), so the particles are too, for any number of ranks.
-#include <cmath>
 #include <cstddef>
 #include <limits>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include <xtensor/xmath.hpp>
 
-#include "../core/errors.hpp"
 #include "../core/precompiled.hpp"
 #include "embedding.hpp"
+#include "interaction_term.hpp"
 #include "kernels.hpp"
-#include "prior_reference.hpp"
 #include "squared_distance.hpp"
-#include "term.hpp"
 
 namespace wgflow::flows {
 
 template <class T>
-struct InteractionSettings {
-  T lambda1 = T(1);                            // weight of (1/2) MMD^2
-  T prior_attraction_scale = T(1);             // psi above
-  RadialKernel<T> kernel = RadialKernel<T>::rbf();
-  Bandwidth<T> bandwidth = Bandwidth<T>::median();
-  DistanceConvention distance = DistanceConvention::mean;
-};
-
-template <class T>
-class InteractionEnergy final : public Term<T> {
+class InteractionEnergy final : public InteractionTerm<T> {
  public:
   // prior_samples: M x J parameter vectors phi_m (M may be 0 when the attraction is off).
   InteractionEnergy(InteractionSettings<T> settings, std::unique_ptr<Embedding<T>> space, Tensor<T> prior_samples)
-      : s_(std::move(settings)), space_(std::move(space)), prior_(std::move(prior_samples)) {
-    if (!space_) throw Error("InteractionEnergy: no embedding given");
-    if (!(s_.lambda1 >= 0) || !std::isfinite(s_.lambda1))
-      throw Error("InteractionEnergy: lambda1 must be finite and >= 0, got " + std::to_string(s_.lambda1));
-    if (s_.prior_attraction_scale != T(0) && prior_.size() == 0)
-      throw Error("InteractionEnergy: the prior attraction is on (scale " + std::to_string(s_.prior_attraction_scale) +
-                  ") but no prior samples were given");
-  }
+      : InteractionTerm<T>("InteractionEnergy", std::move(settings), std::move(space), std::move(prior_samples)) {}
 
-  std::string name() const override {
-    return "interaction energy (lambda1 = " + std::to_string(s_.lambda1) + ", " + s_.kernel.name() + ", " +
-           s_.bandwidth.describe() + ", " + space_->name() + ")";
-  }
+  std::string name() const override { return this->describe("interaction energy"); }
 
-  void attach(const Tensor<T>& particles) override {
-    prior_.attach(particles, *space_, "InteractionEnergy");
-    prior_embedded();
-  }
-
-  Reach reach() const override { return Reach::collective; }
   // Its pullback writes every row (Embedding::pullback_into): the flow no longer zeroes its buffer, nor
   // does a function-space pullback in lanes add each group's gradients into it. DRLE, 1 thread, Zen 5,
   // medians of 5 alternating runs: N = 1000 float32 5788 -> 5617 us, float64 12081 -> 12123 us (noise);
@@ -131,36 +102,19 @@ class InteractionEnergy final : public Term<T> {
   // the prior samples. Over ranks the means over i are over this rank's rows (the flow combines them).
   std::optional<T> energy() const override { return energy_; }
 
-  // The state beyond the settings: the bandwidth (frozen after the median rule's first steps) and the
-  // prior samples (flows/checkpoint.hpp).
-  void save_state(std::map<std::string, Tensor<T>>& state) const override {
-    state["bandwidth"] = Tensor<T>{{s_.bandwidth.value()}};
-    prior_.save_state(state);
-  }
-  void load_state(const std::map<std::string, Tensor<T>>& state) override {
-    s_.bandwidth.restore(state.at("bandwidth")(0, 0));
-    prior_.load_state(state, *space_);
-    prior_embedded();
-  }
-
-  // The bandwidth in use (its rule's state).
-  T bandwidth() const { return s_.bandwidth.value(); }
-  const InteractionSettings<T>& settings() const { return s_; }
-  const Tensor<T>& prior_samples() const { return prior_.samples(); }
-
  private:
-  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_.features().shape()[0] > 0; }
+  using InteractionTerm<T>::s_;
+  using InteractionTerm<T>::space_;
+  using InteractionTerm<T>::prior_;
+  using InteractionTerm<T>::attracts;
 
   // From the kernel matrices of this step; mean k(p_m, p_m') from prior_kernel_mean.
   T energy_estimate(T h) {
-    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
-    T energy = lambda1 / 2 * k_xx_.mean();
-    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(h) - 2 * k_xp_.mean());
-    return energy;
+    return this->energy_from_means(k_xx_.mean(), k_xp_.mean(), [&] { return prior_kernel_mean(h); });
   }
 
   // What depends on the prior's features, after they are computed anew (attach, load_state).
-  void prior_embedded() {
+  void prior_embedded() override {
     if (prior_.size() > 0) d2_pp_ = pairwise_squared_distances(prior_.features(), s_.distance);
     prior_mean_h_ = std::numeric_limits<T>::quiet_NaN();
   }
@@ -175,9 +129,6 @@ class InteractionEnergy final : public Term<T> {
     return prior_mean_;
   }
 
-  InteractionSettings<T> s_;
-  std::unique_ptr<Embedding<T>> space_;
-  PriorReference<T> prior_;   // phi_m and their features p_m = f(phi_m)
   Tensor<T> d2_pp_;           // M x M
   KernelMatrices<T> k_pp_;    // M x M, evaluated when h changes
   T prior_mean_ = 0, prior_mean_h_ = 0;

@@ -1,6 +1,6 @@
 #pragma once
-// The prior P of DRLE's interaction energy as its two terms hold it (InteractionEnergy,
-// flows/interaction_energy.hpp, and RandomBatchInteraction, flows/random_batch_interaction.hpp): M reference
+// The prior P of DRLE's interaction energy as its two estimators hold it (InteractionTerm,
+// flows/interaction_term.hpp, the base of InteractionEnergy and RandomBatchInteraction): M reference
 // samples phi_1..phi_M drawn once, and their features p_m = f(phi_m) under the term's embedding
 // (flows/embedding.hpp), computed when the term attaches and again when a checkpoint replaces the samples.
 //

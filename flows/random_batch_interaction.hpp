@@ -61,11 +61,9 @@
 // when asked for. The term's state is the exact term's: h and the prior samples; the batches and subsets
 // are functions of (seed, t).
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -82,11 +80,9 @@
 #include "bandwidth.hpp"
 #include "batch_exchange.hpp"
 #include "embedding.hpp"
-#include "interaction_energy.hpp"
+#include "interaction_term.hpp"
 #include "kernels.hpp"
-#include "prior_reference.hpp"
 #include "squared_distance.hpp"
-#include "term.hpp"
 
 namespace wgflow::flows {
 
@@ -97,17 +93,13 @@ struct RandomBatchSettings {
 };
 
 template <class T>
-class RandomBatchInteraction final : public Term<T> {
+class RandomBatchInteraction final : public InteractionTerm<T> {
  public:
   // As InteractionEnergy's, plus the batches; prior_samples: M x J (M may be 0 when the attraction is off).
   RandomBatchInteraction(InteractionSettings<T> settings, RandomBatchSettings batches,
                          std::unique_ptr<Embedding<T>> space, Tensor<T> prior_samples)
-      : s_(std::move(settings)), b_(batches), space_(std::move(space)), prior_(std::move(prior_samples)) {
-    if (!space_) throw Error("RandomBatchInteraction: no embedding given");
-    if (!(s_.lambda1 >= 0) || !std::isfinite(s_.lambda1))
-      throw Error("RandomBatchInteraction: lambda1 must be finite and >= 0, got " + std::to_string(s_.lambda1));
-    if (s_.prior_attraction_scale != T(0) && prior_.size() == 0)
-      throw Error("RandomBatchInteraction: the prior attraction is on but no prior samples were given");
+      : InteractionTerm<T>("RandomBatchInteraction", std::move(settings), std::move(space), std::move(prior_samples)),
+        b_(batches) {
     if (b_.batch < 2) throw Error("RandomBatchInteraction: batches of B >= 2 particles, got " + std::to_string(b_.batch));
     if (b_.prior_batch == 0) b_.prior_batch = b_.batch;
     if (b_.bandwidth_pairs == 0) throw Error("RandomBatchInteraction: bandwidth_pairs must be positive");
@@ -115,17 +107,9 @@ class RandomBatchInteraction final : public Term<T> {
   }
 
   std::string name() const override {
-    return "random-batch interaction energy (lambda1 = " + std::to_string(s_.lambda1) + ", B = " +
-           std::to_string(b_.batch) + ", B_p = " + std::to_string(b_.prior_batch) + ", " + s_.kernel.name() + ", " +
-           s_.bandwidth.describe() + ", " + space_->name() + ")";
+    return this->describe("random-batch interaction energy",
+                          "B = " + std::to_string(b_.batch) + ", B_p = " + std::to_string(b_.prior_batch) + ", ");
   }
-
-  void attach(const Tensor<T>& particles) override {
-    prior_.attach(particles, *space_, "RandomBatchInteraction");
-    prior_embedded();
-  }
-
-  Reach reach() const override { return Reach::collective; }
 
   void add_gradient(const StepContext<T>& context, Tensor<T>& gradient) override {
     const Tensor<T>& theta = context.particles;  // this rank's rows (all N in one process)
@@ -180,28 +164,17 @@ class RandomBatchInteraction final : public Term<T> {
   // batches and subsets (see the top of this file).
   std::optional<T> energy() const override {
     if (!stepped_) return std::nullopt;
-    const T lambda1 = s_.lambda1, psi = s_.prior_attraction_scale;
-    T energy = lambda1 / 2 * step_self_;
-    if (attracts()) energy += lambda1 / 2 * psi * (prior_kernel_mean(step_h_) - 2 * step_prior_);
-    return energy;
+    return this->energy_from_means(step_self_, step_prior_, [&] { return prior_kernel_mean(step_h_); });
   }
 
-  void save_state(std::map<std::string, Tensor<T>>& state) const override {
-    state["bandwidth"] = Tensor<T>{{s_.bandwidth.value()}};
-    prior_.save_state(state);
-  }
-  void load_state(const std::map<std::string, Tensor<T>>& state) override {
-    s_.bandwidth.restore(state.at("bandwidth")(0, 0));
-    prior_.load_state(state, *space_);
-    prior_embedded();
-  }
-
-  T bandwidth() const { return s_.bandwidth.value(); }
-  const InteractionSettings<T>& settings() const { return s_; }
   const RandomBatchSettings& batches() const { return b_; }
-  const Tensor<T>& prior_samples() const { return prior_.samples(); }
 
  private:
+  using InteractionTerm<T>::s_;
+  using InteractionTerm<T>::space_;
+  using InteractionTerm<T>::prior_;
+  using InteractionTerm<T>::attracts;
+
   // Stream tags: "BATCH" and "BPRIOR", beside the particles' indices i < N and the prior samples' tag.
   static constexpr std::uint64_t batch_tag = 0x4241544348ULL;
   static constexpr std::uint64_t prior_tag = 0x425052494f52ULL;
@@ -216,7 +189,6 @@ class RandomBatchInteraction final : public Term<T> {
     std::vector<std::size_t> swaps;
   };
 
-  bool attracts() const { return s_.prior_attraction_scale != T(0) && prior_.features().shape()[0] > 0; }
   std::size_t prior_used() const { return attracts() ? std::min(b_.prior_batch, prior_.features().shape()[0]) : 0; }
 
   // starts_ (batch b = order_[starts_[b], starts_[b + 1])) and order_, a uniformly random order, for
@@ -347,7 +319,7 @@ class RandomBatchInteraction final : public Term<T> {
   }
 
   // What depends on the prior's features, after they are computed anew (attach, load_state).
-  void prior_embedded() { prior_mean_h_ = std::numeric_limits<T>::quiet_NaN(); }
+  void prior_embedded() override { prior_mean_h_ = std::numeric_limits<T>::quiet_NaN(); }
 
   // mean_{m, m'} k(p_m, p_m') in blocks of rows (M x M never held), recomputed only when h changes.
   T prior_kernel_mean(T h) const {
@@ -373,10 +345,7 @@ class RandomBatchInteraction final : public Term<T> {
     return prior_mean_;
   }
 
-  InteractionSettings<T> s_;
   RandomBatchSettings b_;
-  std::unique_ptr<Embedding<T>> space_;
-  PriorReference<T> prior_;   // phi_m and their features p_m = f(phi_m)
   T log_offset_ = 0;          // the median rule's offset
   mutable T prior_mean_ = 0, prior_mean_h_ = 0;
   bool stepped_ = false;

@@ -19,4 +19,5 @@
   template class wgflow::flows::RandomBatchInteraction<T>; \
   template class wgflow::flows::Prior<T>;                  \
   template class wgflow::flows::PriorReference<T>;         \
+  template class wgflow::flows::InteractionTerm<T>;        \
   template class wgflow::models::NetworkLanes<T>;
