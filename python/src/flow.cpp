@@ -21,6 +21,7 @@
 #include "flows/flows.hpp"
 #include "flows/mean_field_vi.hpp"
 #include "flows/svgd.hpp"
+#include "integers.hpp"
 #include "models/network_potential.hpp"
 #include "models/prior.hpp"
 
@@ -83,7 +84,8 @@ void bind_flows(py::module_& m) {
   using B = flows::Bandwidth<double>;
   py::class_<B>(m, "Bandwidth", "A kernel bandwidth rule: fixed(h), median(estimated_steps, offset), rolling_median(offset)")
       .def_static("fixed", &B::fixed, py::arg("h"))
-      .def_static("median", &B::median, py::arg("estimated_steps") = 5, py::arg("offset") = 1.0)
+      .def_static("median", [](Integer steps, double offset) { return B::median(to_unsigned(steps, "estimated_steps"), offset); },
+                  py::arg("estimated_steps") = 5, py::arg("offset") = 1.0)
       .def_static("rolling_median", &B::rolling_median, py::arg("offset") = 1.0);
 
   py::class_<Flow>(m, "Flow", "A particle flow: N particles moved by one integrator with a method's terms")
@@ -127,9 +129,9 @@ void bind_flows(py::module_& m) {
             for (std::size_t k = 0; k < f.flow->num_terms(); ++k) names.push_back(f.flow->term(k).name());
             return names;
           })
-      .def("predictive_samples", [](Flow& f, std::size_t per_member, std::uint64_t seed) {
+      .def("predictive_samples", [](Flow& f, Integer per_member, Integer seed) {
             const InUse in_use(f, "predictive_samples");
-            return copy(f.flow->predictive_samples(per_member, seed));
+            return copy(f.flow->predictive_samples(to_unsigned(per_member, "per_member"), to_unsigned(seed, "seed")));
           }, py::arg("per_member") = 1, py::arg("seed") = 0,
           "Parameter vectors standing for Q: the particles (mean-field VI: per_member draws per member)")
       .def("set_optimizer", [](Flow& f, flows::Optimizer<double> o) {
@@ -141,7 +143,8 @@ void bind_flows(py::module_& m) {
             py::gil_scoped_release release;
             f.flow->step();
           }, "One Euler-Maruyama step. Raises wgflow.Error (naming step, particle and term) on divergence.")
-      .def("run", [](py::object self, std::uint64_t n, py::object callback, std::uint64_t every) {
+      .def("run", [](py::object self, Integer steps, py::object callback, Integer every_arg) {
+            const std::uint64_t n = to_unsigned(steps, "n"), every = to_unsigned(every_arg, "every");
             Flow& f = self.cast<Flow&>();
             const InUse in_use(f, "run");
             // Between steps, with the GIL: Ctrl-C (a pending signal) stops the run as KeyboardInterrupt, then
@@ -180,27 +183,38 @@ void bind_flows(py::module_& m) {
           }, py::arg("dir"), "Loads a checkpoint of a flow configured alike (from Python or C++)");
 
   // The presets: flows/presets.hpp's settings, one keyword argument each.
-  m.def("deep_ensemble", [](PotentialPtr p, const py::handle& init, double eta, std::uint64_t seed) {
+  m.def("deep_ensemble", [](PotentialPtr p, const py::handle& init, double eta, Integer seed) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          return wrap(flows::deep_ensemble(*p, std::move(x), {.eta = eta, .seed = seed}), p);
+          return wrap(flows::deep_ensemble(*p, std::move(x), {.eta = eta, .seed = to_unsigned(seed, "seed")}), p);
         }, py::arg("potential"), py::arg("initial_particles"), py::kw_only(), py::arg("eta") = 1e-3, py::arg("seed") = 0,
         "DE: F = int l dQ, theta_i -= eta grad l(theta_i)");
   m.def("deep_langevin_ensemble", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda,
-                                     double prior_gradient_scale, double eta, std::uint64_t seed) {
+                                     double prior_gradient_scale, double eta, Integer seed) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          return wrap(flows::deep_langevin_ensemble(*p, prior, std::move(x), {lambda, prior_gradient_scale, eta, seed}), p);
+          return wrap(flows::deep_langevin_ensemble(*p, prior, std::move(x),
+                                                    {lambda, prior_gradient_scale, eta, to_unsigned(seed, "seed")}),
+                      p);
         }, py::arg("potential"), py::arg("prior"), py::arg("initial_particles"), py::kw_only(), py::arg("lambda_") = 1.0,
         py::arg("prior_gradient_scale") = 1.0, py::arg("eta") = 1e-3, py::arg("seed") = 0,
         "DLE: F = int l dQ + lambda KL(Q || P) (noise sqrt(2 lambda eta))");
   m.def("deep_repulsive_langevin_ensemble",
         [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda1, double lambda2,
            double prior_gradient_scale, double prior_attraction_scale, K kernel, B bandwidth, const std::string& distance,
-           std::size_t prior_samples, py::object kernel_inputs, double eta, std::uint64_t seed,
-           std::size_t interaction_batch, std::size_t interaction_prior_batch) {
+           Integer prior_samples, py::object kernel_inputs, double eta, Integer seed, Integer interaction_batch,
+           Integer interaction_prior_batch) {
           Tensor<double> x = initial(init, *p, "initial_particles");
-          flows::DrleSettings<double> s{lambda1,   lambda2, prior_gradient_scale, prior_attraction_scale, kernel,
-                                        bandwidth, distance_of(distance), prior_samples, nullptr, {}, eta, seed,
-                                        interaction_batch, interaction_prior_batch};
+          flows::DrleSettings<double> s{.lambda1 = lambda1,
+                                        .lambda2 = lambda2,
+                                        .prior_gradient_scale = prior_gradient_scale,
+                                        .prior_attraction_scale = prior_attraction_scale,
+                                        .kernel = kernel,
+                                        .bandwidth = bandwidth,
+                                        .distance = distance_of(distance),
+                                        .prior_samples = to_unsigned(prior_samples, "prior_samples"),
+                                        .eta = eta,
+                                        .seed = to_unsigned(seed, "seed"),
+                                        .interaction_batch = to_unsigned(interaction_batch, "interaction_batch"),
+                                        .interaction_prior_batch = to_unsigned(interaction_prior_batch, "interaction_prior_batch")};
           if (!kernel_inputs.is_none()) {  // function space: the network of a NetworkPotential
             auto* net = dynamic_cast<const models::NetworkPotential<double>*>(p.get());
             if (!net) throw Error("kernel_inputs: function-space repulsion needs a NetworkPotential");
@@ -218,9 +232,9 @@ void bind_flows(py::module_& m) {
         "function-space repulsion on a NetworkPotential; interaction_batch = B > 0 estimates the interaction "
         "within random batches of B particles (O(N B) a step, against B_p = interaction_prior_batch prior samples)");
   m.def("svgd", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda, K kernel, B bandwidth,
-                   const std::string& distance, std::optional<flows::Optimizer<double>> optimizer, std::uint64_t seed) {
+                   const std::string& distance, std::optional<flows::Optimizer<double>> optimizer, Integer seed) {
           flows::SvgdSettings<double> s{.lambda = lambda, .kernel = kernel, .bandwidth = bandwidth,
-                                        .distance = distance_of(distance), .seed = seed};
+                                        .distance = distance_of(distance), .seed = to_unsigned(seed, "seed")};
           if (optimizer) s.optimizer = *optimizer;
           Tensor<double> x = initial(init, *p, "initial_particles");
           return wrap(flows::svgd(*p, prior, std::move(x), std::move(s)), p);
@@ -228,9 +242,10 @@ void bind_flows(py::module_& m) {
         py::arg("kernel") = K::rbf(), py::arg("bandwidth") = B::rolling_median(0.0), py::arg("distance") = "sum",
         py::arg("optimizer") = py::none(), py::arg("seed") = 0,
         "SVGD towards pi ∝ exp(-l / lambda) p (default optimiser adam(1e-2)). A PythonPotential is called once per step.");
-  m.def("mean_field_vi", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda, std::size_t samples,
-                            double initial_sd, std::optional<flows::Optimizer<double>> optimizer, std::uint64_t seed) {
-          flows::MeanFieldVISettings<double> s{.lambda = lambda, .samples = samples, .initial_sd = initial_sd, .seed = seed};
+  m.def("mean_field_vi", [](PotentialPtr p, const GP& prior, const py::handle& init, double lambda, Integer samples,
+                            double initial_sd, std::optional<flows::Optimizer<double>> optimizer, Integer seed) {
+          flows::MeanFieldVISettings<double> s{.lambda = lambda, .samples = to_unsigned(samples, "samples"),
+                                               .initial_sd = initial_sd, .seed = to_unsigned(seed, "seed")};
           if (optimizer) s.optimizer = *optimizer;
           Tensor<double> means = initial(init, *p, "initial_means");
           return wrap(flows::mean_field_vi(*p, prior, means, std::move(s)), p);

@@ -11,8 +11,9 @@
 #include <pybind11/stl.h>
 
 #include "arrays.hpp"
-#include "core/errors.hpp"
 #include "bindings.hpp"
+#include "core/errors.hpp"
+#include "integers.hpp"
 #include "models/analytic_potential.hpp"
 #include "models/initializer.hpp"
 #include "models/likelihoods.hpp"
@@ -81,7 +82,8 @@ void bind_potentials(py::module_& m) {
             for (const auto& b : layout.blocks()) names.push_back(b.name);
             return names;
           }, "The names of theta's blocks, in order (a network's weights and biases)")
-      .def("value_and_gradient", [](const Potential& p, const py::handle& theta, std::uint64_t step) {
+      .def("value_and_gradient", [](const Potential& p, const py::handle& theta, Integer step_arg) {
+            const std::uint64_t step = to_unsigned(step_arg, "step");
             const std::vector<double> t = to_vector(theta, "theta");
             if (t.size() != p.dim())
               throw ShapeError("theta: expected shape (" + std::to_string(p.dim()) + ",), got (" + std::to_string(t.size()) + ",)");
@@ -100,14 +102,14 @@ void bind_potentials(py::module_& m) {
       m, "AnalyticPotential", "A closed-form potential (the paper's toys)")
       .def_property_readonly("name", &models::AnalyticPotential<double>::name);
   using AP = std::shared_ptr<models::AnalyticPotential<double>>;
-  m.def("double_well", [](std::size_t dim) { return AP(new auto(models::double_well<double>(dim))); },
+  m.def("double_well", [](Integer dim) { return AP(new auto(models::double_well<double>(to_unsigned(dim, "dim")))); },
         py::arg("dim") = 1, "The double well of paper §3 (minima at -2 and 1), per coordinate");
   m.def("gaussian_mixture", [](const py::handle& means) {
           return AP(new auto(models::gaussian_mixture<double>(to_matrix(means, "means"))));
         }, py::arg("means"), "-log of an equal-weight mixture of unit Gaussians at the rows of `means` (K x J)");
   m.def("four_gaussian_mixture", [] { return AP(new auto(models::four_gaussian_mixture<double>())); },
         "The four-mode mixture of paper §3 (J = 2)");
-  m.def("neg_abs_sin", [](std::size_t dim) { return AP(new auto(models::neg_abs_sin<double>(dim))); },
+  m.def("neg_abs_sin", [](Integer dim) { return AP(new auto(models::neg_abs_sin<double>(to_unsigned(dim, "dim")))); },
         py::arg("dim") = 1, "-|sin theta| per coordinate (paper §3)");
   m.def("quadratic", [](const py::handle& mean, const py::handle& A) {
           return AP(new auto(models::quadratic<double>(to_vector(mean, "mean"), to_matrix(A, "A"))));
@@ -116,8 +118,8 @@ void bind_potentials(py::module_& m) {
   using NP = models::NetworkPotential<double>;
   py::class_<NP, Potential, std::shared_ptr<NP>>(m, "NetworkPotential",
       "An MLP's training loss on (X, Y), minibatched: l(theta) = likelihood(f(theta, X_b), Y_b)")
-      .def(py::init([](const py::handle& X, const py::handle& Y, std::vector<std::size_t> hidden, const std::string& activation,
-                       const std::string& likelihood, double sigma, std::size_t batch_size, std::uint64_t seed,
+      .def(py::init([](const py::handle& X, const py::handle& Y, std::vector<Integer> hidden, const std::string& activation,
+                       const std::string& likelihood, double sigma, Integer batch_size, Integer seed,
                        bool drop_last, const std::string& output_activation) {
              Tensor<double> x = to_matrix(X, "X", 0, true);
              Tensor<double> y = to_matrix(Y, "y", 0, true);
@@ -127,13 +129,14 @@ void bind_potentials(py::module_& m) {
              auto lik = make_likelihood(likelihood, sigma);
              const std::size_t outputs = lik->task() == models::Task::classification ? classes_of(y) : y.shape()[1];
              std::vector<std::size_t> widths{x.shape()[1]};
-             widths.insert(widths.end(), hidden.begin(), hidden.end());
+             for (std::size_t k = 0; k < hidden.size(); ++k)
+               widths.push_back(to_unsigned(hidden[k], "hidden[" + std::to_string(k) + "]"));
              widths.push_back(outputs);
              auto net = std::make_shared<const models::Mlp<double>>(models::MlpSpec{
                  .widths = widths, .hidden = models::Activation::parse(activation),
                  .output = models::Activation::parse(output_activation)});
              return std::make_shared<NP>(std::shared_ptr<const models::Model<double>>(net), lik, std::move(x), std::move(y),
-                                         models::MinibatchOptions{batch_size, seed,
+                                         models::MinibatchOptions{to_unsigned(batch_size, "batch_size"), to_unsigned(seed, "seed"),
                                                                   drop_last ? data::LastBatch::drop : data::LastBatch::keep});
            }),
            py::arg("X"), py::arg("y"), py::kw_only(), py::arg("hidden") = std::vector<std::size_t>{50},
@@ -152,8 +155,8 @@ void bind_potentials(py::module_& m) {
 
   py::class_<PythonPotential, Potential, std::shared_ptr<PythonPotential>>(m, "PythonPotential",
       "A potential written in Python: fn(particles[N, J]) -> (values[N], gradients[N, J]), all particles at once")
-      .def(py::init([](py::function fn, std::size_t dim, std::string name) {
-             return std::make_shared<PythonPotential>(std::move(fn), dim, std::move(name));
+      .def(py::init([](py::function fn, Integer dim, std::string name) {
+             return std::make_shared<PythonPotential>(std::move(fn), to_unsigned(dim, "dim"), std::move(name));
            }), py::arg("fn"), py::arg("dim"), py::arg("name") = "python")
       .def_property_readonly("name", &PythonPotential::name);
 
@@ -168,14 +171,15 @@ void bind_potentials(py::module_& m) {
       .def_static("uniform", &models::Initializer::uniform, py::arg("lo"), py::arg("hi"))
       .def_static("torch_default", &models::Initializer::torch_default)
       .def_property_readonly("name", &models::Initializer::name)
-      .def("sample", [](const models::Initializer& init, const py::handle& layout, std::size_t n, std::uint64_t seed) {
-             return copy(init.sample<double>(layout_of(layout), n, seed));
+      .def("sample", [](const models::Initializer& init, const py::handle& layout, Integer n, Integer seed) {
+             return copy(init.sample<double>(layout_of(layout), to_unsigned(n, "n"), to_unsigned(seed, "seed")));
            }, py::arg("layout"), py::arg("n"), py::arg("seed") = 0,
            "n x J initial particles for a potential's layout (or a plain dimension J)");
 
   using GP = models::GaussianPrior<double>;
   py::class_<GP>(m, "GaussianPrior", "A zero-mean Gaussian prior N(0, diag(s^2)) on theta")
-      .def_static("isotropic", &GP::isotropic, py::arg("dim"), py::arg("variance"))
+      .def_static("isotropic", [](Integer dim, double variance) { return GP::isotropic(to_unsigned(dim, "dim"), variance); },
+                  py::arg("dim"), py::arg("variance"))
       .def_static("per_parameter", [](const py::handle& v) { return GP::per_parameter(to_vector(v, "variances")); },
                   py::arg("variances"))
       .def_static("from_initializer", [](const models::Initializer& init, const py::handle& layout) {
@@ -187,7 +191,7 @@ void bind_potentials(py::module_& m) {
              return py::array_t<double>(static_cast<py::ssize_t>(p.dim()), p.variances().data());
            })
       .def_property_readonly("description", &GP::description)
-      .def("sample", [](const GP& p, std::size_t n, std::uint64_t seed) { return copy(p.sample(n, seed)); },
+      .def("sample", [](const GP& p, Integer n, Integer seed) { return copy(p.sample(to_unsigned(n, "n"), to_unsigned(seed, "seed"))); },
            py::arg("n"), py::arg("seed") = 0, "n x J draws; row i depends only on (seed, i)")
       .def("log_density", [](const GP& p, const py::handle& theta) {
              return p.log_density(to_vector(theta, "theta"));

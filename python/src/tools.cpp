@@ -1,5 +1,6 @@
 // Predictions on numpy inputs, the gradient checker (any potential, a Python one included), the UCI
 // loader, and wgflow's random streams (so that a script can draw the C++ programs' data).
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "flows/potential_energy.hpp"
 #include "flows/predict.hpp"
 #include "flows/term_check.hpp"
+#include "integers.hpp"
 #include "models/network_potential.hpp"
 
 namespace wgflow::python {
@@ -33,15 +35,17 @@ py::dict dataset(const data::Dataset& d) {
 }  // namespace
 
 void bind_tools(py::module_& m) {
-  m.def("predict", [](Flow& f, const py::handle& X, std::size_t per_member, std::uint64_t seed) {
+  m.def("predict", [](Flow& f, const py::handle& X, Integer per_member, Integer seed) {
           const InUse in_use(f, "predict");
+          const std::size_t draws = to_unsigned(per_member, "per_member");  // with the GIL: Python objects
+          const std::uint64_t draw_seed = to_unsigned(seed, "seed");
           auto* net = dynamic_cast<const models::NetworkPotential<double>*>(f.potential.get());
           if (!net) throw Error("predict: the flow's potential is not a NetworkPotential (no network to predict with)");
           Tensor<double> x = to_matrix(X, "X", net->model().num_inputs(), net->model().num_inputs() == 1);
           flows::EnsemblePrediction<double> p;
           {
             py::gil_scoped_release release;
-            p = flows::predict(net->model(), net->likelihood(), f.flow->predictive_samples(per_member, seed), x);
+            p = flows::predict(net->model(), net->likelihood(), f.flow->predictive_samples(draws, draw_seed), x);
           }
           const std::size_t n = p.members.size(), B = p.mean.shape()[0], C = p.mean.shape()[1];
           py::array_t<double> members({n, B, C});
@@ -58,13 +62,14 @@ void bind_tools(py::module_& m) {
         "predictive mean, or class probabilities), mean, variance (over members), noise, task");
 
   m.def("check_gradient", [](std::shared_ptr<models::Potential<double>> p, const py::handle& particles, double step,
-                             double tolerance, std::uint64_t at_step) {
+                             double tolerance, Integer at_step) {
           Tensor<double> x = to_matrix(particles, "particles", p->dim());
+          const std::uint64_t checked_step = to_unsigned(at_step, "at_step");
           flows::PotentialEnergy<double> term(*p);
           flows::TermCheckReport r;
           {
             py::gil_scoped_release release;
-            r = flows::check_term_gradient(term, x, {.step = step, .tolerance = tolerance, .at_step = at_step});
+            r = flows::check_term_gradient(term, x, {.step = step, .tolerance = tolerance, .at_step = checked_step});
           }
           py::dict out;
           out["ok"] = r.ok();
@@ -84,12 +89,15 @@ void bind_tools(py::module_& m) {
   py::class_<Rng>(m, "Rng",
       "wgflow's random streams (core/random.hpp: xoshiro256++, Box-Muller): the draws of the C++ programs, "
       "for a script that reproduces one (Rng.stream(seed, i, 1) is experiments/regression_1d's point i)")
-      .def(py::init<std::uint64_t>(), py::arg("seed") = 0)
-      .def_static("stream", &Rng::stream, py::arg("seed"), py::arg("a"), py::arg("b") = 0,
+      .def(py::init([](Integer seed) { return Rng(to_unsigned(seed, "seed")); }), py::arg("seed") = 0)
+      .def_static("stream", [](Integer seed, Integer a, Integer b) {
+                    return Rng::stream(to_unsigned(seed, "seed"), to_unsigned(a, "a"), to_unsigned(b, "b"));
+                  }, py::arg("seed"), py::arg("a"), py::arg("b") = 0,
                   "The independent stream for (seed, a, b)")
       .def("uniform", py::overload_cast<double, double>(&Rng::uniform), py::arg("lo") = 0.0, py::arg("hi") = 1.0)
       .def("normal", &Rng::normal, "A standard normal (Box-Muller; every second call returns the kept variate)")
-      .def("normals", [](Rng& rng, std::size_t n) {
+      .def("normals", [](Rng& rng, Integer count) {
+            const std::size_t n = to_unsigned(count, "n");
             py::array_t<double> out(static_cast<py::ssize_t>(n));
             rng.fill_normal(out.mutable_data(), n);
             return out;
@@ -97,7 +105,8 @@ void bind_tools(py::module_& m) {
           "n standard normals as the C++ code draws them in bulk (Rng::fill_normal: a prior's samples, a "
           "flow's noise); not the values of n calls of normal()");
 
-  m.def("load_uci", [](const std::filesystem::path& name_or_folder, std::size_t split, bool standardised) {
+  m.def("load_uci", [](const std::filesystem::path& name_or_folder, Integer split_arg, bool standardised) {
+          const std::size_t split = to_unsigned(split_arg, "split");
           data::uci::Split s;
           {
             py::gil_scoped_release release;

@@ -131,6 +131,56 @@ def test_bad_settings_raise():
         wgflow.deep_repulsive_langevin_ensemble(wgflow.double_well(), prior, prior.sample(3), kernel_inputs=[[0.0]])
 
 
+def test_negative_or_oversized_counts_and_seeds_are_refused_by_name():
+    prior = wgflow.GaussianPrior.isotropic(1, 1.0)
+    start = prior.sample(3)
+    X = np.linspace(-1, 1, 4)
+    net = wgflow.NetworkPotential(X, X, hidden=[2])
+    flow = wgflow.deep_ensemble(net, wgflow.Initializer.kaiming().sample(net, 2))
+    calls = {  # every count, size, step and seed argument of the bindings
+        "n": [lambda v: flow.run(v), lambda v: prior.sample(v), lambda v: wgflow.Rng().normals(v),
+              lambda v: wgflow.Initializer.kaiming().sample(1, v)],
+        "every": [lambda v: flow.run(1, lambda f: None, v)],
+        "seed": [lambda v: wgflow.deep_ensemble(wgflow.double_well(), start, seed=v),
+                 lambda v: wgflow.deep_langevin_ensemble(wgflow.double_well(), prior, start, seed=v),
+                 lambda v: wgflow.deep_repulsive_langevin_ensemble(wgflow.double_well(), prior, start, seed=v),
+                 lambda v: wgflow.svgd(wgflow.double_well(), prior, start, seed=v),
+                 lambda v: wgflow.mean_field_vi(wgflow.double_well(), prior, start, seed=v),
+                 lambda v: wgflow.NetworkPotential(X, X, seed=v), lambda v: prior.sample(2, v),
+                 lambda v: wgflow.Initializer.kaiming().sample(1, 2, v), lambda v: wgflow.Rng(v),
+                 lambda v: wgflow.Rng.stream(v, 0), lambda v: flow.predictive_samples(1, v),
+                 lambda v: wgflow.predict(flow, X, seed=v)],
+        "a": [lambda v: wgflow.Rng.stream(0, v)],
+        "b": [lambda v: wgflow.Rng.stream(0, 0, v)],
+        "per_member": [lambda v: flow.predictive_samples(v), lambda v: wgflow.predict(flow, X, v)],
+        "dim": [lambda v: wgflow.double_well(v), lambda v: wgflow.neg_abs_sin(v),
+                lambda v: wgflow.GaussianPrior.isotropic(v, 1.0), lambda v: wgflow.python_potential(print, dim=v)],
+        "prior_samples": [lambda v: wgflow.deep_repulsive_langevin_ensemble(wgflow.double_well(), prior, start, prior_samples=v)],
+        "interaction_batch": [lambda v: wgflow.deep_repulsive_langevin_ensemble(wgflow.double_well(), prior, start,
+                                                                                interaction_batch=v)],
+        "interaction_prior_batch": [lambda v: wgflow.deep_repulsive_langevin_ensemble(
+            wgflow.double_well(), prior, start, interaction_prior_batch=v)],
+        "samples": [lambda v: wgflow.mean_field_vi(wgflow.double_well(), prior, start, samples=v)],
+        "batch_size": [lambda v: wgflow.NetworkPotential(X, X, batch_size=v)],
+        "hidden[1]": [lambda v: wgflow.NetworkPotential(X, X, hidden=[3, v])],
+        "step": [lambda v: net.value_and_gradient(np.zeros(net.dim), v)],
+        "at_step": [lambda v: wgflow.check_gradient(net, np.zeros((1, net.dim)), at_step=v)],
+        "estimated_steps": [lambda v: wgflow.Bandwidth.median(v)],
+        "split": [lambda v: wgflow.load_uci("/nonexistent", v)],
+    }
+    for name, uses in calls.items():
+        for use in uses:
+            with pytest.raises(wgflow.Error, match=re.escape(f"{name}: expected a non-negative integer, got -1")):
+                use(-1)
+            with pytest.raises(wgflow.Error, match=re.escape(f"{name}: expected an integer of at most {2**64 - 1}, got {2**64}")):
+                use(2**64)
+            with pytest.raises(TypeError):  # a float is no count: pybind11's signature error, as for any wrong type
+                use(2.0)
+    # numpy's integer scalars are integers; the largest seed is a seed
+    assert prior.sample(np.int64(2), seed=np.uint64(2**64 - 1)).shape == (2, 1)
+    assert flow.predictive_samples(np.int32(1)).shape == (2, net.dim)
+
+
 def test_ctrl_c_stops_a_long_run():
     import os
     import signal
