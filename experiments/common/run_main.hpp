@@ -10,6 +10,8 @@
 //   }
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -80,16 +82,32 @@ inline int report_error(const std::string& program, const std::string& what, int
   return code;
 }
 
-// Runs `body` (returning an exit code) and turns every exception into one line on stderr and its code.
-// SIGPIPE and SIGXFSZ are ignored first: a closed pipe on stdout or a file-size limit (ulimit -f) then
-// fails the write that meets it, which is reported like a full disk, instead of killing the program.
+// Whether what the program printed on stdout (its report, --help) reached it: "" if so, else why not. A
+// full disk behind `> file` or a pipe whose reader has gone fails a write there, which stdio only
+// records; the text is then lost like an unwritten file.
+inline std::string stdout_failure() {
+  errno = 0;
+  std::cout.flush();  // synchronised with stdio: this is fflush(stdout), whose errno says why it failed
+  const bool flushed = std::cout && std::fflush(stdout) == 0;
+  if (flushed && std::ferror(stdout) == 0) return "";
+  const std::string why = errno != 0 ? std::strerror(errno) : "a write failed";
+  return "standard output: " + why + "; what the program printed there is incomplete";
+}
+
+// Runs `body` (returning an exit code) and turns every exception into one line on stderr and its code,
+// and a failed write on stdout into a run error. SIGPIPE and SIGXFSZ are ignored first: a closed pipe on
+// stdout or a file-size limit (ulimit -f) then fails the write that meets it, which is reported like a
+// full disk, instead of killing the program.
 template <class Body>
 int run_main(const std::string& program, Body&& body) noexcept {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);
   try {
     ranks();  // under mpirun: MPI starts here, before the program's first collective
-    return body();
+    const int code = body();
+    if (const std::string failure = stdout_failure(); !failure.empty())
+      return report_error(program, failure, code == exit_ok ? exit_run_error : code);
+    return code;
   } catch (const UsageError& e) {
     return report_error(program, e.what(), exit_usage_error);
   } catch (const CLI::ParseError& e) {

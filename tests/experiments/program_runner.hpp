@@ -57,16 +57,29 @@ struct ProgramRun {
   std::string err;         // everything it wrote on stderr
 };
 
-// Runs `binary` with `args` (stdout discarded, stderr captured through `err_file`), killing it after
+// Where a child's stdout goes: discarded, or a pipe whose reader has gone (every write there fails, with
+// EPIPE once SIGPIPE is ignored: what a full disk behind `> file` does, on any machine).
+enum class Stdout { discarded, reader_gone };
+
+// The write end of a new pipe whose read end is closed; -1 on failure.
+inline int pipe_without_reader() {
+  int ends[2];
+  if (::pipe(ends) != 0) return -1;
+  ::close(ends[0]);
+  return ends[1];
+}
+
+// Runs `binary` with `args` (stdout as `out`, stderr captured through `err_file`), killing it after
 // `timeout`. `file_size_limit`: RLIMIT_FSIZE in bytes for the child.
 inline ProgramRun run_program(const std::string& binary, const std::vector<std::string>& args,
                               const std::filesystem::path& err_file, std::chrono::seconds timeout,
-                              std::optional<rlim_t> file_size_limit = std::nullopt) {
+                              std::optional<rlim_t> file_size_limit = std::nullopt,
+                              Stdout stdout_to = Stdout::discarded) {
   ProgramRun run;
   const pid_t pid = ::fork();
   if (pid < 0) return run;
   if (pid == 0) {
-    const int out = ::open("/dev/null", O_WRONLY);
+    const int out = stdout_to == Stdout::discarded ? ::open("/dev/null", O_WRONLY) : pipe_without_reader();
     const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
     if (file_size_limit) limit_file_size(*file_size_limit);

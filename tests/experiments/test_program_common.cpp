@@ -4,10 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -156,4 +159,39 @@ TEST_CASE("run_main: one line, the program named once, and the exit code of the 
         ex::exit_run_error);
   CHECK(ex::run_main("p", []() -> int { throw std::bad_alloc(); }) == ex::exit_run_error);
   CHECK(ex::run_main("p", []() -> int { throw 42; }) == ex::exit_run_error);
+}
+
+TEST_CASE("run_main: a report lost on stdout is a run error, named on stderr; a failed run keeps its own code") {
+  wgtest::TempFolder dir;
+  const auto in_child = [&](int (*body)()) {  // run_main(body) with stdout a pipe nobody reads
+    std::cout.flush();  // what this process has buffered is not the child's to write
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      const int out = wgtest::pipe_without_reader();
+      const int err = ::open((dir.path() / "stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+      ::_exit(ex::run_main("p", body));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    return std::pair{WEXITSTATUS(status), contents(dir.path() / "stderr.txt")};
+  };
+  const auto [printed, printed_err] = in_child([] {
+    std::printf("a report\n");
+    return static_cast<int>(ex::exit_ok);
+  });
+  CHECK(printed == ex::exit_run_error);
+  CHECK(printed_err == "p: error: standard output: Broken pipe; what the program printed there is incomplete\n");
+  const auto [streamed, streamed_err] = in_child([] {
+    std::cout << "a report through std::cout\n";
+    return static_cast<int>(ex::exit_jobs_failed);
+  });
+  CHECK(streamed == ex::exit_jobs_failed);
+  CHECK(streamed_err.find("p: error: standard output: Broken pipe") == 0);
+  const auto [silent, silent_err] = in_child([] { return static_cast<int>(ex::exit_ok); });
+  CHECK(silent == ex::exit_ok);  // nothing printed: nothing lost
+  CHECK(silent_err.empty());
 }

@@ -364,5 +364,15 @@ TEST_CASE("program fuzz: the examples take --help and refuse other flags") {
       if (argv == std::vector<std::string>{"--help"}) CHECK(r.code == 0);
       else CHECK(r.code == 2);
     }
+    // Their report is their output: lost on stdout (a full disk behind `>`, a closed pipe), it is a run error.
+    for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{{}, {"--help"}}) {
+      const auto r = wgtest::run_program(binary, argv, dir.path() / "stderr.txt", std::chrono::seconds(60), std::nullopt,
+                                         wgtest::Stdout::reader_gone);
+      CAPTURE(name);
+      CAPTURE(r.err);
+      CHECK(r.exited);
+      CHECK(r.code == 1);
+      CHECK(r.err == name + ": error: standard output: Broken pipe; what the program printed there is incomplete\n");
+    }
   }
 }
