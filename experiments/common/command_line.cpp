@@ -1,8 +1,10 @@
 // The strict command line of the experiment programs (command_line.hpp).
 #include "command_line.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,11 @@ int parse_command_line(CLI::App& app, int argc, char** argv) {
       if (given["--" + name] > 1)
         throw UsageError("--" + name + " is given " + std::to_string(given["--" + name]) +
                          " times; give it once (a list as one comma- or space-separated value)");
+  // CLI11 calls a folder given as the config file "not readable (missing?)".
+  if (const std::string file = detail::config_file(args); !file.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) throw UsageError("--config " + file + " is a folder, not a config file");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {  // under mpirun, rank 0 alone prints it

@@ -144,6 +144,7 @@ TEST_CASE("the command line: a repeated option is refused; a config file's error
   const std::string garbage = parse(app, {"--config", config.string()});
   CHECK(garbage.find("unknown option or not a 'key = value' line: '?? garbage'") != std::string::npos);
   CHECK(parse(app, {"--config", (dir.path() / "absent.toml").string()}).find("absent.toml") != std::string::npos);
+  CHECK(parse(app, {"--config", dir.path().string()}) == "--config " + dir.path().string() + " is a folder, not a config file");
   wgtest::write_file(config, "n=7\n");
   CHECK(parse(app, {"--config", config.string()}).empty());
   CHECK(n == 7);
