@@ -84,7 +84,8 @@ void bind_flows(py::module_& m) {
   using B = flows::Bandwidth<double>;
   py::class_<B>(m, "Bandwidth", "A kernel bandwidth rule: fixed(h), median(estimated_steps, offset), rolling_median(offset)")
       .def_static("fixed", &B::fixed, py::arg("h"))
-      .def_static("median", [](Integer steps, double offset) { return B::median(to_unsigned(steps, "estimated_steps"), offset); },
+      .def_static("median",
+                  [](Integer steps, double offset) { return B::median(to_unsigned(steps, "estimated_steps"), offset); },
                   py::arg("estimated_steps") = 5, py::arg("offset") = 1.0)
       .def_static("rolling_median", &B::rolling_median, py::arg("offset") = 1.0);
 
@@ -214,7 +215,8 @@ void bind_flows(py::module_& m) {
                                         .eta = eta,
                                         .seed = to_unsigned(seed, "seed"),
                                         .interaction_batch = to_unsigned(interaction_batch, "interaction_batch"),
-                                        .interaction_prior_batch = to_unsigned(interaction_prior_batch, "interaction_prior_batch")};
+                                        .interaction_prior_batch =
+                                            to_unsigned(interaction_prior_batch, "interaction_prior_batch")};
           if (!kernel_inputs.is_none()) {  // function space: the network of a NetworkPotential
             auto* net = dynamic_cast<const models::NetworkPotential<double>*>(p.get());
             if (!net) throw Error("kernel_inputs: function-space repulsion needs a NetworkPotential");

@@ -23,7 +23,8 @@ struct Integer {
 
 inline std::uint64_t to_unsigned(const Integer& v, const std::string& name) {
   const auto refuse = [&](const std::string& what) {
-    return Error(name + ": expected " + what + ", got " + std::string(pybind11::str(static_cast<pybind11::handle>(v.value))));
+    const pybind11::handle value = v.value;
+    return Error(name + ": expected " + what + ", got " + std::string(pybind11::str(value)));
   };
   if (v.value < pybind11::int_(0)) throw refuse("a non-negative integer");
   const unsigned long long x = PyLong_AsUnsignedLongLong(v.value.ptr());

@@ -288,7 +288,8 @@ TEST_CASE("uci_regression under mpirun -n 3: --help is printed once, by rank 0, 
 TEST_CASE("uci_regression under mpirun -n 3: a bad flag is a whole line from each rank that reports it, exit code 2") {
   wgtest::TempFolder dir;
   const fs::path out = dir.path() / "bad";
-  CHECK(run_ranks("-n 3", "--data /nonexistent --epochs 0", out) == 2);
+  const int code = run_ranks("-n 3", "--data /nonexistent --epochs 0", out);
+  CHECK_MESSAGE(code == 2, "mpirun's output:\n" << slurp(out.string() + ".log"));
   std::istringstream log(slurp(out.string() + ".log"));
   std::set<std::string> ranks;
   for (std::string line; std::getline(log, line);) {
