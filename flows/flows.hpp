@@ -25,6 +25,7 @@
 //   term.hpp               Term: a free-energy summand (gradient, diffusion, energy); write your own
 //   potential_energy.hpp   int l dQ                kl_divergence.hpp  lambda KL(Q || P)
 //   interaction_energy.hpp (lambda1/2) MMD^2        embedding.hpp      parameter / function space
+//   random_batch_interaction.hpp  the same in random batches, O(N B)   (both: interaction_term.hpp)
 //   svgd.hpp               SVGD's Stein direction   mean_field_vi.hpp  mean-field Gaussians' objective
 //   kernels.hpp            RBF, IMQ; gradient sums  bandwidth.hpp      fixed, median, rolling median
 //   squared_distance.hpp   sum / mean convention    optimizers.hpp     Sgd, Momentum, Adam
