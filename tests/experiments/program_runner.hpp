@@ -69,8 +69,8 @@ inline int pipe_without_reader() {
   return ends[1];
 }
 
-// Runs `binary` with `args` (stdout as `out`, stderr captured through `err_file`), killing it after
-// `timeout`. `file_size_limit`: RLIMIT_FSIZE in bytes for the child.
+// Runs `binary` with `args` (stdout where `stdout_to` says, stderr captured through `err_file`), killing
+// it after `timeout`. `file_size_limit`: RLIMIT_FSIZE in bytes for the child.
 inline ProgramRun run_program(const std::string& binary, const std::vector<std::string>& args,
                               const std::filesystem::path& err_file, std::chrono::seconds timeout,
                               std::optional<rlim_t> file_size_limit = std::nullopt,
