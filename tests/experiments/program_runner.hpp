@@ -69,6 +69,14 @@ inline int pipe_without_reader() {
   return ends[1];
 }
 
+// In a child process: stdout where `stdout_to` says, stderr into `err_file` (created or truncated); false
+// if either cannot be set up.
+inline bool redirect_output(Stdout stdout_to, const std::filesystem::path& err_file) {
+  const int out = stdout_to == Stdout::discarded ? ::open("/dev/null", O_WRONLY) : pipe_without_reader();
+  const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  return out >= 0 && err >= 0 && ::dup2(out, 1) >= 0 && ::dup2(err, 2) >= 0;
+}
+
 // Runs `binary` with `args` (stdout where `stdout_to` says, stderr captured through `err_file`), killing
 // it after `timeout`. `file_size_limit`: RLIMIT_FSIZE in bytes for the child.
 inline ProgramRun run_program(const std::string& binary, const std::vector<std::string>& args,
@@ -79,9 +87,7 @@ inline ProgramRun run_program(const std::string& binary, const std::vector<std::
   const pid_t pid = ::fork();
   if (pid < 0) return run;
   if (pid == 0) {
-    const int out = stdout_to == Stdout::discarded ? ::open("/dev/null", O_WRONLY) : pipe_without_reader();
-    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    if (!redirect_output(stdout_to, err_file)) ::_exit(127);
     if (file_size_limit) limit_file_size(*file_size_limit);
     std::vector<char*> argv{const_cast<char*>(binary.c_str())};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));

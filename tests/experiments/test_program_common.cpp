@@ -170,9 +170,7 @@ TEST_CASE("run_main: a report lost on stdout is a run error, named on stderr; a 
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      const int out = wgtest::pipe_without_reader();
-      const int err = ::open((dir.path() / "stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+      if (!wgtest::redirect_output(wgtest::Stdout::reader_gone, dir.path() / "stderr.txt")) ::_exit(127);
       ::_exit(ex::run_main("p", body));
     }
     int status = 0;
